@@ -1,0 +1,255 @@
+//! A strict JSON value and its RFC 8785 (JCS) canonical serialization.
+//!
+//! Strict: duplicate object keys are refused (an audit record must not be
+//! ambiguous), and numbers must be integers within ±(2^53−1) — the range in
+//! which JCS (ECMAScript number formatting) is exact. Floats are refused: use
+//! strings.
+
+use core::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// Largest magnitude of an integer JCS can represent exactly (2^53 − 1).
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A JSON value with object members kept in input order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Json {
+    /// null
+    Null,
+    /// true / false
+    Bool(bool),
+    /// An integer within ±(2^53−1).
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object; keys are unique.
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The JSON type name, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "boolean",
+            Json::Int(_) => "integer",
+            Json::Str(_) => "string",
+            Json::Array(_) => "array",
+            Json::Object(_) => "object",
+        }
+    }
+
+    /// Member lookup on an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Parses one JSON text strictly (no trailing bytes).
+    ///
+    /// # Errors
+    /// The serde_json error, with line and column.
+    pub fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let v = Json::deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
+    }
+
+    /// RFC 8785 canonical bytes, appended to `out`.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        match self {
+            Json::Null => out.extend_from_slice(b"null"),
+            Json::Bool(true) => out.extend_from_slice(b"true"),
+            Json::Bool(false) => out.extend_from_slice(b"false"),
+            Json::Int(i) => {
+                // ECMAScript formats safe integers as plain decimal; -0 is 0.
+                let mut buf = itoa_buf(*i);
+                out.append(&mut buf);
+            }
+            Json::Str(s) => write_string(s, out),
+            Json::Array(a) => {
+                out.push(b'[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    v.write_canonical(out);
+                }
+                out.push(b']');
+            }
+            Json::Object(m) => {
+                // RFC 8785 §3.2.3: members sorted by their names' UTF-16 code units.
+                let mut refs: Vec<&(String, Json)> = m.iter().collect();
+                refs.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
+                out.push(b'{');
+                for (i, (k, v)) in refs.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_string(k, out);
+                    out.push(b':');
+                    v.write_canonical(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    /// RFC 8785 canonical bytes.
+    pub fn to_canonical(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(256);
+        self.write_canonical(&mut v);
+        v
+    }
+}
+
+fn itoa_buf(i: i64) -> Vec<u8> {
+    i.to_string().into_bytes()
+}
+
+fn utf16_cmp(a: &str, b: &str) -> core::cmp::Ordering {
+    // Byte order equals UTF-16 order unless a supplementary character meets a
+    // character in U+E000..U+FFFF; fall back to the exact comparison only then.
+    if a.is_ascii() && b.is_ascii() {
+        return a.as_bytes().cmp(b.as_bytes());
+    }
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// RFC 8785 §3.2.2.2 string serialization (ECMAScript JSON.stringify rules).
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+const FLOAT_MSG: &str =
+    "numbers must be integers within ±9007199254740991; floats and larger numbers are refused (send them as strings)";
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+        if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&v) {
+            Ok(Json::Int(v))
+        } else {
+            Err(E::custom(FLOAT_MSG))
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+        if v <= MAX_SAFE_INTEGER as u64 {
+            Ok(Json::Int(v as i64))
+        } else {
+            Err(E::custom(FLOAT_MSG))
+        }
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json, E> {
+        Err(E::custom(FLOAT_MSG))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut v = Vec::new();
+        while let Some(x) = seq.next_element()? {
+            v.push(x);
+        }
+        Ok(Json::Array(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut m: Vec<(String, Json)> = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if m.iter().any(|(x, _)| *x == k) {
+                return Err(de::Error::custom(format_args!("duplicate object key {k:?}")));
+            }
+            let v = map.next_value()?;
+            m.push((k, v));
+        }
+        Ok(Json::Object(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        String::from_utf8(Json::parse(s.as_bytes()).unwrap().to_canonical()).unwrap()
+    }
+
+    #[test]
+    fn rfc8785_ordering_escaping_and_whitespace() {
+        assert_eq!(canon(r#"{ "b": 1, "a": [true, null, "x"] }"#), r#"{"a":[true,null,"x"],"b":1}"#);
+        assert_eq!(canon(r#""\u0007\n\"\\/é€😀""#), "\"\\u0007\\n\\\"\\\\/é€😀\"");
+        // RFC 8785 §3.2.3 example: sorting by UTF-16 code units, not bytes.
+        assert_eq!(canon("{\"\u{e000}\":1,\"\u{1f600}\":2}"), "{\"\u{1f600}\":2,\"\u{e000}\":1}");
+    }
+
+    #[test]
+    fn floats_big_numbers_duplicates_and_trailing_bytes_are_refused() {
+        for bad in ["1.5", "1e3", "9007199254740992", "-9007199254740992", r#"{"a":1,"a":2}"#, "{} x", "[1,]"] {
+            assert!(Json::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert_eq!(Json::parse(b"9007199254740991").unwrap(), Json::Int(MAX_SAFE_INTEGER));
+    }
+}

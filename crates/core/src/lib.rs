@@ -1,0 +1,32 @@
+//! veritrail-core: the pure heart of veritrail.
+//!
+//! Everything a verifier needs and nothing that touches the outside world:
+//! RFC 9162 Merkle tree hashing, proofs and their strict verification; the
+//! compact range; C2SP tlog-tiles addressing, hash tiles and entry bundles;
+//! C2SP signed notes, checkpoints and cosignatures; the audit event model and
+//! its RFC 8785 canonical bytes. No I/O, no clock, no async, no `unsafe`; it
+//! builds for `wasm32-unknown-unknown`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod compact;
+pub mod event;
+pub mod hash;
+pub mod json;
+pub mod note;
+pub mod proof;
+pub mod tile;
+pub mod time;
+pub mod tree;
+
+pub use checkpoint::{open_checkpoint, Checkpoint, CheckpointError, Origin, SignedCheckpoint};
+pub use compact::{CompactRange, NodeSink, NoSink, VecSink};
+pub use event::{Event, EventError};
+pub use hash::{leaf_hash, node_hash, Hash};
+pub use note::{open_note, Note, NoteError, SigType, Signer, Verifier};
+pub use proof::{verify_consistency, verify_inclusion, ProofError};
+pub use tile::{Tile, TileKind};
+pub use time::Timestamp;
+pub use tree::{HashReader, LeafIndex, MemoryTree, NodeId, TreeError, TreeSize};

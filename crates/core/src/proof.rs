@@ -1,0 +1,226 @@
+//! Strict proof verification, exactly RFC 9162 §2.1.3.2 (inclusion) and
+//! §2.1.4.2 (consistency).
+//!
+//! "Strict" means every malformed proof is refused with a precise reason
+//! before any hashing: a proof must have exactly the length the sizes imply.
+
+use crate::hash::{node_hash, Hash};
+use crate::tree::{consistency_ranges, inclusion_ranges, LeafIndex, TreeSize};
+
+/// Why a proof does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// Inclusion in an empty tree is impossible.
+    #[error("tree size is 0: an empty tree includes nothing")]
+    EmptyTree,
+    /// The leaf index is not below the tree size.
+    #[error("leaf index {index} is not below tree size {size}")]
+    IndexOutOfRange {
+        /// claimed index
+        index: u64,
+        /// claimed size
+        size: u64,
+    },
+    /// A consistency proof from size 0 proves nothing and is refused.
+    #[error("consistency from tree size 0 is meaningless")]
+    OldSizeZero,
+    /// The old tree is larger than the new one.
+    #[error("old tree size {old} is larger than new tree size {new}")]
+    OldLargerThanNew {
+        /// old size
+        old: u64,
+        /// new size
+        new: u64,
+    },
+    /// The proof has the wrong number of hashes for these sizes.
+    #[error("proof has {actual} hashes, sizes require exactly {expected}")]
+    WrongLength {
+        /// what the sizes imply
+        expected: usize,
+        /// what was given
+        actual: usize,
+    },
+    /// The recomputed root differs from the claimed root.
+    #[error("recomputed root does not match the claimed root")]
+    RootMismatch,
+    /// Consistency: the recomputed old root differs.
+    #[error("recomputed old root does not match the old checkpoint")]
+    OldRootMismatch,
+    /// Consistency: the recomputed new root differs.
+    #[error("recomputed new root does not match the new checkpoint")]
+    NewRootMismatch,
+}
+
+/// Number of hashes in an inclusion proof for `index` in a tree of `size`.
+pub fn inclusion_proof_len(index: LeafIndex, size: TreeSize) -> usize {
+    if index.0 >= size.0 {
+        return 0;
+    }
+    inclusion_ranges(index.0, size.0).len()
+}
+
+/// Number of hashes in a consistency proof from `old` to `new` (0 if equal).
+pub fn consistency_proof_len(old: TreeSize, new: TreeSize) -> usize {
+    if old.0 == 0 || old.0 >= new.0 {
+        return 0;
+    }
+    consistency_ranges(old.0, new.0).len()
+}
+
+/// Verifies that `leaf` is at `index` in the tree of `size` leaves with `root`.
+///
+/// # Errors
+/// Any [`ProofError`] that applies; the first failing check is reported.
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: LeafIndex,
+    size: TreeSize,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
+    if size.0 == 0 {
+        return Err(ProofError::EmptyTree);
+    }
+    if index.0 >= size.0 {
+        return Err(ProofError::IndexOutOfRange {
+            index: index.0,
+            size: size.0,
+        });
+    }
+    let expected = inclusion_proof_len(index, size);
+    if proof.len() != expected {
+        return Err(ProofError::WrongLength {
+            expected,
+            actual: proof.len(),
+        });
+    }
+    // RFC 9162 §2.1.3.2, steps 2-6.
+    let (mut fnode, mut snode) = (index.0, size.0 - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if snode == 0 {
+            return Err(ProofError::WrongLength {
+                expected,
+                actual: proof.len(),
+            });
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            r = node_hash(p, &r);
+            // Skip the levels where this node is a lone right edge.
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 {
+        return Err(ProofError::WrongLength {
+            expected,
+            actual: proof.len(),
+        });
+    }
+    if r != *root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// Verifies that the tree of `old` leaves with `old_root` is a prefix of the
+/// tree of `new` leaves with `new_root`.
+///
+/// Equal sizes require an empty proof and equal roots. Size 0 is refused
+/// (it would prove nothing).
+///
+/// # Errors
+/// Any [`ProofError`] that applies.
+pub fn verify_consistency(
+    old: TreeSize,
+    new: TreeSize,
+    proof: &[Hash],
+    old_root: &Hash,
+    new_root: &Hash,
+) -> Result<(), ProofError> {
+    if old.0 == 0 {
+        return Err(ProofError::OldSizeZero);
+    }
+    if old.0 > new.0 {
+        return Err(ProofError::OldLargerThanNew {
+            old: old.0,
+            new: new.0,
+        });
+    }
+    let expected = consistency_proof_len(old, new);
+    if proof.len() != expected {
+        return Err(ProofError::WrongLength {
+            expected,
+            actual: proof.len(),
+        });
+    }
+    if old == new {
+        return if old_root == new_root {
+            Ok(())
+        } else {
+            Err(ProofError::NewRootMismatch)
+        };
+    }
+    // RFC 9162 §2.1.4.2. Step 2: a power-of-two old tree is itself the first
+    // node of the path.
+    let mut path = proof.iter();
+    let first_is_old_root = old.0.is_power_of_two();
+    let seed = if first_is_old_root {
+        *old_root
+    } else {
+        *path.next().ok_or(ProofError::WrongLength {
+            expected,
+            actual: proof.len(),
+        })?
+    };
+    // Steps 3-4.
+    let (mut fnode, mut snode) = (old.0 - 1, new.0 - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    // Step 5.
+    let (mut fr, mut sr) = (seed, seed);
+    // Step 6.
+    for c in path {
+        if snode == 0 {
+            return Err(ProofError::WrongLength {
+                expected,
+                actual: proof.len(),
+            });
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    // Step 7.
+    if snode != 0 {
+        return Err(ProofError::WrongLength {
+            expected,
+            actual: proof.len(),
+        });
+    }
+    if fr != *old_root {
+        return Err(ProofError::OldRootMismatch);
+    }
+    if sr != *new_root {
+        return Err(ProofError::NewRootMismatch);
+    }
+    Ok(())
+}
