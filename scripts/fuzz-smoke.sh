@@ -9,14 +9,15 @@ for t in note checkpoint tile_path entry_bundle event; do
   work=$(mktemp -d)
   cp fuzz/corpus/$t/seed-* "$work"/
   echo "fuzz: $t for ${secs}s"
+  log=$(mktemp)
   rc=0
-  cargo +nightly fuzz run "$t" "$work" -- -max_total_time="$secs" -print_final_stats=1 >"$work/log" 2>&1 || rc=$?
-  grep -E 'stat::number_of_executed_units' "$work/log" || true
+  cargo +nightly fuzz run "$t" "$work" -- -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+  grep -E 'stat::number_of_executed_units' "$log" || true
   if [ "$rc" -ne 0 ]; then
-    tail -40 "$work/log" >&2
+    tail -40 "$log" >&2
     echo "fuzz: $t failed (exit $rc); crash inputs are in crates/core/fuzz/artifacts/$t/" >&2
     exit 1
   fi
-  rm -rf "$work"
+  rm -rf "$work" "$log"
 done
 echo "fuzz: all targets ran ${secs}s without a crash"

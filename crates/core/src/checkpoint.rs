@@ -93,7 +93,12 @@ impl Checkpoint {
 
     /// The note text, ending with a newline.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size.0, self.root.to_base64());
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size.0,
+            self.root.to_base64()
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -111,8 +116,12 @@ impl Checkpoint {
             .ok_or(CheckpointError::Malformed("must end with a newline"))?;
         let mut lines = body.split('\n');
         let origin = Origin::new(lines.next().unwrap_or(""))?;
-        let size_s = lines.next().ok_or(CheckpointError::Malformed("missing size line"))?;
-        let root_s = lines.next().ok_or(CheckpointError::Malformed("missing root line"))?;
+        let size_s = lines
+            .next()
+            .ok_or(CheckpointError::Malformed("missing size line"))?;
+        let root_s = lines
+            .next()
+            .ok_or(CheckpointError::Malformed("missing root line"))?;
         if size_s.is_empty()
             || size_s.len() > 20
             || !size_s.bytes().all(|b| b.is_ascii_digit())
@@ -128,7 +137,9 @@ impl Checkpoint {
                 return Err(CheckpointError::Malformed("empty extension line"));
             }
             if l.chars().any(char::is_control) {
-                return Err(CheckpointError::Malformed("control character in an extension line"));
+                return Err(CheckpointError::Malformed(
+                    "control character in an extension line",
+                ));
             }
             extensions.push(l.to_owned());
         }
@@ -199,14 +210,35 @@ mod tests {
         let ok = "o\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n";
         assert!(Checkpoint::parse_text(ok).is_ok());
         for (t, why) in [
-            ("o\n05\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "leading zero"),
-            ("o\n-5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "sign"),
-            ("o\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\n", "unpadded"),
-            ("o\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n", "empty ext"),
-            ("\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "empty origin"),
-            ("o\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "no newline"),
+            (
+                "o\n05\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+                "leading zero",
+            ),
+            (
+                "o\n-5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+                "sign",
+            ),
+            (
+                "o\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\n",
+                "unpadded",
+            ),
+            (
+                "o\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",
+                "empty ext",
+            ),
+            (
+                "\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+                "empty origin",
+            ),
+            (
+                "o\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+                "no newline",
+            ),
             ("o\n5\n", "no root"),
-            ("o\n18446744073709551616\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "overflow"),
+            (
+                "o\n18446744073709551616\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+                "overflow",
+            ),
         ] {
             assert!(Checkpoint::parse_text(t).is_err(), "{why}");
         }
@@ -216,12 +248,20 @@ mod tests {
     fn open_requires_the_log_signature_and_origin() {
         let log = Signer::from_seed("log.example/a", SigType::Ed25519, [3; 32]).unwrap();
         let imposter = Signer::from_seed("log.example/b", SigType::Ed25519, [3; 32]).unwrap();
-        let cp = Checkpoint::new(Origin::new("log.example/a").unwrap(), TreeSize(0), Hash::EMPTY_ROOT);
+        let cp = Checkpoint::new(
+            Origin::new("log.example/a").unwrap(),
+            TreeSize(0),
+            Hash::EMPTY_ROOT,
+        );
         let signed = cp.sign(&log).unwrap();
         let opened = open_checkpoint(signed.as_bytes(), &log.verifier(), &[]).unwrap();
         assert_eq!(opened.checkpoint, cp);
         // A checkpoint whose origin is not the key's name is refused.
-        let other = Checkpoint::new(Origin::new("log.example/b").unwrap(), TreeSize(0), Hash::EMPTY_ROOT);
+        let other = Checkpoint::new(
+            Origin::new("log.example/b").unwrap(),
+            TreeSize(0),
+            Hash::EMPTY_ROOT,
+        );
         let s2 = other.sign(&log).unwrap();
         assert!(matches!(
             open_checkpoint(s2.as_bytes(), &log.verifier(), &[]),

@@ -156,7 +156,10 @@ impl CompactRange {
         }
         // Each set low bit of the index is a left sibling waiting to merge.
         while idx & 1 == 1 {
-            let left = self.hashes.pop().expect("compact range lost a subtree root");
+            let left = self
+                .hashes
+                .pop()
+                .expect("compact range lost a subtree root");
             h = node_hash(&left, &h);
             idx >>= 1;
             lvl += 1;
@@ -174,17 +177,16 @@ impl CompactRange {
         self.extend_with(leaves, |l| *l, sink);
     }
 
-    /// Hashes `entries` as leaves (RFC 9162 §2.1.1) and appends them; returns
-    /// the leaf hashes. Entry hashing and subtree reduction are parallel with
-    /// the `parallel` feature.
+    /// Hashes `entries` as leaves (RFC 9162 §2.1.1) and appends them. Leaf
+    /// hashing and subtree reduction happen in one pass per chunk, on all
+    /// cores with the `parallel` feature. A sink that wants level 0 receives
+    /// every leaf hash.
     pub fn extend_entries<E: AsRef<[u8]> + Sync>(
         &mut self,
         entries: &[E],
         sink: &mut (impl NodeSink + Send),
-    ) -> Vec<Hash> {
-        let leaves = hash_leaves(entries);
-        self.extend(&leaves, sink);
-        leaves
+    ) {
+        self.extend_with(entries, |e| leaf_hash(e.as_ref()), sink);
     }
 
     fn extend_with<T: Sync>(
@@ -218,8 +220,11 @@ impl CompactRange {
                     .collect()
             };
             #[cfg(not(feature = "parallel"))]
-            let results: Vec<(Hash, Vec<(NodeId, Hash)>)> =
-                items[i..i + full].chunks(chunk).enumerate().map(reduce).collect();
+            let results: Vec<(Hash, Vec<(NodeId, Hash)>)> = items[i..i + full]
+                .chunks(chunk)
+                .enumerate()
+                .map(reduce)
+                .collect();
             for (root, nodes) in results {
                 for (id, h) in &nodes {
                     sink.node(*id, h);

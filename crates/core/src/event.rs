@@ -27,7 +27,14 @@ pub const FIELDS: [&str; 9] = [
 pub const OUTCOMES: [&str; 3] = ["success", "failure", "unknown"];
 /// Accepted `severity` values (the syslog severities, RFC 5424 §6.2.1).
 pub const SEVERITIES: [&str; 8] = [
-    "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug",
+    "emergency",
+    "alert",
+    "critical",
+    "error",
+    "warning",
+    "notice",
+    "info",
+    "debug",
 ];
 
 /// Why an event was refused. `field` is a dotted path (`actor.ip`).
@@ -104,7 +111,10 @@ impl Event {
     /// [`EventError::Field`].
     pub fn from_json(v: Json) -> Result<Event, EventError> {
         let Json::Object(members) = v else {
-            return Err(field_err("", format!("an event must be a JSON object, not {}", v.type_name())));
+            return Err(field_err(
+                "",
+                format!("an event must be a JSON object, not {}", v.type_name()),
+            ));
         };
         for (k, v) in &members {
             match k.as_str() {
@@ -116,19 +126,35 @@ impl Event {
                 }
                 "outcome" => check_enum(v, "outcome", &OUTCOMES)?,
                 "severity" => check_enum(v, "severity", &SEVERITIES)?,
-                "target" => check_object(v, "target", &[("type", false, 128), ("id", true, 1024), ("name", false, 1024)])?,
-                "source" => check_object(v, "source", &[("host", false, 255), ("app", false, 255)])?,
+                "target" => check_object(
+                    v,
+                    "target",
+                    &[
+                        ("type", false, 128),
+                        ("id", true, 1024),
+                        ("name", false, 1024),
+                    ],
+                )?,
+                "source" => {
+                    check_object(v, "source", &[("host", false, 255), ("app", false, 255)])?
+                }
                 "message" => {
                     expect_str(v, "message", MAX_EVENT_SIZE)?;
                 }
                 "metadata" => {
                     if !matches!(v, Json::Object(_)) {
-                        return Err(field_err("metadata", format!("must be an object, not {}", v.type_name())));
+                        return Err(field_err(
+                            "metadata",
+                            format!("must be an object, not {}", v.type_name()),
+                        ));
                     }
                     check_depth(v, 0, "metadata")?;
                 }
                 "received_at" => {
-                    return Err(field_err("received_at", "is set by the server and may not be sent"));
+                    return Err(field_err(
+                        "received_at",
+                        "is set by the server and may not be sent",
+                    ));
                 }
                 other => {
                     return Err(field_err(
@@ -162,8 +188,10 @@ impl Event {
     /// # Errors
     /// [`EventError::TooLarge`] over 65,535 bytes.
     pub fn into_canonical(mut self, received_at: Timestamp) -> Result<Vec<u8>, EventError> {
-        self.members
-            .push(("received_at".to_owned(), Json::Str(received_at.to_rfc3339_nanos())));
+        self.members.push((
+            "received_at".to_owned(),
+            Json::Str(received_at.to_rfc3339_nanos()),
+        ));
         let bytes = Json::Object(self.members).to_canonical();
         if bytes.len() > MAX_EVENT_SIZE {
             return Err(EventError::TooLarge(bytes.len()));
@@ -180,7 +208,10 @@ fn expect_str<'a>(v: &'a Json, field: &str, max: usize) -> Result<&'a str, Event
         return Err(field_err(field, "must not be empty"));
     }
     if s.len() > max {
-        return Err(field_err(field, format!("is {} bytes; at most {max} allowed", s.len())));
+        return Err(field_err(
+            field,
+            format!("is {} bytes; at most {max} allowed", s.len()),
+        ));
     }
     Ok(s)
 }
@@ -188,7 +219,10 @@ fn expect_str<'a>(v: &'a Json, field: &str, max: usize) -> Result<&'a str, Event
 fn check_action(v: &Json) -> Result<(), EventError> {
     let s = expect_str(v, "action", 128)?;
     let ok = s.split('.').all(|seg| {
-        !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     });
     if !ok {
         return Err(field_err(
@@ -209,17 +243,27 @@ fn check_actor(v: &Json) -> Result<(), EventError> {
             check_object(
                 v,
                 "actor",
-                &[("id", true, 256), ("type", false, 64), ("ip", false, 64), ("user_agent", false, 1024), ("name", false, 256)],
+                &[
+                    ("id", true, 256),
+                    ("type", false, 64),
+                    ("ip", false, 64),
+                    ("user_agent", false, 1024),
+                    ("name", false, 256),
+                ],
             )?;
             if let Some(ip) = v.get("ip").and_then(Json::as_str) {
-                ip.parse::<IpAddr>()
-                    .map_err(|_| field_err("actor.ip", format!("{ip:?} is not an IPv4 or IPv6 address")))?;
+                ip.parse::<IpAddr>().map_err(|_| {
+                    field_err("actor.ip", format!("{ip:?} is not an IPv4 or IPv6 address"))
+                })?;
             }
             Ok(())
         }
         other => Err(field_err(
             "actor",
-            format!("must be a string id or an object with an \"id\", not {}", other.type_name()),
+            format!(
+                "must be a string id or an object with an \"id\", not {}",
+                other.type_name()
+            ),
         )),
     }
 }
@@ -227,7 +271,10 @@ fn check_actor(v: &Json) -> Result<(), EventError> {
 fn check_enum(v: &Json, field: &str, allowed: &[&str]) -> Result<(), EventError> {
     let s = expect_str(v, field, 32)?;
     if !allowed.contains(&s) {
-        return Err(field_err(field, format!("{s:?} is not one of {}", allowed.join(", "))));
+        return Err(field_err(
+            field,
+            format!("{s:?} is not one of {}", allowed.join(", ")),
+        ));
     }
     Ok(())
 }
@@ -235,13 +282,19 @@ fn check_enum(v: &Json, field: &str, allowed: &[&str]) -> Result<(), EventError>
 /// An object of string members: (name, required, max bytes).
 fn check_object(v: &Json, field: &str, spec: &[(&str, bool, usize)]) -> Result<(), EventError> {
     let Json::Object(m) = v else {
-        return Err(field_err(field, format!("must be an object, not {}", v.type_name())));
+        return Err(field_err(
+            field,
+            format!("must be an object, not {}", v.type_name()),
+        ));
     };
     for (k, val) in m {
         let path = format!("{field}.{k}");
         let Some((_, _, max)) = spec.iter().find(|(n, _, _)| n == k) else {
             let names: Vec<&str> = spec.iter().map(|s| s.0).collect();
-            return Err(field_err(&path, format!("unknown field; allowed are {}", names.join(", "))));
+            return Err(field_err(
+                &path,
+                format!("unknown field; allowed are {}", names.join(", ")),
+            ));
         };
         expect_str(val, &path, *max)?;
     }
@@ -255,11 +308,16 @@ fn check_object(v: &Json, field: &str, spec: &[(&str, bool, usize)]) -> Result<(
 
 fn check_depth(v: &Json, depth: usize, path: &str) -> Result<(), EventError> {
     if depth > MAX_METADATA_DEPTH {
-        return Err(field_err(path, format!("nested deeper than {MAX_METADATA_DEPTH} levels")));
+        return Err(field_err(
+            path,
+            format!("nested deeper than {MAX_METADATA_DEPTH} levels"),
+        ));
     }
     match v {
         Json::Array(a) => a.iter().try_for_each(|x| check_depth(x, depth + 1, path)),
-        Json::Object(m) => m.iter().try_for_each(|(_, x)| check_depth(x, depth + 1, path)),
+        Json::Object(m) => m
+            .iter()
+            .try_for_each(|(_, x)| check_depth(x, depth + 1, path)),
         _ => Ok(()),
     }
 }
@@ -269,7 +327,9 @@ mod tests {
     use super::*;
 
     fn err_field(s: &str) -> Option<String> {
-        Event::parse(s.as_bytes()).err().and_then(|e| e.field().map(str::to_owned))
+        Event::parse(s.as_bytes())
+            .err()
+            .and_then(|e| e.field().map(str::to_owned))
     }
 
     #[test]
@@ -286,23 +346,58 @@ mod tests {
     fn errors_name_the_field() {
         assert_eq!(err_field(r#"{"actor":"a"}"#).as_deref(), Some("action"));
         assert_eq!(err_field(r#"{"action":"x.y"}"#).as_deref(), Some("actor"));
-        assert_eq!(err_field(r#"{"action":"x.y","actor":"a","acton":"z"}"#).as_deref(), Some("acton"));
-        assert_eq!(err_field(r#"{"action":"x..y","actor":"a"}"#).as_deref(), Some("action"));
-        assert_eq!(err_field(r#"{"action":"x","actor":{"id":"a","ip":"300.1.1.1"}}"#).as_deref(), Some("actor.ip"));
-        assert_eq!(err_field(r#"{"action":"x","actor":{"ip":"1.1.1.1"}}"#).as_deref(), Some("actor.id"));
-        assert_eq!(err_field(r#"{"action":"x","actor":"a","outcome":"ok"}"#).as_deref(), Some("outcome"));
-        assert_eq!(err_field(r#"{"action":"x","actor":"a","time":"yesterday"}"#).as_deref(), Some("time"));
-        assert_eq!(err_field(r#"{"action":"x","actor":"a","target":{"id":5}}"#).as_deref(), Some("target.id"));
-        assert_eq!(err_field(r#"{"action":"x","actor":"a","metadata":[]}"#).as_deref(), Some("metadata"));
-        assert_eq!(err_field(r#"{"action":"x","actor":"a","received_at":"x"}"#).as_deref(), Some("received_at"));
+        assert_eq!(
+            err_field(r#"{"action":"x.y","actor":"a","acton":"z"}"#).as_deref(),
+            Some("acton")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x..y","actor":"a"}"#).as_deref(),
+            Some("action")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x","actor":{"id":"a","ip":"300.1.1.1"}}"#).as_deref(),
+            Some("actor.ip")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x","actor":{"ip":"1.1.1.1"}}"#).as_deref(),
+            Some("actor.id")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x","actor":"a","outcome":"ok"}"#).as_deref(),
+            Some("outcome")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x","actor":"a","time":"yesterday"}"#).as_deref(),
+            Some("time")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x","actor":"a","target":{"id":5}}"#).as_deref(),
+            Some("target.id")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x","actor":"a","metadata":[]}"#).as_deref(),
+            Some("metadata")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x","actor":"a","received_at":"x"}"#).as_deref(),
+            Some("received_at")
+        );
         assert_eq!(err_field("[1]").as_deref(), Some(""));
-        assert!(matches!(Event::parse(br#"{"action":"x","actor":"a","metadata":{"n":1.5}}"#), Err(EventError::Json(_))));
+        assert!(matches!(
+            Event::parse(br#"{"action":"x","actor":"a","metadata":{"n":1.5}}"#),
+            Err(EventError::Json(_))
+        ));
     }
 
     #[test]
     fn size_limit_is_on_canonical_bytes() {
         let msg = "m".repeat(MAX_EVENT_SIZE - 60);
-        let e = Event::parse(format!(r#"{{"action":"x","actor":"a","message":"{msg}"}}"#).as_bytes()).unwrap();
-        assert!(matches!(e.into_canonical(Timestamp::default()), Err(EventError::TooLarge(_))));
+        let e =
+            Event::parse(format!(r#"{{"action":"x","actor":"a","message":"{msg}"}}"#).as_bytes())
+                .unwrap();
+        assert!(matches!(
+            e.into_canonical(Timestamp::default()),
+            Err(EventError::TooLarge(_))
+        ));
     }
 }

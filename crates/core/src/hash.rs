@@ -93,23 +93,74 @@ impl fmt::Display for Hash {
     }
 }
 
+/// SHA-256 initial state (FIPS 180-4 §5.3.3).
+const IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Leaves up to this size are hashed from one stack buffer of pre-padded
+/// blocks straight through the compression function (SHA-NI when present),
+/// skipping the streaming API's buffering; larger ones stream.
+const FAST_LEAF_MAX: usize = 8 * 64 - 1 - 9;
+
+fn state_to_hash(st: &[u32; 8]) -> Hash {
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(4).zip(st) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    Hash(out)
+}
+
 /// Leaf hash, RFC 9162 §2.1.1: `SHA-256(0x00 ‖ entry)`.
 #[inline]
 pub fn leaf_hash(entry: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(entry);
-    Hash(h.finalize().into())
+    if entry.len() > FAST_LEAF_MAX {
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(entry);
+        return Hash(h.finalize().into());
+    }
+    // FIPS 180-4 §5.1.1 padding: message, 0x80, zeros, 64-bit big-endian bit length.
+    let msg_len = 1 + entry.len();
+    let nblocks = (msg_len + 9).div_ceil(64);
+    let mut blocks =
+        [sha2::digest::generic_array::GenericArray::<u8, sha2::digest::consts::U64>::default(); 8];
+    let mut buf = [0u8; 8 * 64];
+    buf[1..msg_len].copy_from_slice(entry);
+    buf[msg_len] = 0x80;
+    buf[nblocks * 64 - 8..nblocks * 64].copy_from_slice(&((msg_len as u64) * 8).to_be_bytes());
+    for (b, chunk) in blocks.iter_mut().zip(buf.chunks_exact(64)).take(nblocks) {
+        b.copy_from_slice(chunk);
+    }
+    let mut st = IV;
+    sha2::compress256(&mut st, &blocks[..nblocks]);
+    state_to_hash(&st)
 }
 
 /// Interior node hash, RFC 9162 §2.1.1: `SHA-256(0x01 ‖ left ‖ right)`.
+///
+/// The 65-byte message is two pre-padded blocks fed straight to the
+/// compression function.
 #[inline]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut buf = [0u8; 65];
-    buf[0] = 1;
-    buf[1..33].copy_from_slice(&left.0);
-    buf[33..].copy_from_slice(&right.0);
-    Hash(Sha256::digest(buf).into())
+    let mut blocks =
+        [sha2::digest::generic_array::GenericArray::<u8, sha2::digest::consts::U64>::default(); 2];
+    blocks[0][0] = 1;
+    blocks[0][1..33].copy_from_slice(&left.0);
+    blocks[0][33..64].copy_from_slice(&right.0[..31]);
+    blocks[1][0] = right.0[31];
+    blocks[1][1] = 0x80;
+    blocks[1][56..64].copy_from_slice(&(65u64 * 8).to_be_bytes());
+    let mut st = IV;
+    sha2::compress256(&mut st, &blocks);
+    state_to_hash(&st)
 }
 
 /// Plain SHA-256 (used for key IDs and token hashes, not for tree nodes).
@@ -128,6 +179,17 @@ mod tests {
     #[test]
     fn empty_root_is_sha256_of_nothing() {
         assert_eq!(Hash(sha256(&[])), Hash::EMPTY_ROOT);
+    }
+
+    #[test]
+    fn fast_paths_equal_the_streaming_definition() {
+        for len in (0..600).chain([65_535]) {
+            let e: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let want = Hash(sha256(&[&[0], &e]));
+            assert_eq!(leaf_hash(&e), want, "leaf of {len} bytes");
+        }
+        let (l, r) = (leaf_hash(b"l"), leaf_hash(b"r"));
+        assert_eq!(node_hash(&l, &r), Hash(sha256(&[&[1], &l.0, &r.0])));
     }
 
     #[test]

@@ -220,7 +220,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
         let mut m: Vec<(String, Json)> = Vec::new();
         while let Some(k) = map.next_key::<String>()? {
             if m.iter().any(|(x, _)| *x == k) {
-                return Err(de::Error::custom(format_args!("duplicate object key {k:?}")));
+                return Err(de::Error::custom(format_args!(
+                    "duplicate object key {k:?}"
+                )));
             }
             let v = map.next_value()?;
             m.push((k, v));
@@ -239,17 +241,37 @@ mod tests {
 
     #[test]
     fn rfc8785_ordering_escaping_and_whitespace() {
-        assert_eq!(canon(r#"{ "b": 1, "a": [true, null, "x"] }"#), r#"{"a":[true,null,"x"],"b":1}"#);
-        assert_eq!(canon(r#""\u0007\n\"\\/é€😀""#), "\"\\u0007\\n\\\"\\\\/é€😀\"");
+        assert_eq!(
+            canon(r#"{ "b": 1, "a": [true, null, "x"] }"#),
+            r#"{"a":[true,null,"x"],"b":1}"#
+        );
+        assert_eq!(
+            canon(r#""\u0007\n\"\\/é€😀""#),
+            "\"\\u0007\\n\\\"\\\\/é€😀\""
+        );
         // RFC 8785 §3.2.3 example: sorting by UTF-16 code units, not bytes.
-        assert_eq!(canon("{\"\u{e000}\":1,\"\u{1f600}\":2}"), "{\"\u{1f600}\":2,\"\u{e000}\":1}");
+        assert_eq!(
+            canon("{\"\u{e000}\":1,\"\u{1f600}\":2}"),
+            "{\"\u{1f600}\":2,\"\u{e000}\":1}"
+        );
     }
 
     #[test]
     fn floats_big_numbers_duplicates_and_trailing_bytes_are_refused() {
-        for bad in ["1.5", "1e3", "9007199254740992", "-9007199254740992", r#"{"a":1,"a":2}"#, "{} x", "[1,]"] {
+        for bad in [
+            "1.5",
+            "1e3",
+            "9007199254740992",
+            "-9007199254740992",
+            r#"{"a":1,"a":2}"#,
+            "{} x",
+            "[1,]",
+        ] {
             assert!(Json::parse(bad.as_bytes()).is_err(), "{bad}");
         }
-        assert_eq!(Json::parse(b"9007199254740991").unwrap(), Json::Int(MAX_SAFE_INTEGER));
+        assert_eq!(
+            Json::parse(b"9007199254740991").unwrap(),
+            Json::Int(MAX_SAFE_INTEGER)
+        );
     }
 }

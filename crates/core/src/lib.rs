@@ -22,7 +22,7 @@ pub mod time;
 pub mod tree;
 
 pub use checkpoint::{open_checkpoint, Checkpoint, CheckpointError, Origin, SignedCheckpoint};
-pub use compact::{CompactRange, NodeSink, NoSink, VecSink};
+pub use compact::{CompactRange, NoSink, NodeSink, VecSink};
 pub use event::{Event, EventError};
 pub use hash::{leaf_hash, node_hash, Hash};
 pub use note::{open_note, Note, NoteError, SigType, Signer, Verifier};

@@ -187,7 +187,12 @@ impl Signer {
         let mut m = Vec::with_capacity(33);
         m.push(self.ty.byte());
         m.extend_from_slice(&self.key.to_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.id, B64.encode(m))
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.name,
+            self.id,
+            B64.encode(m)
+        )
     }
 
     /// Key name.
@@ -233,7 +238,11 @@ impl Signer {
                 payload.extend_from_slice(&sig.to_bytes());
             }
         }
-        Ok(format!("{EM_DASH_SPACE}{} {}", self.name, B64.encode(payload)))
+        Ok(format!(
+            "{EM_DASH_SPACE}{} {}",
+            self.name,
+            B64.encode(payload)
+        ))
     }
 
     /// Signs `text` into a complete signed note.
@@ -250,7 +259,9 @@ fn split_key(rest: &str) -> Result<(&str, u32, SigType, Vec<u8>), NoteError> {
     let mut parts = rest.splitn(3, '+');
     let name = parts.next().ok_or(NoteError::BadKey("missing name"))?;
     let id_s = parts.next().ok_or(NoteError::BadKey("missing key ID"))?;
-    let b64 = parts.next().ok_or(NoteError::BadKey("missing key material"))?;
+    let b64 = parts
+        .next()
+        .ok_or(NoteError::BadKey("missing key material"))?;
     check_name(name)?;
     if id_s.len() != 8 || !id_s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(NoteError::BadKey("key ID must be 8 hex digits"));
@@ -259,9 +270,15 @@ fn split_key(rest: &str) -> Result<(&str, u32, SigType, Vec<u8>), NoteError> {
     if b64.len() > 64 {
         return Err(NoteError::BadKey("key material too long"));
     }
-    let raw = B64.decode(b64).map_err(|_| NoteError::BadKey("key material is not base64"))?;
-    let (&ty, material) = raw.split_first().ok_or(NoteError::BadKey("empty key material"))?;
-    let ty = SigType::from_byte(ty).ok_or(NoteError::BadKey("unsupported key type (want 0x01 or 0x04)"))?;
+    let raw = B64
+        .decode(b64)
+        .map_err(|_| NoteError::BadKey("key material is not base64"))?;
+    let (&ty, material) = raw
+        .split_first()
+        .ok_or(NoteError::BadKey("empty key material"))?;
+    let ty = SigType::from_byte(ty).ok_or(NoteError::BadKey(
+        "unsupported key type (want 0x01 or 0x04)",
+    ))?;
     Ok((name, id, ty, material.to_vec()))
 }
 
@@ -298,10 +315,14 @@ impl Verifier {
         let pk: [u8; 32] = material
             .try_into()
             .map_err(|_| NoteError::BadKey("Ed25519 public key must be 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&pk).map_err(|_| NoteError::BadKey("not an Ed25519 point"))?;
+        let key =
+            VerifyingKey::from_bytes(&pk).map_err(|_| NoteError::BadKey("not an Ed25519 point"))?;
         let computed = key_id(name, ty, &pk);
         if computed != id {
-            return Err(NoteError::KeyIdMismatch { stated: id, computed });
+            return Err(NoteError::KeyIdMismatch {
+                stated: id,
+                computed,
+            });
         }
         Ok(Verifier {
             name: name.to_owned(),
@@ -419,22 +440,29 @@ impl Note {
         }
         check_text(text)?;
         if sigs.bytes().any(|b| b < 0x20 && b != b'\n') {
-            return Err(NoteError::Malformed("control character in a signature line"));
+            return Err(NoteError::Malformed(
+                "control character in a signature line",
+            ));
         }
         let mut signatures = Vec::new();
         for line in sigs[..sigs.len() - 1].split('\n') {
             let rest = line
                 .strip_prefix(EM_DASH_SPACE)
-                .ok_or(NoteError::Malformed("signature line must start with an em dash and a space"))?;
-            let (name, b64) = rest
-                .split_once(' ')
-                .ok_or(NoteError::Malformed("signature line needs a key name and a signature"))?;
-            check_name(name).map_err(|_| NoteError::Malformed("invalid key name in signature line"))?;
+                .ok_or(NoteError::Malformed(
+                    "signature line must start with an em dash and a space",
+                ))?;
+            let (name, b64) = rest.split_once(' ').ok_or(NoteError::Malformed(
+                "signature line needs a key name and a signature",
+            ))?;
+            check_name(name)
+                .map_err(|_| NoteError::Malformed("invalid key name in signature line"))?;
             let raw = B64
                 .decode(b64)
                 .map_err(|_| NoteError::Malformed("signature is not standard base64"))?;
             if raw.len() < 5 {
-                return Err(NoteError::Malformed("signature shorter than key ID plus one byte"));
+                return Err(NoteError::Malformed(
+                    "signature shorter than key ID plus one byte",
+                ));
             }
             signatures.push(NoteSignature {
                 name: name.to_owned(),
@@ -516,10 +544,12 @@ pub fn open_note(msg: &[u8], known: &[Verifier]) -> Result<OpenedNote, NoteError
                 }
             }
             Some(v) => {
-                let ts = v.verify(&note.text, &s.sig).ok_or_else(|| NoteError::InvalidSignature {
-                    name: s.name.clone(),
-                    id: s.id,
-                })?;
+                let ts =
+                    v.verify(&note.text, &s.sig)
+                        .ok_or_else(|| NoteError::InvalidSignature {
+                            name: s.name.clone(),
+                            id: s.id,
+                        })?;
                 if !verified.iter().any(|x| x.name == s.name && x.id == s.id) {
                     verified.push(VerifiedSignature {
                         name: s.name,
@@ -564,8 +594,14 @@ mod tests {
             ));
         }
         let s = Signer::from_seed("n", SigType::Ed25519, [1; 32]).unwrap();
-        assert!(matches!(s.sign_note("no newline"), Err(NoteError::BadText(_))));
-        assert!(matches!(s.sign_note("bell\x07\n"), Err(NoteError::BadText(_))));
+        assert!(matches!(
+            s.sign_note("no newline"),
+            Err(NoteError::BadText(_))
+        ));
+        assert!(matches!(
+            s.sign_note("bell\x07\n"),
+            Err(NoteError::BadText(_))
+        ));
     }
 
     #[test]
@@ -592,11 +628,17 @@ mod tests {
     #[test]
     fn limits_are_checked_before_parsing() {
         let big = vec![b'a'; MAX_NOTE_SIZE + 1];
-        assert_eq!(Note::parse(&big), Err(NoteError::TooLarge(MAX_NOTE_SIZE + 1)));
+        assert_eq!(
+            Note::parse(&big),
+            Err(NoteError::TooLarge(MAX_NOTE_SIZE + 1))
+        );
         let mut many = String::from("t\n\n");
         for _ in 0..=MAX_SIGNATURES {
             many.push_str("\u{2014} n AAAAAAA=\n");
         }
-        assert_eq!(Note::parse(many.as_bytes()), Err(NoteError::TooManySignatures));
+        assert_eq!(
+            Note::parse(many.as_bytes()),
+            Err(NoteError::TooManySignatures)
+        );
     }
 }

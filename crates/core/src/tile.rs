@@ -138,12 +138,15 @@ impl Tile {
         if path.len() > 128 {
             return Err(bad("too long"));
         }
-        let rest = path.strip_prefix("tile/").ok_or_else(|| bad("must start with tile/"))?;
+        let rest = path
+            .strip_prefix("tile/")
+            .ok_or_else(|| bad("must start with tile/"))?;
         let (kind_s, rest) = rest.split_once('/').ok_or_else(|| bad("missing index"))?;
         let kind = if kind_s == "entries" {
             TileKind::Entries
         } else {
-            let level = parse_decimal(kind_s, 63).ok_or_else(|| bad("level must be 0..=63 without leading zeros"))?;
+            let level = parse_decimal(kind_s, 63)
+                .ok_or_else(|| bad("level must be 0..=63 without leading zeros"))?;
             TileKind::Hash { level: level as u8 }
         };
         let (index_s, width) = match rest.split_once(".p/") {
@@ -155,7 +158,8 @@ impl Tile {
             }
             None => (rest, TILE_WIDTH),
         };
-        let index = parse_index(index_s).ok_or_else(|| bad("index must be x###/…/### groups in canonical form"))?;
+        let index = parse_index(index_s)
+            .ok_or_else(|| bad("index must be x###/…/### groups in canonical form"))?;
         Ok(Tile { kind, index, width })
     }
 }
@@ -313,14 +317,18 @@ pub fn tile_for_node(id: NodeId, size: TreeSize) -> Option<Tile> {
 
 /// Width of hash tile `index` at tile level `level` for a tree of `size`.
 pub fn tile_width(level: u8, index: u64, size: TreeSize) -> Option<u16> {
-    let count = size.0.checked_shr(u32::from(level) * u32::from(TILE_HEIGHT)).unwrap_or(0);
+    let count = size
+        .0
+        .checked_shr(u32::from(level) * u32::from(TILE_HEIGHT))
+        .unwrap_or(0);
     let avail = count.checked_sub(index.checked_mul(256)?)?;
     (avail > 0).then(|| avail.min(256) as u16)
 }
 
 /// The entry bundle holding leaf `index` in a tree of `size`.
 pub fn bundle_for_leaf(index: u64, size: TreeSize) -> Option<Tile> {
-    (index < size.0).then(|| Tile::entries(index / 256, tile_width(0, index / 256, size).unwrap_or(1)))
+    (index < size.0)
+        .then(|| Tile::entries(index / 256, tile_width(0, index / 256, size).unwrap_or(1)))
 }
 
 /// Every hash tile needed to compute `ids` at `size`, sorted and deduplicated.
@@ -417,7 +425,8 @@ impl<'a, R: TileReader> TileHashReader<'a, R> {
         while let Some(t) = stack.pop() {
             if let (TileKind::Hash { level }, true) = (t.kind, t.is_full()) {
                 let parent_idx = t.index / 256;
-                let w = tile_width(level + 1, parent_idx, size).expect("parent of a full tile exists");
+                let w =
+                    tile_width(level + 1, parent_idx, size).expect("parent of a full tile exists");
                 let p = Tile::hash(level + 1, parent_idx, w);
                 if want.insert(p) {
                     stack.push(p);
@@ -502,10 +511,12 @@ impl<R: TileReader> HashReader for TileHashReader<'_, R> {
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Self::Error> {
         let mut tiles = Vec::with_capacity(ids.len());
         for id in ids {
-            tiles.push(tile_for_node(*id, self.size).ok_or(TileReadError::NodeOutOfTree {
-                id: *id,
-                size: self.size.0,
-            })?);
+            tiles.push(
+                tile_for_node(*id, self.size).ok_or(TileReadError::NodeOutOfTree {
+                    id: *id,
+                    size: self.size.0,
+                })?,
+            );
         }
         let map = self.read_verified(&tiles)?;
         Ok(ids
@@ -552,7 +563,10 @@ mod tests {
             "tiles/0/001",
             "tile/0/x001",
         ] {
-            assert!(matches!(Tile::parse(p), Err(TileError::BadPath { .. })), "{p}");
+            assert!(
+                matches!(Tile::parse(p), Err(TileError::BadPath { .. })),
+                "{p}"
+            );
         }
     }
 
@@ -566,7 +580,10 @@ mod tests {
             parse_entry_bundle(&b[..b.len() - 1], None),
             Err(TileError::BadBundle { .. })
         ));
-        assert!(matches!(parse_entry_bundle(&b, Some(4)), Err(TileError::BundleCount { .. })));
+        assert!(matches!(
+            parse_entry_bundle(&b, Some(4)),
+            Err(TileError::BundleCount { .. })
+        ));
         assert!(matches!(
             encode_entry_bundle(&[vec![0u8; 65_536]]),
             Err(TileError::EntryTooLarge(65_536))
@@ -580,7 +597,9 @@ mod tests {
         fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, String> {
             let mut out = Vec::new();
             for t in tiles {
-                let TileKind::Hash { level } = t.kind else { return Err("entries".into()) };
+                let TileKind::Hash { level } = t.kind else {
+                    return Err("entries".into());
+                };
                 let ids: Vec<NodeId> = (0..u64::from(t.width))
                     .map(|j| NodeId::new(level * 8, t.index * 256 + j))
                     .collect();
@@ -616,7 +635,9 @@ mod tests {
         let r = TileHashReader::new(size, root, &bad);
         assert!(matches!(
             prove_inclusion(LeafIndex(3 * 256 + 1), size, &r),
-            Err(crate::tree::TreeError::Read(TileReadError::Inauthentic { .. }))
+            Err(crate::tree::TreeError::Read(
+                TileReadError::Inauthentic { .. }
+            ))
         ));
         // The partial right edge is caught by the root.
         let w = tile_width(0, 70_000 / 256, size).unwrap();

@@ -76,7 +76,12 @@ impl Timestamp {
         if b.len() < 20 || b.len() > 40 {
             return Err(TimeError("wrong length"));
         }
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return Err(TimeError("expected YYYY-MM-DDTHH:MM:SS"));
         }
         let year = num(&b[0..4], "year")?;
@@ -88,7 +93,20 @@ impl Timestamp {
         if !(1..=12).contains(&month) {
             return Err(TimeError("month out of range"));
         }
-        let mdays = [31, if is_leap(i64::from(year)) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let mdays = [
+            31,
+            if is_leap(i64::from(year)) { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
         if day == 0 || day > mdays[month as usize - 1] {
             return Err(TimeError("day out of range"));
         }
@@ -164,9 +182,14 @@ mod tests {
     fn parses_and_formats() {
         let t = Timestamp::parse_rfc3339("2026-11-26T07:52:01.5+01:00").unwrap();
         assert_eq!(t.to_rfc3339_nanos(), "2026-11-26T06:52:01.500000000Z");
-        assert_eq!(Timestamp::parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), Timestamp::default());
         assert_eq!(
-            Timestamp::parse_rfc3339("2000-02-29T23:59:60Z").unwrap().to_rfc3339_nanos(),
+            Timestamp::parse_rfc3339("1970-01-01T00:00:00Z").unwrap(),
+            Timestamp::default()
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2000-02-29T23:59:60Z")
+                .unwrap()
+                .to_rfc3339_nanos(),
             "2000-03-01T00:00:00.000000000Z"
         );
         for n in [-86_400_000_000_123i128, 0, 1_795_000_000_123_456_789] {

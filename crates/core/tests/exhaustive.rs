@@ -41,18 +41,36 @@ fn every_inclusion_proof_verifies_and_every_flip_fails() {
                 for b in 0..32 {
                     let mut bad = proof.clone();
                     bad[i] = flip(&bad[i], b);
-                    assert!(verify_inclusion(&leaf, LeafIndex(m), TreeSize(n), &bad, &root).is_err());
+                    assert!(
+                        verify_inclusion(&leaf, LeafIndex(m), TreeSize(n), &bad, &root).is_err()
+                    );
                     checked += 1;
                 }
             }
             for b in 0..32 {
-                assert!(verify_inclusion(&flip(&leaf, b), LeafIndex(m), TreeSize(n), &proof, &root).is_err());
-                assert!(verify_inclusion(&leaf, LeafIndex(m), TreeSize(n), &proof, &flip(&root, b)).is_err());
+                assert!(verify_inclusion(
+                    &flip(&leaf, b),
+                    LeafIndex(m),
+                    TreeSize(n),
+                    &proof,
+                    &root
+                )
+                .is_err());
+                assert!(verify_inclusion(
+                    &leaf,
+                    LeafIndex(m),
+                    TreeSize(n),
+                    &proof,
+                    &flip(&root, b)
+                )
+                .is_err());
             }
             // Wrong index, wrong size, extra or missing hashes all fail.
             if n > 1 {
                 let other = (m + 1) % n;
-                assert!(verify_inclusion(&leaf, LeafIndex(other), TreeSize(n), &proof, &root).is_err());
+                assert!(
+                    verify_inclusion(&leaf, LeafIndex(other), TreeSize(n), &proof, &root).is_err()
+                );
             }
             let mut longer = proof.clone();
             longer.push(root);
@@ -92,19 +110,33 @@ fn every_consistency_proof_verifies_and_every_flip_fails() {
                 }
             }
             for b in [0, 17, 31] {
-                assert!(verify_consistency(TreeSize(m), TreeSize(n), &proof, &flip(&r1, b), &r2).is_err());
-                assert!(verify_consistency(TreeSize(m), TreeSize(n), &proof, &r1, &flip(&r2, b)).is_err());
+                assert!(
+                    verify_consistency(TreeSize(m), TreeSize(n), &proof, &flip(&r1, b), &r2)
+                        .is_err()
+                );
+                assert!(
+                    verify_consistency(TreeSize(m), TreeSize(n), &proof, &r1, &flip(&r2, b))
+                        .is_err()
+                );
             }
             let mut longer = proof.clone();
             longer.push(r2);
             assert!(verify_consistency(TreeSize(m), TreeSize(n), &longer, &r1, &r2).is_err());
             if m < n {
                 // A proof for a different old size does not transfer.
-                assert!(verify_consistency(TreeSize(m + 1), TreeSize(n), &proof, &r1, &r2).is_err());
+                assert!(
+                    verify_consistency(TreeSize(m + 1), TreeSize(n), &proof, &r1, &r2).is_err()
+                );
             }
         }
         assert!(matches!(
-            verify_consistency(TreeSize(0), TreeSize(n), &[], &Hash::EMPTY_ROOT, &trees[n as usize].1),
+            verify_consistency(
+                TreeSize(0),
+                TreeSize(n),
+                &[],
+                &Hash::EMPTY_ROOT,
+                &trees[n as usize].1
+            ),
             Err(ProofError::OldSizeZero)
         ));
     }

@@ -45,7 +45,12 @@ fn rfc6962_roots_nodes_and_hasher() {
     assert_eq!(t.root(), hx(&v["roots_by_size"]["0"]["hex"]));
     for (i, l) in leaves.iter().enumerate() {
         t.push(leaf_hash(l));
-        assert_eq!(t.root(), hx(&v["roots_by_size"][(i + 1).to_string()]["hex"]), "size {}", i + 1);
+        assert_eq!(
+            t.root(),
+            hx(&v["roots_by_size"][(i + 1).to_string()]["hex"]),
+            "size {}",
+            i + 1
+        );
     }
     let kats = v["hasher_kats"].as_array().unwrap();
     assert_eq!(Hash::EMPTY_ROOT, hx(&kats[0]["hex"]));
@@ -56,7 +61,12 @@ fn rfc6962_roots_nodes_and_hasher() {
     let d = veritrail_core::hash::sha256(&[&[1], b"N123", b"N456"]);
     assert_eq!(Hash(d), hx(&kats[3]["hex"]));
     let _ = node_hash;
-    for (lvl, row) in v["node_hashes_by_level"]["levels"].as_array().unwrap().iter().enumerate() {
+    for (lvl, row) in v["node_hashes_by_level"]["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         for (i, h) in row.as_array().unwrap().iter().enumerate() {
             let ids = [veritrail_core::NodeId::new(lvl as u8, i as u64)];
             use veritrail_core::HashReader;
@@ -79,11 +89,21 @@ fn rfc6962_reference_proofs_are_produced_and_verified() {
             sub.push(t.read_hashes(&[veritrail_core::NodeId::new(0, i)]).unwrap()[0]);
         }
         assert_eq!(prove_inclusion(idx, size, &sub).unwrap(), want);
-        verify_inclusion(&hx(&p["leaf_hash_hex"]), idx, size, &want, &hx(&p["root_hex"])).unwrap();
+        verify_inclusion(
+            &hx(&p["leaf_hash_hex"]),
+            idx,
+            size,
+            &want,
+            &hx(&p["root_hex"]),
+        )
+        .unwrap();
         n += 1;
     }
     for p in v["consistency_proofs"].as_array().unwrap() {
-        let (a, b) = (TreeSize(p["size1"].as_u64().unwrap()), TreeSize(p["size2"].as_u64().unwrap()));
+        let (a, b) = (
+            TreeSize(p["size1"].as_u64().unwrap()),
+            TreeSize(p["size2"].as_u64().unwrap()),
+        );
         let want: Vec<Hash> = p["proof_hex"].as_array().unwrap().iter().map(hx).collect();
         let mut sub = MemoryTree::new();
         for i in 0..b.0 {
@@ -128,7 +148,9 @@ fn transparency_dev_inclusion_probes() {
     for f in files {
         let v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let want_err = v["wantErr"].as_bool().unwrap();
-        let proof: Option<Vec<Hash>> = v["proof"].as_array().map_or(Some(vec![]), |a| a.iter().map(b64).collect());
+        let proof: Option<Vec<Hash>> = v["proof"]
+            .as_array()
+            .map_or(Some(vec![]), |a| a.iter().map(b64).collect());
         let res = match (b64(&v["leafHash"]), b64(&v["root"]), proof) {
             (Some(leaf), Some(root), Some(proof)) => verify_inclusion(
                 &leaf,
@@ -153,7 +175,9 @@ fn transparency_dev_consistency_probes() {
     for f in files {
         let v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let want_err = v["wantErr"].as_bool().unwrap();
-        let proof: Option<Vec<Hash>> = v["proof"].as_array().map_or(Some(vec![]), |a| a.iter().map(b64).collect());
+        let proof: Option<Vec<Hash>> = v["proof"]
+            .as_array()
+            .map_or(Some(vec![]), |a| a.iter().map(b64).collect());
         let res = match (b64(&v["root1"]), b64(&v["root2"]), proof) {
             (Some(r1), Some(r2), Some(proof)) => verify_consistency(
                 TreeSize(v["size1"].as_u64().unwrap()),
@@ -169,7 +193,11 @@ fn transparency_dev_consistency_probes() {
             // with equal 12-byte roots.
             _ => {
                 let name = f.file_name().unwrap().to_string_lossy();
-                assert!(want_err || name == "sizes-are-equal-one-and-proof-is-empty.json", "{}", f.display());
+                assert!(
+                    want_err || name == "sizes-are-equal-one-and-proof-is-empty.json",
+                    "{}",
+                    f.display()
+                );
                 stricter += usize::from(!want_err);
                 continue;
             }
@@ -181,7 +209,13 @@ fn transparency_dev_consistency_probes() {
 
 fn note_vector(id: &str) -> Value {
     let v = load("note_vectors.json");
-    v["vectors"].as_array().unwrap().iter().find(|x| x["id"] == id).unwrap().clone()
+    v["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == id)
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -202,15 +236,24 @@ fn signed_note_vectors() {
 
     // Doubly signed: with one key the other signature is merely unverified.
     let v = note_vector("xmod-doubly-signed");
-    let keys: Vec<Verifier> =
-        v["vkeys"].as_array().unwrap().iter().map(|k| Verifier::parse(k.as_str().unwrap()).unwrap()).collect();
+    let keys: Vec<Verifier> = v["vkeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| Verifier::parse(k.as_str().unwrap()).unwrap())
+        .collect();
     let msg = v["signed_note"].as_str().unwrap().as_bytes();
     assert_eq!(open_note(msg, &keys).unwrap().verified.len(), 2);
     let one = open_note(msg, &keys[..1]).unwrap();
     assert_eq!((one.verified.len(), one.unverified.len()), (1, 1));
     // Tampering one byte of the text fails with the known key.
-    let tampered = String::from_utf8(msg.to_vec()).unwrap().replacen("answer", "answeR", 1);
-    assert!(matches!(open_note(tampered.as_bytes(), &keys), Err(NoteError::InvalidSignature { .. })));
+    let tampered = String::from_utf8(msg.to_vec())
+        .unwrap()
+        .replacen("answer", "answeR", 1);
+    assert!(matches!(
+        open_note(tampered.as_bytes(), &keys),
+        Err(NoteError::InvalidSignature { .. })
+    ));
 }
 
 #[test]
@@ -227,10 +270,17 @@ fn checkpoint_vectors() {
     // Deterministic checkpoints re-sign byte-identically with our signer.
     let v8 = note_vector("deterministic-checkpoint-size8");
     let signer = Signer::parse(v8["skey"].as_str().unwrap()).unwrap();
-    let seed: [u8; 32] = hex::decode(v8["ed25519_seed_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
-    let from_seed = Signer::from_seed("example.com/audit-log/test", SigType::Ed25519, seed).unwrap();
+    let seed: [u8; 32] = hex::decode(v8["ed25519_seed_hex"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let from_seed =
+        Signer::from_seed("example.com/audit-log/test", SigType::Ed25519, seed).unwrap();
     assert_eq!(from_seed.to_skey(), signer.to_skey());
-    for id in ["deterministic-checkpoint-size8", "deterministic-checkpoint-size6-extension"] {
+    for id in [
+        "deterministic-checkpoint-size8",
+        "deterministic-checkpoint-size6-extension",
+    ] {
         let v = note_vector(id);
         let msg = v["signed_note"].as_str().unwrap();
         let vk = Verifier::parse(v["vkey"].as_str().unwrap()).unwrap();
@@ -239,7 +289,12 @@ fn checkpoint_vectors() {
     }
     // The size-8 checkpoint carries the RFC 6962 8-leaf root.
     let (t, _) = rfc_tree();
-    let cp = open_checkpoint(v8["signed_note"].as_str().unwrap().as_bytes(), &signer.verifier(), &[]).unwrap();
+    let cp = open_checkpoint(
+        v8["signed_note"].as_str().unwrap().as_bytes(),
+        &signer.verifier(),
+        &[],
+    )
+    .unwrap();
     assert_eq!(cp.checkpoint.root, t.root());
 
     // The C2SP example parses as a note and checkpoint (no keys are published).
@@ -247,7 +302,10 @@ fn checkpoint_vectors() {
     let n = Note::parse(ex["signed_note"].as_str().unwrap().as_bytes()).unwrap();
     assert_eq!(n.signatures.len(), 2);
     assert_eq!(n.signatures[1].id, 0x8d66cf3f);
-    assert_eq!(u64::from_be_bytes(n.signatures[1].sig[..8].try_into().unwrap()), 1_679_315_147);
+    assert_eq!(
+        u64::from_be_bytes(n.signatures[1].sig[..8].try_into().unwrap()),
+        1_679_315_147
+    );
     assert_eq!(Checkpoint::parse_text(&n.text).unwrap().size.0, 20_852_163);
 }
 
@@ -259,7 +317,12 @@ fn cosignature_vectors() {
     let log = Verifier::parse(v["log_vkey"].as_str().unwrap()).unwrap();
     let msg = v["signed_note"].as_str().unwrap();
     let cp = open_checkpoint(msg.as_bytes(), &log, std::slice::from_ref(&witness)).unwrap();
-    let w = cp.note.verified.iter().find(|s| s.ty == SigType::CosignatureV1).unwrap();
+    let w = cp
+        .note
+        .verified
+        .iter()
+        .find(|s| s.ty == SigType::CosignatureV1)
+        .unwrap();
     assert_eq!(w.timestamp, 1_679_315_147);
     // Our cosigner reproduces the line from the witness seed 0x20..0x3f.
     let seed: [u8; 32] = core::array::from_fn(|i| 0x20 + i as u8);
@@ -277,7 +340,10 @@ fn cosignature_vectors() {
     let raw = B64.decode(t["signature_b64"].as_str().unwrap()).unwrap();
     assert_eq!(raw.len(), 4 + 8 + 64);
     assert_eq!(u32::from_be_bytes(raw[..4].try_into().unwrap()), 0x646846b9);
-    assert_eq!(u64::from_be_bytes(raw[4..12].try_into().unwrap()), 1_727_964_367);
+    assert_eq!(
+        u64::from_be_bytes(raw[4..12].try_into().unwrap()),
+        1_727_964_367
+    );
 }
 
 #[test]

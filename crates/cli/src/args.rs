@@ -1,0 +1,157 @@
+//! Command-line flags (parsing only; `cmd/` does the work).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// veritrail — an immutable, tamper-evident audit log.
+#[derive(Debug, Parser)]
+#[command(name = "veritrail", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data directory is.
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// Data directory.
+    #[arg(long, env = "VERITRAIL_DATA", default_value = "./veritrail-data")]
+    pub data: PathBuf,
+}
+
+/// A data directory and one of its logs.
+#[derive(Debug, Args, Clone)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Log name.
+    #[arg(long, default_value = "default")]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate an Ed25519 checkpoint signing key (C2SP signed-note format).
+    ///
+    /// Prints the verifier key on stdout. The private key goes to --out
+    /// (created with mode 0600, never overwritten) or, without --out, to
+    /// stdout after a warning on stderr.
+    Keygen {
+        /// Key name, normally the log's origin (e.g. example.com/audit).
+        #[arg(long)]
+        origin: String,
+        /// File to write the private key to.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Create a data directory with its `default` log and print the log's verifier key.
+    Init {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Origin prefix for the logs' checkpoints (default veritrail.local/<random>).
+        #[arg(long)]
+        origin_prefix: Option<String>,
+    },
+    /// Manage logs.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Append NDJSON events from stdin; print {"index":N,"leaf_hash":"…"} per event.
+    ///
+    /// The whole input is validated first: if any line is invalid nothing is
+    /// appended and the exit code is 2.
+    Append {
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Print the latest signed checkpoint.
+    Checkpoint {
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Verify a log completely: every entry, hash, index record and checkpoint.
+    ///
+    /// Exit 0 with a summary line, or 1 naming the first bad entry or file and offset.
+    Verify {
+        #[command(flatten)]
+        log: LogArgs,
+        /// Print only the result line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Print an inclusion proof (--index) or a consistency proof (--from/--to) as JSON.
+    Prove {
+        #[command(flatten)]
+        log: LogArgs,
+        /// Entry index to prove.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        index: Option<u64>,
+        /// Tree size to prove against (default: the latest checkpoint).
+        #[arg(long)]
+        tree_size: Option<u64>,
+        /// Old tree size of a consistency proof.
+        #[arg(long, requires = "to")]
+        from: Option<u64>,
+        /// New tree size of a consistency proof.
+        #[arg(long, requires = "from")]
+        to: Option<u64>,
+    },
+    /// Write the log as a static C2SP tlog-tiles tree (checkpoint, tile/…, tile/entries/…).
+    ExportTiles {
+        #[command(flatten)]
+        log: LogArgs,
+        /// Output directory (created; must not exist or be empty).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Show logs, sizes, checkpoint age, immutability flags and disk use.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Create a log (with its own signing key) and print its verifier key.
+    Create {
+        /// Log name: 1-63 of a-z 0-9 _ . - starting with a letter or digit.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List logs with their sizes and verifier keys.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable append throughput and ack latency on a fresh temporary log.
+    Append {
+        /// Events to append in total.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Events per append call (each call returns once durable).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Concurrent appending threads.
+        #[arg(long, default_value_t = 4)]
+        writers: usize,
+        /// Bytes per event.
+        #[arg(long, default_value_t = 300)]
+        event_bytes: usize,
+        /// Directory for the temporary data directory (default: system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}

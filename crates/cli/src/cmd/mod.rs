@@ -1,0 +1,91 @@
+//! One module per command.
+
+mod append;
+mod bench;
+mod checkpoint;
+mod export_tiles;
+mod init;
+mod keygen;
+mod logs;
+mod progress;
+mod prove;
+mod status;
+mod verify;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use veritrail_store::{DataDir, RealFs, StoreError};
+
+use crate::args::{BenchCommand, Cli, Command, LogCommand};
+use crate::exit::Exit;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Keygen { origin, out } => keygen::run(&origin, out.as_deref()),
+        Command::Init {
+            data,
+            origin_prefix,
+        } => init::run(&data.data, origin_prefix.as_deref()),
+        Command::Log { command } => match command {
+            LogCommand::Create { name, data } => logs::create(&data.data, &name),
+            LogCommand::List { data } => logs::list(&data.data),
+        },
+        Command::Append { log } => append::run(&log),
+        Command::Checkpoint { log } => checkpoint::run(&log),
+        Command::Verify { log, quiet } => verify::run(&log, quiet),
+        Command::Prove {
+            log,
+            index,
+            tree_size,
+            from,
+            to,
+        } => prove::run(&log, index, tree_size, from.zip(to)),
+        Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
+        Command::Status { data } => status::run(&data.data),
+        Command::Bench { command } => match command {
+            BenchCommand::Append {
+                events,
+                batch,
+                writers,
+                event_bytes,
+                dir,
+            } => bench::append(events, batch, writers, event_bytes, dir.as_deref()),
+        },
+    }
+}
+
+/// Opens the data directory, with a clear message when it is missing.
+pub fn open_data(path: &std::path::Path) -> anyhow::Result<DataDir> {
+    DataDir::open(std::sync::Arc::new(RealFs), path).map_err(|e| match e {
+        StoreError::NotADataDir(p) => Exit::usage(format!(
+            "{} is not a veritrail data directory; create one with `veritrail init --data {}`",
+            p.display(),
+            p.display()
+        )),
+        other => anyhow::Error::new(other),
+    })
+}
+
+/// Maps store errors that are the user's doing to usage errors.
+pub fn store_err(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::NoSuchLog(_)
+        | StoreError::LogExists(_)
+        | StoreError::BadLogName(_)
+        | StoreError::DataDirExists(_)
+        | StoreError::OutOfRange(_)
+        | StoreError::BadBatch(_)
+        | StoreError::Locked(_) => Exit::usage(e.to_string()),
+        StoreError::Corrupted { .. } => Exit::verify(e.to_string()),
+        other => anyhow::Error::new(other).context("storage error"),
+    }
+}
+
+/// Opens a log for writing (runs recovery).
+pub fn open_log(args: &crate::args::LogArgs) -> anyhow::Result<veritrail_store::Log> {
+    let dd = open_data(&args.data.data)?;
+    dd.open_log(&args.log, veritrail_store::LogConfig::default())
+        .map_err(store_err)
+        .with_context(|| format!("opening log {:?}", args.log))
+}

@@ -1,0 +1,39 @@
+//! `veritrail verify`.
+
+use std::process::ExitCode;
+
+use veritrail_store::verify::verify_log;
+
+use super::{open_data, store_err};
+
+pub fn run(args: &crate::args::LogArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let dd = open_data(&args.data.data)?;
+    let pb = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        super::progress::bar(0, "verifying")
+    };
+    let started = std::time::Instant::now();
+    let res = verify_log(&dd, &args.log, &mut |done, total| {
+        pb.set_length(total.max(done));
+        pb.set_position(done);
+    });
+    pb.finish_and_clear();
+    let report = res.map_err(store_err)?;
+    for (file, bytes) in &report.torn_tails {
+        eprintln!("veritrail: note: {} ends with a {bytes}-byte torn tail left by a crash (not part of the log)", file.display());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "OK: log {:?} ({}): {} entries, {} checkpoints verified; latest checkpoint size {} root {} ({:.2}s, {:.0} entries/s)",
+        args.log,
+        report.origin,
+        report.entries,
+        report.checkpoints,
+        report.checkpoint_size,
+        report.checkpoint_root.to_base64(),
+        secs,
+        report.entries as f64 / secs.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}

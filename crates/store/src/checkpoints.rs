@@ -1,0 +1,98 @@
+//! The checkpoint history (docs/FORMAT.md "checkpoints/"):
+//! `[u32 n][u32 crc32c][note][u32 n]` per signed checkpoint.
+
+use crate::error::{Result, StoreError};
+use crate::segment::{Segment, Stream, HEADER_LEN};
+
+/// Bytes of framing around each note.
+pub const OVERHEAD: usize = 12;
+/// Largest note accepted back from disk.
+pub const MAX_NOTE: usize = 64 * 1024;
+
+/// Frames a signed checkpoint note.
+pub fn encode(note: &[u8]) -> Vec<u8> {
+    let n = (note.len() as u32).to_le_bytes();
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&n), note);
+    let mut out = Vec::with_capacity(note.len() + OVERHEAD);
+    out.extend_from_slice(&n);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(note);
+    out.extend_from_slice(&n);
+    out
+}
+
+/// One checkpoint record found on disk.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// Offset in its segment.
+    pub offset: u64,
+    /// The note bytes.
+    pub note: Vec<u8>,
+}
+
+/// Reads every record of a segment up to `end`. Returns the records and the
+/// end of the last good one; `Err` at the first bad one when `strict`.
+///
+/// # Errors
+/// `Corrupted` (strict) or I/O errors.
+pub fn scan_segment(seg: &Segment, end: u64, strict: bool) -> Result<(Vec<Stored>, u64)> {
+    let len = (end - HEADER_LEN) as usize;
+    let mut buf = vec![0u8; len];
+    seg.read_at(&mut buf, HEADER_LEN)?;
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < len {
+        let bad = |reason: &str| {
+            StoreError::corrupted(
+                &seg.path,
+                HEADER_LEN + pos as u64,
+                format!("checkpoint record: {reason}"),
+            )
+        };
+        if len - pos < OVERHEAD {
+            if strict {
+                return Err(bad("truncated"));
+            }
+            break;
+        }
+        let n = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4")) as usize;
+        if n > MAX_NOTE || len - pos < OVERHEAD + n {
+            if strict {
+                return Err(bad("length out of range"));
+            }
+            break;
+        }
+        let crc = u32::from_le_bytes(buf[pos + 4..pos + 8].try_into().expect("4"));
+        let note = &buf[pos + 8..pos + 8 + n];
+        let trailer =
+            u32::from_le_bytes(buf[pos + 8 + n..pos + 12 + n].try_into().expect("4")) as usize;
+        if crc32c::crc32c_append(crc32c::crc32c(&buf[pos..pos + 4]), note) != crc || trailer != n {
+            if strict {
+                return Err(bad("checksum mismatch"));
+            }
+            break;
+        }
+        out.push(Stored {
+            offset: HEADER_LEN + pos as u64,
+            note: note.to_vec(),
+        });
+        pos += OVERHEAD + n;
+    }
+    Ok((out, HEADER_LEN + pos as u64))
+}
+
+/// The newest checkpoint in the stream and the number of records, scanning
+/// only the last non-empty segment (segments are small).
+///
+/// # Errors
+/// I/O errors.
+pub fn latest(stream: &Stream) -> Result<(Option<Stored>, u64)> {
+    let segs = stream.segments();
+    for seg in segs.iter().rev() {
+        let (recs, _) = scan_segment(seg, seg.valid_end(), true)?;
+        if let Some(last) = recs.last() {
+            return Ok((Some(last.clone()), seg.header.start + recs.len() as u64));
+        }
+    }
+    Ok((None, 0))
+}

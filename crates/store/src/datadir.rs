@@ -1,0 +1,412 @@
+//! A data directory: named logs, their signing keys and metadata
+//! (docs/FORMAT.md "Directory layout").
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use veritrail_core::note::{SigType, Signer, Verifier};
+
+use crate::error::{Result, StoreError};
+use crate::immutable::FlagReport;
+use crate::log::{Log, LogConfig};
+use crate::vfs::{Flag, Vfs};
+
+const MARKER: &str = "veritrail.data";
+const MARKER_HEAD: &str = "veritrail data directory, format 1\n";
+/// The log every data directory starts with.
+pub const DEFAULT_LOG: &str = "default";
+/// The server's own audit trail.
+pub const SYSTEM_LOG: &str = "_system";
+
+/// Whether `name` may name a log created by users.
+pub fn valid_log_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-')
+        })
+}
+
+/// What `meta` records about a log.
+#[derive(Clone, Debug)]
+pub struct LogMeta {
+    /// Checkpoint origin (= key name).
+    pub origin: String,
+    /// Verifier key.
+    pub verifier: Verifier,
+    /// Creation time as written.
+    pub created: String,
+}
+
+/// A read-only summary of a log for `veritrail status`.
+#[derive(Clone, Debug, Default)]
+pub struct LogStatus {
+    /// Checkpoint origin.
+    pub origin: String,
+    /// Size of the newest checkpoint.
+    pub checkpoint_size: u64,
+    /// When the checkpoint history was last written (Unix nanoseconds).
+    pub checkpoint_time: Option<u64>,
+    /// Entries whose leaf hashes are integrated (hash/0 records).
+    pub wal_entries_estimate: u64,
+    /// Bytes of all files of the log.
+    pub disk_bytes: u64,
+    /// Number of files.
+    pub files: u64,
+    /// Files carrying `+a`.
+    pub append_only: u64,
+    /// Files carrying `+i`.
+    pub immutable: u64,
+    /// Data files carrying neither.
+    pub unflagged: u64,
+    /// Why flags are missing, if they are.
+    pub flag_note: String,
+}
+
+/// An opened data directory.
+#[derive(Clone)]
+pub struct DataDir {
+    root: PathBuf,
+    vfs: Arc<dyn Vfs>,
+    flags: Arc<FlagReport>,
+    prefix: String,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::io(path, e)
+}
+
+/// Writes a new file durably: create exclusive → write → fdatasync → fsync dir.
+pub(crate) fn write_new(vfs: &dyn Vfs, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut f = vfs.create_new(path, mode).map_err(io(path))?;
+    f.append(bytes).map_err(io(path))?;
+    f.sync_data().map_err(io(path))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    vfs.sync_dir(dir).map_err(io(dir))
+}
+
+fn read_all(vfs: &dyn Vfs, path: &Path) -> Result<String> {
+    let f = vfs.open_read(path).map_err(io(path))?;
+    let len = f.len().map_err(io(path))?;
+    if len > 1 << 20 {
+        return Err(StoreError::corrupted(path, 0, "file is unexpectedly large"));
+    }
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact_at(&mut buf, 0).map_err(io(path))?;
+    String::from_utf8(buf).map_err(|_| StoreError::corrupted(path, 0, "not UTF-8"))
+}
+
+fn random_seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| StoreError::Key(format!("no OS randomness: {e}")))?;
+    Ok(seed)
+}
+
+impl DataDir {
+    /// Creates a data directory with the `default` log. Refuses an existing
+    /// directory that is not empty. `origin_prefix` defaults to
+    /// `veritrail.local/<12 random hex digits>`.
+    ///
+    /// # Errors
+    /// `DataDirExists`, I/O errors.
+    pub fn init(
+        vfs: Arc<dyn Vfs>,
+        root: &Path,
+        origin_prefix: Option<&str>,
+    ) -> Result<(DataDir, Verifier)> {
+        if vfs.exists(root) && !vfs.list(root).map_err(io(root))?.is_empty() {
+            return Err(StoreError::DataDirExists(root.to_path_buf()));
+        }
+        let prefix = match origin_prefix {
+            Some(p) => p.trim_end_matches('/').to_owned(),
+            None => {
+                let s = random_seed()?;
+                format!(
+                    "veritrail.local/{}",
+                    s[..6]
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                )
+            }
+        };
+        if prefix.is_empty() || prefix.contains('+') || prefix.chars().any(char::is_whitespace) {
+            return Err(StoreError::Key(format!(
+                "origin prefix {prefix:?} must be non-empty without spaces or '+'"
+            )));
+        }
+        vfs.create_dir_all(&root.join("keys")).map_err(io(root))?;
+        vfs.create_dir_all(&root.join("logs")).map_err(io(root))?;
+        write_new(
+            vfs.as_ref(),
+            &root.join(MARKER),
+            format!("{MARKER_HEAD}origin-prefix {prefix}\n").as_bytes(),
+            0o644,
+        )?;
+        let dd = DataDir {
+            root: root.to_path_buf(),
+            vfs,
+            flags: Arc::new(FlagReport::default()),
+            prefix,
+        };
+        let v = dd.create_log(DEFAULT_LOG)?;
+        Ok((dd, v))
+    }
+
+    /// Opens an existing data directory.
+    ///
+    /// # Errors
+    /// `NotADataDir`, I/O errors.
+    pub fn open(vfs: Arc<dyn Vfs>, root: &Path) -> Result<DataDir> {
+        let marker = root.join(MARKER);
+        if !vfs.exists(&marker) {
+            return Err(StoreError::NotADataDir(root.to_path_buf()));
+        }
+        let text = read_all(vfs.as_ref(), &marker)?;
+        let prefix = text
+            .strip_prefix(MARKER_HEAD)
+            .and_then(|r| r.strip_prefix("origin-prefix "))
+            .map(|p| p.trim_end().to_owned())
+            .ok_or_else(|| {
+                StoreError::corrupted(&marker, 0, "unrecognised data directory marker")
+            })?;
+        Ok(DataDir {
+            root: root.to_path_buf(),
+            vfs,
+            flags: Arc::new(FlagReport::default()),
+            prefix,
+        })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The storage backend.
+    pub fn vfs(&self) -> &Arc<dyn Vfs> {
+        &self.vfs
+    }
+
+    /// Immutability flag report for files touched through this handle.
+    pub fn flags(&self) -> &Arc<FlagReport> {
+        &self.flags
+    }
+
+    /// The directory of log `name`.
+    pub fn log_dir(&self, name: &str) -> PathBuf {
+        self.root.join("logs").join(name)
+    }
+
+    /// Names of all logs, sorted.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn list_logs(&self) -> Result<Vec<String>> {
+        let d = self.root.join("logs");
+        let mut v = self.vfs.list(&d).map_err(io(&d))?;
+        v.sort();
+        Ok(v)
+    }
+
+    /// Creates log `name` with a fresh signing key; returns its verifier key.
+    ///
+    /// # Errors
+    /// `BadLogName`, `LogExists`, I/O errors.
+    pub fn create_log(&self, name: &str) -> Result<Verifier> {
+        if !valid_log_name(name) {
+            return Err(StoreError::BadLogName(name.to_owned()));
+        }
+        self.create_log_unchecked(name)
+    }
+
+    /// Creates the reserved `_system` log if it does not exist.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn ensure_system_log(&self) -> Result<()> {
+        if !self.vfs.exists(&self.log_dir(SYSTEM_LOG)) {
+            self.create_log_unchecked(SYSTEM_LOG)?;
+        }
+        Ok(())
+    }
+
+    fn create_log_unchecked(&self, name: &str) -> Result<Verifier> {
+        let dir = self.log_dir(name);
+        if self.vfs.exists(&dir) {
+            return Err(StoreError::LogExists(name.to_owned()));
+        }
+        let origin = format!("{}/{}", self.prefix, name);
+        let signer = Signer::from_seed(&origin, SigType::Ed25519, random_seed()?)
+            .map_err(|e| StoreError::Key(e.to_string()))?;
+        let verifier = signer.verifier();
+        // Key first (mode 0600), then the log directory, then meta last: a
+        // directory with meta is a complete log.
+        let key_path = self.root.join("keys").join(format!("{name}.key"));
+        write_new(
+            self.vfs.as_ref(),
+            &key_path,
+            format!("{}\n", signer.to_skey()).as_bytes(),
+            0o600,
+        )?;
+        self.vfs.create_dir_all(&dir).map_err(io(&dir))?;
+        crate::recovery::create_streams(&self.vfs, &dir, &self.flags)?;
+        let meta = format!(
+            "veritrail-log 1\norigin {origin}\nvkey {}\ncreated {}\n",
+            verifier.to_vkey(),
+            veritrail_core::Timestamp::from_unix_nanos(i128::from(crate::now_nanos()))
+                .to_rfc3339_nanos()
+        );
+        let meta_path = dir.join("meta");
+        write_new(self.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
+        self.flags
+            .apply(self.vfs.as_ref(), &meta_path, Flag::Immutable);
+        let logs = self.root.join("logs");
+        self.vfs.sync_dir(&logs).map_err(io(&logs))?;
+        // Open once so that the empty tree gets its first signed checkpoint.
+        drop(self.open_log(name, LogConfig::default())?);
+        Ok(verifier)
+    }
+
+    /// Reads a log's metadata.
+    ///
+    /// # Errors
+    /// `NoSuchLog`, `Corrupted`.
+    pub fn meta(&self, name: &str) -> Result<LogMeta> {
+        let path = self.log_dir(name).join("meta");
+        if !self.vfs.exists(&path) {
+            return Err(StoreError::NoSuchLog(name.to_owned()));
+        }
+        let text = read_all(self.vfs.as_ref(), &path)?;
+        let mut lines = text.lines();
+        let bad = |why: &str| StoreError::corrupted(&path, 0, why.to_owned());
+        if lines.next() != Some("veritrail-log 1") {
+            return Err(bad("unknown meta version"));
+        }
+        let field = |l: Option<&str>, k: &str| l.and_then(|l| l.strip_prefix(k)).map(str::to_owned);
+        let origin = field(lines.next(), "origin ").ok_or_else(|| bad("missing origin"))?;
+        let vkey = field(lines.next(), "vkey ").ok_or_else(|| bad("missing vkey"))?;
+        let created = field(lines.next(), "created ").ok_or_else(|| bad("missing created"))?;
+        let verifier = Verifier::parse(&vkey).map_err(|e| bad(&format!("vkey: {e}")))?;
+        if verifier.name() != origin {
+            return Err(bad("vkey name differs from origin"));
+        }
+        Ok(LogMeta {
+            origin,
+            verifier,
+            created,
+        })
+    }
+
+    fn signer(&self, name: &str, meta: &LogMeta) -> Result<Signer> {
+        let path = self.root.join("keys").join(format!("{name}.key"));
+        let text = read_all(self.vfs.as_ref(), &path)?;
+        let s = Signer::parse(text.trim())
+            .map_err(|e| StoreError::Key(format!("{}: {e}", path.display())))?;
+        if s.verifier() != meta.verifier {
+            return Err(StoreError::Key(format!(
+                "{} does not match the log's verifier key",
+                path.display()
+            )));
+        }
+        Ok(s)
+    }
+
+    /// A read-only summary of a log (works while another process writes it).
+    ///
+    /// # Errors
+    /// `NoSuchLog`, `Corrupted`, I/O errors.
+    pub fn status(&self, name: &str) -> Result<LogStatus> {
+        use crate::segment::{Kind, Stream};
+        let meta = self.meta(name)?;
+        let dir = self.log_dir(name);
+        let mut st = LogStatus {
+            origin: meta.origin.clone(),
+            ..LogStatus::default()
+        };
+        let cps = Stream::open(
+            self.vfs.clone(),
+            &dir.join("checkpoints"),
+            Kind::Checkpoints,
+            0,
+            self.flags.clone(),
+        )?;
+        if let (Some(latest), _) = crate::checkpoints::latest(&cps)? {
+            let c = veritrail_core::checkpoint::open_checkpoint(&latest.note, &meta.verifier, &[])
+                .map_err(|e| {
+                    StoreError::corrupted(&cps.last().path, latest.offset, e.to_string())
+                })?;
+            st.checkpoint_size = c.checkpoint.size.0;
+        }
+        st.checkpoint_time = self.vfs.modified_nanos(&cps.last().path).ok();
+        let l0 = Stream::open(
+            self.vfs.clone(),
+            &dir.join("hash").join("0"),
+            Kind::Hash,
+            0,
+            self.flags.clone(),
+        )?;
+        st.wal_entries_estimate = l0.record_count(32);
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for n in self.vfs.list(&d).map_err(io(&d))? {
+                let p = d.join(&n);
+                if self.vfs.is_dir(&p) {
+                    stack.push(p);
+                    continue;
+                }
+                st.files += 1;
+                if let Ok(f) = self.vfs.open_read(&p) {
+                    st.disk_bytes += f.len().unwrap_or(0);
+                }
+                if n == "LOCK" {
+                    continue;
+                }
+                match self.vfs.flags(&p) {
+                    Ok((true, _)) => st.append_only += 1,
+                    Ok((_, true)) => st.immutable += 1,
+                    Ok(_) => st.unflagged += 1,
+                    Err(e) => {
+                        st.unflagged += 1;
+                        st.flag_note = e.to_string();
+                    }
+                }
+            }
+        }
+        if st.unflagged > 0 && st.flag_note.is_empty() {
+            st.flag_note = "setting chattr flags needs CAP_LINUX_IMMUTABLE (root) and a file system that supports them".into();
+        }
+        Ok(st)
+    }
+
+    /// Opens (and so recovers) a log for writing. One process at a time.
+    ///
+    /// # Errors
+    /// `NoSuchLog`, `Locked`, `Corrupted`, I/O errors.
+    pub fn open_log(&self, name: &str, config: LogConfig) -> Result<Log> {
+        let meta = self.meta(name)?;
+        let signer = self.signer(name, &meta)?;
+        let dir = self.log_dir(name);
+        let lock_path = dir.join("LOCK");
+        let lock = self.vfs.lock(&lock_path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                StoreError::Locked(name.to_owned())
+            } else {
+                StoreError::io(&lock_path, e)
+            }
+        })?;
+        let shared = crate::recovery::open(
+            self.vfs.clone(),
+            dir,
+            name.to_owned(),
+            signer,
+            meta.verifier,
+            config,
+            self.flags.clone(),
+        )?;
+        Ok(Log::start(shared, lock))
+    }
+}

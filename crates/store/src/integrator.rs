@@ -1,0 +1,230 @@
+//! The integrator: folds durable entries into the tree, appends the hash
+//! levels and the sparse index, fsyncs them, then signs and records a
+//! checkpoint. It runs off the ack path, at most `checkpoint_interval` after
+//! new entries (sooner when a receipt is waiting), and once more on close.
+//! Recovery calls the same [`integrate`] function.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use veritrail_core::checkpoint::{Checkpoint, Origin};
+use veritrail_core::compact::{CompactRange, VecSink};
+use veritrail_core::hash::Hash;
+use veritrail_core::tree::TreeSize;
+
+use crate::error::{Result, StoreError};
+use crate::log::{Published, Shared};
+use crate::segment::Stream;
+
+pub(crate) fn run(shared: &Shared) {
+    let mut tree = match crate::recovery::tree_at(shared, shared.published().size) {
+        Ok(t) => t,
+        Err(e) => {
+            shared.poison(&e);
+            return;
+        }
+    };
+    let mut last_sign = Instant::now();
+    loop {
+        let (leaves, offsets, closing) = {
+            let mut p = shared.pending.lock().expect("pending lock");
+            loop {
+                if shared.poisoned.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+                let due = !p.leaves.is_empty()
+                    && (p.closed
+                        || last_sign.elapsed() >= shared.config.checkpoint_interval
+                        || (p.wanted
+                            && last_sign.elapsed() >= shared.config.min_checkpoint_interval));
+                if due || (p.closed && p.leaves.is_empty()) {
+                    break;
+                }
+                let wait = if p.leaves.is_empty() {
+                    Duration::from_secs(3600)
+                } else if p.wanted {
+                    shared
+                        .config
+                        .min_checkpoint_interval
+                        .saturating_sub(last_sign.elapsed())
+                } else {
+                    shared
+                        .config
+                        .checkpoint_interval
+                        .saturating_sub(last_sign.elapsed())
+                };
+                p = shared
+                    .pending_cv
+                    .wait_timeout(p, wait.max(Duration::from_millis(1)))
+                    .expect("pending lock")
+                    .0;
+            }
+            p.wanted = false;
+            (
+                std::mem::take(&mut p.leaves),
+                std::mem::take(&mut p.index_offsets),
+                p.closed,
+            )
+        };
+        if !leaves.is_empty() {
+            if let Err(e) = integrate(shared, &mut tree, &leaves, &offsets) {
+                shared.poison(&e);
+                return;
+            }
+            last_sign = Instant::now();
+        }
+        if closing
+            && shared
+                .pending
+                .lock()
+                .expect("pending lock")
+                .leaves
+                .is_empty()
+        {
+            return;
+        }
+    }
+}
+
+/// Extends the tree by `leaves`, makes hash levels and index records durable,
+/// then signs, records and publishes a checkpoint at the new size.
+pub(crate) fn integrate(
+    shared: &Shared,
+    tree: &mut CompactRange,
+    leaves: &[Hash],
+    index_offsets: &[(u64, u64)],
+) -> Result<()> {
+    let old_size = tree.size().0;
+    let mut sink = VecSink::tile_levels();
+    tree.extend(leaves, &mut sink);
+    // Group the new nodes per tile level, in position order.
+    let mut per_level: Vec<(u64, Vec<u8>)> = Vec::new();
+    for (id, h) in &sink.nodes {
+        let l = (id.level / 8) as usize;
+        while per_level.len() <= l {
+            per_level.push((u64::MAX, Vec::new()));
+        }
+        let (first, bytes) = &mut per_level[l];
+        if *first == u64::MAX {
+            *first = id.index;
+        }
+        debug_assert_eq!(
+            *first + (bytes.len() / 32) as u64,
+            id.index,
+            "nodes out of order"
+        );
+        bytes.extend_from_slice(&h.0);
+    }
+    let mut touched: Vec<Arc<Stream>> = Vec::new();
+    for (l, (first, bytes)) in per_level.iter().enumerate() {
+        if bytes.is_empty() {
+            continue;
+        }
+        let s = shared.open_or_create_level(l as u8)?;
+        reconcile(&s, *first, bytes, 32)?;
+        touched.push(s);
+    }
+    if !index_offsets.is_empty() {
+        let first = index_offsets[0].0 / 256;
+        let mut bytes = Vec::with_capacity(index_offsets.len() * 8);
+        for (i, (idx, off)) in index_offsets.iter().enumerate() {
+            debug_assert_eq!(*idx, (first + i as u64) * 256);
+            bytes.extend_from_slice(&off.to_le_bytes());
+        }
+        reconcile(&shared.index, first, &bytes, 8)?;
+        shared.index.sync()?;
+    }
+    for s in &touched {
+        s.sync()?;
+    }
+    let size = tree.size().0;
+    debug_assert!(size > old_size);
+    sign_and_publish(shared, size, tree.root())
+}
+
+/// Signs a checkpoint at `size` with `root`, appends it to the history,
+/// fsyncs, and publishes it.
+pub(crate) fn sign_and_publish(shared: &Shared, size: u64, root: Hash) -> Result<()> {
+    let origin = Origin::new(shared.verifier.name()).map_err(|e| StoreError::Key(e.to_string()))?;
+    let cp = Checkpoint::new(origin, TreeSize(size), root);
+    let note = cp
+        .sign(&shared.signer)
+        .map_err(|e| StoreError::Key(e.to_string()))?;
+    let rec = crate::checkpoints::encode(note.as_bytes());
+    let next = shared
+        .checkpoint_records
+        .load(std::sync::atomic::Ordering::Acquire);
+    shared.checkpoints.append(&rec, next)?;
+    shared.checkpoints.sync()?;
+    shared
+        .checkpoint_records
+        .store(next + 1, std::sync::atomic::Ordering::Release);
+    {
+        let mut p = shared.published.write().expect("published lock");
+        *p = Published {
+            size,
+            root,
+            checkpoint: Arc::from(note.as_str()),
+            signed_at: crate::now_nanos(),
+        };
+    }
+    let _g = shared.published_mx.lock().expect("published mutex");
+    shared.published_cv.notify_all();
+    Ok(())
+}
+
+/// Appends fixed-size records that must start at logical position `first`.
+/// Records already present there (written before a crash) must equal what is
+/// expected and are skipped; a mismatching or partial tail (torn by a crash)
+/// is left in place, its segment closed, and writing continues in a new
+/// segment. In steady state the stream ends exactly at `first`.
+pub(crate) fn reconcile(stream: &Stream, first: u64, expected: &[u8], rec: u64) -> Result<()> {
+    let n = expected.len() as u64 / rec;
+    let count = stream.record_count(rec);
+    if count < first {
+        return Err(StoreError::corrupted(
+            stream.dir(),
+            0,
+            format!(
+                "stream holds {count} records, but record {first} is next: records are missing"
+            ),
+        ));
+    }
+    let overlap = (count - first).min(n);
+    let mut keep = overlap;
+    if overlap > 0 {
+        let existing = stream.read_records(first, overlap, rec)?;
+        if let Some(m) = (0..overlap).find(|&k| {
+            let a = (k * rec) as usize;
+            existing[a..a + rec as usize] != expected[a..a + rec as usize]
+        }) {
+            keep = m;
+        }
+    }
+    let last = stream.last();
+    let aligned_end = crate::segment::HEADER_LEN + (first + keep - last.header.start) * rec;
+    let file_len = last.file.len().map_err(|e| StoreError::io(&last.path, e))?;
+    if keep < overlap || (first + keep == count && file_len > aligned_end) || count > first + n {
+        if first + keep < last.header.start {
+            return Err(StoreError::corrupted(
+                &last.path,
+                0,
+                "derived records differ from the recomputation before the live segment",
+            ));
+        }
+        if count > first + n && keep == overlap {
+            // More records than the tree has: not a torn tail.
+            return Err(StoreError::corrupted(
+                &last.path,
+                aligned_end,
+                "stream holds records beyond the durable log",
+            ));
+        }
+        stream.recover_end(aligned_end, first + keep)?;
+    }
+    let rest = &expected[(keep * rec) as usize..];
+    if !rest.is_empty() {
+        stream.append(rest, first + keep)?;
+    }
+    Ok(())
+}

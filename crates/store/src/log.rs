@@ -1,0 +1,413 @@
+//! A named log: one sequencer thread (group commit), one integrator thread
+//! (hash levels, index, signed checkpoints), and readers over published data.
+//! See docs/FORMAT.md "Life of an event".
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use veritrail_core::hash::Hash;
+use veritrail_core::note::{Signer, Verifier};
+use veritrail_core::tree::TreeSize;
+
+use crate::error::{Result, StoreError};
+use crate::immutable::FlagReport;
+use crate::segment::{Kind, Stream};
+use crate::vfs::Vfs;
+use crate::wal::{encode_record, set_end_of_batch, MAX_PAYLOAD};
+
+/// Tunables of a log. The defaults suit production.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Longest delay between new entries and the checkpoint covering them.
+    pub checkpoint_interval: Duration,
+    /// Shortest delay between checkpoints signed on request (receipts).
+    pub min_checkpoint_interval: Duration,
+    /// Largest commit group, and so the largest torn tail recovery accepts.
+    pub max_group_bytes: usize,
+    /// WAL segments are closed at this size.
+    pub wal_segment_bytes: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            checkpoint_interval: Duration::from_secs(1),
+            min_checkpoint_interval: Duration::from_millis(50),
+            max_group_bytes: 64 << 20,
+            wal_segment_bytes: crate::segment::DEFAULT_SEGMENT_LIMIT,
+        }
+    }
+}
+
+/// The answer to an append: where the entries went and their leaf hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Index of the first entry of the batch; the rest follow consecutively.
+    pub first_index: u64,
+    /// Leaf hash of each entry, in order.
+    pub leaf_hashes: Vec<Hash>,
+}
+
+/// A batch made ready off the sequencer: encoded WAL records and leaf hashes.
+pub struct PreparedBatch {
+    pub(crate) records: Vec<u8>,
+    pub(crate) starts: Vec<u32>,
+    pub(crate) leaf_hashes: Vec<Hash>,
+}
+
+impl PreparedBatch {
+    /// Encodes entries (canonical event bytes) and hashes them. This is the
+    /// expensive part of an append and runs in the caller's thread.
+    ///
+    /// # Errors
+    /// `BadBatch` for an empty batch or an entry over 65,535 bytes (naming it).
+    pub fn new<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Result<PreparedBatch> {
+        if entries.is_empty() {
+            return Err(StoreError::BadBatch("empty batch".into()));
+        }
+        let total: usize = entries
+            .iter()
+            .map(|e| e.as_ref().len() + crate::wal::RECORD_OVERHEAD)
+            .sum();
+        let mut records = Vec::with_capacity(total);
+        let mut starts = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            let e = e.as_ref();
+            if e.len() > MAX_PAYLOAD {
+                return Err(StoreError::BadBatch(format!(
+                    "entry {i} is {} bytes; at most 65,535 are allowed",
+                    e.len()
+                )));
+            }
+            starts.push(records.len() as u32);
+            encode_record(e, false, &mut records);
+        }
+        let last = *starts.last().expect("non-empty") as usize;
+        set_end_of_batch(&mut records[last..], true);
+        let leaf_hashes = veritrail_core::compact::hash_leaves(entries);
+        Ok(PreparedBatch {
+            records,
+            starts,
+            leaf_hashes,
+        })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.leaf_hashes.len()
+    }
+
+    /// Whether the batch is empty (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.leaf_hashes.is_empty()
+    }
+
+    /// Encoded size.
+    pub fn bytes(&self) -> usize {
+        self.records.len()
+    }
+}
+
+pub(crate) type Done = Box<dyn FnOnce(Result<Appended>) + Send>;
+
+pub(crate) struct Job {
+    pub batch: PreparedBatch,
+    pub done: Done,
+}
+
+#[derive(Default)]
+pub(crate) struct Queue {
+    pub jobs: VecDeque<Job>,
+    pub closed: bool,
+}
+
+/// What the sequencer hands to the integrator: durable but not yet integrated.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// Leaf hashes of durable entries after the integrated size.
+    pub leaves: Vec<Hash>,
+    /// (entry index, WAL byte offset) for entries whose index is a multiple of 256.
+    pub index_offsets: Vec<(u64, u64)>,
+    /// A receipt is waiting for the next checkpoint.
+    pub wanted: bool,
+    pub closed: bool,
+}
+
+/// What readers may see: everything up to the latest signed checkpoint.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// Tree size of the latest checkpoint.
+    pub size: u64,
+    /// Its root.
+    pub root: Hash,
+    /// The signed checkpoint note.
+    pub checkpoint: Arc<str>,
+    /// Unix nanoseconds when it was signed (by this process or found on open).
+    pub signed_at: u64,
+}
+
+/// State shared by the log's threads and its readers.
+pub(crate) struct Shared {
+    pub name: String,
+    pub dir: PathBuf,
+    pub vfs: Arc<dyn Vfs>,
+    pub config: LogConfig,
+    pub signer: Signer,
+    pub verifier: Verifier,
+    pub flags: Arc<FlagReport>,
+    pub wal: Stream,
+    pub levels: RwLock<Vec<Arc<Stream>>>,
+    pub index: Stream,
+    pub checkpoints: Stream,
+    pub queue: Mutex<Queue>,
+    pub queue_cv: Condvar,
+    pub pending: Mutex<Pending>,
+    pub pending_cv: Condvar,
+    pub published: RwLock<Published>,
+    pub published_cv: Condvar,
+    pub published_mx: Mutex<()>,
+    /// Records in the checkpoint history.
+    pub checkpoint_records: std::sync::atomic::AtomicU64,
+    /// Durable entries (acknowledged or being acknowledged).
+    pub durable: std::sync::atomic::AtomicU64,
+    pub poison: Mutex<Option<String>>,
+    pub poisoned: AtomicBool,
+    /// Discarded torn tails found on open: (file, bytes).
+    pub torn_tails: Mutex<Vec<(PathBuf, u64)>>,
+}
+
+impl Shared {
+    pub fn poison(&self, cause: &StoreError) {
+        let mut p = self.poison.lock().expect("poison lock");
+        if p.is_none() {
+            tracing::error!(log = %self.name, error = %cause, "log stopped after an I/O failure; reopen to recover");
+            *p = Some(cause.to_string());
+        }
+        self.poisoned.store(true, Ordering::Release);
+        // Wake everyone so that waiters fail instead of hanging.
+        self.pending_cv.notify_all();
+        self.published_cv.notify_all();
+    }
+
+    pub fn check_poison(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            let cause = self
+                .poison
+                .lock()
+                .expect("poison lock")
+                .clone()
+                .unwrap_or_default();
+            return Err(StoreError::Poisoned {
+                log: self.name.clone(),
+                cause,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn level_stream(&self, level: u8) -> Option<Arc<Stream>> {
+        self.levels
+            .read()
+            .expect("levels lock")
+            .get(level as usize)
+            .cloned()
+    }
+
+    pub fn published(&self) -> Published {
+        self.published.read().expect("published lock").clone()
+    }
+
+    pub fn level_dir(dir: &Path, level: u8) -> PathBuf {
+        dir.join("hash").join(level.to_string())
+    }
+
+    pub fn open_or_create_level(&self, level: u8) -> Result<Arc<Stream>> {
+        let mut levels = self.levels.write().expect("levels lock");
+        while levels.len() <= level as usize {
+            let l = levels.len() as u8;
+            let d = Shared::level_dir(&self.dir, l);
+            let s = Stream::create(self.vfs.clone(), &d, Kind::Hash, l, 0, self.flags.clone())?;
+            levels.push(Arc::new(s));
+        }
+        Ok(levels[level as usize].clone())
+    }
+}
+
+/// An open log. Dropping it (or [`Log::close`]) stops the threads after
+/// integrating and signing what was appended.
+pub struct Log {
+    pub(crate) shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    _lock: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl Log {
+    pub(crate) fn start(shared: Arc<Shared>, lock: Box<dyn std::any::Any + Send + Sync>) -> Log {
+        let s1 = shared.clone();
+        let s2 = shared.clone();
+        let seq = std::thread::Builder::new()
+            .name(format!("vt-seq-{}", shared.name))
+            .spawn(move || crate::sequencer::run(&s1))
+            .expect("spawn sequencer");
+        let int = std::thread::Builder::new()
+            .name(format!("vt-int-{}", shared.name))
+            .spawn(move || crate::integrator::run(&s2))
+            .expect("spawn integrator");
+        Log {
+            shared,
+            threads: Mutex::new(vec![seq, int]),
+            _lock: lock,
+        }
+    }
+
+    /// Log name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The verifier key of the log (its origin is the key name).
+    pub fn verifier(&self) -> &Verifier {
+        &self.shared.verifier
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Queues a prepared batch; `done` is called once it is durable (or
+    /// failed). All entries of a batch are sequenced together or not at all.
+    pub fn append_prepared(
+        &self,
+        batch: PreparedBatch,
+        done: impl FnOnce(Result<Appended>) + Send + 'static,
+    ) {
+        if let Err(e) = self.shared.check_poison() {
+            done(Err(e));
+            return;
+        }
+        if batch.bytes() > self.shared.config.max_group_bytes {
+            done(Err(StoreError::BadBatch(format!(
+                "batch of {} bytes exceeds the {}-byte commit group limit",
+                batch.bytes(),
+                self.shared.config.max_group_bytes
+            ))));
+            return;
+        }
+        let mut q = self.shared.queue.lock().expect("queue lock");
+        if q.closed {
+            drop(q);
+            done(Err(StoreError::Closed(self.shared.name.clone())));
+            return;
+        }
+        q.jobs.push_back(Job {
+            batch,
+            done: Box::new(done),
+        });
+        drop(q);
+        self.shared.queue_cv.notify_one();
+    }
+
+    /// Appends entries and returns once they are durable (fdatasync'd).
+    ///
+    /// # Errors
+    /// `BadBatch`, `Poisoned`, `Closed`, or the I/O error that poisoned the log.
+    pub fn append<E: AsRef<[u8]> + Sync>(&self, entries: &[E]) -> Result<Appended> {
+        let batch = PreparedBatch::new(entries)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.append_prepared(batch, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv()
+            .map_err(|_| StoreError::Closed(self.shared.name.clone()))?
+    }
+
+    /// Number of durable entries.
+    pub fn durable_size(&self) -> u64 {
+        self.shared.durable.load(Ordering::Acquire)
+    }
+
+    /// The latest signed checkpoint and what it covers.
+    pub fn published(&self) -> Published {
+        self.shared.published()
+    }
+
+    /// Asks for a checkpoint covering `size` entries as soon as allowed and
+    /// waits for it (up to `timeout`).
+    ///
+    /// # Errors
+    /// `Poisoned`, `Closed`, or `OutOfRange` on timeout.
+    pub fn wait_for_checkpoint(&self, size: u64, timeout: Duration) -> Result<Published> {
+        {
+            let mut p = self.shared.pending.lock().expect("pending lock");
+            p.wanted = true;
+        }
+        self.shared.pending_cv.notify_all();
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = self.shared.published_mx.lock().expect("published mutex");
+        loop {
+            self.shared.check_poison()?;
+            let p = self.shared.published();
+            if p.size >= size {
+                return Ok(p);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(StoreError::OutOfRange(format!(
+                    "no checkpoint covering {size} entries within {timeout:?}"
+                )));
+            }
+            g = self
+                .shared
+                .published_cv
+                .wait_timeout(g, deadline - now)
+                .expect("published mutex")
+                .0;
+        }
+    }
+
+    /// Whether an I/O failure stopped the log.
+    pub fn poisoned(&self) -> Option<String> {
+        self.shared.poison.lock().expect("poison lock").clone()
+    }
+
+    /// Why immutability flags could not be set, if they could not.
+    pub fn flag_problem(&self) -> Option<String> {
+        self.shared.flags.problem()
+    }
+
+    /// Torn tails that recovery discarded when this log was opened.
+    pub fn torn_tails(&self) -> Vec<(PathBuf, u64)> {
+        self.shared.torn_tails.lock().expect("torn lock").clone()
+    }
+
+    /// The tree size as a newtype.
+    pub fn tree_size(&self) -> TreeSize {
+        TreeSize(self.published().size)
+    }
+
+    /// Stops accepting appends, lets queued ones finish, integrates and signs
+    /// a final checkpoint, and joins the threads.
+    pub fn close(&self) {
+        {
+            let mut q = self.shared.queue.lock().expect("queue lock");
+            q.closed = true;
+        }
+        self.shared.queue_cv.notify_all();
+        let threads: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.threads.lock().expect("threads lock"));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,202 @@
+//! Readers over published data: node hashes, entries, C2SP tiles, proofs and
+//! checkpoints. Nothing beyond the latest signed checkpoint is served.
+
+use veritrail_core::hash::{node_hash, Hash};
+use veritrail_core::tile::{encode_entry_bundle, tile_width, Tile, TileKind};
+use veritrail_core::tree::{
+    prove_consistency, prove_inclusion, HashReader, LeafIndex, NodeId, TreeError, TreeSize,
+};
+
+use crate::error::{Result, StoreError};
+use crate::log::{Log, Shared};
+use crate::segment::HEADER_LEN;
+use crate::wal::Scanner;
+
+/// Reads any complete node from the stored tile levels: a node of level `l`
+/// is the root of `2^(l mod 8)` consecutive hashes of level stream `l / 8`.
+pub(crate) struct StoreHashReader<'a>(pub &'a Shared);
+
+impl HashReader for StoreHashReader<'_> {
+    type Error = StoreError;
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
+        ids.iter()
+            .map(|id| {
+                let stream = self.0.level_stream(id.level / 8).ok_or_else(|| {
+                    StoreError::OutOfRange(format!(
+                        "hash level {} does not exist yet",
+                        id.level / 8
+                    ))
+                })?;
+                let r = u32::from(id.level % 8);
+                let n = 1u64 << r;
+                let raw = stream.read_records(id.index << r, n, 32)?;
+                let mut row: Vec<Hash> = raw
+                    .chunks_exact(32)
+                    .map(|c| Hash::from_slice(c).expect("32"))
+                    .collect();
+                while row.len() > 1 {
+                    let half = row.len() / 2;
+                    for j in 0..half {
+                        row[j] = node_hash(&row[2 * j], &row[2 * j + 1]);
+                    }
+                    row.truncate(half);
+                }
+                Ok(row[0])
+            })
+            .collect()
+    }
+}
+
+fn tree_err(e: TreeError<StoreError>) -> StoreError {
+    match e {
+        TreeError::Read(e) => e,
+        other => StoreError::OutOfRange(other.to_string()),
+    }
+}
+
+/// Reads `count` entries starting at `first` (callers bound them by the
+/// integrated size, which the index covers).
+pub(crate) fn read_entries(shared: &Shared, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::with_capacity(count as usize);
+    if count == 0 {
+        return Ok(out);
+    }
+    let k = first / 256;
+    let rec = shared.index.read_records(k, 1, 8)?;
+    let mut off = u64::from_le_bytes(rec[..8].try_into().expect("8"));
+    let mut index = k * 256;
+    let segs = shared.wal.segments();
+    let mut si = segs
+        .partition_point(|s| s.header.start <= index)
+        .saturating_sub(1);
+    while (out.len() as u64) < count {
+        let seg = segs.get(si).ok_or_else(|| {
+            StoreError::OutOfRange(format!("entry {index} is past the end of the WAL"))
+        })?;
+        let mut sc = Scanner::new(seg, off, seg.valid_end());
+        while (out.len() as u64) < count {
+            let Some(r) = sc.next_strict()? else { break };
+            if index >= first {
+                out.push(r.payload);
+            }
+            index += 1;
+        }
+        si += 1;
+        off = HEADER_LEN;
+    }
+    Ok(out)
+}
+
+impl Log {
+    fn bound(&self, end: u64, what: &str) -> Result<u64> {
+        let size = self.shared.published().size;
+        if end > size {
+            return Err(StoreError::OutOfRange(format!(
+                "{what} reaches {end}, but the log's latest checkpoint covers {size} entries"
+            )));
+        }
+        Ok(size)
+    }
+
+    /// Entries `first .. first + count`, exactly as stored.
+    ///
+    /// # Errors
+    /// `OutOfRange` beyond the latest checkpoint; `Corrupted`; I/O errors.
+    pub fn entries(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
+        self.bound(first.saturating_add(count), "entry range")?;
+        read_entries(&self.shared, first, count)
+    }
+
+    /// The bytes of a C2SP tile (hash tile or entry bundle). A partial tile
+    /// may be asked for any width up to what the latest checkpoint covers.
+    ///
+    /// # Errors
+    /// `OutOfRange` for a tile or width the log does not have yet.
+    pub fn tile(&self, tile: &Tile) -> Result<Vec<u8>> {
+        let size = self.shared.published().size;
+        let level = match tile.kind {
+            TileKind::Hash { level } => level,
+            TileKind::Entries => 0,
+        };
+        let avail = tile_width(level, tile.index, TreeSize(size)).unwrap_or(0);
+        if avail < tile.width {
+            return Err(StoreError::OutOfRange(format!(
+                "tile {tile} is not available at tree size {size}"
+            )));
+        }
+        let first = tile.index * 256;
+        let width = u64::from(tile.width);
+        match tile.kind {
+            TileKind::Hash { level } => {
+                let s = self
+                    .shared
+                    .level_stream(level)
+                    .ok_or_else(|| StoreError::OutOfRange(format!("no hash level {level}")))?;
+                s.read_records(first, width, 32)
+            }
+            TileKind::Entries => {
+                let entries = read_entries(&self.shared, first, width)?;
+                encode_entry_bundle(&entries).map_err(|e| StoreError::OutOfRange(e.to_string()))
+            }
+        }
+    }
+
+    /// Inclusion proof of `index` in the tree of `size` (≤ the latest checkpoint).
+    ///
+    /// # Errors
+    /// `OutOfRange` for a bad index or size.
+    pub fn prove_inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        self.bound(size, "tree size")?;
+        prove_inclusion(
+            LeafIndex(index),
+            TreeSize(size),
+            &StoreHashReader(&self.shared),
+        )
+        .map_err(tree_err)
+    }
+
+    /// Consistency proof from `old` to `new` (≤ the latest checkpoint).
+    ///
+    /// # Errors
+    /// `OutOfRange` for bad sizes.
+    pub fn prove_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
+        self.bound(new, "tree size")?;
+        prove_consistency(TreeSize(old), TreeSize(new), &StoreHashReader(&self.shared))
+            .map_err(tree_err)
+    }
+
+    /// The root of the tree of `size` entries (≤ the latest checkpoint).
+    ///
+    /// # Errors
+    /// `OutOfRange`.
+    pub fn root_at(&self, size: u64) -> Result<Hash> {
+        self.bound(size, "tree size")?;
+        veritrail_core::tree::tree_hash(TreeSize(size), &StoreHashReader(&self.shared))
+            .map_err(tree_err)
+    }
+
+    /// The newest signed checkpoint with exactly `size` entries, searching the
+    /// history from the newest record backwards.
+    ///
+    /// # Errors
+    /// I/O errors; `Ok(None)` if no checkpoint has that size.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
+        let p = self.shared.published();
+        if p.size == size {
+            return Ok(Some(p.checkpoint.to_string()));
+        }
+        for seg in self.shared.checkpoints.segments().iter().rev() {
+            let (recs, _) = crate::checkpoints::scan_segment(seg, seg.valid_end(), true)?;
+            for r in recs.iter().rev() {
+                let text = String::from_utf8_lossy(&r.note);
+                let cp_size = text.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+                match cp_size {
+                    Some(s) if s == size => return Ok(Some(text.into_owned())),
+                    Some(s) if s < size => return Ok(None),
+                    _ => {}
+                }
+            }
+        }
+        Ok(None)
+    }
+}

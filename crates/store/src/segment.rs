@@ -1,0 +1,459 @@
+//! Segmented append-only streams (docs/FORMAT.md "Segmented streams").
+//!
+//! A stream is a directory of segment files named by the logical position of
+//! their first record. Only the last segment is ever appended to; it carries
+//! `FS_APPEND_FL` where possible, closed segments `FS_IMMUTABLE_FL`. A torn
+//! tail is never truncated: the segment is closed as it is, and its successor
+//! records in `prev_end` where the valid data ended.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::error::{Result, StoreError};
+use crate::immutable::FlagReport;
+use crate::vfs::{AppendFile, Flag, ReadFile, Vfs};
+
+/// Length of every segment header.
+pub const HEADER_LEN: u64 = 64;
+/// Segments are closed once they reach this size.
+pub const DEFAULT_SEGMENT_LIMIT: u64 = 1 << 30;
+const MAGIC: &[u8; 4] = b"VTRL";
+const VERSION: u8 = 1;
+
+/// What a stream holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Entries (the append log).
+    Wal = 1,
+    /// Hashes of one tile level.
+    Hash = 2,
+    /// Sparse entry index.
+    Index = 3,
+    /// Signed checkpoints.
+    Checkpoints = 4,
+}
+
+/// A decoded segment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Stream kind.
+    pub kind: Kind,
+    /// Tile level for hash streams.
+    pub level: u8,
+    /// Logical position of the first record.
+    pub start: u64,
+    /// Valid byte length of the previous segment (0 for the first).
+    pub prev_end: u64,
+    /// Creation time, Unix nanoseconds.
+    pub created: u64,
+}
+
+impl Header {
+    /// The 64 header bytes.
+    pub fn encode(&self) -> [u8; HEADER_LEN as usize] {
+        let mut b = [0u8; HEADER_LEN as usize];
+        b[0..4].copy_from_slice(MAGIC);
+        b[4] = self.kind as u8;
+        b[5] = VERSION;
+        b[6] = self.level;
+        b[8..16].copy_from_slice(&self.start.to_le_bytes());
+        b[16..24].copy_from_slice(&self.prev_end.to_le_bytes());
+        b[24..32].copy_from_slice(&self.created.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..60]);
+        b[60..64].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Parses and checks a header.
+    ///
+    /// # Errors
+    /// `Corrupted` naming the file for a bad magic, version, kind or CRC.
+    pub fn decode(
+        b: &[u8; HEADER_LEN as usize],
+        file: &Path,
+        kind: Kind,
+        level: u8,
+    ) -> Result<Header> {
+        let bad =
+            |reason: &str| StoreError::corrupted(file, 0, format!("segment header: {reason}"));
+        if &b[0..4] != MAGIC {
+            return Err(bad("bad magic"));
+        }
+        let crc = u32::from_le_bytes(b[60..64].try_into().expect("4 bytes"));
+        if crc32c::crc32c(&b[..60]) != crc {
+            return Err(bad("checksum mismatch"));
+        }
+        if b[5] != VERSION {
+            return Err(bad(&format!("unsupported format version {}", b[5])));
+        }
+        if b[4] != kind as u8 || b[6] != level {
+            return Err(bad("segment of another stream"));
+        }
+        let u = |r: std::ops::Range<usize>| u64::from_le_bytes(b[r].try_into().expect("8 bytes"));
+        Ok(Header {
+            kind,
+            level,
+            start: u(8..16),
+            prev_end: u(16..24),
+            created: u(24..32),
+        })
+    }
+}
+
+/// One segment file.
+pub struct Segment {
+    /// Path of the file.
+    pub path: PathBuf,
+    /// Its header.
+    pub header: Header,
+    /// Read handle.
+    pub file: Arc<dyn ReadFile>,
+    /// End of valid data in bytes, header included.
+    valid_end: AtomicU64,
+}
+
+impl Segment {
+    /// End of valid data in bytes, header included.
+    pub fn valid_end(&self) -> u64 {
+        self.valid_end.load(Ordering::Acquire)
+    }
+
+    /// Reads `buf.len()` bytes at `offset` of this segment.
+    ///
+    /// # Errors
+    /// I/O errors, with the path.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| StoreError::io(&self.path, e))
+    }
+}
+
+/// A segmented, append-only stream.
+pub struct Stream {
+    vfs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    kind: Kind,
+    level: u8,
+    segment_limit: u64,
+    segs: RwLock<Vec<Arc<Segment>>>,
+    writer: Mutex<Option<Box<dyn AppendFile>>>,
+    flags: Arc<FlagReport>,
+}
+
+fn seg_name(start: u64) -> String {
+    format!("{start:020}.seg")
+}
+
+impl Stream {
+    /// Creates the stream directory and its first segment starting at `start`.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn create(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        kind: Kind,
+        level: u8,
+        start: u64,
+        flags: Arc<FlagReport>,
+    ) -> Result<Stream> {
+        vfs.create_dir_all(dir)
+            .map_err(|e| StoreError::io(dir, e))?;
+        let s = Stream {
+            vfs,
+            dir: dir.to_path_buf(),
+            kind,
+            level,
+            segment_limit: DEFAULT_SEGMENT_LIMIT,
+            segs: RwLock::new(Vec::new()),
+            writer: Mutex::new(None),
+            flags,
+        };
+        s.new_segment(start, 0, crate::now_nanos())?;
+        if let Some(parent) = dir.parent() {
+            s.vfs
+                .sync_dir(parent)
+                .map_err(|e| StoreError::io(parent, e))?;
+        }
+        Ok(s)
+    }
+
+    /// Opens an existing stream: lists and checks every segment header and
+    /// the chain of `prev_end`s. The last segment's valid end is its file
+    /// length until recovery says otherwise.
+    ///
+    /// # Errors
+    /// `Corrupted` for a bad header or broken chain; I/O errors.
+    pub fn open(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        kind: Kind,
+        level: u8,
+        flags: Arc<FlagReport>,
+    ) -> Result<Stream> {
+        let mut names: Vec<String> = vfs
+            .list(dir)
+            .map_err(|e| StoreError::io(dir, e))?
+            .into_iter()
+            .filter(|n| n.ends_with(".seg"))
+            .collect();
+        names.sort();
+        if names.is_empty() {
+            return Err(StoreError::corrupted(dir, 0, "stream has no segments"));
+        }
+        let mut segs: Vec<Arc<Segment>> = Vec::with_capacity(names.len());
+        for name in &names {
+            let path = dir.join(name);
+            let file = vfs.open_read(&path).map_err(|e| StoreError::io(&path, e))?;
+            let len = file.len().map_err(|e| StoreError::io(&path, e))?;
+            if len < HEADER_LEN {
+                return Err(StoreError::corrupted(
+                    &path,
+                    0,
+                    format!("segment of {len} bytes is shorter than its header"),
+                ));
+            }
+            let mut hb = [0u8; HEADER_LEN as usize];
+            file.read_exact_at(&mut hb, 0)
+                .map_err(|e| StoreError::io(&path, e))?;
+            let header = Header::decode(&hb, &path, kind, level)?;
+            if *name != seg_name(header.start) {
+                return Err(StoreError::corrupted(
+                    &path,
+                    8,
+                    "file name does not match the header's start",
+                ));
+            }
+            if let Some(prev) = segs.last() {
+                let plen = prev.file.len().map_err(|e| StoreError::io(&prev.path, e))?;
+                if header.prev_end < HEADER_LEN || header.prev_end > plen {
+                    return Err(StoreError::corrupted(
+                        &path,
+                        16,
+                        format!(
+                            "prev_end {} outside the previous segment ({plen} bytes)",
+                            header.prev_end
+                        ),
+                    ));
+                }
+                if header.start < prev.header.start {
+                    return Err(StoreError::corrupted(
+                        &path,
+                        8,
+                        "segment starts before its predecessor",
+                    ));
+                }
+                prev.valid_end.store(header.prev_end, Ordering::Release);
+            } else if header.prev_end != 0 {
+                // Earlier segments were removed: a gap in the log.
+                return Err(StoreError::corrupted(
+                    &path,
+                    16,
+                    "first segment claims a predecessor that is missing",
+                ));
+            }
+            segs.push(Arc::new(Segment {
+                path,
+                header,
+                file,
+                valid_end: AtomicU64::new(len),
+            }));
+        }
+        Ok(Stream {
+            vfs,
+            dir: dir.to_path_buf(),
+            kind,
+            level,
+            segment_limit: DEFAULT_SEGMENT_LIMIT,
+            segs: RwLock::new(segs),
+            writer: Mutex::new(None),
+            flags,
+        })
+    }
+
+    /// Sets the size at which segments are closed (tests use small ones).
+    pub fn set_segment_limit(&mut self, limit: u64) {
+        self.segment_limit = limit.max(HEADER_LEN + 1);
+    }
+
+    /// The stream directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A snapshot of the segment list.
+    pub fn segments(&self) -> Vec<Arc<Segment>> {
+        self.segs.read().expect("segment list lock").clone()
+    }
+
+    /// The live (last) segment.
+    pub fn last(&self) -> Arc<Segment> {
+        self.segs
+            .read()
+            .expect("segment list lock")
+            .last()
+            .expect("stream has a segment")
+            .clone()
+    }
+
+    /// The segment holding logical position `pos` (the last one starting at or before it).
+    pub fn segment_for(&self, pos: u64) -> Option<Arc<Segment>> {
+        let segs = self.segs.read().expect("segment list lock");
+        let i = segs.partition_point(|s| s.header.start <= pos);
+        (i > 0).then(|| segs[i - 1].clone())
+    }
+
+    fn new_segment(&self, start: u64, prev_end: u64, created: u64) -> Result<()> {
+        let path = self.dir.join(seg_name(start));
+        let header = Header {
+            kind: self.kind,
+            level: self.level,
+            start,
+            prev_end,
+            created,
+        };
+        // Syscall order: create exclusive → write header → fdatasync → fsync dir → chattr +a.
+        let mut w = self
+            .vfs
+            .create_new(&path, 0o644)
+            .map_err(|e| StoreError::io(&path, e))?;
+        w.append(&header.encode())
+            .map_err(|e| StoreError::io(&path, e))?;
+        w.sync_data().map_err(|e| StoreError::io(&path, e))?;
+        self.vfs
+            .sync_dir(&self.dir)
+            .map_err(|e| StoreError::io(&self.dir, e))?;
+        self.flags.apply(self.vfs.as_ref(), &path, Flag::AppendOnly);
+        let file = self
+            .vfs
+            .open_read(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        self.segs
+            .write()
+            .expect("segment list lock")
+            .push(Arc::new(Segment {
+                path,
+                header,
+                file,
+                valid_end: AtomicU64::new(HEADER_LEN),
+            }));
+        *self.writer.lock().expect("writer lock") = Some(w);
+        Ok(())
+    }
+
+    /// Recovery: declares where the last segment's valid data ends. When that
+    /// is before the end of the file (a torn tail), the segment is closed as
+    /// it is and a new one begins at logical position `next_start`.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn recover_end(&self, valid_end: u64, next_start: u64) -> Result<bool> {
+        let last = self.last();
+        let len = last.file.len().map_err(|e| StoreError::io(&last.path, e))?;
+        last.valid_end.store(valid_end, Ordering::Release);
+        if valid_end < len {
+            tracing::warn!(
+                file = %last.path.display(),
+                valid_end,
+                discarded = len - valid_end,
+                "discarding a torn tail left by a crash; continuing in a new segment"
+            );
+            self.flags
+                .apply(self.vfs.as_ref(), &last.path, Flag::Immutable);
+            self.new_segment(next_start, valid_end, crate::now_nanos())?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Appends bytes to the live segment, first closing it and starting a
+    /// new one at `next_start` if the bytes would take it past the limit.
+    ///
+    /// # Errors
+    /// I/O errors; the caller must stop using the stream.
+    pub fn append(&self, data: &[u8], next_start: u64) -> Result<()> {
+        let last = self.last();
+        if last.valid_end() > HEADER_LEN
+            && last.valid_end() + data.len() as u64 > self.segment_limit
+        {
+            self.seal_and_roll(next_start)?;
+        }
+        let last = self.last();
+        let mut w = self.writer.lock().expect("writer lock");
+        if w.is_none() {
+            *w = Some(
+                self.vfs
+                    .open_append(&last.path)
+                    .map_err(|e| StoreError::io(&last.path, e))?,
+            );
+        }
+        w.as_mut()
+            .expect("writer")
+            .append(data)
+            .map_err(|e| StoreError::io(&last.path, e))?;
+        last.valid_end
+            .fetch_add(data.len() as u64, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// `fdatasync` of the live segment.
+    ///
+    /// # Errors
+    /// I/O errors; the caller must poison.
+    pub fn sync(&self) -> Result<()> {
+        let mut w = self.writer.lock().expect("writer lock");
+        if let Some(w) = w.as_mut() {
+            let last = self.last();
+            w.sync_data().map_err(|e| StoreError::io(&last.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn seal_and_roll(&self, next_start: u64) -> Result<()> {
+        self.sync()?;
+        let last = self.last();
+        *self.writer.lock().expect("writer lock") = None;
+        self.flags
+            .apply(self.vfs.as_ref(), &last.path, Flag::Immutable);
+        self.new_segment(next_start, last.valid_end(), crate::now_nanos())
+    }
+
+    /// Fixed-size records: total number of valid records.
+    pub fn record_count(&self, rec: u64) -> u64 {
+        let last = self.last();
+        last.header.start + (last.valid_end() - HEADER_LEN) / rec
+    }
+
+    /// Fixed-size records: reads `count` records of `rec` bytes from `first`.
+    ///
+    /// # Errors
+    /// `OutOfRange` past the valid data; I/O errors.
+    pub fn read_records(&self, first: u64, count: u64, rec: u64) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; (count * rec) as usize];
+        let mut done = 0u64;
+        while done < count {
+            let pos = first + done;
+            let seg = self.segment_for(pos).ok_or_else(|| {
+                StoreError::OutOfRange(format!("record {pos} is before the stream"))
+            })?;
+            let seg_records = (seg.valid_end() - HEADER_LEN) / rec;
+            let within = pos - seg.header.start;
+            if within >= seg_records {
+                return Err(StoreError::OutOfRange(format!(
+                    "record {pos} of {} is past the end of its data",
+                    self.dir.display()
+                )));
+            }
+            let n = (seg_records - within).min(count - done);
+            let off = HEADER_LEN + within * rec;
+            seg.read_at(
+                &mut out[(done * rec) as usize..((done + n) * rec) as usize],
+                off,
+            )?;
+            done += n;
+        }
+        Ok(out)
+    }
+}
