@@ -22,8 +22,9 @@ pub enum Fault {
     FailSyncButPersisted(u64),
     /// Every append after the `n`-th sync fails (e.g. the disk filled up).
     FailWritesAfterSync(u64),
-    /// The process "dies" right after the `n`-th sync: every later operation
-    /// fails; [`MemFs::crash`] then yields the surviving disk.
+    /// Syncs up to the `n`-th succeed; the process goes on writing and dies
+    /// at its next sync, whose data is therefore not synced. Every later
+    /// operation fails; [`MemFs::crash`] then yields the surviving disk.
     CrashAfterSync(u64),
 }
 
@@ -160,6 +161,10 @@ impl AppendFile for MemAppend {
             .get_mut(&self.path)
             .ok_or_else(|| eio("file vanished"))?;
         match fault {
+            Fault::CrashAfterSync(k) if n > k => {
+                st.dead = true;
+                return Err(eio("process crashed during fsync"));
+            }
             Fault::FailSync(k) if k == n => return Err(eio("fsync failed")),
             Fault::FailSyncButPersisted(k) if k == n => {
                 f.synced = f.data.len();
@@ -168,9 +173,6 @@ impl AppendFile for MemAppend {
             _ => {}
         }
         f.synced = f.data.len();
-        if fault == Fault::CrashAfterSync(n) {
-            st.dead = true;
-        }
         Ok(())
     }
 }

@@ -358,6 +358,17 @@ fn scan_wal_tail(shared: &Shared, cp_size: u64) -> Result<TailScan> {
             let rec = match r {
                 Ok(rec) => rec,
                 Err(bad) => {
+                    if index < cp_size {
+                        // Signed entries were synced before signing: never torn.
+                        return Err(StoreError::corrupted(
+                            &seg.path,
+                            sc.position(),
+                            format!(
+                                "entry {index}: {} (the entry is covered by a signed checkpoint)",
+                                bad.reason()
+                            ),
+                        ));
+                    }
                     bad_at = Some((sc.position(), bad.reason()));
                     break;
                 }

@@ -142,8 +142,31 @@ pub struct Stream {
     flags: Arc<FlagReport>,
 }
 
-fn seg_name(start: u64) -> String {
-    format!("{start:020}.seg")
+/// `<start>.seg`, or `<start>.<gen>.seg` when a segment with that start
+/// already exists (recovery closed one that held only a torn tail).
+fn seg_name(start: u64, gen: u32) -> String {
+    if gen == 0 {
+        format!("{start:020}.seg")
+    } else {
+        format!("{start:020}.{gen}.seg")
+    }
+}
+
+fn parse_seg_name(name: &str) -> Option<(u64, u32)> {
+    let stem = name.strip_suffix(".seg")?;
+    let (start, gen) = match stem.split_once('.') {
+        Some((a, g)) => (
+            a,
+            g.parse::<u32>()
+                .ok()
+                .filter(|g| *g > 0 && !g.to_string().is_empty())?,
+        ),
+        None => (stem, 0),
+    };
+    if start.len() != 20 || !start.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((start.parse().ok()?, gen))
 }
 
 impl Stream {
@@ -193,18 +216,25 @@ impl Stream {
         level: u8,
         flags: Arc<FlagReport>,
     ) -> Result<Stream> {
-        let mut names: Vec<String> = vfs
-            .list(dir)
-            .map_err(|e| StoreError::io(dir, e))?
-            .into_iter()
-            .filter(|n| n.ends_with(".seg"))
-            .collect();
+        let mut names: Vec<((u64, u32), String)> = Vec::new();
+        for n in vfs.list(dir).map_err(|e| StoreError::io(dir, e))? {
+            match parse_seg_name(&n) {
+                Some(key) => names.push((key, n)),
+                None => {
+                    return Err(StoreError::corrupted(
+                        dir.join(&n),
+                        0,
+                        "unexpected file in a stream directory",
+                    ))
+                }
+            }
+        }
         names.sort();
         if names.is_empty() {
             return Err(StoreError::corrupted(dir, 0, "stream has no segments"));
         }
         let mut segs: Vec<Arc<Segment>> = Vec::with_capacity(names.len());
-        for name in &names {
+        for ((start, _), name) in &names {
             let path = dir.join(name);
             let file = vfs.open_read(&path).map_err(|e| StoreError::io(&path, e))?;
             let len = file.len().map_err(|e| StoreError::io(&path, e))?;
@@ -219,7 +249,7 @@ impl Stream {
             file.read_exact_at(&mut hb, 0)
                 .map_err(|e| StoreError::io(&path, e))?;
             let header = Header::decode(&hb, &path, kind, level)?;
-            if *name != seg_name(header.start) {
+            if *start != header.start {
                 return Err(StoreError::corrupted(
                     &path,
                     8,
@@ -306,7 +336,11 @@ impl Stream {
     }
 
     fn new_segment(&self, start: u64, prev_end: u64, created: u64) -> Result<()> {
-        let path = self.dir.join(seg_name(start));
+        let mut gen = 0;
+        while self.vfs.exists(&self.dir.join(seg_name(start, gen))) {
+            gen += 1;
+        }
+        let path = self.dir.join(seg_name(start, gen));
         let header = Header {
             kind: self.kind,
             level: self.level,

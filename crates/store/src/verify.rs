@@ -262,7 +262,12 @@ pub fn verify_log(
                 None => break,
                 Some(Ok(r)) => r,
                 Some(Err(bad)) => {
-                    if last && end - sc.position() <= (64 << 20) + 4096 {
+                    // Only unsigned data at the very end can be a torn tail.
+                    let at = n + chunk.len() as u64;
+                    if last
+                        && at >= report.checkpoint_size
+                        && end - sc.position() <= (64 << 20) + 4096
+                    {
                         report.torn_tails.push((seg.path.clone(), end - batch_end));
                         break;
                     }
