@@ -144,9 +144,13 @@ pub enum BenchCommand {
         /// Events per append call (each call returns once durable).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
-        /// Concurrent appending threads.
+        /// Concurrent writers; each waits for its ack before sending its next batch.
         #[arg(long, default_value_t = 4)]
         writers: usize,
+        /// Run each writer on its own OS thread blocking in `append` (default:
+        /// writers are driven by ack callbacks, as async clients of the server are).
+        #[arg(long)]
+        threads: bool,
         /// Bytes per event.
         #[arg(long, default_value_t = 300)]
         event_bytes: usize,

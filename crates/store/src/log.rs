@@ -30,6 +30,9 @@ pub struct LogConfig {
     pub max_group_bytes: usize,
     /// WAL segments are closed at this size.
     pub wal_segment_bytes: u64,
+    /// How long the sequencer may wait for a group to fill up to the size of
+    /// the previous one (adaptive group commit; 0 disables).
+    pub group_wait: Duration,
 }
 
 impl Default for LogConfig {
@@ -39,6 +42,7 @@ impl Default for LogConfig {
             min_checkpoint_interval: Duration::from_millis(50),
             max_group_bytes: 64 << 20,
             wal_segment_bytes: crate::segment::DEFAULT_SEGMENT_LIMIT,
+            group_wait: Duration::from_micros(150),
         }
     }
 }
@@ -119,10 +123,24 @@ pub(crate) struct Job {
     pub done: Done,
 }
 
-#[derive(Default)]
 pub(crate) struct Queue {
     pub jobs: VecDeque<Job>,
     pub closed: bool,
+    /// Jobs in the previous group: as many are expected back.
+    pub hint: usize,
+    /// Submitters wake the sequencer once this many jobs are queued.
+    pub wake_at: usize,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            jobs: VecDeque::new(),
+            closed: false,
+            hint: 1,
+            wake_at: 1,
+        }
+    }
 }
 
 /// What the sequencer hands to the integrator: durable but not yet integrated.
@@ -249,9 +267,14 @@ impl Log {
     pub(crate) fn start(shared: Arc<Shared>, lock: Box<dyn std::any::Any + Send + Sync>) -> Log {
         let s1 = shared.clone();
         let s2 = shared.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ack = std::thread::Builder::new()
+            .name(format!("vt-ack-{}", shared.name))
+            .spawn(move || crate::sequencer::run_acker(&rx))
+            .expect("spawn acker");
         let seq = std::thread::Builder::new()
             .name(format!("vt-seq-{}", shared.name))
-            .spawn(move || crate::sequencer::run(&s1))
+            .spawn(move || crate::sequencer::run(&s1, tx))
             .expect("spawn sequencer");
         let int = std::thread::Builder::new()
             .name(format!("vt-int-{}", shared.name))
@@ -259,7 +282,7 @@ impl Log {
             .expect("spawn integrator");
         Log {
             shared,
-            threads: Mutex::new(vec![seq, int]),
+            threads: Mutex::new(vec![seq, ack, int]),
             _lock: lock,
         }
     }
@@ -308,8 +331,11 @@ impl Log {
             batch,
             done: Box::new(done),
         });
+        let wake = q.jobs.len() >= q.wake_at;
         drop(q);
-        self.shared.queue_cv.notify_one();
+        if wake {
+            self.shared.queue_cv.notify_one();
+        }
     }
 
     /// Appends entries and returns once they are durable (fdatasync'd).
@@ -396,6 +422,7 @@ impl Log {
         {
             let mut q = self.shared.queue.lock().expect("queue lock");
             q.closed = true;
+            q.wake_at = 1;
         }
         self.shared.queue_cv.notify_all();
         let threads: Vec<JoinHandle<()>> =

@@ -8,7 +8,11 @@ use std::sync::atomic::Ordering;
 use crate::error::StoreError;
 use crate::log::{Appended, Job, Shared};
 
-pub(crate) fn run(shared: &Shared) {
+/// Acknowledgements computed by the sequencer, delivered by the acker thread
+/// so that the next group's write and fsync overlap with waking callers.
+pub(crate) type Acks = Vec<(crate::log::Done, crate::error::Result<Appended>)>;
+
+pub(crate) fn run(shared: &Shared, acker: std::sync::mpsc::Sender<Acks>) {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     loop {
         let jobs = take_group(shared);
@@ -17,8 +21,15 @@ pub(crate) fn run(shared: &Shared) {
             fail_all(jobs, &e);
             continue;
         }
-        commit(shared, jobs, &mut buf);
+        if let Some(acks) = commit(shared, jobs, &mut buf) {
+            if let Err(std::sync::mpsc::SendError(acks)) = acker.send(acks) {
+                for (done, r) in acks {
+                    done(r);
+                }
+            }
+        }
     }
+    drop(acker);
     // Hand over to the integrator for the final checkpoint.
     let mut p = shared.pending.lock().expect("pending lock");
     p.closed = true;
@@ -34,8 +45,28 @@ fn take_group(shared: &Shared) -> Option<Vec<Job>> {
         if q.closed {
             return None;
         }
+        q.wake_at = 1;
         q = shared.queue_cv.wait(q).expect("queue lock");
     }
+    // Adaptive group commit: the callers of the previous group are likely
+    // about to send again; give them a bounded moment so one fsync covers all.
+    let wait = shared.config.group_wait;
+    if !wait.is_zero() && q.jobs.len() < q.hint && !q.closed {
+        let deadline = std::time::Instant::now() + wait;
+        while q.jobs.len() < q.hint && !q.closed {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            q.wake_at = q.hint;
+            q = shared
+                .queue_cv
+                .wait_timeout(q, deadline - now)
+                .expect("queue lock")
+                .0;
+        }
+    }
+    q.wake_at = 1;
     let mut bytes = 0usize;
     let mut jobs = Vec::new();
     while let Some(j) = q.jobs.front() {
@@ -46,6 +77,7 @@ fn take_group(shared: &Shared) -> Option<Vec<Job>> {
         bytes += b;
         jobs.push(q.jobs.pop_front().expect("front exists"));
     }
+    q.hint = jobs.len().max(1);
     Some(jobs)
 }
 
@@ -64,7 +96,16 @@ fn fail_all(jobs: Vec<Job>, e: &StoreError) {
     }
 }
 
-fn commit(shared: &Shared, jobs: Vec<Job>, buf: &mut Vec<u8>) {
+/// Runs acknowledgement callbacks until the sequencer stops.
+pub(crate) fn run_acker(rx: &std::sync::mpsc::Receiver<Acks>) {
+    while let Ok(acks) = rx.recv() {
+        for (done, r) in acks {
+            done(r);
+        }
+    }
+}
+
+fn commit(shared: &Shared, jobs: Vec<Job>, buf: &mut Vec<u8>) -> Option<Acks> {
     buf.clear();
     for j in &jobs {
         buf.extend_from_slice(&j.batch.records);
@@ -82,7 +123,7 @@ fn commit(shared: &Shared, jobs: Vec<Job>, buf: &mut Vec<u8>) {
             cause: e.to_string(),
         };
         fail_all(jobs, &p);
-        return;
+        return None;
     }
     // The group sits at the end of the live segment.
     let group_base = shared.wal.last().valid_end() - buf.len() as u64;
@@ -109,7 +150,10 @@ fn commit(shared: &Shared, jobs: Vec<Job>, buf: &mut Vec<u8>) {
     }
     shared.durable.store(index, Ordering::Release);
     shared.pending_cv.notify_all();
-    for (j, r) in jobs.into_iter().zip(results) {
-        (j.done)(Ok(r));
-    }
+    Some(
+        jobs.into_iter()
+            .zip(results)
+            .map(|(j, r)| (j.done, Ok(r)))
+            .collect(),
+    )
 }

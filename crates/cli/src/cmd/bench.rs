@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use veritrail_store::{DataDir, LogConfig, RealFs};
@@ -26,6 +26,95 @@ fn event(i: u64, size: usize) -> Vec<u8> {
     e
 }
 
+fn threaded(
+    log: &Arc<veritrail_store::Log>,
+    batches: &[Arc<Vec<Vec<u8>>>],
+    next: &Arc<AtomicU64>,
+    calls: u64,
+) -> anyhow::Result<Vec<Duration>> {
+    let handles: Vec<_> = batches
+        .iter()
+        .map(|b| {
+            let (log, next, b) = (log.clone(), next.clone(), b.clone());
+            std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
+                let mut lat = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < calls {
+                    let t = Instant::now();
+                    log.append(&b).map_err(store_err)?;
+                    lat.push(t.elapsed());
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for h in handles {
+        lat.extend(h.join().map_err(|_| anyhow::anyhow!("writer panicked"))??);
+    }
+    Ok(lat)
+}
+
+struct Writer {
+    log: Arc<veritrail_store::Log>,
+    batch: Arc<Vec<Vec<u8>>>,
+    next: Arc<AtomicU64>,
+    calls: u64,
+    lat: Arc<Mutex<Vec<Duration>>>,
+    done: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+/// Sends the writer's next batch; its ack callback sends the one after.
+fn submit(w: Arc<Writer>) {
+    if w.next.fetch_add(1, Ordering::Relaxed) >= w.calls {
+        let _ = w.done.send(Ok(()));
+        return;
+    }
+    let prepared = match veritrail_store::PreparedBatch::new(&w.batch) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = w.done.send(Err(e.to_string()));
+            return;
+        }
+    };
+    let t = Instant::now();
+    let w2 = w.clone();
+    w.log.append_prepared(prepared, move |r| match r {
+        Ok(_) => {
+            w2.lat.lock().expect("latency lock").push(t.elapsed());
+            submit(w2);
+        }
+        Err(e) => {
+            let _ = w2.done.send(Err(e.to_string()));
+        }
+    });
+}
+
+fn callbacks(
+    log: &Arc<veritrail_store::Log>,
+    batches: &[Arc<Vec<Vec<u8>>>],
+    next: &Arc<AtomicU64>,
+    calls: u64,
+) -> anyhow::Result<Vec<Duration>> {
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(calls as usize)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    for b in batches {
+        submit(Arc::new(Writer {
+            log: log.clone(),
+            batch: b.clone(),
+            next: next.clone(),
+            calls,
+            lat: lat.clone(),
+            done: tx.clone(),
+        }));
+    }
+    drop(tx);
+    for r in rx {
+        r.map_err(|e| anyhow::anyhow!("append failed: {e}"))?;
+    }
+    let v = std::mem::take(&mut *lat.lock().expect("latency lock"));
+    Ok(v)
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -37,6 +126,7 @@ pub fn append(
     events: u64,
     batch: usize,
     writers: usize,
+    threads: bool,
     event_bytes: usize,
     dir: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
@@ -70,30 +160,16 @@ pub fn append(
     let next = Arc::new(AtomicU64::new(0));
     let calls = events.div_ceil(batch as u64);
     eprintln!(
-        "bench: {events} events of {event_bytes} B in batches of {batch} from {writers} writers into {}",
+        "bench: {events} events of {event_bytes} B in batches of {batch} from {writers} {} writers into {}",
+        if threads { "thread" } else { "callback-driven" },
         tmp.display()
     );
     let started = Instant::now();
-    let handles: Vec<_> = (0..writers)
-        .map(|w| {
-            let log = log.clone();
-            let next = next.clone();
-            let b = batches[w].clone();
-            std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
-                let mut lat = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < calls {
-                    let t = Instant::now();
-                    log.append(&b).map_err(store_err)?;
-                    lat.push(t.elapsed());
-                }
-                Ok(lat)
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    for h in handles {
-        lat.extend(h.join().map_err(|_| anyhow::anyhow!("writer panicked"))??);
-    }
+    let mut lat = if threads {
+        threaded(&log, &batches, &next, calls)?
+    } else {
+        callbacks(&log, &batches, &next, calls)?
+    };
     let secs = started.elapsed().as_secs_f64();
     let total = log.durable_size();
     log.close();

@@ -48,9 +48,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 events,
                 batch,
                 writers,
+                threads,
                 event_bytes,
                 dir,
-            } => bench::append(events, batch, writers, event_bytes, dir.as_deref()),
+            } => bench::append(events, batch, writers, threads, event_bytes, dir.as_deref()),
         },
     }
 }
