@@ -136,6 +136,16 @@ pub enum LogCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Test helper: append forever from many writers, printing `index leaf_hash`
+    /// for every acknowledged entry, until killed.
+    #[command(hide = true)]
+    CrashWriter {
+        #[command(flatten)]
+        log: LogArgs,
+        /// Concurrent callback-driven writers.
+        #[arg(long, default_value_t = 16)]
+        writers: usize,
+    },
     /// Durable append throughput and ack latency on a fresh temporary log.
     Append {
         /// Events to append in total.

@@ -87,15 +87,15 @@ pub fn verify_log(
     let mut checkpoints: Vec<(u64, Hash, PathBuf, u64)> = Vec::new();
     let cp_segs = cps.segments();
     for (i, seg) in cp_segs.iter().enumerate() {
-        let last = i + 1 == cp_segs.len();
-        let end = if last {
-            seg.file.len().map_err(|e| StoreError::io(&seg.path, e))?
-        } else {
-            seg.valid_end()
-        };
-        let (recs, good) = crate::checkpoints::scan_segment(seg, end, !last)?;
-        if good < end {
-            report.torn_tails.push((seg.path.clone(), end - good));
+        let file_len = seg.file.len().map_err(|e| StoreError::io(&seg.path, e))?;
+        // Strict everywhere: only a tail that recovery already closed off (a
+        // successor's prev_end) is tolerated, and reported.
+        let (recs, _) = crate::checkpoints::scan_segment(seg, seg.valid_end(), true)
+            .map_err(needs_recovery_hint(i + 1 == cp_segs.len()))?;
+        if seg.valid_end() < file_len {
+            report
+                .torn_tails
+                .push((seg.path.clone(), file_len - seg.valid_end()));
         }
         if seg.header.start != checkpoints.len() as u64 {
             return Err(StoreError::corrupted(
@@ -262,19 +262,16 @@ pub fn verify_log(
                 None => break,
                 Some(Ok(r)) => r,
                 Some(Err(bad)) => {
-                    // Only unsigned data at the very end can be a torn tail.
                     let at = n + chunk.len() as u64;
-                    if last
-                        && at >= report.checkpoint_size
-                        && end - sc.position() <= (64 << 20) + 4096
-                    {
-                        report.torn_tails.push((seg.path.clone(), end - batch_end));
-                        break;
-                    }
+                    let hint = if last && at >= report.checkpoint_size {
+                        RECOVERY_HINT
+                    } else {
+                        ""
+                    };
                     return Err(StoreError::corrupted(
                         &seg.path,
                         sc.position(),
-                        format!("entry {}: {}", n + chunk.len() as u64, bad.reason()),
+                        format!("entry {at}: {}{hint}", bad.reason()),
                     ));
                 }
             };
@@ -291,19 +288,13 @@ pub fn verify_log(
             }
         }
         if pending_in_batch > 0 {
-            if !last {
-                return Err(StoreError::corrupted(
-                    &seg.path,
-                    batch_end,
-                    "closed segment ends inside a batch",
-                ));
-            }
-            // An interrupted batch that recovery has not yet discarded.
-            let cut = chunk.len() - pending_in_batch;
-            chunk.truncate(cut);
-            if report.torn_tails.last().map(|t| &t.0) != Some(&seg.path) {
-                report.torn_tails.push((seg.path.clone(), end - batch_end));
-            }
+            let at = n + (chunk.len() - pending_in_batch) as u64;
+            let hint = if last { RECOVERY_HINT } else { "" };
+            return Err(StoreError::corrupted(
+                &seg.path,
+                batch_end,
+                format!("entries from {at} on form a batch that never completed{hint}"),
+            ));
         }
     }
     check_chunk(&mut chunk, &mut tree, &mut n, &mut next_cp)?;
@@ -359,6 +350,23 @@ pub fn verify_log(
     progress(n, n.max(1));
     report.entries = n;
     Ok(report)
+}
+
+const RECOVERY_HINT: &str = "; if the log crashed and has not been opened since, let recovery discard the torn tail first (open the log once, e.g. `veritrail checkpoint`), then verify again";
+
+fn needs_recovery_hint(last: bool) -> impl Fn(StoreError) -> StoreError {
+    move |e| match e {
+        StoreError::Corrupted {
+            file,
+            offset,
+            reason,
+        } if last => StoreError::Corrupted {
+            file,
+            offset,
+            reason: format!("{reason}{RECOVERY_HINT}"),
+        },
+        other => other,
+    }
 }
 
 fn check_cp(cp: &(u64, Hash, PathBuf, u64), tree: &CompactRange) -> Result<()> {

@@ -192,3 +192,53 @@ pub fn append(
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
 }
+
+/// Appends batches of 1..=40 events from `writers` callback-driven writers
+/// forever, printing every acknowledged entry as `index base64(leaf)`, flushed
+/// per batch, so a test can kill the process at any moment and know exactly
+/// what was acknowledged.
+pub fn crash_writer(args: &crate::args::LogArgs, writers: usize) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let log = Arc::new(super::open_log(args)?);
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let counter = Arc::new(AtomicU64::new(veritrail_store::now_nanos()));
+    fn go(
+        log: Arc<veritrail_store::Log>,
+        out: Arc<Mutex<std::io::Stdout>>,
+        counter: Arc<AtomicU64>,
+    ) {
+        let c = counter.fetch_add(1, Ordering::Relaxed);
+        let n = (c % 40 + 1) as usize;
+        let batch: Vec<Vec<u8>> = (0..n)
+            .map(|k| {
+                event(
+                    c.wrapping_mul(41).wrapping_add(k as u64),
+                    64 + (c % 200) as usize,
+                )
+            })
+            .collect();
+        let Ok(prepared) = veritrail_store::PreparedBatch::new(&batch) else {
+            return;
+        };
+        let l2 = log.clone();
+        log.append_prepared(prepared, move |r| {
+            let Ok(r) = r else { return };
+            {
+                let mut o = out.lock().expect("stdout lock");
+                let mut s = String::new();
+                for (k, h) in r.leaf_hashes.iter().enumerate() {
+                    s.push_str(&format!("{} {}\n", r.first_index + k as u64, h.to_base64()));
+                }
+                let _ = o.write_all(s.as_bytes());
+                let _ = o.flush();
+            }
+            go(l2, out, counter);
+        });
+    }
+    for _ in 0..writers {
+        go(log.clone(), out.clone(), counter.clone());
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}

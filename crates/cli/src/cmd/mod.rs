@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
         Command::Bench { command } => match command {
+            BenchCommand::CrashWriter { log, writers } => bench::crash_writer(&log, writers),
             BenchCommand::Append {
                 events,
                 batch,

@@ -1,0 +1,248 @@
+//! Tampering with any stored byte is detected by `veritrail verify`, which
+//! exits 1 and names the place: one flipped byte in each kind of file, a cut
+//! tail, two swapped entries. And the kernel flags really stop root.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_veritrail")
+}
+
+fn run(args: &[&str], data: &Path, stdin: Option<&str>) -> (i32, String) {
+    use std::io::Write as _;
+    let mut c = Command::new(bin());
+    c.args(args).arg("--data").arg(data);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A data directory with 600 fixed-size events (two level-1 hashes).
+fn fixture(root: &Path) -> PathBuf {
+    let data = root.join("orig");
+    assert_eq!(run(&["init"], &data, None).0, 0);
+    let events: String = (0..600)
+        .map(|i| format!("{{\"action\":\"user.login\",\"actor\":\"user-{i:05}\",\"message\":\"fixed size\"}}\n"))
+        .collect();
+    let (code, out) = run(&["append"], &data, Some(&events));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&["verify"], &data, None);
+    assert_eq!(code, 0, "{out}");
+    data
+}
+
+/// A flag-free copy of the fixture to damage.
+fn copy(src: &Path, root: &Path, name: &str) -> PathBuf {
+    let dst = root.join(name);
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(src)
+        .arg(&dst)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    dst
+}
+
+fn seg(data: &Path, stream: &str) -> PathBuf {
+    let dir = data.join("logs/default").join(stream);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v.pop().unwrap()
+}
+
+fn flip(path: &Path, offset: usize) {
+    let mut b = std::fs::read(path).unwrap();
+    b[offset] ^= 0x20;
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn any_flipped_byte_cut_tail_or_swap_fails_verify_naming_the_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = fixture(tmp.path());
+    let cases: Vec<(&str, &str, Box<dyn Fn(&Path)>, &str)> = vec![
+        (
+            "entry bytes",
+            "wal",
+            Box::new(|p: &Path| flip(p, 64 + 8 + 10)),
+            "entry 0",
+        ),
+        (
+            "an entry in the middle",
+            "wal",
+            Box::new(|p: &Path| {
+                let len = std::fs::metadata(p).unwrap().len() as usize;
+                flip(p, len / 2);
+            }),
+            "entry ",
+        ),
+        (
+            "a leaf hash",
+            "hash/0",
+            Box::new(|p: &Path| flip(p, 64 + 32 * 77 + 3)),
+            "entry 77",
+        ),
+        (
+            "a level-1 hash",
+            "hash/1",
+            Box::new(|p: &Path| flip(p, 64 + 32 + 1)),
+            "hash level 1 record 1",
+        ),
+        (
+            "an index record",
+            "index",
+            Box::new(|p: &Path| flip(p, 64 + 8 + 1)),
+            "index record 1",
+        ),
+        (
+            "the newest checkpoint",
+            "checkpoints",
+            Box::new(|p: &Path| {
+                let len = std::fs::metadata(p).unwrap().len() as usize;
+                flip(p, len - 30);
+            }),
+            "checkpoints",
+        ),
+        (
+            "the first checkpoint",
+            "checkpoints",
+            Box::new(|p: &Path| flip(p, 64 + 8 + 2)),
+            "checkpoints",
+        ),
+        (
+            "a segment header",
+            "wal",
+            Box::new(|p: &Path| flip(p, 9)),
+            "segment header",
+        ),
+        (
+            "the WAL tail (cut)",
+            "wal",
+            Box::new(|p: &Path| {
+                let len = std::fs::metadata(p).unwrap().len();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .unwrap()
+                    .set_len(len - 500)
+                    .unwrap();
+            }),
+            "runs past the end",
+        ),
+        (
+            "the hash/0 tail (cut)",
+            "hash/0",
+            Box::new(|p: &Path| {
+                let len = std::fs::metadata(p).unwrap().len();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .unwrap()
+                    .set_len(len - 64)
+                    .unwrap();
+            }),
+            "hash/0",
+        ),
+        (
+            "two swapped entries",
+            "wal",
+            Box::new(|p: &Path| {
+                // All records have the same length: swap records 3 and 4.
+                let mut b = std::fs::read(p).unwrap();
+                let rec = {
+                    let w = u32::from_le_bytes(b[64..68].try_into().unwrap()) & 0x7fff_ffff;
+                    8 + w as usize
+                };
+                let a = 64 + 3 * rec;
+                let tmp: Vec<u8> = b[a..a + rec].to_vec();
+                b.copy_within(a + rec..a + 2 * rec, a);
+                b[a + rec..a + 2 * rec].copy_from_slice(&tmp);
+                std::fs::write(p, b).unwrap();
+            }),
+            "entry 3",
+        ),
+    ];
+    for (i, (what, stream, damage, expect)) in cases.iter().enumerate() {
+        let d = copy(&orig, tmp.path(), &format!("case{i}"));
+        damage(&seg(&d, stream));
+        let (code, out) = run(&["verify"], &d, None);
+        assert_eq!(
+            code, 1,
+            "tampering with {what} must fail verify with exit 1, got {code}: {out}"
+        );
+        assert!(
+            out.contains(expect),
+            "verify output for {what} should name {expect:?}: {out}"
+        );
+    }
+}
+
+fn flags_supported(path: &Path) -> bool {
+    let out = Command::new("lsattr").arg("-d").arg(path).output();
+    matches!(out, Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).split(' ').next().is_some_and(|f| f.contains('a') || f.contains('i')))
+}
+
+#[test]
+fn immutable_and_append_only_files_resist_even_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    assert_eq!(run(&["init"], &data, None).0, 0);
+    let meta = data.join("logs/default/meta");
+    let live = seg(&data, "wal");
+    if !flags_supported(&meta) {
+        eprintln!("SKIP: chattr flags are not available here (not root, or no support in this file system)");
+        return;
+    }
+    // meta is +i: no write, no append, no delete, no rename.
+    assert!(
+        std::fs::OpenOptions::new().write(true).open(&meta).is_err(),
+        "+i file opened for writing"
+    );
+    assert!(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&meta)
+            .is_err(),
+        "+i file opened for appending"
+    );
+    assert!(std::fs::remove_file(&meta).is_err(), "+i file deleted");
+    assert!(
+        std::fs::rename(&meta, data.join("x")).is_err(),
+        "+i file renamed"
+    );
+    // The live WAL segment is +a: appending works, rewriting and truncating do not.
+    assert!(
+        std::fs::OpenOptions::new().write(true).open(&live).is_err(),
+        "+a file opened for overwriting"
+    );
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&live)
+        .unwrap();
+    assert!(f.set_len(10).is_err(), "+a file truncated");
+    assert!(std::fs::remove_file(&live).is_err(), "+a file deleted");
+    // Clean up for tempdir removal.
+    let _ = Command::new("chattr")
+        .args(["-R", "-a", "-i"])
+        .arg(&data)
+        .status();
+}
