@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine with Rust installed.
+# Installs what the tests need (Debian packages, the wasm target, cargo-fuzz),
+# then runs: format and lint checks, every cargo test, the wasm build, the
+# cross-check against golang.org/x/mod, and a fuzz smoke run of every parser.
+# Usage: scripts/test.sh            (FUZZ_SECONDS=10 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test dependencies"
+need_apt=()
+command -v go >/dev/null || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] || need_apt+=(golang-golang-x-mod-dev)
+command -v chattr >/dev/null || need_apt+=(e2fsprogs)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+rustup toolchain list | grep -q nightly || { echo "cargo fuzz needs the nightly toolchain (rustup toolchain install nightly)" >&2; exit 1; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "cargo test"
+cargo test --workspace --release
+
+step "veritrail-core builds for wasm32-unknown-unknown"
+cargo build -p veritrail-core --target wasm32-unknown-unknown --release
+
+step "cross-check with golang.org/x/mod (both directions)"
+interop/go/run.sh
+
+step "fuzz smoke run"
+scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-10}"
+
+printf '\nall checks passed\n'
