@@ -79,7 +79,8 @@ fn flip(path: &Path, offset: usize) {
 fn any_flipped_byte_cut_tail_or_swap_fails_verify_naming_the_place() {
     let tmp = tempfile::tempdir().unwrap();
     let orig = fixture(tmp.path());
-    let cases: Vec<(&str, &str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Damage = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, &str, Damage, &str)> = vec![
         (
             "entry bytes",
             "wal",

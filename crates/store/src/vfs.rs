@@ -35,6 +35,7 @@ pub trait AppendFile: Send {
 }
 
 /// A file opened for positional reads.
+#[allow(clippy::len_without_is_empty)]
 pub trait ReadFile: Send + Sync {
     /// Reads exactly `buf.len()` bytes at `offset`.
     ///

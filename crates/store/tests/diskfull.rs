@@ -12,7 +12,11 @@ use veritrail_store::verify::verify_log;
 use veritrail_store::{DataDir, LogConfig, RealFs};
 
 fn mount(dir: &Path, size: &str, remount: bool) -> bool {
-    let opts = if remount { format!("remount,size={size}") } else { format!("size={size}") };
+    let opts = if remount {
+        format!("remount,size={size}")
+    } else {
+        format!("size={size}")
+    };
     Command::new("mount")
         .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
         .arg(dir)
@@ -43,9 +47,18 @@ fn disk_full_fails_clearly_loses_nothing_and_recovers_after_space_is_freed() {
     let mut acked: Vec<(u64, Hash)> = Vec::new();
     let mut err = None;
     for i in 0..100_000u64 {
-        let batch: Vec<Vec<u8>> = (0..20).map(|k| format!("{{\"n\":{i},\"k\":{k},\"pad\":\"{}\"}}", "x".repeat(200)).into_bytes()).collect();
+        let batch: Vec<Vec<u8>> = (0..20)
+            .map(|k| {
+                format!("{{\"n\":{i},\"k\":{k},\"pad\":\"{}\"}}", "x".repeat(200)).into_bytes()
+            })
+            .collect();
         match log.append(&batch) {
-            Ok(r) => acked.extend(r.leaf_hashes.iter().enumerate().map(|(k, h)| (r.first_index + k as u64, *h))),
+            Ok(r) => acked.extend(
+                r.leaf_hashes
+                    .iter()
+                    .enumerate()
+                    .map(|(k, h)| (r.first_index + k as u64, *h)),
+            ),
             Err(e) => {
                 err = Some(e);
                 break;
@@ -54,7 +67,10 @@ fn disk_full_fails_clearly_loses_nothing_and_recovers_after_space_is_freed() {
     }
     let err = err.expect("a 1 MiB file system must fill up");
     let msg = format!("{err}");
-    assert!(msg.contains("No space left on device") || msg.contains("stopped after an I/O failure"), "unclear error: {msg}");
+    assert!(
+        msg.contains("No space left on device") || msg.contains("stopped after an I/O failure"),
+        "unclear error: {msg}"
+    );
     // The log stays stopped: no guessing after an I/O error.
     assert!(log.append(&[b"more".to_vec()]).is_err());
     drop(log);
@@ -65,7 +81,11 @@ fn disk_full_fails_clearly_loses_nothing_and_recovers_after_space_is_freed() {
     let dd = DataDir::open(Arc::new(RealFs), &data).unwrap();
     let log = dd.open_log("default", LogConfig::default()).unwrap();
     let size = log.published().size;
-    assert!(size >= acked.len() as u64, "lost acknowledged entries: {size} < {}", acked.len());
+    assert!(
+        size >= acked.len() as u64,
+        "lost acknowledged entries: {size} < {}",
+        acked.len()
+    );
     let entries = log.entries(0, acked.len() as u64).unwrap();
     for ((i, h), e) in acked.iter().zip(&entries) {
         assert_eq!(leaf_hash(e), *h, "entry {i} changed");
