@@ -10,6 +10,17 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    // Warnings (e.g. "cannot set chattr flags", "discarding a torn tail") go
+    // to stderr; RUST_LOG=info (or debug) shows more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
     let args = args::Cli::parse();
     match cmd::run(args) {
         Ok(code) => code,
