@@ -68,6 +68,27 @@ fn append_and_root(c: &mut Criterion) {
                 })
             },
         );
+        // The same SHA-256 work a tree does: every leaf plus one 65-byte node
+        // message per leaf (a tree of n leaves has n-1 interior nodes).
+        g.bench_function(
+            BenchmarkId::new("raw_sha256_of_leaf_and_node_bytes", format!("{threads}t")),
+            |b| {
+                b.iter(|| {
+                    p.install(|| {
+                        use rayon::prelude::*;
+                        let x = slices
+                            .par_iter()
+                            .with_min_len(4096)
+                            .map(|e| {
+                                let l = leaf_hash(e);
+                                veritrail_core::node_hash(&l, &l).0[0]
+                            })
+                            .reduce(|| 0u8, |a, b| a ^ b);
+                        black_box(x)
+                    })
+                })
+            },
+        );
         g.bench_function(
             BenchmarkId::new("veritrail_core", format!("{threads}t")),
             |b| {

@@ -165,7 +165,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 300)]
         event_bytes: usize,
         /// Directory for the temporary data directory (default: system temp dir).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "data")]
         dir: Option<PathBuf>,
+        /// Append to the `default` log of this data directory (created if
+        /// missing) and keep it, instead of a temporary one.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }

@@ -129,6 +129,7 @@ pub fn append(
     threads: bool,
     event_bytes: usize,
     dir: Option<&std::path::Path>,
+    data: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     if batch == 0 || writers == 0 || !(16..=65_535).contains(&event_bytes) {
         return Err(Exit::usage(
@@ -136,13 +137,24 @@ pub fn append(
         ));
     }
     let base = dir.map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
-    let tmp = base.join(format!(
-        "veritrail-bench-{}-{}",
-        std::process::id(),
-        veritrail_store::now_nanos()
-    ));
-    let (dd, _) =
-        DataDir::init(Arc::new(RealFs), &tmp, Some("bench.invalid")).map_err(store_err)?;
+    let (tmp, keep) = match data {
+        Some(d) => (d.to_path_buf(), true),
+        None => (
+            base.join(format!(
+                "veritrail-bench-{}-{}",
+                std::process::id(),
+                veritrail_store::now_nanos()
+            )),
+            false,
+        ),
+    };
+    let dd = if keep && tmp.join("veritrail.data").exists() {
+        DataDir::open(Arc::new(RealFs), &tmp).map_err(store_err)?
+    } else {
+        DataDir::init(Arc::new(RealFs), &tmp, Some("bench.invalid"))
+            .map_err(store_err)?
+            .0
+    };
     let log = Arc::new(
         dd.open_log("default", LogConfig::default())
             .map_err(store_err)?,
@@ -184,12 +196,14 @@ pub fn append(
         pct(&lat, 0.999),
         lat.last().copied().unwrap_or_default(),
     );
-    // The bench directory holds +a/+i files: clear the flags before removing it.
-    let _ = std::process::Command::new("chattr")
-        .args(["-R", "-a", "-i"])
-        .arg(&tmp)
-        .status();
-    let _ = std::fs::remove_dir_all(&tmp);
+    if !keep {
+        // The bench directory holds +a/+i files: clear the flags before removing it.
+        let _ = std::process::Command::new("chattr")
+            .args(["-R", "-a", "-i"])
+            .arg(&tmp)
+            .status();
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

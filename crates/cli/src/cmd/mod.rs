@@ -52,7 +52,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 threads,
                 event_bytes,
                 dir,
-            } => bench::append(events, batch, writers, threads, event_bytes, dir.as_deref()),
+                data,
+            } => bench::append(
+                events,
+                batch,
+                writers,
+                threads,
+                event_bytes,
+                dir.as_deref(),
+                data.as_deref(),
+            ),
         },
     }
 }
