@@ -7,6 +7,7 @@
 //! The server adds `received_at`, and the leaf is the RFC 8785 canonical JSON
 //! of the whole object.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::json::Json;
@@ -86,18 +87,19 @@ fn field_err(field: &str, reason: impl Into<String>) -> EventError {
     }
 }
 
-/// A validated event, not yet stamped with `received_at`.
+/// A validated event, not yet stamped with `received_at`. It borrows from
+/// the input it was parsed from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    members: Vec<(String, Json)>,
+pub struct Event<'a> {
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
-impl Event {
+impl<'a> Event<'a> {
     /// Parses and validates one event from JSON bytes.
     ///
     /// # Errors
     /// [`EventError`] naming the field and the reason.
-    pub fn parse(bytes: &[u8]) -> Result<Event, EventError> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Event<'a>, EventError> {
         if bytes.len() > MAX_EVENT_INPUT {
             return Err(EventError::InputTooLarge(bytes.len()));
         }
@@ -109,7 +111,7 @@ impl Event {
     ///
     /// # Errors
     /// [`EventError::Field`].
-    pub fn from_json(v: Json) -> Result<Event, EventError> {
+    pub fn from_json(v: Json<'a>) -> Result<Event<'a>, EventError> {
         let Json::Object(members) = v else {
             return Err(field_err(
                 "",
@@ -117,7 +119,7 @@ impl Event {
             ));
         };
         for (k, v) in &members {
-            match k.as_str() {
+            match k.as_ref() {
                 "action" => check_action(v)?,
                 "actor" => check_actor(v)?,
                 "time" => {
@@ -178,7 +180,7 @@ impl Event {
     }
 
     /// A member by name.
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
@@ -187,20 +189,52 @@ impl Event {
     ///
     /// # Errors
     /// [`EventError::TooLarge`] over 65,535 bytes.
-    pub fn into_canonical(mut self, received_at: Timestamp) -> Result<Vec<u8>, EventError> {
-        self.members.push((
-            "received_at".to_owned(),
-            Json::Str(received_at.to_rfc3339_nanos()),
-        ));
-        let bytes = Json::Object(self.members).to_canonical();
-        if bytes.len() > MAX_EVENT_SIZE {
-            return Err(EventError::TooLarge(bytes.len()));
+    pub fn into_canonical(self, received_at: Timestamp) -> Result<Vec<u8>, EventError> {
+        self.into_canonical_at(&received_at.to_rfc3339_nanos())
+    }
+
+    /// Like [`Event::into_canonical`] with `received_at` already formatted
+    /// (by [`Timestamp::to_rfc3339_nanos`]), so a batch formats it once.
+    ///
+    /// # Errors
+    /// [`EventError::TooLarge`] over 65,535 bytes.
+    pub fn into_canonical_at(self, received_at: &str) -> Result<Vec<u8>, EventError> {
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical_at(received_at, &mut out)?;
+        Ok(out)
+    }
+
+    /// Writes the canonical bytes (with `received_at`) into `out`, which is
+    /// cleared first: lets a caller reuse one buffer for many events.
+    ///
+    /// # Errors
+    /// [`EventError::TooLarge`] over 65,535 bytes.
+    pub fn write_canonical_at(
+        mut self,
+        received_at: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EventError> {
+        let member = (
+            Cow::Borrowed("received_at"),
+            Json::Str(Cow::Owned(received_at.to_owned())),
+        );
+        match self
+            .members
+            .binary_search_by(|(k, _)| crate::json::utf16_cmp(k, "received_at"))
+        {
+            Ok(_) => unreachable!("received_at is refused during validation"),
+            Err(pos) => self.members.insert(pos, member),
         }
-        Ok(bytes)
+        out.clear();
+        Json::Object(self.members).write_canonical(out);
+        if out.len() > MAX_EVENT_SIZE {
+            return Err(EventError::TooLarge(out.len()));
+        }
+        Ok(())
     }
 }
 
-fn expect_str<'a>(v: &'a Json, field: &str, max: usize) -> Result<&'a str, EventError> {
+fn expect_str<'b>(v: &'b Json<'_>, field: &str, max: usize) -> Result<&'b str, EventError> {
     let s = v
         .as_str()
         .ok_or_else(|| field_err(field, format!("must be a string, not {}", v.type_name())))?;
@@ -216,7 +250,7 @@ fn expect_str<'a>(v: &'a Json, field: &str, max: usize) -> Result<&'a str, Event
     Ok(s)
 }
 
-fn check_action(v: &Json) -> Result<(), EventError> {
+fn check_action(v: &Json<'_>) -> Result<(), EventError> {
     let s = expect_str(v, "action", 128)?;
     let ok = s.split('.').all(|seg| {
         !seg.is_empty()
@@ -233,7 +267,7 @@ fn check_action(v: &Json) -> Result<(), EventError> {
     Ok(())
 }
 
-fn check_actor(v: &Json) -> Result<(), EventError> {
+fn check_actor(v: &Json<'_>) -> Result<(), EventError> {
     match v {
         Json::Str(_) => {
             expect_str(v, "actor", 256)?;
@@ -268,7 +302,7 @@ fn check_actor(v: &Json) -> Result<(), EventError> {
     }
 }
 
-fn check_enum(v: &Json, field: &str, allowed: &[&str]) -> Result<(), EventError> {
+fn check_enum(v: &Json<'_>, field: &str, allowed: &[&str]) -> Result<(), EventError> {
     let s = expect_str(v, field, 32)?;
     if !allowed.contains(&s) {
         return Err(field_err(
@@ -280,7 +314,7 @@ fn check_enum(v: &Json, field: &str, allowed: &[&str]) -> Result<(), EventError>
 }
 
 /// An object of string members: (name, required, max bytes).
-fn check_object(v: &Json, field: &str, spec: &[(&str, bool, usize)]) -> Result<(), EventError> {
+fn check_object(v: &Json<'_>, field: &str, spec: &[(&str, bool, usize)]) -> Result<(), EventError> {
     let Json::Object(m) = v else {
         return Err(field_err(
             field,
@@ -288,15 +322,19 @@ fn check_object(v: &Json, field: &str, spec: &[(&str, bool, usize)]) -> Result<(
         ));
     };
     for (k, val) in m {
-        let path = format!("{field}.{k}");
+        // The path is only formatted when there is something to report.
+        let path = || format!("{field}.{k}");
         let Some((_, _, max)) = spec.iter().find(|(n, _, _)| n == k) else {
             let names: Vec<&str> = spec.iter().map(|s| s.0).collect();
             return Err(field_err(
-                &path,
+                &path(),
                 format!("unknown field; allowed are {}", names.join(", ")),
             ));
         };
-        expect_str(val, &path, *max)?;
+        let ok = matches!(val, Json::Str(s) if !s.is_empty() && s.len() <= *max);
+        if !ok {
+            expect_str(val, &path(), *max)?;
+        }
     }
     for (name, required, _) in spec {
         if *required && !m.iter().any(|(k, _)| k == name) {
@@ -306,7 +344,7 @@ fn check_object(v: &Json, field: &str, spec: &[(&str, bool, usize)]) -> Result<(
     Ok(())
 }
 
-fn check_depth(v: &Json, depth: usize, path: &str) -> Result<(), EventError> {
+fn check_depth(v: &Json<'_>, depth: usize, path: &str) -> Result<(), EventError> {
     if depth > MAX_METADATA_DEPTH {
         return Err(field_err(
             path,
@@ -392,9 +430,8 @@ mod tests {
     #[test]
     fn size_limit_is_on_canonical_bytes() {
         let msg = "m".repeat(MAX_EVENT_SIZE - 60);
-        let e =
-            Event::parse(format!(r#"{{"action":"x","actor":"a","message":"{msg}"}}"#).as_bytes())
-                .unwrap();
+        let input = format!(r#"{{"action":"x","actor":"a","message":"{msg}"}}"#);
+        let e = Event::parse(input.as_bytes()).unwrap();
         assert!(matches!(
             e.into_canonical(Timestamp::default()),
             Err(EventError::TooLarge(_))

@@ -6,15 +6,18 @@
 //! strings.
 
 use core::fmt;
+use std::borrow::Cow;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Largest magnitude of an integer JCS can represent exactly (2^53 − 1).
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
-/// A JSON value with object members kept in input order.
+/// A JSON value with object members kept in input order. Strings borrow
+/// from the input when they contain no escapes, so parsing an event does not
+/// allocate for its keys and most of its values.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Json {
+pub enum Json<'a> {
     /// null
     Null,
     /// true / false
@@ -22,14 +25,14 @@ pub enum Json {
     /// An integer within ±(2^53−1).
     Int(i64),
     /// A string.
-    Str(String),
+    Str(Cow<'a, str>),
     /// An array.
-    Array(Vec<Json>),
+    Array(Vec<Json<'a>>),
     /// An object; keys are unique.
-    Object(Vec<(String, Json)>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// The JSON type name, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -43,7 +46,7 @@ impl Json {
     }
 
     /// Member lookup on an object.
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
             Json::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -62,7 +65,7 @@ impl Json {
     ///
     /// # Errors
     /// The serde_json error, with line and column.
-    pub fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let v = Json::deserialize(&mut de)?;
         de.end()?;
@@ -93,8 +96,11 @@ impl Json {
             }
             Json::Object(m) => {
                 // RFC 8785 §3.2.3: members sorted by their names' UTF-16 code units.
-                let mut refs: Vec<&(String, Json)> = m.iter().collect();
-                refs.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
+                let mut refs: Vec<&(Cow<'a, str>, Json<'a>)> = m.iter().collect();
+                // Parsed objects are already in order (see visit_map).
+                if !refs.windows(2).all(|w| utf16_cmp(&w[0].0, &w[1].0).is_lt()) {
+                    refs.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
+                }
                 out.push(b'{');
                 for (i, (k, v)) in refs.into_iter().enumerate() {
                     if i > 0 {
@@ -121,20 +127,46 @@ fn itoa_buf(i: i64) -> Vec<u8> {
     i.to_string().into_bytes()
 }
 
-fn utf16_cmp(a: &str, b: &str) -> core::cmp::Ordering {
-    // Byte order equals UTF-16 order unless a supplementary character meets a
-    // character in U+E000..U+FFFF; fall back to the exact comparison only then.
-    if a.is_ascii() && b.is_ascii() {
-        return a.as_bytes().cmp(b.as_bytes());
+/// RFC 8785 §3.2.3 member order: by the names' UTF-16 code units.
+///
+/// UTF-8 byte order equals code point order, which equals UTF-16 order except
+/// when a supplementary character (lead byte F0–F4) meets one in
+/// U+E000..U+FFFF (lead byte EE/EF); only then is the exact UTF-16 comparison
+/// needed.
+pub(crate) fn utf16_cmp(a: &str, b: &str) -> core::cmp::Ordering {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    match x.iter().zip(y).position(|(p, q)| p != q) {
+        None => x.len().cmp(&y.len()),
+        Some(i) if x[i] >= 0xEE && y[i] >= 0xEE => a.encode_utf16().cmp(b.encode_utf16()),
+        Some(i) => x[i].cmp(&y[i]),
     }
-    a.encode_utf16().cmp(b.encode_utf16())
 }
+
+/// Bytes that JSON.stringify escapes: control characters, `"` and `\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// RFC 8785 §3.2.2.2 string serialization (ECMAScript JSON.stringify rules).
 fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Fast path: most strings need no escaping at all.
+    if !bytes.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -163,8 +195,8 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json<'de>, D::Error> {
         d.deserialize_any(JsonVisitor)
     }
 }
@@ -174,58 +206,92 @@ struct JsonVisitor;
 const FLOAT_MSG: &str =
     "numbers must be integers within ±9007199254740991; floats and larger numbers are refused (send them as strings)";
 
+/// An object key that borrows from the input when it can.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
 impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
+    type Value = Json<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_unit<E>(self) -> Result<Json, E> {
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
         Ok(Json::Null)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
         Ok(Json::Bool(v))
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json<'de>, E> {
         if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&v) {
             Ok(Json::Int(v))
         } else {
             Err(E::custom(FLOAT_MSG))
         }
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json<'de>, E> {
         if v <= MAX_SAFE_INTEGER as u64 {
             Ok(Json::Int(v as i64))
         } else {
             Err(E::custom(FLOAT_MSG))
         }
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json<'de>, E> {
         Err(E::custom(FLOAT_MSG))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-        Ok(Json::Str(v.to_owned()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(v)))
     }
-    fn visit_string<E>(self, v: String) -> Result<Json, E> {
-        Ok(Json::Str(v))
+    fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v.to_owned())))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
         let mut v = Vec::new();
         while let Some(x) = seq.next_element()? {
             v.push(x);
         }
         Ok(Json::Array(v))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let mut m: Vec<(String, Json)> = Vec::new();
-        while let Some(k) = map.next_key::<String>()? {
-            if m.iter().any(|(x, _)| *x == k) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate object key {k:?}"
-                )));
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        // Members are kept in RFC 8785 order as they are parsed: the binary
+        // search finds duplicates, and serialization need not sort.
+        let mut m: Vec<(Cow<'de, str>, Json<'de>)> = Vec::with_capacity(8);
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match m.binary_search_by(|(x, _)| utf16_cmp(x, &k)) {
+                Ok(_) => {
+                    return Err(de::Error::custom(format_args!(
+                        "duplicate object key {k:?}"
+                    )))
+                }
+                Err(pos) => {
+                    let v = map.next_value()?;
+                    m.insert(pos, (k, v));
+                }
             }
-            let v = map.next_value()?;
-            m.push((k, v));
         }
         Ok(Json::Object(m))
     }

@@ -100,6 +100,46 @@ impl PreparedBatch {
         })
     }
 
+    /// An empty batch to fill with [`PreparedBatch::push`] (capacity hints:
+    /// entries and total entry bytes).
+    pub fn builder(entries: usize, bytes: usize) -> PreparedBatch {
+        PreparedBatch {
+            records: Vec::with_capacity(bytes + entries * crate::wal::RECORD_OVERHEAD),
+            starts: Vec::with_capacity(entries),
+            leaf_hashes: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Adds one entry: encodes its WAL record and hashes it.
+    ///
+    /// # Errors
+    /// `BadBatch` for an entry over 65,535 bytes.
+    pub fn push(&mut self, entry: &[u8]) -> Result<()> {
+        if entry.len() > MAX_PAYLOAD {
+            return Err(StoreError::BadBatch(format!(
+                "entry {} is {} bytes; at most 65,535 are allowed",
+                self.starts.len(),
+                entry.len()
+            )));
+        }
+        self.starts.push(self.records.len() as u32);
+        encode_record(entry, false, &mut self.records);
+        self.leaf_hashes.push(veritrail_core::leaf_hash(entry));
+        Ok(())
+    }
+
+    /// Marks the end of the batch; call after the last [`PreparedBatch::push`].
+    ///
+    /// # Errors
+    /// `BadBatch` if the batch is empty.
+    pub fn finish(mut self) -> Result<PreparedBatch> {
+        let Some(&last) = self.starts.last() else {
+            return Err(StoreError::BadBatch("empty batch".into()));
+        };
+        set_end_of_batch(&mut self.records[last as usize..], true);
+        Ok(self)
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.leaf_hashes.len()

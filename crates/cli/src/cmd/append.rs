@@ -1,7 +1,10 @@
 //! `veritrail append`: NDJSON on stdin → validated, canonical, durable entries.
 //!
 //! All input is validated before anything is appended; an invalid line means
-//! nothing is stored (exit 2, naming the line and field).
+//! nothing is stored (exit 2, naming the line and field). One parallel pass per
+//! chunk of lines parses, validates and canonicalizes each event into a reused
+//! buffer and writes its WAL record and leaf hash straight into the chunk's
+//! batch, so the entry bytes are copied once before they reach the disk.
 
 use std::io::{BufWriter, Read as _, Write as _};
 use std::process::ExitCode;
@@ -14,8 +17,8 @@ use veritrail_store::PreparedBatch;
 
 use crate::exit::Exit;
 
-/// Events per append call: each batch is atomic and durable before its answer.
-const BATCH: usize = 10_000;
+/// Lines per chunk: each chunk becomes one batch (atomic, durable before its answer).
+const CHUNK_LINES: usize = 10_000;
 /// At most this many invalid lines are listed.
 const MAX_REPORTED: usize = 20;
 
@@ -27,48 +30,107 @@ pub fn now() -> Timestamp {
     Timestamp::from_unix_nanos(d.as_nanos() as i128)
 }
 
-/// Validates and canonicalizes NDJSON lines in parallel. Blank lines are
-/// skipped. Returns the canonical entries, or every invalid line (1-based).
-pub fn canonicalize_ndjson(
+/// A chunk of input lines: byte range and the 1-based number of its first line.
+struct Chunk {
+    start: usize,
+    end: usize,
+    first_line: usize,
+}
+
+fn chunks(input: &[u8]) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let (mut start, mut first_line, mut lines) = (0usize, 1usize, 0usize);
+    for nl in memchr::memchr_iter(b'\n', input) {
+        lines += 1;
+        if lines == CHUNK_LINES {
+            out.push(Chunk {
+                start,
+                end: nl + 1,
+                first_line,
+            });
+            start = nl + 1;
+            first_line += lines;
+            lines = 0;
+        }
+    }
+    if start < input.len() {
+        out.push(Chunk {
+            start,
+            end: input.len(),
+            first_line,
+        });
+    }
+    out
+}
+
+/// Validates and canonicalizes NDJSON into batches, in parallel. Blank lines
+/// are skipped. Returns the batches in input order, or every invalid line
+/// (1-based) with its error.
+pub fn prepare_ndjson(
     input: &[u8],
     received_at: Timestamp,
-) -> Result<Vec<Vec<u8>>, Vec<(usize, EventError)>> {
-    let lines: Vec<(usize, &[u8])> = input
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
-        .collect();
-    let results: Vec<(usize, Result<Vec<u8>, EventError>)> = lines
+) -> Result<Vec<PreparedBatch>, Vec<(usize, EventError)>> {
+    let stamp = received_at.to_rfc3339_nanos();
+    let results: Vec<Result<Option<PreparedBatch>, Vec<(usize, EventError)>>> = chunks(input)
         .par_iter()
-        .with_min_len(512)
-        .map(|(n, l)| {
-            (
-                *n,
-                Event::parse(l).and_then(|e| e.into_canonical(received_at)),
-            )
+        .map(|c| {
+            let part = &input[c.start..c.end];
+            let mut batch = PreparedBatch::builder(CHUNK_LINES, part.len() + CHUNK_LINES * 48);
+            let mut bad = Vec::new();
+            let mut buf = Vec::with_capacity(1024);
+            let mut pos = 0usize;
+            let mut k = 0usize;
+            while pos < part.len() {
+                let end = memchr::memchr(b'\n', &part[pos..]).map_or(part.len(), |i| pos + i);
+                let line = &part[pos..end];
+                let line_no = c.first_line + k;
+                pos = end + 1;
+                k += 1;
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match Event::parse(line).and_then(|e| e.write_canonical_at(&stamp, &mut buf)) {
+                    Ok(()) if bad.is_empty() => {
+                        batch.push(&buf).expect("canonical events fit a record")
+                    }
+                    Ok(()) => {}
+                    Err(e) => bad.push((line_no, e)),
+                }
+            }
+            if !bad.is_empty() {
+                return Err(bad);
+            }
+            Ok(if batch.is_empty() {
+                None
+            } else {
+                Some(batch.finish().expect("non-empty"))
+            })
         })
         .collect();
-    let mut ok = Vec::with_capacity(results.len());
+    let mut batches = Vec::with_capacity(results.len());
     let mut bad = Vec::new();
-    for (n, r) in results {
+    for r in results {
         match r {
-            Ok(b) => ok.push(b),
-            Err(e) => bad.push((n, e)),
+            Ok(Some(b)) => batches.push(b),
+            Ok(None) => {}
+            Err(mut e) => bad.append(&mut e),
         }
     }
     if bad.is_empty() {
-        Ok(ok)
+        Ok(batches)
     } else {
         Err(bad)
     }
 }
 
 pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
+    let t0 = std::time::Instant::now();
     let mut input = Vec::new();
     std::io::stdin().lock().read_to_end(&mut input)?;
-    let entries = match canonicalize_ndjson(&input, now()) {
-        Ok(e) => e,
+    tracing::debug!(elapsed = ?t0.elapsed(), bytes = input.len(), "read stdin");
+    let batches = match prepare_ndjson(&input, now()) {
+        Ok(b) => b,
         Err(bad) => {
             for (line, e) in bad.iter().take(MAX_REPORTED) {
                 eprintln!("veritrail: line {line}: {e}");
@@ -86,16 +148,13 @@ pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
         }
     };
     drop(input);
-    if entries.is_empty() {
+    tracing::debug!(elapsed = ?t0.elapsed(), batches = batches.len(), "validated and prepared");
+    if batches.is_empty() {
         eprintln!("veritrail: no events on stdin; nothing appended");
         return Ok(ExitCode::SUCCESS);
     }
     let log = super::open_log(args)?;
-    let batches: Vec<PreparedBatch> = entries
-        .par_chunks(BATCH)
-        .map(PreparedBatch::new)
-        .collect::<Result<_, _>>()
-        .map_err(super::store_err)?;
+    tracing::debug!(elapsed = ?t0.elapsed(), "log open");
     // Queue every batch at once so the sequencer can group them, then report in order.
     let receivers: Vec<_> = batches
         .into_iter()
@@ -109,24 +168,28 @@ pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     let mut appended = 0u64;
+    let mut line = String::with_capacity(96);
     for rx in receivers {
         let r = rx
             .recv()
             .map_err(|_| anyhow::anyhow!("log closed"))?
             .map_err(super::store_err)?;
         for (k, h) in r.leaf_hashes.iter().enumerate() {
-            writeln!(
-                out,
-                "{{\"index\":{},\"leaf_hash\":\"{}\"}}",
-                r.first_index + k as u64,
-                B64.encode(h.0)
-            )?;
+            line.clear();
+            line.push_str("{\"index\":");
+            line.push_str(&(r.first_index + k as u64).to_string());
+            line.push_str(",\"leaf_hash\":\"");
+            B64.encode_string(h.0, &mut line);
+            line.push_str("\"}\n");
+            out.write_all(line.as_bytes())?;
         }
         appended += r.leaf_hashes.len() as u64;
     }
     out.flush()?;
     drop(out);
+    tracing::debug!(elapsed = ?t0.elapsed(), "all batches durable");
     log.close();
+    tracing::debug!(elapsed = ?t0.elapsed(), "final checkpoint signed");
     eprintln!(
         "veritrail: appended {appended} events to log {:?} (durable)",
         args.log
