@@ -15,7 +15,6 @@ use veritrail_core::hash::{leaf_hash, Hash};
 use crate::datadir::DataDir;
 use crate::error::{Result, StoreError};
 use crate::segment::{Kind, Stream, HEADER_LEN};
-use crate::wal::Scanner;
 
 /// What a successful verification saw.
 #[derive(Clone, Debug, Default)]
@@ -34,7 +33,106 @@ pub struct VerifyReport {
     pub torn_tails: Vec<(PathBuf, u64)>,
 }
 
-const CHUNK: usize = 1 << 16;
+/// Bytes of WAL read at a time.
+const WINDOW: usize = 16 << 20;
+
+/// What the entry fold checks against.
+struct Ctx<'a> {
+    levels: &'a [Arc<Stream>],
+    index: &'a Stream,
+    l0_count: u64,
+    idx_count: u64,
+    checkpoints: &'a [(u64, Hash, PathBuf, u64)],
+}
+
+/// The running state of the entry fold.
+struct Fold {
+    tree: CompactRange,
+    next_cp: usize,
+    n: u64,
+}
+
+/// Checks a run of consecutive entries (their leaf hashes and WAL offsets)
+/// against hash/0, the index, the higher levels and the checkpoints.
+fn fold(
+    ctx: &Ctx<'_>,
+    st: &mut Fold,
+    leaves: &[Hash],
+    offsets: &[u64],
+    path: &std::path::Path,
+) -> Result<()> {
+    if leaves.is_empty() {
+        return Ok(());
+    }
+    let first = st.n;
+    let have0 = ctx.l0_count.saturating_sub(first).min(leaves.len() as u64);
+    if have0 > 0 {
+        let stored = ctx.levels[0].read_records(first, have0, 32)?;
+        if let Some(k) = (0..have0 as usize).find(|&k| stored[k * 32..k * 32 + 32] != leaves[k].0) {
+            let i = first + k as u64;
+            return Err(StoreError::corrupted(
+                path,
+                offsets[k],
+                format!("entry {i}: its bytes do not hash to the leaf hash stored in hash/0 (record {i})"),
+            ));
+        }
+    }
+    for (k, off) in offsets.iter().enumerate() {
+        let i = first + k as u64;
+        if i % 256 == 0 && i / 256 < ctx.idx_count {
+            let rec = ctx.index.read_records(i / 256, 1, 8)?;
+            if u64::from_le_bytes(rec[..8].try_into().expect("8")) != *off {
+                return Err(StoreError::corrupted(
+                    ctx.index.dir(),
+                    HEADER_LEN + (i / 256) * 8,
+                    format!(
+                        "index record {} does not point at entry {i} ({}:{off})",
+                        i / 256,
+                        path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    // Fold, splitting at checkpoint sizes so each root can be checked.
+    let mut pos = 0usize;
+    while pos < leaves.len() {
+        while st.next_cp < ctx.checkpoints.len()
+            && ctx.checkpoints[st.next_cp].0 == st.tree.size().0
+        {
+            check_cp(&ctx.checkpoints[st.next_cp], &st.tree)?;
+            st.next_cp += 1;
+        }
+        let stop = if st.next_cp < ctx.checkpoints.len() {
+            ((ctx.checkpoints[st.next_cp].0 - st.tree.size().0) as usize).min(leaves.len() - pos)
+        } else {
+            leaves.len() - pos
+        };
+        // Levels 8, 16, … only: level 0 was compared above.
+        let mut sink = VecSink::new(&[8, 16, 24, 32, 40, 48, 56]);
+        st.tree.extend(&leaves[pos..pos + stop], &mut sink);
+        for (id, h) in &sink.nodes {
+            let l = (id.level / 8) as usize;
+            let Some(s) = ctx.levels.get(l) else { continue };
+            if id.index < s.record_count(32) {
+                let stored = s.read_records(id.index, 1, 32)?;
+                if stored[..] != h.0 {
+                    return Err(StoreError::corrupted(
+                        s.dir(),
+                        HEADER_LEN + id.index * 32,
+                        format!(
+                            "hash level {l} record {} is not the hash of the entries below it",
+                            id.index
+                        ),
+                    ));
+                }
+            }
+        }
+        pos += stop;
+    }
+    st.n += leaves.len() as u64;
+    Ok(())
+}
 
 /// Verifies log `name`. `progress(done, total)` is called as entries are checked.
 ///
@@ -139,165 +237,125 @@ pub fn verify_log(
     let total_hint = report.checkpoint_size.max(1);
 
     // Entries: re-hash, compare with every stored level and the index, fold
-    // into the tree, and check each checkpoint root at its size.
+    // into the tree, and check each checkpoint root at its size. Each segment
+    // is read in large windows; record boundaries come from the headers, then
+    // checksums and leaf hashes are computed in parallel from the buffer.
     let l0_count = levels.first().map_or(0, |s| s.record_count(32));
     let idx_count = index.record_count(8);
-    let mut tree = CompactRange::new();
-    let mut next_cp = 0usize;
-    let mut n: u64 = 0;
-    let wal_segs = wal.segments();
-    let mut chunk: Vec<(Vec<u8>, PathBuf, u64)> = Vec::with_capacity(CHUNK);
-    let check_chunk = |chunk: &mut Vec<(Vec<u8>, PathBuf, u64)>,
-                       tree: &mut CompactRange,
-                       n: &mut u64,
-                       next_cp: &mut usize|
-     -> Result<()> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let first = *n;
-        let leaves: Vec<Hash> = chunk.par_iter().map(|(p, _, _)| leaf_hash(p)).collect();
-        // Level 0 as stored.
-        let have0 = l0_count.saturating_sub(first).min(leaves.len() as u64);
-        if have0 > 0 {
-            let stored = levels[0].read_records(first, have0, 32)?;
-            for (k, h) in leaves.iter().take(have0 as usize).enumerate() {
-                if stored[k * 32..k * 32 + 32] != h.0 {
-                    let (_, path, off) = &chunk[k];
-                    return Err(StoreError::corrupted(
-                        path,
-                        *off,
-                        format!("entry {}: its bytes do not hash to the leaf hash stored in hash/0 (record {})", first + k as u64, first + k as u64),
-                    ));
-                }
-            }
-        }
-        // Index records.
-        for (k, (_, path, off)) in chunk.iter().enumerate() {
-            let i = first + k as u64;
-            if i % 256 == 0 && i / 256 < idx_count {
-                let rec = index.read_records(i / 256, 1, 8)?;
-                if u64::from_le_bytes(rec[..8].try_into().expect("8")) != *off {
-                    return Err(StoreError::corrupted(
-                        index.dir(),
-                        HEADER_LEN + (i / 256) * 8,
-                        format!(
-                            "index record {} does not point at entry {i} ({}:{off})",
-                            i / 256,
-                            path.display()
-                        ),
-                    ));
-                }
-            }
-        }
-        // Fold, splitting at checkpoint sizes so each root can be checked.
-        let mut pos = 0usize;
-        while pos < leaves.len() {
-            while *next_cp < checkpoints.len() && checkpoints[*next_cp].0 == tree.size().0 {
-                check_cp(&checkpoints[*next_cp], tree)?;
-                *next_cp += 1;
-            }
-            let stop = if *next_cp < checkpoints.len() {
-                ((checkpoints[*next_cp].0 - tree.size().0) as usize).min(leaves.len() - pos)
-            } else {
-                leaves.len() - pos
-            };
-            let mut sink = VecSink::tile_levels();
-            tree.extend(&leaves[pos..pos + stop], &mut sink);
-            for (id, h) in &sink.nodes {
-                let l = (id.level / 8) as usize;
-                if l == 0 {
-                    continue;
-                }
-                let Some(s) = levels.get(l) else { continue };
-                if id.index < s.record_count(32) {
-                    let stored = s.read_records(id.index, 1, 32)?;
-                    if stored[..] != h.0 {
-                        return Err(StoreError::corrupted(
-                            s.dir(),
-                            HEADER_LEN + id.index * 32,
-                            format!(
-                                "hash level {l} record {} is not the hash of the entries below it",
-                                id.index
-                            ),
-                        ));
-                    }
-                }
-            }
-            pos += stop;
-        }
-        *n += leaves.len() as u64;
-        chunk.clear();
-        Ok(())
+    let ctx = Ctx {
+        levels: &levels,
+        index: &index,
+        l0_count,
+        idx_count,
+        checkpoints: &checkpoints,
     };
+    let mut st = Fold {
+        tree: CompactRange::new(),
+        next_cp: 0,
+        n: 0,
+    };
+    let wal_segs = wal.segments();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut spans = Vec::new();
     for (si, seg) in wal_segs.iter().enumerate() {
         let last = si + 1 == wal_segs.len();
-        check_chunk(&mut chunk, &mut tree, &mut n, &mut next_cp)?;
-        if seg.header.start != n {
+        if seg.header.start != st.n {
             return Err(StoreError::corrupted(
                 &seg.path,
                 8,
                 format!(
-                    "segment starts at entry {} but the log has {n} entries before it",
-                    seg.header.start
+                    "segment starts at entry {} but the log has {} entries before it",
+                    seg.header.start, st.n
                 ),
             ));
         }
-        let end = if last {
-            seg.file.len().map_err(|e| StoreError::io(&seg.path, e))?
-        } else {
-            seg.valid_end()
-        };
-        if !last && end < seg.file.len().map_err(|e| StoreError::io(&seg.path, e))? {
-            report.torn_tails.push((
-                seg.path.clone(),
-                seg.file.len().map_err(|e| StoreError::io(&seg.path, e))? - end,
-            ));
+        let file_len = seg.file.len().map_err(|e| StoreError::io(&seg.path, e))?;
+        let end = if last { file_len } else { seg.valid_end() };
+        if !last && end < file_len {
+            report.torn_tails.push((seg.path.clone(), file_len - end));
         }
-        let mut sc = Scanner::new(seg, HEADER_LEN, end);
-        let mut batch_end = HEADER_LEN;
-        let mut pending_in_batch = 0usize;
-        loop {
-            let r = match sc.next_record()? {
-                None => break,
-                Some(Ok(r)) => r,
-                Some(Err(bad)) => {
-                    let at = n + chunk.len() as u64;
-                    let hint = if last && at >= report.checkpoint_size {
-                        RECOVERY_HINT
-                    } else {
-                        ""
-                    };
-                    return Err(StoreError::corrupted(
-                        &seg.path,
-                        sc.position(),
-                        format!("entry {at}: {}{hint}", bad.reason()),
-                    ));
-                }
-            };
-            if r.end_of_batch {
-                batch_end = sc.position();
-                pending_in_batch = 0;
+        let hint = |at: u64| {
+            if last && at >= report.checkpoint_size {
+                RECOVERY_HINT
             } else {
-                pending_in_batch += 1;
+                ""
             }
-            chunk.push((r.payload, seg.path.clone(), r.offset));
-            if chunk.len() >= CHUNK && pending_in_batch == 0 {
-                check_chunk(&mut chunk, &mut tree, &mut n, &mut next_cp)?;
-                progress(n, total_hint);
+        };
+        let mut pos = HEADER_LEN;
+        let mut batch_end = HEADER_LEN;
+        let mut open_batch = 0usize;
+        while pos < end {
+            let want = (WINDOW as u64).min(end - pos) as usize;
+            buf.resize(want, 0);
+            seg.read_at(&mut buf, pos)?;
+            spans.clear();
+            let (used, bad) = crate::wal::frame(&buf, &mut spans);
+            // Checksums and leaf hashes, in parallel.
+            let leaves: Vec<Option<Hash>> = spans
+                .par_iter()
+                .with_min_len(1024)
+                .map(|s| s.crc_ok(&buf).then(|| leaf_hash(s.payload(&buf))))
+                .collect();
+            if let Some(k) = leaves.iter().position(Option::is_none) {
+                let at = st.n + k as u64;
+                return Err(StoreError::corrupted(
+                    &seg.path,
+                    pos + spans[k].at as u64,
+                    format!("entry {at}: record checksum mismatch{}", hint(at)),
+                ));
             }
+            let leaves: Vec<Hash> = leaves.into_iter().map(|l| l.expect("checked")).collect();
+            let offsets: Vec<u64> = spans.iter().map(|s| pos + s.at as u64).collect();
+            for s in &spans {
+                if s.end_of_batch {
+                    open_batch = 0;
+                    batch_end = pos + (s.at + crate::wal::RECORD_OVERHEAD + s.len) as u64;
+                } else {
+                    open_batch += 1;
+                }
+            }
+            fold(&ctx, &mut st, &leaves, &offsets, &seg.path)?;
+            progress(st.n, total_hint);
+            if let Some(b) = bad {
+                let at = st.n;
+                return Err(StoreError::corrupted(
+                    &seg.path,
+                    pos + used as u64,
+                    format!("entry {at}: {}{}", b.reason(), hint(at)),
+                ));
+            }
+            if used == 0 {
+                // Not even one record fits in what remains: it runs past the end.
+                let at = st.n;
+                return Err(StoreError::corrupted(
+                    &seg.path,
+                    pos,
+                    format!(
+                        "entry {at}: {}{}",
+                        crate::wal::Bad::Truncated.reason(),
+                        hint(at)
+                    ),
+                ));
+            }
+            pos += used as u64;
         }
-        if pending_in_batch > 0 {
-            let at = n + (chunk.len() - pending_in_batch) as u64;
-            let hint = if last { RECOVERY_HINT } else { "" };
+        if open_batch > 0 {
+            let at = st.n - open_batch as u64;
             return Err(StoreError::corrupted(
                 &seg.path,
                 batch_end,
-                format!("entries from {at} on form a batch that never completed{hint}"),
+                format!(
+                    "entries from {at} on form a batch that never completed{}",
+                    if last { RECOVERY_HINT } else { "" }
+                ),
             ));
         }
     }
-    check_chunk(&mut chunk, &mut tree, &mut n, &mut next_cp)?;
+    let Fold {
+        tree,
+        mut next_cp,
+        n,
+    } = st;
     while next_cp < checkpoints.len() && checkpoints[next_cp].0 == tree.size().0 {
         check_cp(&checkpoints[next_cp], &tree)?;
         next_cp += 1;

@@ -169,3 +169,53 @@ impl<'a> Scanner<'a> {
         }
     }
 }
+
+/// Where one record sits in a buffer (see [`frame`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    /// Offset of the record header in the buffer.
+    pub at: usize,
+    /// Payload length.
+    pub len: usize,
+    /// `END_OF_BATCH` is set.
+    pub end_of_batch: bool,
+}
+
+impl Span {
+    /// The payload within `buf`.
+    pub fn payload<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        &buf[self.at + RECORD_OVERHEAD..self.at + RECORD_OVERHEAD + self.len]
+    }
+
+    /// Whether the stored CRC matches.
+    pub fn crc_ok(&self, buf: &[u8]) -> bool {
+        let h = &buf[self.at..self.at + RECORD_OVERHEAD];
+        let crc = u32::from_le_bytes(h[4..8].try_into().expect("4"));
+        crc32c::crc32c_append(crc32c::crc32c(&h[0..4]), self.payload(buf)) == crc
+    }
+}
+
+/// Finds record boundaries in `buf` from its headers alone (no checksums):
+/// returns the spans of complete records and the bytes they take. A record
+/// that does not fit is left for the next buffer; a bad length stops framing
+/// (the caller reports it).
+pub fn frame(buf: &[u8], spans: &mut Vec<Span>) -> (usize, Option<Bad>) {
+    let mut pos = 0;
+    while buf.len() - pos >= RECORD_OVERHEAD {
+        let word = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4"));
+        let len = (word & !END_OF_BATCH) as usize;
+        if len > MAX_PAYLOAD {
+            return (pos, Some(Bad::BadLength(word & !END_OF_BATCH)));
+        }
+        if buf.len() - pos < RECORD_OVERHEAD + len {
+            break;
+        }
+        spans.push(Span {
+            at: pos,
+            len,
+            end_of_batch: word & END_OF_BATCH != 0,
+        });
+        pos += RECORD_OVERHEAD + len;
+    }
+    (pos, None)
+}

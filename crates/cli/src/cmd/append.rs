@@ -71,7 +71,8 @@ pub fn prepare_ndjson(
     received_at: Timestamp,
 ) -> Result<Vec<PreparedBatch>, Vec<(usize, EventError)>> {
     let stamp = received_at.to_rfc3339_nanos();
-    let results: Vec<Result<Option<PreparedBatch>, Vec<(usize, EventError)>>> = chunks(input)
+    type ChunkResult = Result<Option<PreparedBatch>, Vec<(usize, EventError)>>;
+    let results: Vec<ChunkResult> = chunks(input)
         .par_iter()
         .map(|c| {
             let part = &input[c.start..c.end];
