@@ -88,6 +88,9 @@ pub(crate) fn run(shared: &Shared) {
 
 /// Extends the tree by `leaves`, makes hash levels and index records durable,
 /// then signs, records and publishes a checkpoint at the new size.
+/// Leaves folded per step of [`integrate`].
+const SLICE: usize = 1 << 18;
+
 pub(crate) fn integrate(
     shared: &Shared,
     tree: &mut CompactRange,
@@ -95,34 +98,48 @@ pub(crate) fn integrate(
     index_offsets: &[(u64, u64)],
 ) -> Result<()> {
     let old_size = tree.size().0;
-    let mut sink = VecSink::tile_levels();
-    tree.extend(leaves, &mut sink);
-    // Group the new nodes per tile level, in position order.
-    let mut per_level: Vec<(u64, Vec<u8>)> = Vec::new();
-    for (id, h) in &sink.nodes {
-        let l = (id.level / 8) as usize;
-        while per_level.len() <= l {
-            per_level.push((u64::MAX, Vec::new()));
-        }
-        let (first, bytes) = &mut per_level[l];
-        if *first == u64::MAX {
-            *first = id.index;
-        }
-        debug_assert_eq!(
-            *first + (bytes.len() / 32) as u64,
-            id.index,
-            "nodes out of order"
-        );
-        bytes.extend_from_slice(&h.0);
-    }
     let mut touched: Vec<Arc<Stream>> = Vec::new();
-    for (l, (first, bytes)) in per_level.iter().enumerate() {
-        if bytes.is_empty() {
-            continue;
+    // Bounded slices keep the transient memory independent of how far the
+    // integrator is behind.
+    for (k, slice) in leaves.chunks(SLICE).enumerate() {
+        let first = old_size + (k * SLICE) as u64;
+        // Level 0 is the leaf hashes themselves.
+        let bytes: Vec<u8> = slice.iter().flat_map(|h| h.0).collect();
+        let l0 = shared.open_or_create_level(0)?;
+        reconcile(&l0, first, &bytes, 32)?;
+        // Levels 8, 16, …: the nodes that become complete.
+        let mut sink = VecSink::new(&[8, 16, 24, 32, 40, 48, 56]);
+        tree.extend(slice, &mut sink);
+        let mut per_level: Vec<(u64, Vec<u8>)> = Vec::new();
+        for (id, h) in &sink.nodes {
+            let l = (id.level / 8) as usize;
+            while per_level.len() <= l {
+                per_level.push((u64::MAX, Vec::new()));
+            }
+            let (first, bytes) = &mut per_level[l];
+            if *first == u64::MAX {
+                *first = id.index;
+            }
+            debug_assert_eq!(
+                *first + (bytes.len() / 32) as u64,
+                id.index,
+                "nodes out of order"
+            );
+            bytes.extend_from_slice(&h.0);
         }
-        let s = shared.open_or_create_level(l as u8)?;
-        reconcile(&s, *first, bytes, 32)?;
-        touched.push(s);
+        for (l, (first, bytes)) in per_level.iter().enumerate().skip(1) {
+            if bytes.is_empty() {
+                continue;
+            }
+            let s = shared.open_or_create_level(l as u8)?;
+            reconcile(&s, *first, bytes, 32)?;
+            if !touched.iter().any(|t| Arc::ptr_eq(t, &s)) {
+                touched.push(s);
+            }
+        }
+        if !touched.iter().any(|t| Arc::ptr_eq(t, &l0)) {
+            touched.push(l0);
+        }
     }
     if !index_offsets.is_empty() {
         let first = index_offsets[0].0 / 256;
