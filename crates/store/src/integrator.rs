@@ -35,6 +35,7 @@ pub(crate) fn run(shared: &Shared) {
                 let due = !p.leaves.is_empty()
                     && (p.closed
                         || last_sign.elapsed() >= shared.config.checkpoint_interval
+                        || p.leaves.len() >= MAX_BACKLOG
                         || (p.wanted
                             && last_sign.elapsed() >= shared.config.min_checkpoint_interval));
                 if due || (p.closed && p.leaves.is_empty()) {
@@ -88,6 +89,10 @@ pub(crate) fn run(shared: &Shared) {
 
 /// Extends the tree by `leaves`, makes hash levels and index records durable,
 /// then signs, records and publishes a checkpoint at the new size.
+/// Under heavy ingest, integrate (and sign) as soon as this many leaves wait,
+/// so the backlog held in memory stays small whatever the interval.
+const MAX_BACKLOG: usize = 1 << 18;
+
 /// Leaves folded per step of [`integrate`].
 const SLICE: usize = 1 << 18;
 
