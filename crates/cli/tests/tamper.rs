@@ -69,6 +69,17 @@ fn seg(data: &Path, stream: &str) -> PathBuf {
     v.pop().unwrap()
 }
 
+/// Removes the last `n` bytes of a file.
+fn cut(path: &Path, n: u64) {
+    let len = std::fs::metadata(path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len - n)
+        .unwrap();
+}
+
 fn flip(path: &Path, offset: usize) {
     let mut b = std::fs::read(path).unwrap();
     b[offset] ^= 0x20;
@@ -138,29 +149,13 @@ fn any_flipped_byte_cut_tail_or_swap_fails_verify_naming_the_place() {
         (
             "the WAL tail (cut)",
             "wal",
-            Box::new(|p: &Path| {
-                let len = std::fs::metadata(p).unwrap().len();
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(p)
-                    .unwrap()
-                    .set_len(len - 500)
-                    .unwrap();
-            }),
+            Box::new(|p: &Path| cut(p, 500)),
             "runs past the end",
         ),
         (
             "the hash/0 tail (cut)",
             "hash/0",
-            Box::new(|p: &Path| {
-                let len = std::fs::metadata(p).unwrap().len();
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(p)
-                    .unwrap()
-                    .set_len(len - 64)
-                    .unwrap();
-            }),
+            Box::new(|p: &Path| cut(p, 64)),
             "hash/0",
         ),
         (

@@ -18,7 +18,7 @@ use crate::error::{Result, StoreError};
 use crate::immutable::FlagReport;
 use crate::log::{LogConfig, Pending, Published, Queue, Shared};
 use crate::read::StoreHashReader;
-use crate::segment::{Kind, Stream, HEADER_LEN};
+use crate::segment::{Kind, LogStreams, Stream, HEADER_LEN};
 use crate::vfs::Vfs;
 use crate::wal::Scanner;
 
@@ -71,43 +71,6 @@ pub(crate) fn tree_at(shared: &Shared, size: u64) -> Result<CompactRange> {
     })
 }
 
-fn open_levels(
-    vfs: &Arc<dyn Vfs>,
-    dir: &Path,
-    flags: &Arc<FlagReport>,
-) -> Result<Vec<Arc<Stream>>> {
-    let hdir = dir.join("hash");
-    let mut names: Vec<u8> = Vec::new();
-    for n in vfs.list(&hdir).map_err(|e| StoreError::io(&hdir, e))? {
-        let l: u8 = n
-            .parse()
-            .map_err(|_| StoreError::corrupted(hdir.join(&n), 0, "unexpected entry in hash/"))?;
-        names.push(l);
-    }
-    names.sort_unstable();
-    let mut out = Vec::new();
-    for (i, l) in names.into_iter().enumerate() {
-        if usize::from(l) != i {
-            return Err(StoreError::corrupted(
-                &hdir,
-                0,
-                format!("hash level {i} is missing"),
-            ));
-        }
-        out.push(Arc::new(Stream::open(
-            vfs.clone(),
-            &Shared::level_dir(dir, l),
-            Kind::Hash,
-            l,
-            flags.clone(),
-        )?));
-    }
-    if out.is_empty() {
-        return Err(StoreError::corrupted(&hdir, 0, "hash level 0 is missing"));
-    }
-    Ok(out)
-}
-
 fn corrupt_context(e: StoreError, file: &Path, what: &str) -> StoreError {
     match e {
         StoreError::OutOfRange(m) => StoreError::corrupted(file, 0, format!("{what}: {m}")),
@@ -126,24 +89,12 @@ pub(crate) fn open(
     config: LogConfig,
     flags: Arc<FlagReport>,
 ) -> Result<Arc<Shared>> {
-    let mut wal = Stream::open(vfs.clone(), &dir.join("wal"), Kind::Wal, 0, flags.clone())?;
-    wal.set_segment_limit(config.wal_segment_bytes);
-    let index = Stream::open(
-        vfs.clone(),
-        &dir.join("index"),
-        Kind::Index,
-        0,
-        flags.clone(),
-    )?;
-    let mut checkpoints = Stream::open(
-        vfs.clone(),
-        &dir.join("checkpoints"),
-        Kind::Checkpoints,
-        0,
-        flags.clone(),
-    )?;
-    checkpoints.set_segment_limit(16 << 20);
-    let levels = open_levels(&vfs, &dir, &flags)?;
+    let LogStreams {
+        wal,
+        index,
+        checkpoints,
+        levels,
+    } = LogStreams::open(&vfs, &dir, &flags, config.wal_segment_bytes)?;
 
     // 1. The newest signed checkpoint. Only its last record may be torn.
     let mut torn: Vec<(PathBuf, u64)> = Vec::new();

@@ -491,3 +491,66 @@ impl Stream {
         Ok(out)
     }
 }
+
+/// The streams of one log directory (docs/FORMAT.md "Directory layout").
+pub(crate) struct LogStreams {
+    pub wal: Stream,
+    pub index: Stream,
+    pub checkpoints: Stream,
+    pub levels: Vec<Arc<Stream>>,
+}
+
+/// Checkpoint segments are kept small so recovery can scan the newest one.
+pub(crate) const CHECKPOINT_SEGMENT_LIMIT: u64 = 16 << 20;
+
+impl LogStreams {
+    /// Opens every stream of the log in `dir`, checking that the hash levels
+    /// are 0, 1, 2, … without gaps.
+    ///
+    /// # Errors
+    /// `Corrupted` for bad headers, broken chains or a missing level; I/O errors.
+    pub(crate) fn open(
+        vfs: &Arc<dyn Vfs>,
+        dir: &Path,
+        flags: &Arc<FlagReport>,
+        wal_limit: u64,
+    ) -> Result<LogStreams> {
+        let open = |name: &str, kind: Kind, level: u8| {
+            Stream::open(vfs.clone(), &dir.join(name), kind, level, flags.clone())
+        };
+        let mut wal = open("wal", Kind::Wal, 0)?;
+        wal.set_segment_limit(wal_limit);
+        let index = open("index", Kind::Index, 0)?;
+        let mut checkpoints = open("checkpoints", Kind::Checkpoints, 0)?;
+        checkpoints.set_segment_limit(CHECKPOINT_SEGMENT_LIMIT);
+        let hdir = dir.join("hash");
+        let mut found: Vec<u8> = Vec::new();
+        for n in vfs.list(&hdir).map_err(|e| StoreError::io(&hdir, e))? {
+            let l: u8 = n.parse().map_err(|_| {
+                StoreError::corrupted(hdir.join(&n), 0, "unexpected entry in hash/")
+            })?;
+            found.push(l);
+        }
+        found.sort_unstable();
+        let mut levels = Vec::with_capacity(found.len());
+        for (i, l) in found.into_iter().enumerate() {
+            if usize::from(l) != i {
+                return Err(StoreError::corrupted(
+                    &hdir,
+                    0,
+                    format!("hash level {i} is missing"),
+                ));
+            }
+            levels.push(Arc::new(open(&format!("hash/{l}"), Kind::Hash, l)?));
+        }
+        if levels.is_empty() {
+            return Err(StoreError::corrupted(&hdir, 0, "hash level 0 is missing"));
+        }
+        Ok(LogStreams {
+            wal,
+            index,
+            checkpoints,
+            levels,
+        })
+    }
+}

@@ -14,7 +14,7 @@ use veritrail_core::hash::{leaf_hash, Hash};
 
 use crate::datadir::DataDir;
 use crate::error::{Result, StoreError};
-use crate::segment::{Kind, Stream, HEADER_LEN};
+use crate::segment::{LogStreams, Stream, HEADER_LEN};
 
 /// What a successful verification saw.
 #[derive(Clone, Debug, Default)]
@@ -147,35 +147,12 @@ pub fn verify_log(
     let vfs = dd.vfs().clone();
     let dir = dd.log_dir(name);
     let flags = dd.flags().clone();
-    let wal = Stream::open(vfs.clone(), &dir.join("wal"), Kind::Wal, 0, flags.clone())?;
-    let index = Stream::open(
-        vfs.clone(),
-        &dir.join("index"),
-        Kind::Index,
-        0,
-        flags.clone(),
-    )?;
-    let cps = Stream::open(
-        vfs.clone(),
-        &dir.join("checkpoints"),
-        Kind::Checkpoints,
-        0,
-        flags.clone(),
-    )?;
-    let mut levels: Vec<Arc<Stream>> = Vec::new();
-    loop {
-        let d = dir.join("hash").join(levels.len().to_string());
-        if !vfs.exists(&d) {
-            break;
-        }
-        levels.push(Arc::new(Stream::open(
-            vfs.clone(),
-            &d,
-            Kind::Hash,
-            levels.len() as u8,
-            flags.clone(),
-        )?));
-    }
+    let LogStreams {
+        wal,
+        index,
+        checkpoints: cps,
+        levels,
+    } = LogStreams::open(&vfs, &dir, &flags, crate::segment::DEFAULT_SEGMENT_LIMIT)?;
     let mut report = VerifyReport {
         origin: meta.origin.clone(),
         ..VerifyReport::default()
