@@ -32,6 +32,23 @@ pub struct LogArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the HTTP server. With no arguments: ./veritrail-data on 127.0.0.1:7878,
+    /// initialising the directory and printing a first admin token on first start.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, env = "VERITRAIL_LISTEN", default_value = "127.0.0.1:7878")]
+        listen: String,
+        /// Require a token for checkpoints, hash tiles and proofs too.
+        #[arg(long, env = "VERITRAIL_PRIVATE_CHECKPOINTS")]
+        private_checkpoints: bool,
+    },
+    /// Manage API tokens (offline, on the data directory).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Generate an Ed25519 checkpoint signing key (C2SP signed-note format).
     ///
     /// Prints the verifier key on stdout. The private key goes to --out
@@ -115,6 +132,39 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown only once).
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// writer, reader, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Logs a writer or reader may use (repeatable).
+        #[arg(long = "log")]
+        logs: Vec<String>,
+        /// A label.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Lifetime, e.g. 90d, 12h, 30m, 3600s.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Token id (tok_…).
+        id: String,
     },
 }
 

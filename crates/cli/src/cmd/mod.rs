@@ -9,7 +9,9 @@ mod keygen;
 mod logs;
 mod progress;
 mod prove;
+mod serve;
 mod status;
+mod token;
 mod verify;
 
 use std::process::ExitCode;
@@ -17,12 +19,28 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use veritrail_store::{DataDir, RealFs, StoreError};
 
-use crate::args::{BenchCommand, Cli, Command, LogCommand};
+use crate::args::{BenchCommand, Cli, Command, LogCommand, TokenCommand};
 use crate::exit::Exit;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Keygen { origin, out } => keygen::run(&origin, out.as_deref()),
+        Command::Serve {
+            data,
+            listen,
+            private_checkpoints,
+        } => serve::run(&data.data, &listen, private_checkpoints),
+        Command::Token { command } => match command {
+            TokenCommand::Create {
+                data,
+                role,
+                logs,
+                name,
+                expires,
+            } => token::create(&data.data, &role, logs, &name, expires.as_deref()),
+            TokenCommand::List { data } => token::list(&data.data),
+            TokenCommand::Revoke { data, id } => token::revoke(&data.data, &id),
+        },
         Command::Init {
             data,
             origin_prefix,

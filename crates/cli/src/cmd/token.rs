@@ -1,0 +1,85 @@
+//! `veritrail token create|list|revoke` (offline; a running server picks up
+//! changes when restarted — use the admin API to change tokens live).
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use veritrail_server::tokens::{Role, TokenStore};
+
+use crate::exit::Exit;
+
+/// Parses `90d`, `12h`, `30m`, `3600s` (or plain seconds).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|v| *v > 0)
+}
+
+pub fn create(
+    data: &std::path::Path,
+    role: &str,
+    logs: Vec<String>,
+    name: &str,
+    expires: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let dd = super::open_data(data)?;
+    let role = Role::parse(role)
+        .ok_or_else(|| Exit::usage("--role must be writer, reader, auditor or admin"))?;
+    for l in &logs {
+        dd.meta(l).map_err(super::store_err)?;
+    }
+    let ttl = match expires {
+        Some(e) => Some(parse_duration(e).ok_or_else(|| {
+            Exit::usage(format!("--expires {e:?}: use e.g. 90d, 12h, 30m or 3600s"))
+        })?),
+        None => None,
+    };
+    let store = TokenStore::open(data)?;
+    let (secret, t) = store
+        .create(role, logs, name, ttl)
+        .map_err(|e| Exit::usage(e.to_string()))?;
+    eprintln!(
+        "veritrail: created token {} ({:?}); the secret below is shown only once",
+        t.id, t.role
+    );
+    println!("{secret}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list(data: &std::path::Path) -> anyhow::Result<ExitCode> {
+    super::open_data(data)?;
+    let store = TokenStore::open(data)?;
+    let mut out = std::io::stdout().lock();
+    for t in store.list() {
+        let state = if t.revoked.is_some() {
+            "revoked"
+        } else {
+            "active"
+        };
+        writeln!(
+            out,
+            "{}\t{:?}\t{}\t{}\t{}",
+            t.id,
+            t.role,
+            t.logs.join(","),
+            state,
+            t.name
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn revoke(data: &std::path::Path, id: &str) -> anyhow::Result<ExitCode> {
+    super::open_data(data)?;
+    let store = TokenStore::open(data)?;
+    let t = store.revoke(id).map_err(|e| Exit::usage(e.to_string()))?;
+    eprintln!("veritrail: revoked {}", t.id);
+    Ok(ExitCode::SUCCESS)
+}

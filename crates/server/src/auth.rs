@@ -1,0 +1,71 @@
+//! Who is calling: the bearer token (if any) and the client address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use serde_json::json;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::tokens::Token;
+
+/// The client's address, when the server knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// The caller's token: `None` without an Authorization header. A header with
+/// an unknown, revoked or expired token is a 401, recorded in `_system`.
+///
+/// # Errors
+/// 401.
+pub async fn caller(
+    st: &AppState,
+    parts_headers: &axum::http::HeaderMap,
+    ip: ClientIp,
+) -> Result<Option<Token>, AppError> {
+    let Some(h) = parts_headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let secret = h
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match secret.and_then(|s| st.tokens.authenticate(s)) {
+        Some(t) => Ok(Some(t)),
+        None => {
+            st.audit("auth.failure", None, ip.0, None, json!({}))
+                .await?;
+            // Slow down guessing: every failure costs the caller a moment.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            Err(AppError::unauthorized())
+        }
+    }
+}
+
+/// Like [`caller`] but a token is required.
+///
+/// # Errors
+/// 401.
+pub async fn required(
+    st: &AppState,
+    headers: &axum::http::HeaderMap,
+    ip: ClientIp,
+) -> Result<Token, AppError> {
+    caller(st, headers, ip)
+        .await?
+        .ok_or_else(AppError::unauthorized)
+}

@@ -1,0 +1,73 @@
+//! veritrail-server: the HTTP API over `veritrail-store` logs.
+//!
+//! [`app`] builds the router (tests drive it with `tower::ServiceExt::oneshot`);
+//! [`serve`] runs it on a socket with graceful shutdown: stop accepting, finish
+//! in-flight requests, record the stop in `_system`, sign final checkpoints.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod read;
+pub mod state;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+pub use error::AppError;
+pub use state::{AppState, ServerConfig};
+
+/// The router.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/v1/logs", get(read::list_logs))
+        .route("/v1/logs/{log}/events", post(ingest::post_events))
+        .route("/v1/logs/{log}/events/{index}", get(read::event))
+        .route("/v1/logs/{log}/checkpoint", get(read::checkpoint))
+        .route("/v1/logs/{log}/tile/{*path}", get(read::tile))
+        .route("/v1/logs/{log}/proof/inclusion", get(read::inclusion))
+        .route("/v1/logs/{log}/proof/consistency", get(read::consistency))
+        .route("/v1/tokens", post(admin::create).get(admin::list))
+        .route("/v1/tokens/{id}", delete(admin::revoke))
+        .layer(DefaultBodyLimit::max(ingest::MAX_BODY))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then closes the
+/// logs (final checkpoints).
+///
+/// # Errors
+/// Socket errors.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state
+        .audit(
+            "system.start",
+            None,
+            None,
+            None,
+            serde_json::json!({"listen": listener.local_addr()?.to_string()}),
+        )
+        .await
+        .map_err(|e| std::io::Error::other(e.message))?;
+    let router = app(state.clone());
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    state.close().await;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! Server state: the open logs, the token store, and the `_system` audit trail.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use veritrail_core::{Event, Timestamp};
+use veritrail_store::datadir::SYSTEM_LOG;
+use veritrail_store::{DataDir, Log, LogConfig, PreparedBatch};
+
+use crate::error::AppError;
+use crate::tokens::{Token, TokenStore};
+
+/// Settings of a running server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Require a token for checkpoints, hash tiles and proofs.
+    pub private_checkpoints: bool,
+    /// How long `?wait=proof` waits for the next checkpoint.
+    pub receipt_timeout: Duration,
+    /// Log tunables.
+    pub log: LogConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            private_checkpoints: false,
+            receipt_timeout: Duration::from_secs(30),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    /// The data directory.
+    pub data: DataDir,
+    /// Open logs by name (including `_system`).
+    pub logs: RwLock<BTreeMap<String, Arc<Log>>>,
+    /// Tokens.
+    pub tokens: TokenStore,
+    /// Settings.
+    pub config: ServerConfig,
+}
+
+/// Current time.
+pub fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_unix_nanos(d.as_nanos() as i128)
+}
+
+impl AppState {
+    /// Opens every log of the data directory (running recovery) and the
+    /// `_system` log.
+    ///
+    /// # Errors
+    /// Store and token errors, as text.
+    pub fn open(data: DataDir, config: ServerConfig) -> Result<Arc<AppState>, String> {
+        data.ensure_system_log().map_err(|e| e.to_string())?;
+        let tokens = TokenStore::open(data.root()).map_err(|e| e.to_string())?;
+        let mut logs = BTreeMap::new();
+        for name in data.list_logs().map_err(|e| e.to_string())? {
+            let log = data
+                .open_log(&name, config.log.clone())
+                .map_err(|e| format!("log {name}: {e}"))?;
+            logs.insert(name, Arc::new(log));
+        }
+        Ok(Arc::new(AppState {
+            data,
+            logs: RwLock::new(logs),
+            tokens,
+            config,
+        }))
+    }
+
+    /// The data directory root.
+    pub fn root(&self) -> &Path {
+        self.data.root()
+    }
+
+    /// An open log, or 404. `_system` is only reachable where `system` is true.
+    ///
+    /// # Errors
+    /// 404.
+    pub fn log(&self, name: &str) -> Result<Arc<Log>, AppError> {
+        self.logs
+            .read()
+            .expect("logs lock")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| AppError::not_found(format!("no log named {name:?}")))
+    }
+
+    /// Appends an event to `_system` and waits until it is durable: who
+    /// looked at the evidence is evidence too, so a read whose audit record
+    /// cannot be stored is refused.
+    ///
+    /// # Errors
+    /// 503 when the audit record cannot be written.
+    pub async fn audit(
+        &self,
+        action: &str,
+        token: Option<&Token>,
+        ip: Option<IpAddr>,
+        target: Option<&str>,
+        metadata: Value,
+    ) -> Result<(), AppError> {
+        let mut actor = match token {
+            Some(t) => json!({"id": t.id, "type": "token", "name": t.name}),
+            None => json!({"id": "anonymous", "type": "anonymous"}),
+        };
+        if let Some(ip) = ip {
+            actor["ip"] = json!(ip.to_string());
+        }
+        let mut ev =
+            json!({"action": action, "actor": actor, "source": {"app": "veritrail-server"}});
+        if let Some(t) = target {
+            ev["target"] = json!({"type": "log", "id": t});
+        }
+        if metadata.as_object().is_some_and(|m| !m.is_empty()) {
+            ev["metadata"] = metadata;
+        }
+        let bytes = serde_json::to_vec(&ev).expect("json");
+        let canonical = Event::parse(&bytes)
+            .and_then(|e| e.into_canonical(now()))
+            .map_err(|e| AppError::internal(&e))?;
+        let log = self.log(SYSTEM_LOG)?;
+        let batch = PreparedBatch::new(&[canonical])?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        log.append_prepared(batch, move |r| {
+            let _ = tx.send(r);
+        });
+        match rx.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(AppError::from(e)),
+            Err(_) => Err(AppError::internal(&"audit log closed")),
+        }
+    }
+
+    /// Records the stop and closes every log (each signs a final checkpoint).
+    pub async fn close(&self) {
+        let _ = self.audit("system.stop", None, None, None, json!({})).await;
+        let logs: Vec<Arc<Log>> = self
+            .logs
+            .read()
+            .expect("logs lock")
+            .values()
+            .cloned()
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            for l in logs {
+                l.close();
+            }
+        })
+        .await
+        .ok();
+    }
+}

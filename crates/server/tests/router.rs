@@ -1,0 +1,609 @@
+//! Router tests with `oneshot`: ingest in every body form, a table of bad
+//! inputs (each refused with its documented status and nothing stored), the
+//! role matrix, receipts verified with veritrail-core alone, revoked and
+//! expired tokens, and the `_system` audit trail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+use veritrail_core::checkpoint::open_checkpoint;
+use veritrail_core::hash::Hash;
+use veritrail_core::note::Verifier;
+use veritrail_core::proof::verify_inclusion;
+use veritrail_core::tree::{LeafIndex, TreeSize};
+use veritrail_server::tokens::Role;
+use veritrail_server::{app, AppState, ServerConfig};
+use veritrail_store::{DataDir, LogConfig, RealFs};
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    st: Arc<AppState>,
+    admin: String,
+    writer: String,
+    reader: String,
+    auditor: String,
+    other_writer: String,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("d");
+    let (dd, _) = DataDir::init(Arc::new(RealFs), &root, Some("test.example")).unwrap();
+    dd.create_log("other").unwrap();
+    let config = ServerConfig {
+        log: LogConfig {
+            checkpoint_interval: Duration::from_millis(100),
+            min_checkpoint_interval: Duration::from_millis(5),
+            ..LogConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let st = AppState::open(dd, config).unwrap();
+    let mk = |role, logs: &[&str]| {
+        st.tokens
+            .create(
+                role,
+                logs.iter().map(|s| s.to_string()).collect(),
+                "t",
+                None,
+            )
+            .unwrap()
+            .0
+    };
+    Fixture {
+        admin: mk(Role::Admin, &[]),
+        writer: mk(Role::Writer, &["default"]),
+        reader: mk(Role::Reader, &["default"]),
+        auditor: mk(Role::Auditor, &[]),
+        other_writer: mk(Role::Writer, &["other"]),
+        st,
+        _tmp: tmp,
+    }
+}
+
+async fn call(
+    st: &Arc<AppState>,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    ct: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    if let Some(c) = ct {
+        req = req.header("Content-Type", c);
+    }
+    let resp = app(st.clone())
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    (
+        status,
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
+fn json_of(b: &[u8]) -> Value {
+    serde_json::from_slice(b).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(b)))
+}
+
+fn durable(st: &AppState, log: &str) -> u64 {
+    st.log(log).unwrap().durable_size()
+}
+
+const EV: &str =
+    r#"{"action":"user.login","actor":{"id":"alice","ip":"192.0.2.7"},"outcome":"success"}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_object_array_and_ndjson() {
+    let f = fixture();
+    let (s, b) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&f.writer),
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(json_of(&b)["entries"][0]["index"], 0);
+    let arr = format!("[{EV},{EV},{EV}]");
+    let (s, b) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&f.writer),
+        Some("application/json"),
+        arr.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(json_of(&b)["entries"].as_array().unwrap().len(), 3);
+    let nd = format!("{EV}\n\n{EV}\n");
+    let (s, b) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&f.writer),
+        Some("application/x-ndjson"),
+        nd.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(json_of(&b)["entries"][1]["index"], 5);
+    assert_eq!(durable(&f.st, "default"), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_are_refused_and_store_nothing() {
+    let f = fixture();
+    call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&f.writer),
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    let too_many = format!("[{}]", vec![EV; 10_001].join(","));
+    // Every field within its own limit, the canonical event over 65,535 bytes.
+    let huge_event = format!(
+        r#"{{"action":"a.b","actor":"x","message":"{}","metadata":{{"k":"{}"}}}}"#,
+        "m".repeat(40_000),
+        "v".repeat(30_000)
+    );
+    let big_body = vec![b' '; 17 << 20];
+    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "malformed JSON",
+            Some("application/json"),
+            b"{\"action\":".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "wrong type",
+            Some("application/json"),
+            br#"{"action":5,"actor":"x"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "float",
+            Some("application/json"),
+            br#"{"action":"a.b","actor":"x","metadata":{"n":1.5}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "unknown field",
+            Some("application/json"),
+            br#"{"action":"a.b","actor":"x","acter":"y"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "empty body",
+            Some("application/json"),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "empty NDJSON",
+            Some("application/x-ndjson"),
+            b"\n\n".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "empty",
+        ),
+        (
+            "wrong content type",
+            Some("text/plain"),
+            EV.as_bytes().to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "invalid UTF-8",
+            Some("application/json"),
+            b"{\"action\":\"a.b\",\"actor\":\"\xff\"}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "a scalar body",
+            Some("application/json"),
+            b"42".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "one bad item in a batch",
+            Some("application/json"),
+            format!("[{EV},{{\"action\":\"x\"}}]").into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "10,001 events",
+            Some("application/json"),
+            too_many.into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            "an oversized event",
+            Some("application/json"),
+            huge_event.into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event_too_large",
+        ),
+        (
+            "a 17 MiB body",
+            Some("application/json"),
+            big_body,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+    ];
+    for (what, ct, body, status, code) in cases {
+        let before = durable(&f.st, "default");
+        let (s, b) = call(
+            &f.st,
+            "POST",
+            "/v1/logs/default/events",
+            Some(&f.writer),
+            ct,
+            body,
+        )
+        .await;
+        assert_eq!(s, status, "{what}: {}", String::from_utf8_lossy(&b));
+        let v = json_of(&b);
+        assert_eq!(v["error"]["code"], code, "{what}: {v}");
+        assert_eq!(durable(&f.st, "default"), before, "{what} changed the log");
+    }
+    // The failing batch names the item and the field.
+    let (_, b) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&f.writer),
+        Some("application/json"),
+        format!("[{EV},{{\"action\":\"x\"}}]").into(),
+    )
+    .await;
+    let v = json_of(&b);
+    assert_eq!(v["error"]["item"], 1);
+    assert_eq!(v["error"]["field"], "actor");
+    // Unknown log and bad proof queries.
+    let (s, _) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/nope/events",
+        Some(&f.writer),
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    for q in [
+        "index=99&tree_size=1",
+        "index=0&tree_size=99",
+        "index=x",
+        "tree_size=1",
+    ] {
+        let (s, b) = call(
+            &f.st,
+            "GET",
+            &format!("/v1/logs/default/proof/inclusion?{q}"),
+            None,
+            None,
+            vec![],
+        )
+        .await;
+        assert_eq!(
+            s,
+            StatusCode::BAD_REQUEST,
+            "{q}: {}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    let (s, _) = call(
+        &f.st,
+        "GET",
+        "/v1/logs/default/proof/consistency?from=0&to=1",
+        None,
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_matrix() {
+    let f = fixture();
+    let post = |t: Option<String>, log: &'static str| {
+        let st = f.st.clone();
+        async move {
+            call(
+                &st,
+                "POST",
+                &format!("/v1/logs/{log}/events"),
+                t.as_deref(),
+                Some("application/json"),
+                EV.into(),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(post(None, "default").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(Some("vt_wrong".into()), "default").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(Some(f.writer.clone()), "default").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post(Some(f.writer.clone()), "other").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(Some(f.other_writer.clone()), "other").await,
+        StatusCode::CREATED
+    );
+    for t in [&f.reader, &f.auditor, &f.admin] {
+        assert_eq!(
+            post(Some(t.clone()), "default").await,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(
+        post(Some(f.admin.clone()), "_system").await,
+        StatusCode::FORBIDDEN
+    );
+    f.st.log("default")
+        .unwrap()
+        .wait_for_checkpoint(1, Duration::from_secs(5))
+        .unwrap();
+    f.st.log("other")
+        .unwrap()
+        .wait_for_checkpoint(1, Duration::from_secs(5))
+        .unwrap();
+    let get = |t: Option<String>, uri: &'static str| {
+        let st = f.st.clone();
+        async move { call(&st, "GET", uri, t.as_deref(), None, vec![]).await.0 }
+    };
+    // Entries: reader of the log and auditors only.
+    assert_eq!(
+        get(None, "/v1/logs/default/events/0").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(Some(f.reader.clone()), "/v1/logs/default/events/0").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(Some(f.auditor.clone()), "/v1/logs/other/events/0").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(Some(f.reader.clone()), "/v1/logs/other/events/0").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(Some(f.writer.clone()), "/v1/logs/default/events/0").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(Some(f.admin.clone()), "/v1/logs/default/events/0").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(
+            Some(f.reader.clone()),
+            "/v1/logs/default/tile/entries/000.p/1"
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(None, "/v1/logs/default/tile/entries/000.p/1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Checkpoints and hash tiles are public; _system is not.
+    assert_eq!(
+        get(None, "/v1/logs/default/checkpoint").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(None, "/v1/logs/default/tile/0/000.p/1").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(None, "/v1/logs/_system/checkpoint").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(Some(f.auditor.clone()), "/v1/logs/_system/checkpoint").await,
+        StatusCode::OK
+    );
+    // Token administration: admin only.
+    assert_eq!(
+        get(Some(f.auditor.clone()), "/v1/tokens").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(Some(f.admin.clone()), "/v1/tokens").await,
+        StatusCode::OK
+    );
+    // Listing shows only the logs a token may see.
+    let (_, b) = call(&f.st, "GET", "/v1/logs", Some(&f.writer), None, vec![]).await;
+    let names: Vec<String> = json_of(&b)["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, vec!["default".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_and_expired_tokens_are_refused() {
+    let f = fixture();
+    let (s, b) = call(
+        &f.st,
+        "POST",
+        "/v1/tokens",
+        Some(&f.admin),
+        Some("application/json"),
+        br#"{"role":"writer","logs":["default"],"name":"temp"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let v = json_of(&b);
+    let (secret, id) = (
+        v["token"].as_str().unwrap().to_owned(),
+        v["id"].as_str().unwrap().to_owned(),
+    );
+    let (s, _) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&secret),
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = call(
+        &f.st,
+        "DELETE",
+        &format!("/v1/tokens/{id}"),
+        Some(&f.admin),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&secret),
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (expired, _) =
+        f.st.tokens
+            .create(Role::Writer, vec!["default".into()], "exp", Some(1))
+            .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (s, _) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        Some(&expired),
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Token changes and failed authentications are in the audit trail.
+    let sys = f.st.log("_system").unwrap();
+    let p = sys
+        .wait_for_checkpoint(sys.durable_size(), Duration::from_secs(5))
+        .unwrap();
+    let entries = sys.entries(0, p.size).unwrap();
+    let text: Vec<String> = entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert!(
+        text.iter().any(|e| e.contains("\"token.create\"")),
+        "{text:?}"
+    );
+    assert!(text.iter().any(|e| e.contains("\"token.revoke\"")));
+    assert!(text.iter().any(|e| e.contains("\"auth.failure\"")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_verifies_offline_with_core_alone() {
+    let f = fixture();
+    let body = format!("[{EV},{EV}]");
+    let (s, b) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events?wait=proof",
+        Some(&f.writer),
+        Some("application/json"),
+        body.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let r = json_of(&b);
+    // Everything below uses only the receipt and veritrail-core.
+    let key = Verifier::parse(r["verifier_key"].as_str().unwrap()).unwrap();
+    let cp = open_checkpoint(r["checkpoint"].as_str().unwrap().as_bytes(), &key, &[])
+        .unwrap()
+        .checkpoint;
+    assert_eq!(cp.size.0, r["tree_size"].as_u64().unwrap());
+    for e in r["entries"].as_array().unwrap() {
+        let leaf = Hash::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(e["leaf_hash"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let proof: Vec<Hash> = e["inclusion_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect();
+        verify_inclusion(
+            &leaf,
+            LeafIndex(e["index"].as_u64().unwrap()),
+            cp.size,
+            &proof,
+            &cp.root,
+        )
+        .unwrap();
+    }
+    // And the stored event hashes to the acknowledged leaf.
+    let (s, b) = call(
+        &f.st,
+        "GET",
+        "/v1/logs/default/events/1",
+        Some(&f.reader),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json_of(&b);
+    assert_eq!(v["leaf_hash"], r["entries"][1]["leaf_hash"]);
+    let _ = json!(TreeSize(0).0);
+}
