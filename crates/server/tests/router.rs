@@ -170,7 +170,9 @@ async fn bad_inputs_are_refused_and_store_nothing() {
         "v".repeat(30_000)
     );
     let big_body = vec![b' '; 17 << 20];
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+    /// (what, content type, body, expected status, expected error code)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, StatusCode, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "malformed JSON",
             Some("application/json"),
