@@ -20,7 +20,7 @@ use veritrail_store::PreparedBatch;
 
 use crate::auth::{required, ClientIp};
 use crate::error::AppError;
-use crate::state::{now, AppState};
+use crate::state::{blocking, now, AppState};
 
 /// Largest request body.
 pub const MAX_BODY: usize = 16 << 20;
@@ -165,7 +165,7 @@ pub async fn post_events(
     let last = appended.first_index + appended.leaf_hashes.len() as u64;
     let timeout = st.config.receipt_timeout;
     let log2 = log.clone();
-    let receipt = tokio::task::spawn_blocking(move || -> Result<_, veritrail_store::StoreError> {
+    let receipt = blocking(move || {
         let p = log2.wait_for_checkpoint(last, timeout)?;
         let mut proofs = Vec::with_capacity(appended.leaf_hashes.len());
         for k in 0..appended.leaf_hashes.len() as u64 {
@@ -173,8 +173,7 @@ pub async fn post_events(
         }
         Ok((p, proofs))
     })
-    .await
-    .map_err(|e| AppError::internal(&e))??;
+    .await?;
     let (p, proofs) = receipt;
     let entries: Vec<_> = entries
         .into_iter()

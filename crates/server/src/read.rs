@@ -15,7 +15,7 @@ use veritrail_store::datadir::SYSTEM_LOG;
 
 use crate::auth::{caller, required, ClientIp};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{blocking, AppState};
 use crate::tokens::Token;
 
 async fn public_or_token(
@@ -157,10 +157,7 @@ pub async fn event(
     )
     .await?;
     let log2 = log.clone();
-    let entry = tokio::task::spawn_blocking(move || log2.entries(index, 1))
-        .await
-        .map_err(|e| AppError::internal(&e))??
-        .remove(0);
+    let entry = blocking(move || log2.entries(index, 1)).await?.remove(0);
     let leaf = veritrail_core::leaf_hash(&entry).to_base64();
     // The stored canonical JSON is embedded byte for byte.
     let mut body = format!("{{\"index\":{index},\"leaf_hash\":\"{leaf}\",\"event\":").into_bytes();
@@ -192,9 +189,7 @@ pub async fn inclusion(
         .ok_or_else(|| AppError::bad_request("bad_query", "index is required"))?;
     let size = q.tree_size.unwrap_or_else(|| log.published().size);
     let log2 = log.clone();
-    let proof = tokio::task::spawn_blocking(move || log2.prove_inclusion(index, size))
-        .await
-        .map_err(|e| AppError::internal(&e))??;
+    let proof = blocking(move || log2.prove_inclusion(index, size)).await?;
     Ok(axum::Json(json!({"index": index, "tree_size": size, "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>()})).into_response())
 }
 
@@ -223,8 +218,6 @@ pub async fn consistency(
         ));
     };
     let log2 = log.clone();
-    let proof = tokio::task::spawn_blocking(move || log2.prove_consistency(from, to))
-        .await
-        .map_err(|e| AppError::internal(&e))??;
+    let proof = blocking(move || log2.prove_consistency(from, to)).await?;
     Ok(axum::Json(json!({"from": from, "to": to, "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>()})).into_response())
 }

@@ -47,6 +47,19 @@ pub struct AppState {
     pub config: ServerConfig,
 }
 
+/// Runs blocking store work off the async workers and maps its errors.
+///
+/// # Errors
+/// The store error as an [`AppError`]; 500 if the task panicked.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, veritrail_store::StoreError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::internal(&e))?
+        .map_err(AppError::from)
+}
+
 /// Current time.
 pub fn now() -> Timestamp {
     let d = std::time::SystemTime::now()

@@ -392,73 +392,65 @@ async fn role_matrix() {
         .unwrap()
         .wait_for_checkpoint(1, Duration::from_secs(5))
         .unwrap();
-    let get = |t: Option<String>, uri: &'static str| {
-        let st = f.st.clone();
-        async move { call(&st, "GET", uri, t.as_deref(), None, vec![]).await.0 }
-    };
-    // Entries: reader of the log and auditors only.
-    assert_eq!(
-        get(None, "/v1/logs/default/events/0").await,
-        StatusCode::UNAUTHORIZED
+    // (token, request, expected status)
+    let none = None;
+    let (r, a, w, ad) = (
+        Some(f.reader.clone()),
+        Some(f.auditor.clone()),
+        Some(f.writer.clone()),
+        Some(f.admin.clone()),
     );
-    assert_eq!(
-        get(Some(f.reader.clone()), "/v1/logs/default/events/0").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        get(Some(f.auditor.clone()), "/v1/logs/other/events/0").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        get(Some(f.reader.clone()), "/v1/logs/other/events/0").await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        get(Some(f.writer.clone()), "/v1/logs/default/events/0").await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        get(Some(f.admin.clone()), "/v1/logs/default/events/0").await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        get(
-            Some(f.reader.clone()),
-            "/v1/logs/default/tile/entries/000.p/1"
-        )
-        .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        get(None, "/v1/logs/default/tile/entries/000.p/1").await,
-        StatusCode::UNAUTHORIZED
-    );
-    // Checkpoints and hash tiles are public; _system is not.
-    assert_eq!(
-        get(None, "/v1/logs/default/checkpoint").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        get(None, "/v1/logs/default/tile/0/000.p/1").await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        get(None, "/v1/logs/_system/checkpoint").await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        get(Some(f.auditor.clone()), "/v1/logs/_system/checkpoint").await,
-        StatusCode::OK
-    );
-    // Token administration: admin only.
-    assert_eq!(
-        get(Some(f.auditor.clone()), "/v1/tokens").await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        get(Some(f.admin.clone()), "/v1/tokens").await,
-        StatusCode::OK
-    );
+    let table: Vec<(&Option<String>, &str, StatusCode)> = vec![
+        // Entries: readers of the log and auditors only.
+        (&none, "/v1/logs/default/events/0", StatusCode::UNAUTHORIZED),
+        (&r, "/v1/logs/default/events/0", StatusCode::OK),
+        (&a, "/v1/logs/other/events/0", StatusCode::OK),
+        (&r, "/v1/logs/other/events/0", StatusCode::FORBIDDEN),
+        (&w, "/v1/logs/default/events/0", StatusCode::FORBIDDEN),
+        (&ad, "/v1/logs/default/events/0", StatusCode::FORBIDDEN),
+        (&r, "/v1/logs/default/tile/entries/000.p/1", StatusCode::OK),
+        (
+            &none,
+            "/v1/logs/default/tile/entries/000.p/1",
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            &w,
+            "/v1/logs/default/tile/entries/000.p/1",
+            StatusCode::FORBIDDEN,
+        ),
+        // Checkpoints, hash tiles and proofs are public; _system is not.
+        (&none, "/v1/logs/default/checkpoint", StatusCode::OK),
+        (&none, "/v1/logs/default/tile/0/000.p/1", StatusCode::OK),
+        (
+            &none,
+            "/v1/logs/default/proof/inclusion?index=0",
+            StatusCode::OK,
+        ),
+        (
+            &none,
+            "/v1/logs/_system/checkpoint",
+            StatusCode::UNAUTHORIZED,
+        ),
+        (&w, "/v1/logs/_system/checkpoint", StatusCode::FORBIDDEN),
+        (&a, "/v1/logs/_system/checkpoint", StatusCode::OK),
+        (&ad, "/v1/logs/_system/checkpoint", StatusCode::OK),
+        // Listing needs a token; token administration needs admin.
+        (&none, "/v1/logs", StatusCode::UNAUTHORIZED),
+        (&a, "/v1/tokens", StatusCode::FORBIDDEN),
+        (&w, "/v1/tokens", StatusCode::FORBIDDEN),
+        (&ad, "/v1/tokens", StatusCode::OK),
+    ];
+    for (token, uri, want) in table {
+        let (got, body) = call(&f.st, "GET", uri, token.as_deref(), None, vec![]).await;
+        assert_eq!(
+            got,
+            want,
+            "GET {uri} with {:?}: {}",
+            token.as_ref().map(|t| &t[..6]),
+            String::from_utf8_lossy(&body)
+        );
+    }
     // Listing shows only the logs a token may see.
     let (_, b) = call(&f.st, "GET", "/v1/logs", Some(&f.writer), None, vec![]).await;
     let names: Vec<String> = json_of(&b)["logs"]
