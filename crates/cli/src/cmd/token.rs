@@ -83,3 +83,20 @@ pub fn revoke(data: &std::path::Path, id: &str) -> anyhow::Result<ExitCode> {
     eprintln!("veritrail: revoked {}", t.id);
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d"), Some(90 * 86_400));
+        assert_eq!(parse_duration("12h"), Some(43_200));
+        assert_eq!(parse_duration("30m"), Some(1_800));
+        assert_eq!(parse_duration("3600s"), Some(3_600));
+        assert_eq!(parse_duration("3600"), Some(3_600));
+        for bad in ["", "d", "0s", "5w", "-1h", "1.5h", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `veritrail token create|list|revoke` work offline on a data directory, and
+//! the tokens they make are the ones the server accepts.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_veritrail"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn token_lifecycle_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    let ds = d.to_str().unwrap();
+    assert_eq!(run(&["init", "--data", ds]).0, 0);
+    let (code, secret, err) = run(&[
+        "token",
+        "create",
+        "--data",
+        ds,
+        "--role",
+        "writer",
+        "--log",
+        "default",
+        "--name",
+        "app",
+        "--expires",
+        "30d",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let secret = secret.trim().to_owned();
+    assert!(secret.starts_with("vt_") && secret.len() > 40, "{secret}");
+    // Only the hash is stored.
+    let file = std::fs::read_to_string(d.join("tokens.json")).unwrap();
+    assert!(!file.contains(&secret), "the secret must never be stored");
+    let store = veritrail_server::tokens::TokenStore::open(&d).unwrap();
+    let t = store
+        .authenticate(&secret)
+        .expect("the CLI's token authenticates");
+    assert!(t.can_write("default") && !t.can_write("other"));
+    // Bad requests are refused with exit 2 and change nothing.
+    for args in [
+        vec!["token", "create", "--data", ds, "--role", "writer"],
+        vec!["token", "create", "--data", ds, "--role", "king"],
+        vec![
+            "token", "create", "--data", ds, "--role", "reader", "--log", "nope",
+        ],
+        vec![
+            "token",
+            "create",
+            "--data",
+            ds,
+            "--role",
+            "admin",
+            "--expires",
+            "soon",
+        ],
+        vec!["token", "revoke", "--data", ds, "tok_nothere"],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
+    let (_, list, _) = run(&["token", "list", "--data", ds]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("active"));
+    assert_eq!(run(&["token", "revoke", "--data", ds, &t.id]).0, 0);
+    let (_, list, _) = run(&["token", "list", "--data", ds]);
+    assert!(list.contains("revoked"), "{list}");
+    let store = veritrail_server::tokens::TokenStore::open(&d).unwrap();
+    assert!(
+        store.authenticate(&secret).is_none(),
+        "a revoked token must not authenticate"
+    );
+    let _ = Command::new("chattr")
+        .args(["-R", "-a", "-i"])
+        .arg(tmp.path())
+        .status();
+}
