@@ -123,6 +123,11 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Rebuild a log's derived query index from the log (the server must not be running).
+    Reindex {
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Show logs, sizes, checkpoint age, immutability flags and disk use.
     Status {
         #[command(flatten)]

@@ -29,7 +29,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/v1/logs", get(read::list_logs))
-        .route("/v1/logs/{log}/events", post(ingest::post_events))
+        .route(
+            "/v1/logs/{log}/events",
+            post(ingest::post_events).get(read::query),
+        )
         .route("/v1/logs/{log}/events/{index}", get(read::event))
         .route("/v1/logs/{log}/checkpoint", get(read::checkpoint))
         .route("/v1/logs/{log}/tile/{*path}", get(read::tile))

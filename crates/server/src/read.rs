@@ -221,3 +221,104 @@ pub async fn consistency(
     let proof = blocking(move || log2.prove_consistency(from, to)).await?;
     Ok(axum::Json(json!({"from": from, "to": to, "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>()})).into_response())
 }
+
+/// Query string of `GET /v1/logs/{log}/events`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct QueryParams {
+    actor: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    target: Option<String>,
+    source: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<u64>,
+}
+
+fn time_param(
+    name: &str,
+    v: &Option<String>,
+) -> Result<Option<veritrail_core::Timestamp>, AppError> {
+    v.as_deref()
+        .map(|t| {
+            veritrail_core::Timestamp::parse_rfc3339(t)
+                .map_err(|e| AppError::bad_request("bad_query", format!("{name}: {e}")))
+        })
+        .transpose()
+}
+
+/// `GET /v1/logs/{log}/events?actor=&action=&outcome=&target=&source=&since=&until=&q=&limit=&cursor=`:
+/// matching entries in index order, read from the log itself (the index only
+/// finds them), with how far the index has caught up.
+pub async fn query(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    q: Result<Query<QueryParams>, axum::extract::rejection::QueryRejection>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let log = st.log(&name)?;
+    let token = required(&st, &headers, ip).await?;
+    reader(&token, &name)?;
+    let Query(p) = q.map_err(|e| AppError::bad_request("bad_query", e.body_text()))?;
+    if p.limit == Some(0)
+        || p.limit
+            .is_some_and(|l| l > veritrail_store::query::MAX_LIMIT)
+    {
+        return Err(AppError::bad_request(
+            "bad_query",
+            format!("limit must be 1..={}", veritrail_store::query::MAX_LIMIT),
+        ));
+    }
+    let filter = veritrail_store::query::Filter {
+        since: time_param("since", &p.since)?,
+        until: time_param("until", &p.until)?,
+        actor: p.actor.clone(),
+        action: p.action.clone(),
+        outcome: p.outcome.clone(),
+        target: p.target.clone(),
+        source: p.source.clone(),
+        q: p.q.clone(),
+        limit: p.limit.unwrap_or(100),
+        cursor: p.cursor,
+    };
+    let qi = st
+        .indexes
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| AppError::not_found(format!("no index for {name:?}")))?;
+    st.audit(
+        "evidence.query",
+        Some(&token),
+        ip.0,
+        Some(&name),
+        json!({"query": format!("{p:?}")}),
+    )
+    .await?;
+    let (hits, next, through, entries) = blocking(move || {
+        let through = qi.indexed_through()?;
+        let (hits, next) = qi.query(&filter)?;
+        let mut entries = Vec::with_capacity(hits.len());
+        for i in &hits {
+            entries.push(log.entries(*i, 1)?.remove(0));
+        }
+        Ok((hits, next, through, entries))
+    })
+    .await?;
+    let mut events = Vec::with_capacity(hits.len());
+    for (i, e) in hits.iter().zip(entries) {
+        let leaf = veritrail_core::leaf_hash(&e).to_base64();
+        let raw = serde_json::value::RawValue::from_string(
+            String::from_utf8(e).map_err(|e| AppError::internal(&e))?,
+        )
+        .map_err(|e| AppError::internal(&e))?;
+        events.push(json!({"index": i, "leaf_hash": leaf, "event": raw}));
+    }
+    Ok(
+        axum::Json(json!({"events": events, "next_cursor": next, "indexed_through": through}))
+            .into_response(),
+    )
+}

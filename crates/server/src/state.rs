@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use veritrail_core::{Event, Timestamp};
 use veritrail_store::datadir::SYSTEM_LOG;
+use veritrail_store::query::QueryIndex;
 use veritrail_store::{DataDir, Log, LogConfig, PreparedBatch};
 
 use crate::error::AppError;
@@ -45,6 +46,32 @@ pub struct AppState {
     pub tokens: TokenStore,
     /// Settings.
     pub config: ServerConfig,
+    /// Derived query index per log.
+    pub indexes: BTreeMap<String, Arc<QueryIndex>>,
+    indexers: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Keeps a log's query index up with its checkpoints until `stop`.
+fn run_indexer(
+    name: String,
+    log: Arc<Log>,
+    qi: Arc<QueryIndex>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    while !stop.load(Ordering::Acquire) {
+        match veritrail_store::query::catch_up(&log, &qi, &mut |_, _| {}) {
+            Ok(done) => {
+                // Sleep until a newer checkpoint (or a short timeout, to notice `stop`).
+                let _ = log.wait_published(done + 1, Duration::from_millis(250));
+            }
+            Err(e) => {
+                tracing::error!(log = %name, error = %e, "query index stopped; queries on this log may lag; rebuild with `veritrail reindex`");
+                return;
+            }
+        }
+    }
 }
 
 /// Runs blocking store work off the async workers and maps its errors.
@@ -84,11 +111,30 @@ impl AppState {
                 .map_err(|e| format!("log {name}: {e}"))?;
             logs.insert(name, Arc::new(log));
         }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut indexes = BTreeMap::new();
+        let mut indexers = Vec::new();
+        for (name, log) in &logs {
+            let qi = Arc::new(
+                QueryIndex::open(&data.query_index_path(name)).map_err(|e| e.to_string())?,
+            );
+            indexes.insert(name.clone(), qi.clone());
+            let (n, l, s) = (name.clone(), log.clone(), stop.clone());
+            indexers.push(
+                std::thread::Builder::new()
+                    .name(format!("vt-idx-{name}"))
+                    .spawn(move || run_indexer(n, l, qi, s))
+                    .map_err(|e| e.to_string())?,
+            );
+        }
         Ok(Arc::new(AppState {
             data,
             logs: RwLock::new(logs),
             tokens,
             config,
+            indexes,
+            indexers: std::sync::Mutex::new(indexers),
+            stop,
         }))
     }
 
@@ -159,6 +205,15 @@ impl AppState {
     /// Records the stop and closes every log (each signs a final checkpoint).
     pub async fn close(&self) {
         let _ = self.audit("system.stop", None, None, None, json!({})).await;
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let indexers: Vec<_> = std::mem::take(&mut *self.indexers.lock().expect("indexers lock"));
+        tokio::task::spawn_blocking(move || {
+            for t in indexers {
+                let _ = t.join();
+            }
+        })
+        .await
+        .ok();
         let logs: Vec<Arc<Log>> = self
             .logs
             .read()

@@ -196,6 +196,12 @@ impl DataDir {
         &self.flags
     }
 
+    /// Where the derived query index of log `name` lives (outside the
+    /// append-only log directory: it is rebuilt, never trusted).
+    pub fn query_index_path(&self, name: &str) -> PathBuf {
+        self.root.join("query").join(format!("{name}.sqlite"))
+    }
+
     /// The directory of log `name`.
     pub fn log_dir(&self, name: &str) -> PathBuf {
         self.root.join("logs").join(name)

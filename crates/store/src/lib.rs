@@ -17,6 +17,7 @@ pub mod immutable;
 pub(crate) mod integrator;
 pub mod log;
 pub mod memfs;
+pub mod query;
 pub mod read;
 pub(crate) mod recovery;
 pub mod segment;

@@ -413,6 +413,15 @@ impl Log {
             p.wanted = true;
         }
         self.shared.pending_cv.notify_all();
+        self.wait_published(size, timeout)
+    }
+
+    /// Waits (up to `timeout`) until a checkpoint covers `size` entries,
+    /// without asking for one sooner than the regular interval.
+    ///
+    /// # Errors
+    /// `Poisoned`, or `OutOfRange` on timeout.
+    pub fn wait_published(&self, size: u64, timeout: Duration) -> Result<Published> {
         let deadline = std::time::Instant::now() + timeout;
         let mut g = self.shared.published_mx.lock().expect("published mutex");
         loop {

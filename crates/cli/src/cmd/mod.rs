@@ -9,6 +9,7 @@ mod keygen;
 mod logs;
 mod progress;
 mod prove;
+mod reindex;
 mod serve;
 mod status;
 mod token;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => prove::run(&log, index, tree_size, from.zip(to)),
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
+        Command::Reindex { log } => reindex::run(&log),
         Command::Bench { command } => match command {
             BenchCommand::CrashWriter { log, writers } => bench::crash_writer(&log, writers),
             BenchCommand::Append {
