@@ -333,6 +333,52 @@ impl QueryIndex {
     }
 }
 
+/// Indexes published entries of `log` from where `qi` ends up to the latest
+/// checkpoint, in chunks. Returns the new `indexed_through`.
+///
+/// # Errors
+/// Store and SQLite errors.
+pub fn catch_up(
+    log: &crate::Log,
+    qi: &QueryIndex,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64> {
+    const CHUNK: u64 = 20_000;
+    let size = log.published().size;
+    let mut from = qi.indexed_through()?;
+    if from > size {
+        return Err(StoreError::corrupted(
+            &qi.path,
+            0,
+            format!("the query index covers {from} entries but the log has {size}: rebuild it with `veritrail reindex`"),
+        ));
+    }
+    // Read and parse the next chunk while the current one is inserted.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(u64, Vec<Row>)>>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            let mut at = from;
+            while at < size {
+                let n = CHUNK.min(size - at);
+                let r = log.entries(at, n).map(|e| (at, rows_of(&e)));
+                let stop = r.is_err();
+                if tx.send(r).is_err() || stop {
+                    return;
+                }
+                at += n;
+            }
+        });
+        for r in rx {
+            let (at, rows) = r?;
+            qi.add_rows(at, &rows)?;
+            from = at + rows.len() as u64;
+            progress(from, size);
+        }
+        Ok(())
+    })?;
+    Ok(from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,50 +488,4 @@ mod tests {
             .unwrap();
         assert_eq!((page, next), ((50..60).collect(), None));
     }
-}
-
-/// Indexes published entries of `log` from where `qi` ends up to the latest
-/// checkpoint, in chunks. Returns the new `indexed_through`.
-///
-/// # Errors
-/// Store and SQLite errors.
-pub fn catch_up(
-    log: &crate::Log,
-    qi: &QueryIndex,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<u64> {
-    const CHUNK: u64 = 20_000;
-    let size = log.published().size;
-    let mut from = qi.indexed_through()?;
-    if from > size {
-        return Err(StoreError::corrupted(
-            &qi.path,
-            0,
-            format!("the query index covers {from} entries but the log has {size}: rebuild it with `veritrail reindex`"),
-        ));
-    }
-    // Read and parse the next chunk while the current one is inserted.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(u64, Vec<Row>)>>(1);
-    std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(move || {
-            let mut at = from;
-            while at < size {
-                let n = CHUNK.min(size - at);
-                let r = log.entries(at, n).map(|e| (at, rows_of(&e)));
-                let stop = r.is_err();
-                if tx.send(r).is_err() || stop {
-                    return;
-                }
-                at += n;
-            }
-        });
-        for r in rx {
-            let (at, rows) = r?;
-            qi.add_rows(at, &rows)?;
-            from = at + rows.len() as u64;
-            progress(from, size);
-        }
-        Ok(())
-    })?;
-    Ok(from)
 }
