@@ -2,76 +2,26 @@
 //! after a restart every 201-acknowledged entry is present with its leaf
 //! hash, and `veritrail verify` passes.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_veritrail")
-}
-
-/// One HTTP/1.1 POST with `Connection: close`; returns (status, body).
-fn post(addr: &str, path: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    Ok((status, body))
-}
-
-fn start(data: &std::path::Path, port: u16) -> (std::process::Child, Option<String>) {
-    let mut child = Command::new(bin())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut admin = None;
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Some(Ok(l)) = lines.next() else { break };
-        if l.starts_with("vt_") {
-            admin = Some(l.clone());
-        }
-        if l.contains("serving") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (child, admin)
-}
+mod common;
+use common::{post, start, token};
 
 #[test]
 fn sigkill_during_http_ingest_keeps_every_201() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("d");
-    let port = 17_000 + (std::process::id() % 20_000) as u16;
+    let port = common::port(1);
     let addr = format!("127.0.0.1:{port}");
     let (mut child, admin) = start(&data, port);
     let admin = admin.expect("first start prints an admin token");
-    let (s, b) = post(
+    let writer = token(
         &addr,
-        "/v1/tokens",
         &admin,
         r#"{"role":"writer","logs":["default"],"name":"load"}"#,
-    )
-    .unwrap();
-    assert_eq!(s, 201, "{b}");
-    let writer = serde_json::from_str::<serde_json::Value>(&b).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    );
     let acked: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -125,7 +75,7 @@ fn sigkill_during_http_ingest_keeps_every_201() {
         );
     }
     drop(log);
-    let v = Command::new(bin())
+    let v = Command::new(common::bin())
         .args(["verify", "--quiet", "--data"])
         .arg(&data)
         .output()

@@ -171,9 +171,12 @@ impl AppState {
         metadata: Value,
     ) -> Result<(), AppError> {
         let mut actor = match token {
-            Some(t) => json!({"id": t.id, "type": "token", "name": t.name}),
+            Some(t) => json!({"id": t.id, "type": "token"}),
             None => json!({"id": "anonymous", "type": "anonymous"}),
         };
+        if let Some(t) = token.filter(|t| !t.name.is_empty()) {
+            actor["name"] = json!(t.name);
+        }
         if let Some(ip) = ip {
             actor["ip"] = json!(ip.to_string());
         }

@@ -740,3 +740,24 @@ async fn query_filters_pages_and_reads_from_the_log() {
         .collect();
     assert!(all.iter().any(|e| e.contains("\"evidence.query\"")));
 }
+
+/// Regression: a token created without a name made every audit record invalid
+/// (`actor.name` must not be empty), so its reads failed with 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_without_a_name_are_audited_and_served() {
+    let f = fixture();
+    let (nameless, _) =
+        f.st.tokens
+            .create(Role::Reader, vec!["default".into()], "", None)
+            .unwrap();
+    let (s, b) = call(
+        &f.st,
+        "GET",
+        "/v1/logs/default/events?limit=1",
+        Some(&nameless),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+}

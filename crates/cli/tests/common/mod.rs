@@ -1,0 +1,69 @@
+//! Helpers for tests that run the real `veritrail serve`.
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_veritrail")
+}
+
+/// A port unlikely to clash between concurrently running tests.
+pub fn port(salt: u16) -> u16 {
+    15_000 + ((std::process::id() % 10_000) as u16) + salt * 10_000 % 20_000
+}
+
+/// Starts `veritrail serve` on `port`; waits until it listens. Returns the
+/// child and the first admin token if this start printed one.
+pub fn start(data: &Path, port: u16) -> (Child, Option<String>) {
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut admin = None;
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Some(Ok(l)) = lines.next() else { break };
+        if l.starts_with("vt_") {
+            admin = Some(l.clone());
+        }
+        if l.contains("serving") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, admin)
+}
+
+/// One HTTP/1.1 POST with `Connection: close`; returns (status, body).
+pub fn post(addr: &str, path: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Ok((status, body))
+}
+
+/// Creates a token through the admin API and returns its secret.
+pub fn token(addr: &str, admin: &str, body: &str) -> String {
+    let (s, b) = post(addr, "/v1/tokens", admin, body).unwrap();
+    assert_eq!(s, 201, "{b}");
+    serde_json::from_str::<serde_json::Value>(&b).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
