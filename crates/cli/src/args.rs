@@ -34,16 +34,10 @@ pub struct LogArgs {
 pub enum Command {
     /// Run the HTTP server. With no arguments: ./veritrail-data on 127.0.0.1:7878,
     /// initialising the directory and printing a first admin token on first start.
-    Serve {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Address to listen on.
-        #[arg(long, env = "VERITRAIL_LISTEN", default_value = "127.0.0.1:7878")]
-        listen: String,
-        /// Require a token for checkpoints, hash tiles and proofs too.
-        #[arg(long, env = "VERITRAIL_PRIVATE_CHECKPOINTS")]
-        private_checkpoints: bool,
-    },
+    ///
+    /// Settings come from flags, then VERITRAIL_* environment variables, then
+    /// the --config TOML file (same names, with underscores), then defaults.
+    Serve(ServeArgs),
     /// Manage API tokens (offline, on the data directory).
     Token {
         #[command(subcommand)]
@@ -138,6 +132,35 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+/// `veritrail serve` settings; every one may also come from the config file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "VERITRAIL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./veritrail-data].
+    #[arg(long, env = "VERITRAIL_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7878].
+    #[arg(long, env = "VERITRAIL_LISTEN")]
+    pub listen: Option<String>,
+    /// Require a token for checkpoints, hash tiles and proofs too.
+    #[arg(long, env = "VERITRAIL_PRIVATE_CHECKPOINTS", num_args = 0..=1, default_missing_value = "true")]
+    pub private_checkpoints: Option<bool>,
+    /// Longest delay before new entries are covered by a signed checkpoint, e.g. 1s, 250ms [default: 1s].
+    #[arg(long, env = "VERITRAIL_CHECKPOINT_INTERVAL")]
+    pub checkpoint_interval: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "VERITRAIL_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM).
+    #[arg(long, env = "VERITRAIL_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, env = "VERITRAIL_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod ingest;
 pub mod read;
 pub mod state;
+pub mod tls;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -70,6 +71,46 @@ pub async fn serve(
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
+    .await?;
+    state.close().await;
+    Ok(())
+}
+
+/// Like [`serve`] but over TLS (rustls), with optional client certificates.
+///
+/// # Errors
+/// Socket and TLS configuration errors.
+pub async fn serve_tls(
+    state: Arc<AppState>,
+    listener: std::net::TcpListener,
+    files: &tls::TlsFiles,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let cfg = tls::server_config(files).map_err(std::io::Error::other)?;
+    let addr = listener.local_addr()?;
+    state
+        .audit(
+            "system.start",
+            None,
+            None,
+            None,
+            serde_json::json!({"listen": addr.to_string(), "tls": true}),
+        )
+        .await
+        .map_err(|e| std::io::Error::other(e.message))?;
+    let handle = axum_server::Handle::new();
+    let h2 = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h2.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    let router = app(state.clone());
+    axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(cfg)),
+    )
+    .handle(handle)
+    .serve(router.into_make_service_with_connect_info::<SocketAddr>())
     .await?;
     state.close().await;
     Ok(())

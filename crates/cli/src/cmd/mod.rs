@@ -26,11 +26,7 @@ use crate::exit::Exit;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Keygen { origin, out } => keygen::run(&origin, out.as_deref()),
-        Command::Serve {
-            data,
-            listen,
-            private_checkpoints,
-        } => serve::run(&data.data, &listen, private_checkpoints),
+        Command::Serve(args) => serve::run(args),
         Command::Token { command } => match command {
             TokenCommand::Create {
                 data,

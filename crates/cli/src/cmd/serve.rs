@@ -1,20 +1,114 @@
-//! `veritrail serve`.
+//! `veritrail serve`: settings from flags > environment > config file > defaults.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use serde::Deserialize;
+use veritrail_server::tls::TlsFiles;
 use veritrail_server::tokens::{Role, TokenStore};
 use veritrail_server::{AppState, ServerConfig};
-use veritrail_store::{DataDir, RealFs};
+use veritrail_store::{DataDir, LogConfig, RealFs};
 
 use super::store_err;
+use crate::args::ServeArgs;
+use crate::exit::Exit;
 
-pub fn run(
-    data: &std::path::Path,
-    listen: &str,
-    private_checkpoints: bool,
-) -> anyhow::Result<ExitCode> {
+/// The config file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<String>,
+    private_checkpoints: Option<bool>,
+    checkpoint_interval: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+}
+
+/// Parses `250ms`, `1s`, `2m`.
+fn interval(s: &str) -> Option<Duration> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
+}
+
+/// The effective settings: each flag (or its environment variable) wins over
+/// the file, which wins over the default.
+pub struct Settings {
+    pub data: PathBuf,
+    pub listen: String,
+    pub private_checkpoints: bool,
+    pub checkpoint_interval: Duration,
+    pub tls: Option<TlsFiles>,
+}
+
+pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
+    let file: FileConfig = match &a.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str(&text).map_err(|e| Exit::usage(format!("{}: {e}", p.display())))?
+        }
+        None => FileConfig::default(),
+    };
+    let iv = a.checkpoint_interval.or(file.checkpoint_interval);
+    let checkpoint_interval = match iv {
+        Some(s) => interval(&s).ok_or_else(|| {
+            Exit::usage(format!(
+                "checkpoint_interval {s:?}: use e.g. 250ms, 1s or 2m"
+            ))
+        })?,
+        None => Duration::from_secs(1),
+    };
+    let (cert, key, ca) = (
+        a.tls_cert.or(file.tls_cert),
+        a.tls_key.or(file.tls_key),
+        a.client_ca.or(file.client_ca),
+    );
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert,
+            key,
+            client_ca: ca,
+        }),
+        (None, None) if ca.is_none() => None,
+        _ => {
+            return Err(Exit::usage(
+                "TLS needs both tls_cert and tls_key (client_ca only with them)",
+            ))
+        }
+    };
+    Ok(Settings {
+        data: a
+            .data
+            .or(file.data)
+            .unwrap_or_else(|| PathBuf::from("./veritrail-data")),
+        listen: a
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:7878".into()),
+        private_checkpoints: a
+            .private_checkpoints
+            .or(file.private_checkpoints)
+            .unwrap_or(false),
+        checkpoint_interval,
+        tls,
+    })
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let s = settings(args)?;
+    let data = s.data.as_path();
     let dd = if data.join("veritrail.data").exists() {
         super::open_data(data)?
     } else {
@@ -35,8 +129,16 @@ pub fn run(
         );
     }
     drop(tokens);
+    if let Some(t) = &s.tls {
+        // Fail before opening anything if the certificate or key is unusable.
+        veritrail_server::tls::server_config(t).map_err(|e| Exit::usage(format!("TLS: {e}")))?;
+    }
     let config = ServerConfig {
-        private_checkpoints,
+        private_checkpoints: s.private_checkpoints,
+        log: LogConfig {
+            checkpoint_interval: s.checkpoint_interval,
+            ..LogConfig::default()
+        },
         ..ServerConfig::default()
     };
     let state = AppState::open(dd, config)
@@ -46,14 +148,6 @@ pub fn run(
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        eprintln!(
-            "veritrail: serving {} on http://{}",
-            data.display(),
-            listener.local_addr()?
-        );
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             let mut term =
@@ -65,9 +159,84 @@ pub fn run(
             }
             eprintln!("veritrail: shutting down: finishing requests, signing final checkpoints");
         };
-        veritrail_server::serve(state, listener, shutdown).await?;
+        match &s.tls {
+            Some(files) => {
+                let listener = std::net::TcpListener::bind(&s.listen)
+                    .with_context(|| format!("listening on {}", s.listen))?;
+                listener.set_nonblocking(true)?;
+                eprintln!(
+                    "veritrail: serving {} on https://{}",
+                    data.display(),
+                    listener.local_addr()?
+                );
+                veritrail_server::serve_tls(state, listener, files, shutdown).await?;
+            }
+            None => {
+                let listener = tokio::net::TcpListener::bind(&s.listen)
+                    .await
+                    .with_context(|| format!("listening on {}", s.listen))?;
+                eprintln!(
+                    "veritrail: serving {} on http://{}",
+                    data.display(),
+                    listener.local_addr()?
+                );
+                veritrail_server::serve(state, listener, shutdown).await?;
+            }
+        }
         eprintln!("veritrail: stopped cleanly");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("v.toml");
+        std::fs::write(&cfg, "listen = \"127.0.0.1:9000\"\nprivate_checkpoints = true\ncheckpoint_interval = \"250ms\"\n").unwrap();
+        let s = settings(ServeArgs {
+            config: Some(cfg.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000");
+        assert!(s.private_checkpoints);
+        assert_eq!(s.checkpoint_interval, Duration::from_millis(250));
+        assert_eq!(s.data, PathBuf::from("./veritrail-data"));
+        let s = settings(ServeArgs {
+            config: Some(cfg.clone()),
+            listen: Some("127.0.0.1:9001".into()),
+            private_checkpoints: Some(false),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9001");
+        assert!(!s.private_checkpoints);
+        std::fs::write(&cfg, "lisen = \"x\"\n").unwrap();
+        assert!(
+            settings(ServeArgs {
+                config: Some(cfg.clone()),
+                ..ServeArgs::default()
+            })
+            .is_err(),
+            "unknown keys are refused"
+        );
+        assert!(
+            settings(ServeArgs {
+                tls_cert: Some("c.pem".into()),
+                ..ServeArgs::default()
+            })
+            .is_err(),
+            "cert without key"
+        );
+        assert!(settings(ServeArgs {
+            checkpoint_interval: Some("soon".into()),
+            ..ServeArgs::default()
+        })
+        .is_err());
+    }
 }

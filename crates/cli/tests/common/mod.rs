@@ -19,9 +19,17 @@ pub fn port(salt: u16) -> u16 {
 /// Starts `veritrail serve` on `port`; waits until it listens. Returns the
 /// child and the first admin token if this start printed one.
 pub fn start(data: &Path, port: u16) -> (Child, Option<String>) {
+    start_with(data, &["--listen", &format!("127.0.0.1:{port}")], &[])
+}
+
+/// Starts `veritrail serve --data DATA ARGS…` with extra environment.
+pub fn start_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, Option<String>) {
     let mut child = Command::new(bin())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg("serve")
+        .args(args)
+        .arg("--data")
         .arg(data)
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
