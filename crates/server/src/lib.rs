@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod read;
 pub mod state;
 pub mod tls;
@@ -29,6 +30,7 @@ pub use state::{AppState, ServerConfig};
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/logs", get(read::list_logs))
         .route(
             "/v1/logs/{log}/events",
@@ -42,6 +44,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))
         .layer(DefaultBodyLimit::max(ingest::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_status,
+        ))
         .with_state(state)
 }
 

@@ -48,6 +48,8 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Derived query index per log.
     pub indexes: BTreeMap<String, Arc<QueryIndex>>,
+    /// Responses sent, by HTTP status code (index = code).
+    pub http_status: Vec<std::sync::atomic::AtomicU64>,
     indexers: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -133,6 +135,9 @@ impl AppState {
             tokens,
             config,
             indexes,
+            http_status: (0..600)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
             indexers: std::sync::Mutex::new(indexers),
             stop,
         }))

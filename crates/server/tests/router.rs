@@ -761,3 +761,51 @@ async fn tokens_without_a_name_are_audited_and_served() {
     .await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_appends_fsyncs_and_responses() {
+    let f = fixture();
+    for _ in 0..3 {
+        let (s, _) = call(
+            &f.st,
+            "POST",
+            "/v1/logs/default/events",
+            Some(&f.writer),
+            Some("application/json"),
+            format!("[{EV},{EV}]").into(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    call(
+        &f.st,
+        "POST",
+        "/v1/logs/default/events",
+        None,
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    let (s, b) = call(&f.st, "GET", "/metrics", None, None, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(b).unwrap();
+    for want in [
+        "veritrail_appended_entries_total{log=\"default\"} 6",
+        "veritrail_batch_entries_count{log=\"default\"} 3",
+        "veritrail_batch_entries_sum{log=\"default\"} 6",
+        "veritrail_http_responses_total{code=\"201\"} 3",
+        "veritrail_http_responses_total{code=\"401\"} 1",
+        "# TYPE veritrail_fsync_seconds histogram",
+        "veritrail_checkpoint_age_seconds{log=\"default\"}",
+        "veritrail_index_lag_entries{log=\"default\"}",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let groups: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("veritrail_fsync_seconds_count{log=\"default\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&groups), "{groups} fsyncs for 3 appends");
+}

@@ -22,6 +22,7 @@ pub mod read;
 pub(crate) mod recovery;
 pub mod segment;
 pub(crate) mod sequencer;
+pub mod stats;
 pub mod verify;
 pub mod vfs;
 pub mod wal;

@@ -234,6 +234,8 @@ pub(crate) struct Shared {
     pub durable: std::sync::atomic::AtomicU64,
     pub poison: Mutex<Option<String>>,
     pub poisoned: AtomicBool,
+    /// Counters for metrics.
+    pub stats: crate::stats::LogStats,
     /// Discarded torn tails found on open: (file, bytes).
     pub torn_tails: Mutex<Vec<(PathBuf, u64)>>,
 }
@@ -443,6 +445,11 @@ impl Log {
                 .expect("published mutex")
                 .0;
         }
+    }
+
+    /// Counters: entries, commit groups, fdatasync latency, batch sizes.
+    pub fn stats(&self) -> &crate::stats::LogStats {
+        &self.shared.stats
     }
 
     /// Whether an I/O failure stopped the log.

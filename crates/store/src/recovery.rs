@@ -164,6 +164,7 @@ pub(crate) fn open(
         poison: Mutex::new(None),
         poisoned: AtomicBool::new(false),
         torn_tails: Mutex::new(Vec::new()),
+        stats: crate::stats::LogStats::default(),
     });
 
     // 2. The hash levels must reproduce the signed root.

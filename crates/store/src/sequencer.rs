@@ -112,10 +112,13 @@ fn commit(shared: &Shared, jobs: Vec<Job>, buf: &mut Vec<u8>) -> Option<Acks> {
     }
     let first = shared.durable.load(Ordering::Acquire);
     // One write, one fdatasync for the whole group.
-    let res = shared
-        .wal
-        .append(buf, first)
-        .and_then(|()| shared.wal.sync());
+    let mut synced = std::time::Duration::ZERO;
+    let res = shared.wal.append(buf, first).and_then(|()| {
+        let t = std::time::Instant::now();
+        let r = shared.wal.sync();
+        synced = t.elapsed();
+        r
+    });
     if let Err(e) = res {
         shared.poison(&e);
         let p = StoreError::Poisoned {
@@ -149,6 +152,9 @@ fn commit(shared: &Shared, jobs: Vec<Job>, buf: &mut Vec<u8>) -> Option<Acks> {
         }
     }
     shared.durable.store(index, Ordering::Release);
+    shared
+        .stats
+        .record_group(synced, jobs.iter().map(|j| j.batch.len()));
     shared.pending_cv.notify_all();
     Some(
         jobs.into_iter()

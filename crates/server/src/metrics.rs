@@ -1,0 +1,166 @@
+//! `GET /metrics`: Prometheus text exposition. Counts only; nothing about
+//! event contents.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use veritrail_store::stats::{BATCH_BUCKETS, FSYNC_BUCKETS};
+
+use crate::state::AppState;
+
+/// Middleware: counts every response by status code.
+pub async fn count_status(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if let Some(c) = st.http_status.get(resp.status().as_u16() as usize) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    resp
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// The handler.
+pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let now = veritrail_store::now_nanos();
+    let logs: Vec<(String, Arc<veritrail_store::Log>)> = st
+        .logs
+        .read()
+        .expect("logs lock")
+        .iter()
+        .map(|(n, l)| (n.clone(), l.clone()))
+        .collect();
+    let mut o = String::with_capacity(4096);
+    header(
+        &mut o,
+        "veritrail_appended_entries_total",
+        "counter",
+        "Entries made durable since the server started.",
+    );
+    for (n, l) in &logs {
+        let _ = writeln!(
+            o,
+            "veritrail_appended_entries_total{{log=\"{n}\"}} {}",
+            l.stats().entries.load(Ordering::Relaxed)
+        );
+    }
+    header(
+        &mut o,
+        "veritrail_commit_groups_total",
+        "counter",
+        "Commit groups (one write and one fdatasync each).",
+    );
+    for (n, l) in &logs {
+        let _ = writeln!(
+            o,
+            "veritrail_commit_groups_total{{log=\"{n}\"}} {}",
+            l.stats().groups.load(Ordering::Relaxed)
+        );
+    }
+    header(
+        &mut o,
+        "veritrail_fsync_seconds",
+        "histogram",
+        "fdatasync latency of the append log.",
+    );
+    for (n, l) in &logs {
+        let (cum, count, sum_ns) = l.stats().fsync.snapshot();
+        for (b, c) in FSYNC_BUCKETS.iter().zip(cum) {
+            let _ = writeln!(
+                o,
+                "veritrail_fsync_seconds_bucket{{log=\"{n}\",le=\"{b}\"}} {c}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "veritrail_fsync_seconds_bucket{{log=\"{n}\",le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            o,
+            "veritrail_fsync_seconds_sum{{log=\"{n}\"}} {}",
+            sum_ns as f64 / 1e9
+        );
+        let _ = writeln!(o, "veritrail_fsync_seconds_count{{log=\"{n}\"}} {count}");
+    }
+    header(
+        &mut o,
+        "veritrail_batch_entries",
+        "histogram",
+        "Entries per append request.",
+    );
+    for (n, l) in &logs {
+        let (cum, count, sum) = l.stats().batches.snapshot();
+        for (b, c) in BATCH_BUCKETS.iter().zip(cum) {
+            let _ = writeln!(
+                o,
+                "veritrail_batch_entries_bucket{{log=\"{n}\",le=\"{b}\"}} {c}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "veritrail_batch_entries_bucket{{log=\"{n}\",le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(o, "veritrail_batch_entries_sum{{log=\"{n}\"}} {sum}");
+        let _ = writeln!(o, "veritrail_batch_entries_count{{log=\"{n}\"}} {count}");
+    }
+    header(
+        &mut o,
+        "veritrail_tree_size",
+        "gauge",
+        "Entries covered by the latest signed checkpoint.",
+    );
+    for (n, l) in &logs {
+        let _ = writeln!(
+            o,
+            "veritrail_tree_size{{log=\"{n}\"}} {}",
+            l.published().size
+        );
+    }
+    header(
+        &mut o,
+        "veritrail_checkpoint_age_seconds",
+        "gauge",
+        "Seconds since the latest checkpoint was signed or loaded.",
+    );
+    for (n, l) in &logs {
+        let age = now.saturating_sub(l.published().signed_at) as f64 / 1e9;
+        let _ = writeln!(
+            o,
+            "veritrail_checkpoint_age_seconds{{log=\"{n}\"}} {age:.3}"
+        );
+    }
+    header(
+        &mut o,
+        "veritrail_index_lag_entries",
+        "gauge",
+        "Entries covered by a checkpoint but not yet in the query index.",
+    );
+    for (n, l) in &logs {
+        if let Some(qi) = st.indexes.get(n) {
+            let lag = l
+                .published()
+                .size
+                .saturating_sub(qi.indexed_through().unwrap_or(0));
+            let _ = writeln!(o, "veritrail_index_lag_entries{{log=\"{n}\"}} {lag}");
+        }
+    }
+    header(
+        &mut o,
+        "veritrail_http_responses_total",
+        "counter",
+        "HTTP responses by status code.",
+    );
+    for (code, c) in st.http_status.iter().enumerate() {
+        let v = c.load(Ordering::Relaxed);
+        if v > 0 {
+            let _ = writeln!(o, "veritrail_http_responses_total{{code=\"{code}\"}} {v}");
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], o).into_response()
+}
