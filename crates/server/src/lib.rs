@@ -11,6 +11,7 @@ pub mod auth;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod openapi;
 pub mod read;
 pub mod state;
 pub mod tls;
@@ -31,6 +32,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::metrics))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { axum::Json(openapi::document()) }),
+        )
         .route("/v1/logs", get(read::list_logs))
         .route(
             "/v1/logs/{log}/events",

@@ -1,0 +1,95 @@
+//! The OpenAPI 3 description of the API, served at `/v1/openapi.json`.
+//! `tests/router.rs` checks that every path and method here is routed.
+
+use serde_json::{json, Value};
+
+fn err() -> Value {
+    json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn log_param() -> Value {
+    json!({"name": "log", "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+fn q(name: &str, ty: &str, desc: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}, "description": desc})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let bearer = json!([{"bearer": []}]);
+    let public = json!([{}, {"bearer": []}]);
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "veritrail", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Immutable, tamper-evident audit log. Entries are C2SP tlog-tiles leaves; checkpoints are C2SP signed notes."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "item": {"type": "integer"}, "field": {"type": "string"}}}}},
+                "Event": {"type": "object", "required": ["action", "actor"], "additionalProperties": false, "properties": {
+                    "action": {"type": "string", "example": "user.login"},
+                    "actor": {"oneOf": [{"type": "string"}, {"type": "object", "required": ["id"], "properties": {
+                        "id": {"type": "string"}, "type": {"type": "string"}, "ip": {"type": "string"}, "user_agent": {"type": "string"}, "name": {"type": "string"}}}]},
+                    "time": {"type": "string", "format": "date-time"},
+                    "outcome": {"type": "string", "enum": ["success", "failure", "unknown"]},
+                    "target": {"type": "object", "required": ["id"], "properties": {"type": {"type": "string"}, "id": {"type": "string"}, "name": {"type": "string"}}},
+                    "source": {"type": "object", "properties": {"host": {"type": "string"}, "app": {"type": "string"}}},
+                    "severity": {"type": "string", "enum": ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]},
+                    "message": {"type": "string"},
+                    "metadata": {"type": "object"}}},
+                "Entry": {"type": "object", "properties": {"index": {"type": "integer"}, "leaf_hash": {"type": "string", "format": "byte"},
+                    "inclusion_proof": {"type": "array", "items": {"type": "string", "format": "byte"}}}}
+            }
+        },
+        "paths": {
+            "/healthz": {"get": {"summary": "Ready once every log is recovered", "responses": {"200": {"description": "ok"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
+            "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
+            "/v1/logs": {"get": {"summary": "Logs the token may see", "security": bearer, "responses": {"200": {"description": "names, sizes, origins, verifier keys"}, "401": err()}}},
+            "/v1/logs/{log}/events": {
+                "post": {"summary": "Append events (atomic batch; 201 after fdatasync)", "security": bearer,
+                    "parameters": [log_param(), q("wait", "string", "`proof`: answer with a signed checkpoint and inclusion proofs")],
+                    "requestBody": {"required": true, "content": {
+                        "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Event"}}]}},
+                        "application/x-ndjson": {"schema": {"type": "string"}}}},
+                    "responses": {"201": {"description": "durable", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "entries": {"type": "array", "items": {"$ref": "#/components/schemas/Entry"}}, "tree_size": {"type": "integer"},
+                        "checkpoint": {"type": "string"}, "verifier_key": {"type": "string"}}}}}},
+                        "400": err(), "401": err(), "403": err(), "404": err(), "413": err(), "415": err(), "503": err()}},
+                "get": {"summary": "Query (derived index; events read from the log)", "security": bearer,
+                    "parameters": [log_param(), q("actor", "string", "actor id"), q("action", "string", "exact, or prefix with .*"),
+                        q("outcome", "string", ""), q("target", "string", "target id"), q("source", "string", "source host or app"),
+                        q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"), q("q", "string", "full text over message and metadata"),
+                        q("limit", "integer", "1-1000, default 100"), q("cursor", "integer", "previous next_cursor")],
+                    "responses": {"200": {"description": "events, next_cursor, indexed_through"}, "400": err(), "401": err(), "403": err(), "404": err()}}
+            },
+            "/v1/logs/{log}/events/{index}": {"get": {"summary": "One entry, exactly as stored", "security": bearer,
+                "parameters": [log_param(), {"name": "index", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "index, leaf_hash, event"}, "400": err(), "401": err(), "403": err(), "404": err()}}},
+            "/v1/logs/{log}/checkpoint": {"get": {"summary": "Latest signed checkpoint (C2SP)", "security": public, "parameters": [log_param()],
+                "responses": {"200": {"description": "text/plain signed note"}, "401": err(), "404": err()}}},
+            "/v1/logs/{log}/tile/{path}": {"get": {"summary": "C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] (public) or tile/entries/<N>[.p/<W>] (reader)",
+                "security": public, "parameters": [log_param(), {"name": "path", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "tile bytes"}, "400": err(), "401": err(), "403": err(), "404": err()}}},
+            "/v1/logs/{log}/proof/inclusion": {"get": {"summary": "RFC 9162 inclusion proof", "security": public,
+                "parameters": [log_param(), q("index", "integer", "entry index"), q("tree_size", "integer", "default: latest checkpoint")],
+                "responses": {"200": {"description": "index, tree_size, proof"}, "400": err(), "404": err()}}},
+            "/v1/logs/{log}/proof/consistency": {"get": {"summary": "RFC 9162 consistency proof", "security": public,
+                "parameters": [log_param(), q("from", "integer", "old size"), q("to", "integer", "new size")],
+                "responses": {"200": {"description": "from, to, proof"}, "400": err(), "404": err()}}},
+            "/v1/tokens": {
+                "post": {"summary": "Create a token (admin); the secret is shown once", "security": bearer,
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["role"], "properties": {
+                        "role": {"type": "string", "enum": ["writer", "reader", "auditor", "admin"]}, "logs": {"type": "array", "items": {"type": "string"}},
+                        "name": {"type": "string"}, "expires_in_secs": {"type": "integer"}}}}}},
+                    "responses": {"201": {"description": "token and its id"}, "400": err(), "401": err(), "403": err()}},
+                "get": {"summary": "List tokens (admin), never secrets", "security": bearer, "responses": {"200": {"description": "tokens"}, "401": err(), "403": err()}}
+            },
+            "/v1/tokens/{id}": {"delete": {"summary": "Revoke a token (admin)", "security": bearer,
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the revoked token"}, "401": err(), "403": err(), "404": err()}}}
+        }
+    })
+}
