@@ -136,6 +136,74 @@ pub async fn post_events(
             ))
         }
     };
+    // Idempotency-Key: claim it, then replay a remembered answer if any.
+    let idem = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| {
+                    !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
+                })
+                .ok_or_else(|| {
+                    AppError::bad_request(
+                        "bad_idempotency_key",
+                        "Idempotency-Key must be 1-255 visible ASCII characters",
+                    )
+                })?
+                .to_owned();
+            let request = veritrail_core::hash::Hash(veritrail_core::hash::sha256(&[
+                log_name.as_bytes(),
+                b"\0",
+                q.wait.as_deref().unwrap_or("").as_bytes(),
+                b"\0",
+                ct.as_bytes(),
+                b"\0",
+                &body,
+            ]))
+            .to_hex();
+            let guard = st.idempotency.begin(&token.id, &key).ok_or_else(|| {
+                AppError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still being processed",
+                )
+            })?;
+            let idem2 = st.idempotency.clone();
+            let (tid, k2) = (token.id.clone(), key.clone());
+            let stored = tokio::task::spawn_blocking(move || idem2.get(&tid, &k2))
+                .await
+                .map_err(|e| AppError::internal(&e))?
+                .map_err(|e| AppError::internal(&e))?;
+            if let Some(stored) = stored {
+                if stored.request != request {
+                    return Err(AppError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was already used with a different request",
+                    ));
+                }
+                let mut resp = (
+                    StatusCode::CREATED,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    stored.body,
+                )
+                    .into_response();
+                resp.headers_mut().insert(
+                    "idempotent-replayed",
+                    axum::http::HeaderValue::from_static("true"),
+                );
+                return Ok(resp);
+            }
+            Some(Idem {
+                token: token.id.clone(),
+                key,
+                request,
+                _guard: guard,
+            })
+        }
+    };
     let batch = if body.len() > 64 * 1024 {
         tokio::task::spawn_blocking(move || prepare(&body, ndjson))
             .await
@@ -155,11 +223,7 @@ pub async fn post_events(
         .map(|(k, h)| json!({"index": appended.first_index + k as u64, "leaf_hash": B64.encode(h.0)}))
         .collect();
     if q.wait.as_deref() != Some("proof") {
-        return Ok((
-            StatusCode::CREATED,
-            axum::Json(json!({ "entries": entries })),
-        )
-            .into_response());
+        return answer(&st, idem.as_ref(), json!({ "entries": entries })).await;
     }
     // A receipt: wait for a checkpoint covering the batch, then prove each entry.
     let last = appended.first_index + appended.leaf_hashes.len() as u64;
@@ -183,14 +247,51 @@ pub async fn post_events(
             e
         })
         .collect();
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({
+    answer(
+        &st,
+        idem.as_ref(),
+        json!({
             "entries": entries,
             "tree_size": p.size,
             "checkpoint": p.checkpoint.as_ref(),
             "verifier_key": log.verifier().to_vkey(),
-        })),
+        }),
+    )
+    .await
+}
+
+/// A claimed Idempotency-Key.
+struct Idem {
+    token: String,
+    key: String,
+    request: String,
+    _guard: crate::idempotency::InFlight,
+}
+
+/// Sends the 201, remembering it first when an Idempotency-Key was given.
+async fn answer(
+    st: &Arc<AppState>,
+    idem: Option<&Idem>,
+    body: serde_json::Value,
+) -> Result<Response, AppError> {
+    let text = body.to_string();
+    if let Some(i) = idem {
+        let (store, t, k, r, b) = (
+            st.idempotency.clone(),
+            i.token.clone(),
+            i.key.clone(),
+            i.request.clone(),
+            text.clone(),
+        );
+        tokio::task::spawn_blocking(move || store.put(&t, &k, &r, &b))
+            .await
+            .map_err(|e| AppError::internal(&e))?
+            .map_err(|e| AppError::internal(&e))?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        text,
     )
         .into_response())
 }

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;

@@ -50,14 +50,16 @@ pub fn document() -> Value {
             "/v1/logs": {"get": {"summary": "Logs the token may see", "security": bearer, "responses": {"200": {"description": "names, sizes, origins, verifier keys"}, "401": err()}}},
             "/v1/logs/{log}/events": {
                 "post": {"summary": "Append events (atomic batch; 201 after fdatasync)", "security": bearer,
-                    "parameters": [log_param(), q("wait", "string", "`proof`: answer with a signed checkpoint and inclusion proofs")],
+                    "parameters": [log_param(), q("wait", "string", "`proof`: answer with a signed checkpoint and inclusion proofs"),
+                        {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255},
+                         "description": "retries with the same key (per token, 24 h) get the original answer and append nothing"}],
                     "requestBody": {"required": true, "content": {
                         "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Event"}}]}},
                         "application/x-ndjson": {"schema": {"type": "string"}}}},
                     "responses": {"201": {"description": "durable", "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "entries": {"type": "array", "items": {"$ref": "#/components/schemas/Entry"}}, "tree_size": {"type": "integer"},
                         "checkpoint": {"type": "string"}, "verifier_key": {"type": "string"}}}}}},
-                        "400": err(), "401": err(), "403": err(), "404": err(), "413": err(), "415": err(), "503": err()}},
+                        "400": err(), "401": err(), "403": err(), "404": err(), "409": err(), "413": err(), "415": err(), "422": err(), "503": err()}},
                 "get": {"summary": "Query (derived index; events read from the log)", "security": bearer,
                     "parameters": [log_param(), q("actor", "string", "actor id"), q("action", "string", "exact, or prefix with .*"),
                         q("outcome", "string", ""), q("target", "string", "target id"), q("source", "string", "source host or app"),

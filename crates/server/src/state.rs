@@ -48,6 +48,8 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Derived query index per log.
     pub indexes: BTreeMap<String, Arc<QueryIndex>>,
+    /// Remembered answers for `Idempotency-Key`.
+    pub idempotency: Arc<crate::idempotency::Idempotency>,
     /// Responses sent, by HTTP status code (index = code).
     pub http_status: Vec<std::sync::atomic::AtomicU64>,
     indexers: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -129,7 +131,11 @@ impl AppState {
                     .map_err(|e| e.to_string())?,
             );
         }
+        let idempotency = Arc::new(crate::idempotency::Idempotency::open(
+            &data.root().join("query").join("idempotency.sqlite"),
+        )?);
         Ok(Arc::new(AppState {
+            idempotency,
             data,
             logs: RwLock::new(logs),
             tokens,

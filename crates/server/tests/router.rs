@@ -845,3 +845,73 @@ async fn openapi_document_matches_the_router() {
     }
     assert!(n >= 14, "{n} operations documented");
 }
+
+async fn call_with(
+    st: &Arc<AppState>,
+    uri: &str,
+    token: &str,
+    key: &str,
+    body: &str,
+) -> (StatusCode, Option<String>, Vec<u8>) {
+    let req = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", key)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let resp = app(st.clone()).oneshot(req).await.unwrap();
+    let replayed = resp
+        .headers()
+        .get("idempotent-replayed")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let status = resp.status();
+    (
+        status,
+        replayed,
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_replays_and_appends_nothing() {
+    let f = fixture();
+    let uri = "/v1/logs/default/events";
+    let (s, r, first) = call_with(&f.st, uri, &f.writer, "order-42", EV).await;
+    assert_eq!((s, r), (StatusCode::CREATED, None));
+    let size = durable(&f.st, "default");
+    // The retry gets the same answer and appends nothing.
+    let (s, r, again) = call_with(&f.st, uri, &f.writer, "order-42", EV).await;
+    assert_eq!((s, r.as_deref()), (StatusCode::CREATED, Some("true")));
+    assert_eq!(again, first);
+    assert_eq!(durable(&f.st, "default"), size);
+    // The same key with another request is refused.
+    let other = r#"{"action":"user.logout","actor":"alice"}"#;
+    let (s, _, b) = call_with(&f.st, uri, &f.writer, "order-42", other).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert_eq!(durable(&f.st, "default"), size);
+    // Keys are per token.
+    let (w2, _) =
+        f.st.tokens
+            .create(Role::Writer, vec!["default".into()], "w2", None)
+            .unwrap();
+    let (s, r, _) = call_with(&f.st, uri, &w2, "order-42", EV).await;
+    assert_eq!((s, r), (StatusCode::CREATED, None));
+    assert_eq!(durable(&f.st, "default"), size + 1);
+    // Bad keys.
+    for bad in ["", "has space", &"k".repeat(256)] {
+        let (s, _, _) = call_with(&f.st, uri, &f.writer, bad, EV).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+}
