@@ -50,6 +50,8 @@ pub struct AppState {
     pub indexes: BTreeMap<String, Arc<QueryIndex>>,
     /// Remembered answers for `Idempotency-Key`.
     pub idempotency: Arc<crate::idempotency::Idempotency>,
+    /// Recent authentication failures per address.
+    pub failures: crate::auth::Failures,
     /// Responses sent, by HTTP status code (index = code).
     pub http_status: Vec<std::sync::atomic::AtomicU64>,
     indexers: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -136,6 +138,7 @@ impl AppState {
         )?);
         Ok(Arc::new(AppState {
             idempotency,
+            failures: crate::auth::Failures::default(),
             data,
             logs: RwLock::new(logs),
             tokens,
