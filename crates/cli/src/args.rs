@@ -117,6 +117,16 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Verify a receipt (the answer to an append with ?wait=proof) offline:
+    /// the checkpoint's signature and every entry's inclusion proof.
+    VerifyReceipt {
+        /// The receipt JSON file ("-" for stdin).
+        file: PathBuf,
+        /// The log's verifier key, from a channel you trust (default: the key
+        /// inside the receipt, which only proves self-consistency).
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Rebuild a log's derived query index from the log (the server must not be running).
     Reindex {
         #[command(flatten)]

@@ -1,34 +1,44 @@
-//! The README's first command block is run as written (with `cargo run
-//! --release --` standing for this build of the binary), so the README cannot
-//! drift from the program. After tessera's README_test.go.
+//! The README's commands run as written (with `cargo run --release --`
+//! standing for this build of the binary): the server it starts first, the
+//! curl + receipt steps against it, and the command-line path. After tessera's
+//! README_test.go: the README cannot drift from the program.
 
-use std::process::Command;
+mod common;
 
-#[test]
-fn readme_quick_start_runs() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The ```sh blocks that follow `heading`, in order.
+fn blocks(readme: &str, heading: &str) -> Vec<String> {
     let start = readme
-        .find("## Start here")
-        .expect("README has a Start here section");
-    let rest = &readme[start..];
-    let open = rest.find("```sh\n").expect("a sh block") + 6;
-    let close = open + rest[open..].find("```").expect("block end");
-    let script = &rest[open..close];
-    assert!(
-        script.contains("cargo run --release --"),
-        "the quick start runs the binary"
-    );
-    let tmp = tempfile::tempdir().unwrap();
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has {heading:?}"));
+    let end = readme[start + heading.len()..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + heading.len() + e);
+    let mut out = Vec::new();
+    let mut rest = &readme[start..end];
+    while let Some(o) = rest.find("```sh\n") {
+        let body = &rest[o + 6..];
+        let c = body.find("```").unwrap();
+        out.push(body[..c].to_owned());
+        rest = &body[c..][3..];
+    }
+    out
+}
+
+fn sh(script: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> String {
     // `cargo run --release -- ARGS` → this binary with ARGS.
     let prelude = format!(
         "set -e\ncargo() {{ shift 3; \"{}\" \"$@\"; }}\n",
-        env!("CARGO_BIN_EXE_veritrail")
+        common::bin()
     );
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!("{prelude}{script}"))
-        .current_dir(tmp.path())
+        .current_dir(dir)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = format!(
@@ -38,15 +48,113 @@ fn readme_quick_start_runs() {
     );
     assert!(
         out.status.success(),
-        "README quick start failed:\n{script}\n---\n{text}"
+        "README block failed:\n{script}\n---\n{text}"
+    );
+    text
+}
+
+#[test]
+fn readme_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = blocks(&readme, "## Start here");
+    assert_eq!(
+        start[0].trim(),
+        "cargo run --release -- serve",
+        "the first command is the server"
+    );
+    assert_eq!(
+        start[1].trim(),
+        "scripts/test.sh",
+        "the second command runs the tests"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let port = common::port(4);
+    let addr = format!("127.0.0.1:{port}");
+    // The first command, as written (the port comes from the environment).
+    let mut server = Command::new(common::bin())
+        .arg("serve")
+        .current_dir(tmp.path())
+        .env("VERITRAIL_LISTEN", &addr)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut admin = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Some(Ok(l)) = lines.next() else { break };
+        if l.starts_with("vt_") {
+            admin = Some(l);
+        } else if l.contains("serving") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let admin = admin.expect("serve printed a first admin token");
+    assert!(
+        tmp.path().join("veritrail-data/veritrail.data").exists(),
+        "serve created ./veritrail-data"
+    );
+    // First steps: token, append with receipt, verify the receipt.
+    let first = blocks(&readme, "## First steps");
+    let out = sh(
+        &first[0].replace("127.0.0.1:7878", &addr),
+        tmp.path(),
+        &[("ADMIN", &admin)],
     );
     assert!(
-        text.contains("OK: log \"default\""),
-        "verify did not report OK:\n{text}"
+        out.contains("OK: 1 entry included"),
+        "receipt not verified:\n{out}"
+    );
+    // A tampered receipt, or one checked against another key, fails with exit 1.
+    let receipt: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("receipt.json")).unwrap()).unwrap();
+    let mut bad = receipt.clone();
+    let leaf = bad["entries"][0]["leaf_hash"].as_str().unwrap().to_owned();
+    let flipped = if leaf.starts_with('A') {
+        leaf.replacen('A', "B", 1)
+    } else {
+        format!("A{}", &leaf[1..])
+    };
+    bad["entries"][0]["leaf_hash"] = serde_json::json!(flipped);
+    std::fs::write(tmp.path().join("bad.json"), bad.to_string()).unwrap();
+    let other_key = Command::new(common::bin())
+        .args(["keygen", "--origin", "someone.else/log", "--out"])
+        .arg(tmp.path().join("k"))
+        .output()
+        .unwrap();
+    let other_key = String::from_utf8_lossy(&other_key.stdout).trim().to_owned();
+    for (file, key) in [
+        ("bad.json", None),
+        ("receipt.json", Some(other_key.as_str())),
+    ] {
+        let mut c = Command::new(common::bin());
+        c.arg("verify-receipt").arg(tmp.path().join(file));
+        if let Some(k) = key {
+            c.args(["--key", k]);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{file} with {key:?} must fail: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Without a server.
+    let cli = blocks(&readme, "## Without a server");
+    let out = sh(&cli[0], tmp.path(), &[]);
+    assert!(
+        out.contains("OK: log \"default\""),
+        "verify did not report OK:\n{out}"
     );
     assert!(
-        text.contains("\"index\":0"),
-        "append did not print the ack:\n{text}"
+        out.contains("\"index\":0"),
+        "append did not print the ack:\n{out}"
     );
     let _ = Command::new("chattr")
         .args(["-R", "-a", "-i"])

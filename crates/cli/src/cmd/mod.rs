@@ -14,6 +14,7 @@ mod serve;
 mod status;
 mod token;
 mod verify;
+mod verify_receipt;
 
 use std::process::ExitCode;
 
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
         Command::Reindex { log } => reindex::run(&log),
+        Command::VerifyReceipt { file, key } => verify_receipt::run(&file, key.as_deref()),
         Command::Bench { command } => match command {
             BenchCommand::CrashWriter { log, writers } => bench::crash_writer(&log, writers),
             BenchCommand::Append {
