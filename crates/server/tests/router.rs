@@ -915,3 +915,52 @@ async fn idempotency_key_replays_and_appends_nothing() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_checkpoints_need_a_token_that_sees_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dd, _) = DataDir::init(
+        Arc::new(RealFs),
+        &tmp.path().join("d"),
+        Some("test.example"),
+    )
+    .unwrap();
+    dd.create_log("other").unwrap();
+    let config = ServerConfig {
+        private_checkpoints: true,
+        ..ServerConfig::default()
+    };
+    let st = AppState::open(dd, config).unwrap();
+    let (reader, _) = st
+        .tokens
+        .create(Role::Reader, vec!["default".into()], "r", None)
+        .unwrap();
+    for uri in [
+        "/v1/logs/default/checkpoint",
+        "/v1/logs/default/tile/0/000.p/1",
+        "/v1/logs/default/proof/consistency?from=1&to=1",
+    ] {
+        let (s, _) = call(&st, "GET", uri, None, None, vec![]).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let (s, _) = call(
+        &st,
+        "GET",
+        "/v1/logs/default/checkpoint",
+        Some(&reader),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &st,
+        "GET",
+        "/v1/logs/other/checkpoint",
+        Some(&reader),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
