@@ -79,6 +79,30 @@ fn token_lifecycle_offline() {
         store.authenticate(&secret).is_none(),
         "a revoked token must not authenticate"
     );
+    // Both changes are in the audit trail.
+    let dd =
+        veritrail_store::DataDir::open(std::sync::Arc::new(veritrail_store::RealFs), &d).unwrap();
+    let sys = dd
+        .open_log("_system", veritrail_store::LogConfig::default())
+        .unwrap();
+    let size = sys.published().size;
+    let all: Vec<String> = sys
+        .entries(0, size)
+        .unwrap()
+        .iter()
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert!(
+        all.iter()
+            .any(|e| e.contains("\"token.create\"") && e.contains(&t.id)),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.contains("\"token.revoke\"") && e.contains(&t.id)),
+        "{all:?}"
+    );
+    drop(sys);
     let _ = Command::new("chattr")
         .args(["-R", "-a", "-i"])
         .arg(tmp.path())

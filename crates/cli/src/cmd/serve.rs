@@ -121,8 +121,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         dd
     };
     let tokens = TokenStore::open(data)?;
+    let mut first_admin = None;
     if !tokens.has_admin() {
         let (secret, t) = tokens.create(Role::Admin, vec![], "first admin", None)?;
+        first_admin = Some(t.id.clone());
         eprintln!(
             "veritrail: first admin token ({}), shown only this once — store it now:\n{secret}",
             t.id
@@ -148,6 +150,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        if let Some(id) = first_admin {
+            state
+                .audit(
+                    "token.create",
+                    None,
+                    None,
+                    None,
+                    serde_json::json!({"token": id, "role": "admin", "first_start": true}),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+        }
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             let mut term =

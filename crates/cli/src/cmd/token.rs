@@ -4,9 +4,39 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
+use veritrail_core::Event;
 use veritrail_server::tokens::{Role, TokenStore};
+use veritrail_store::datadir::SYSTEM_LOG;
+use veritrail_store::{DataDir, Log, LogConfig, StoreError};
 
 use crate::exit::Exit;
+
+/// Opens `_system` before a token change: the change is recorded there, and
+/// a running server (which holds the log) is told apart from a stopped one.
+fn system_log(dd: &DataDir) -> anyhow::Result<Log> {
+    dd.ensure_system_log().map_err(super::store_err)?;
+    dd.open_log(SYSTEM_LOG, LogConfig::default()).map_err(|e| match e {
+        StoreError::Locked(_) => Exit::usage("a server is running on this data directory; change tokens through its admin API (POST/DELETE /v1/tokens)"),
+        other => super::store_err(other),
+    })
+}
+
+/// Appends a token change to `_system` (durable before returning).
+fn record(log: &Log, action: &str, metadata: serde_json::Value) -> anyhow::Result<()> {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let ev = serde_json::json!({
+        "action": action,
+        "actor": {"id": user, "type": "cli"},
+        "source": {"app": "veritrail-cli"},
+        "metadata": metadata,
+    });
+    let bytes = serde_json::to_vec(&ev)?;
+    let canonical = Event::parse(&bytes)
+        .and_then(|e| e.into_canonical(super::append::now()))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    log.append(&[canonical]).map_err(super::store_err)?;
+    Ok(())
+}
 
 /// Parses `90d`, `12h`, `30m`, `3600s` (or plain seconds).
 pub fn parse_duration(s: &str) -> Option<u64> {
@@ -41,10 +71,17 @@ pub fn create(
         })?),
         None => None,
     };
+    let sys = system_log(&dd)?;
     let store = TokenStore::open(data)?;
     let (secret, t) = store
         .create(role, logs, name, ttl)
         .map_err(|e| Exit::usage(e.to_string()))?;
+    record(
+        &sys,
+        "token.create",
+        serde_json::json!({"token": t.id, "role": format!("{:?}", t.role).to_lowercase()}),
+    )?;
+    sys.close();
     eprintln!(
         "veritrail: created token {} ({:?}); the secret below is shown only once",
         t.id, t.role
@@ -77,9 +114,12 @@ pub fn list(data: &std::path::Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn revoke(data: &std::path::Path, id: &str) -> anyhow::Result<ExitCode> {
-    super::open_data(data)?;
+    let dd = super::open_data(data)?;
+    let sys = system_log(&dd)?;
     let store = TokenStore::open(data)?;
     let t = store.revoke(id).map_err(|e| Exit::usage(e.to_string()))?;
+    record(&sys, "token.revoke", serde_json::json!({"token": t.id}))?;
+    sys.close();
     eprintln!("veritrail: revoked {}", t.id);
     Ok(ExitCode::SUCCESS)
 }
