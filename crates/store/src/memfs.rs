@@ -107,6 +107,14 @@ impl MemFs {
         f.data[offset..offset + bytes.len()].copy_from_slice(bytes);
     }
 
+    /// Appends bytes to a file, bypassing flags: for tamper tests.
+    pub fn append_raw(&self, path: &Path, bytes: &[u8]) {
+        let mut st = self.st.lock().unwrap();
+        let f = st.files.get_mut(path).expect("file exists");
+        f.data.extend_from_slice(bytes);
+        f.synced = f.data.len();
+    }
+
     /// The bytes of a file.
     pub fn contents(&self, path: &Path) -> Option<Vec<u8>> {
         self.st

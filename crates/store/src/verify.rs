@@ -168,6 +168,7 @@ pub fn verify_log(
         let (recs, _) = crate::checkpoints::scan_segment(seg, seg.valid_end(), true)
             .map_err(needs_recovery_hint(i + 1 == cp_segs.len()))?;
         if seg.valid_end() < file_len {
+            check_torn(&seg.path, seg.valid_end(), file_len)?;
             report
                 .torn_tails
                 .push((seg.path.clone(), file_len - seg.valid_end()));
@@ -249,6 +250,7 @@ pub fn verify_log(
         let file_len = seg.file.len().map_err(|e| StoreError::io(&seg.path, e))?;
         let end = if last { file_len } else { seg.valid_end() };
         if !last && end < file_len {
+            check_torn(&seg.path, end, file_len)?;
             report.torn_tails.push((seg.path.clone(), file_len - end));
         }
         let hint = |at: u64| {
@@ -385,6 +387,22 @@ pub fn verify_log(
     progress(n, n.max(1));
     report.entries = n;
     Ok(report)
+}
+
+/// Recovery only ever leaves one interrupted commit group after a segment's
+/// valid end; more than that is not a torn tail.
+fn check_torn(path: &std::path::Path, valid_end: u64, file_len: u64) -> Result<()> {
+    if file_len - valid_end > crate::log::LogConfig::default().max_group_bytes as u64 + 4096 {
+        return Err(StoreError::corrupted(
+            path,
+            valid_end,
+            format!(
+                "{} bytes after the segment's recorded end: more than a crash can leave",
+                file_len - valid_end
+            ),
+        ));
+    }
+    Ok(())
 }
 
 const RECOVERY_HINT: &str = "; if the log crashed and has not been opened since, let recovery discard the torn tail first (open the log once, e.g. `veritrail checkpoint`), then verify again";

@@ -147,6 +147,14 @@ fn many_small_segments_roll_over_and_verify() {
     assert_eq!(log.entries(790, 2).unwrap(), vec![entry(395), entry(1395)]);
     drop(log);
     verify_log(&dd, "default", &mut |_, _| {}).unwrap();
+    // Bytes after a closed segment's recorded end are tolerated only as the
+    // remains of one interrupted commit group, never more.
+    let mut names = fs_list(&fs, &root().join("logs/default/wal"));
+    names.sort();
+    let first = root().join("logs/default/wal").join(&names[0]);
+    fs.append_raw(&first, &vec![0u8; (64 << 20) + 8192]);
+    let e = verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap_err();
+    assert!(e.to_string().contains("more than a crash can leave"), "{e}");
 }
 
 fn fs_list(fs: &MemFs, dir: &Path) -> Vec<String> {
