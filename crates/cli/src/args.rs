@@ -91,6 +91,11 @@ pub enum Command {
         /// Print only the result line.
         #[arg(long, short)]
         quiet: bool,
+        /// The log's verifier key as published by its operator. Without it the
+        /// key stored in the data directory is trusted, which cannot detect a
+        /// replaced key with re-signed checkpoints.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Print an inclusion proof (--index) or a consistency proof (--from/--to) as JSON.
     Prove {

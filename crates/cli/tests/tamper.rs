@@ -242,3 +242,32 @@ fn immutable_and_append_only_files_resist_even_root() {
         .arg(&data)
         .status();
 }
+
+#[test]
+fn verify_with_a_pinned_key_detects_a_replaced_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let (code, out) = run(&["init"], &data, None);
+    assert_eq!(code, 0);
+    let published = out
+        .lines()
+        .find(|l| l.contains('+'))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (code, out) = run(&["verify", "--key", &published], &data, None);
+    assert_eq!(code, 0, "{out}");
+    let other = Command::new(bin())
+        .args(["keygen", "--origin", "evil.example/default", "--out"])
+        .arg(tmp.path().join("k"))
+        .output()
+        .unwrap();
+    let other = String::from_utf8_lossy(&other.stdout).trim().to_owned();
+    let (code, out) = run(&["verify", "--key", &other], &data, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("replaced"), "{out}");
+    let _ = Command::new("chattr")
+        .args(["-R", "-a", "-i"])
+        .arg(tmp.path())
+        .status();
+}

@@ -49,7 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Append { log } => append::run(&log),
         Command::Checkpoint { log } => checkpoint::run(&log),
-        Command::Verify { log, quiet } => verify::run(&log, quiet),
+        Command::Verify { log, quiet, key } => verify::run(&log, quiet, key.as_deref()),
         Command::Prove {
             log,
             index,

@@ -6,8 +6,30 @@ use veritrail_store::verify::verify_log;
 
 use super::{open_data, store_err};
 
-pub fn run(args: &crate::args::LogArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: &crate::args::LogArgs,
+    quiet: bool,
+    key: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let dd = open_data(&args.data.data)?;
+    let meta = dd.meta(&args.log).map_err(store_err)?;
+    match key {
+        Some(k) => {
+            let want = veritrail_core::note::Verifier::parse(k).map_err(|e| crate::exit::Exit::usage(format!("--key: {e}")))?;
+            if want != meta.verifier {
+                return Err(crate::exit::Exit::verify(format!(
+                    "the log's key {} is not the key you trust ({}): the data directory's key was replaced",
+                    meta.verifier,
+                    want
+                )));
+            }
+        }
+        None if !quiet => eprintln!(
+            "veritrail: note: trusting the key stored in the data directory ({}); pass --key with the published key to also detect a replaced key",
+            meta.verifier
+        ),
+        None => {}
+    }
     let pb = if quiet {
         indicatif::ProgressBar::hidden()
     } else {
