@@ -6,7 +6,7 @@
 //! buffer and writes its WAL record and leaf hash straight into the chunk's
 //! batch, so the entry bytes are copied once before they reach the disk.
 
-use std::io::{BufWriter, Read as _, Write as _};
+use std::io::{BufWriter, Write as _};
 use std::process::ExitCode;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -37,9 +37,9 @@ struct Chunk {
     first_line: usize,
 }
 
-fn chunks(input: &[u8]) -> Vec<Chunk> {
+fn chunks(input: &[u8], first: usize) -> Vec<Chunk> {
     let mut out = Vec::new();
-    let (mut start, mut first_line, mut lines) = (0usize, 1usize, 0usize);
+    let (mut start, mut first_line, mut lines) = (0usize, first, 0usize);
     for nl in memchr::memchr_iter(b'\n', input) {
         lines += 1;
         if lines == CHUNK_LINES {
@@ -66,13 +66,13 @@ fn chunks(input: &[u8]) -> Vec<Chunk> {
 /// Validates and canonicalizes NDJSON into batches, in parallel. Blank lines
 /// are skipped. Returns the batches in input order, or every invalid line
 /// (1-based) with its error.
-pub fn prepare_ndjson(
-    input: &[u8],
-    received_at: Timestamp,
-) -> Result<Vec<PreparedBatch>, Vec<(usize, EventError)>> {
+/// Validates, canonicalizes and prepares NDJSON whose first line is line
+/// `first_line`, in parallel chunks; blank lines are skipped. Returns the
+/// batches in input order, or every invalid line with its error.
+fn prepare_ndjson_numbered(input: &[u8], received_at: Timestamp, first_line: usize) -> Prepared {
     let stamp = received_at.to_rfc3339_nanos();
     type ChunkResult = Result<Option<PreparedBatch>, Vec<(usize, EventError)>>;
-    let results: Vec<ChunkResult> = chunks(input)
+    let results: Vec<ChunkResult> = chunks(input, first_line)
         .par_iter()
         .map(|c| {
             let part = &input[c.start..c.end];
@@ -125,12 +125,96 @@ pub fn prepare_ndjson(
     }
 }
 
+/// The batches of a whole input, or every invalid line (1-based) with its error.
+pub type Prepared = Result<Vec<PreparedBatch>, Vec<(usize, EventError)>>;
+
+/// Bytes of input per block: read, then validated in parallel while the next
+/// block is being read.
+const BLOCK: usize = 4 << 20;
+
+/// Reads NDJSON from `input` in blocks of whole lines and prepares each block
+/// in parallel as soon as it is read.
+///
+/// # Errors
+/// I/O errors reading the input.
+pub fn prepare_ndjson_stream(
+    input: &mut (dyn std::io::Read + Send),
+    received_at: Timestamp,
+) -> std::io::Result<Prepared> {
+    let results: std::sync::Mutex<Vec<(usize, Prepared)>> = std::sync::Mutex::new(Vec::new());
+    let mut io_err = None;
+    rayon::scope(|scope| {
+        let mut carry: Vec<u8> = Vec::new();
+        let mut first_line = 1usize;
+        let mut block_no = 0usize;
+        loop {
+            let mut buf = std::mem::take(&mut carry);
+            let start = buf.len();
+            buf.resize(start + BLOCK, 0);
+            let mut filled = start;
+            let mut eof = false;
+            while filled < buf.len() {
+                match input.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        io_err = Some(e);
+                        return;
+                    }
+                }
+            }
+            buf.truncate(filled);
+            // Keep a trailing partial line for the next block.
+            if !eof {
+                match memchr::memrchr(b'\n', &buf) {
+                    Some(nl) => carry = buf.split_off(nl + 1),
+                    None => {
+                        carry = buf;
+                        continue;
+                    }
+                }
+            }
+            let lines = memchr::memchr_iter(b'\n', &buf).count();
+            let (n, fl, results) = (block_no, first_line, &results);
+            scope.spawn(move |_| {
+                let r = prepare_ndjson_numbered(&buf, received_at, fl);
+                results.lock().expect("results lock").push((n, r));
+            });
+            first_line += lines;
+            block_no += 1;
+            if eof {
+                break;
+            }
+        }
+    });
+    if let Some(e) = io_err {
+        return Err(e);
+    }
+    let mut all = results.into_inner().expect("results lock");
+    all.sort_by_key(|(n, _)| *n);
+    let mut batches = Vec::new();
+    let mut bad = Vec::new();
+    for (_, r) in all {
+        match r {
+            Ok(mut b) => batches.append(&mut b),
+            Err(mut e) => bad.append(&mut e),
+        }
+    }
+    Ok(if bad.is_empty() {
+        Ok(batches)
+    } else {
+        Err(bad)
+    })
+}
+
 pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
     let t0 = std::time::Instant::now();
-    let mut input = Vec::new();
-    std::io::stdin().lock().read_to_end(&mut input)?;
-    tracing::debug!(elapsed = ?t0.elapsed(), bytes = input.len(), "read stdin");
-    let batches = match prepare_ndjson(&input, now()) {
+    let prepared = prepare_ndjson_stream(&mut std::io::stdin(), now())?;
+    let batches = match prepared {
         Ok(b) => b,
         Err(bad) => {
             for (line, e) in bad.iter().take(MAX_REPORTED) {
@@ -148,7 +232,6 @@ pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
             )));
         }
     };
-    drop(input);
     tracing::debug!(elapsed = ?t0.elapsed(), batches = batches.len(), "validated and prepared");
     if batches.is_empty() {
         eprintln!("veritrail: no events on stdin; nothing appended");
@@ -196,4 +279,48 @@ pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
         args.log
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_survive_block_and_chunk_boundaries() {
+        let good = r#"{"action":"a.b","actor":"someone","message":"padding padding padding padding padding"}"#;
+        let n = 2 * BLOCK / good.len() + 12_345;
+        let bad_at = [1usize, CHUNK_LINES + 1, n / 2, n - 1];
+        let mut input = String::new();
+        for line in 1..=n {
+            if bad_at.contains(&line) {
+                input.push_str("{\"action\":\"a.b\"}\n");
+            } else {
+                input.push_str(good);
+                input.push('\n');
+            }
+        }
+        let t = Timestamp::default();
+        let mut bad: Vec<usize> =
+            match prepare_ndjson_stream(&mut std::io::Cursor::new(input.clone().into_bytes()), t)
+                .unwrap()
+            {
+                Err(b) => b.into_iter().map(|(l, _)| l).collect(),
+                Ok(_) => panic!("invalid lines accepted"),
+            };
+        bad.sort_unstable();
+        assert_eq!(bad, bad_at.to_vec());
+        // Without the bad lines, every event arrives, in order.
+        let clean: String = input
+            .lines()
+            .filter(|l| !l.ends_with("\"a.b\"}"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let batches = prepare_ndjson_stream(&mut std::io::Cursor::new(clean.into_bytes()), t)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            batches.iter().map(PreparedBatch::len).sum::<usize>(),
+            n - bad_at.len()
+        );
+    }
 }
