@@ -116,3 +116,42 @@ pub async fn revoke(
     .await?;
     Ok(axum::Json(public(&rec)).into_response())
 }
+
+/// Body of `POST /v1/logs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLog {
+    name: String,
+}
+
+/// `POST /v1/logs` (admin): creates a log with its own signing key.
+pub async fn create_log(
+    State(st): State<Arc<AppState>>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Result<axum::Json<CreateLog>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AppError> {
+    let t = required(&st, &headers, ip).await?;
+    if t.role != Role::Admin {
+        return Err(AppError::forbidden("create logs"));
+    }
+    let axum::Json(req) = body.map_err(|e| AppError::bad_request("invalid_json", e.body_text()))?;
+    let st2 = st.clone();
+    let name = req.name.clone();
+    let v = tokio::task::spawn_blocking(move || st2.create_log(&name))
+        .await
+        .map_err(|e| AppError::internal(&e))??;
+    st.audit(
+        "log.create",
+        Some(&t),
+        ip.0,
+        Some(&req.name),
+        json!({"verifier_key": v.to_vkey()}),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"name": req.name, "origin": v.name(), "verifier_key": v.to_vkey()})),
+    )
+        .into_response())
+}

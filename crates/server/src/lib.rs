@@ -37,7 +37,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/v1/openapi.json",
             get(|| async { axum::Json(openapi::document()) }),
         )
-        .route("/v1/logs", get(read::list_logs))
+        .route("/v1/logs", get(read::list_logs).post(admin::create_log))
         .route(
             "/v1/logs/{log}/events",
             post(ingest::post_events).get(read::query),

@@ -142,7 +142,7 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         "Entries covered by a checkpoint but not yet in the query index.",
     );
     for (n, l) in &logs {
-        if let Some(qi) = st.indexes.get(n) {
+        if let Some(qi) = st.indexes.read().expect("indexes lock").get(n).cloned() {
             let lag = l
                 .published()
                 .size

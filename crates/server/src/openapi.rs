@@ -47,7 +47,12 @@ pub fn document() -> Value {
             "/healthz": {"get": {"summary": "Ready once every log is recovered", "responses": {"200": {"description": "ok"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
             "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
-            "/v1/logs": {"get": {"summary": "Logs the token may see", "security": bearer, "responses": {"200": {"description": "names, sizes, origins, verifier keys"}, "401": err()}}},
+            "/v1/logs": {
+                "get": {"summary": "Logs the token may see", "security": bearer, "responses": {"200": {"description": "names, sizes, origins, verifier keys"}, "401": err()}},
+                "post": {"summary": "Create a log with its own signing key (admin)", "security": bearer,
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                    "responses": {"201": {"description": "name, origin, verifier_key"}, "400": err(), "401": err(), "403": err(), "409": err()}}
+            },
             "/v1/logs/{log}/events": {
                 "post": {"summary": "Append events (atomic batch; 201 after fdatasync)", "security": bearer,
                     "parameters": [log_param(), q("wait", "string", "`proof`: answer with a signed checkpoint and inclusion proofs"),

@@ -287,6 +287,8 @@ pub async fn query(
     };
     let qi = st
         .indexes
+        .read()
+        .expect("indexes lock")
         .get(&name)
         .cloned()
         .ok_or_else(|| AppError::not_found(format!("no index for {name:?}")))?;

@@ -47,7 +47,7 @@ pub struct AppState {
     /// Settings.
     pub config: ServerConfig,
     /// Derived query index per log.
-    pub indexes: BTreeMap<String, Arc<QueryIndex>>,
+    pub indexes: RwLock<BTreeMap<String, Arc<QueryIndex>>>,
     /// Remembered answers for `Idempotency-Key`.
     pub idempotency: Arc<crate::idempotency::Idempotency>,
     /// Recent authentication failures per address.
@@ -143,13 +143,56 @@ impl AppState {
             logs: RwLock::new(logs),
             tokens,
             config,
-            indexes,
+            indexes: RwLock::new(indexes),
             http_status: (0..600)
                 .map(|_| std::sync::atomic::AtomicU64::new(0))
                 .collect(),
             indexers: std::sync::Mutex::new(indexers),
             stop,
         }))
+    }
+
+    /// Creates a log (admin API): a new signing key, its streams, its query
+    /// index and indexer. Returns the verifier key.
+    ///
+    /// # Errors
+    /// 400 for a bad name, 409 if it exists, 500 otherwise.
+    pub fn create_log(&self, name: &str) -> Result<veritrail_core::note::Verifier, AppError> {
+        let v = self.data.create_log(name).map_err(|e| match e {
+            veritrail_store::StoreError::BadLogName(_) => {
+                AppError::bad_request("bad_log_name", e.to_string())
+            }
+            veritrail_store::StoreError::LogExists(_) => AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "log_exists",
+                e.to_string(),
+            ),
+            other => AppError::internal(&other),
+        })?;
+        let log = Arc::new(
+            self.data
+                .open_log(name, self.config.log.clone())
+                .map_err(|e| AppError::internal(&e))?,
+        );
+        let qi = Arc::new(
+            QueryIndex::open(&self.data.query_index_path(name))
+                .map_err(|e| AppError::internal(&e))?,
+        );
+        self.indexes
+            .write()
+            .expect("indexes lock")
+            .insert(name.to_owned(), qi.clone());
+        self.logs
+            .write()
+            .expect("logs lock")
+            .insert(name.to_owned(), log.clone());
+        let (n, s) = (name.to_owned(), self.stop.clone());
+        let t = std::thread::Builder::new()
+            .name(format!("vt-idx-{name}"))
+            .spawn(move || run_indexer(n, log, qi, s))
+            .map_err(|e| AppError::internal(&e))?;
+        self.indexers.lock().expect("indexers lock").push(t);
+        Ok(v)
     }
 
     /// The data directory root.

@@ -964,3 +964,82 @@ async fn private_checkpoints_need_a_token_that_sees_the_log() {
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_creates_logs_that_are_usable_at_once() {
+    let f = fixture();
+    let body = br#"{"name":"payments"}"#.to_vec();
+    let (s, _) = call(
+        &f.st,
+        "POST",
+        "/v1/logs",
+        Some(&f.writer),
+        Some("application/json"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = call(
+        &f.st,
+        "POST",
+        "/v1/logs",
+        Some(&f.admin),
+        Some("application/json"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let v = json_of(&b);
+    let key = Verifier::parse(v["verifier_key"].as_str().unwrap()).unwrap();
+    assert!(key.name().ends_with("/payments"));
+    let (s, _) = call(
+        &f.st,
+        "POST",
+        "/v1/logs",
+        Some(&f.admin),
+        Some("application/json"),
+        body,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = call(
+        &f.st,
+        "POST",
+        "/v1/logs",
+        Some(&f.admin),
+        Some("application/json"),
+        br#"{"name":"Bad Name"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // A writer for it can append right away, and the checkpoint verifies with the returned key.
+    let (pw, _) =
+        f.st.tokens
+            .create(Role::Writer, vec!["payments".into()], "pay", None)
+            .unwrap();
+    let (s, b) = call(
+        &f.st,
+        "POST",
+        "/v1/logs/payments/events?wait=proof",
+        Some(&pw),
+        Some("application/json"),
+        EV.into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let r = json_of(&b);
+    open_checkpoint(r["checkpoint"].as_str().unwrap().as_bytes(), &key, &[]).unwrap();
+    let sys = f.st.log("_system").unwrap();
+    let p = sys
+        .wait_for_checkpoint(sys.durable_size(), Duration::from_secs(5))
+        .unwrap();
+    let all: Vec<String> = sys
+        .entries(0, p.size)
+        .unwrap()
+        .iter()
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert!(all
+        .iter()
+        .any(|e| e.contains("\"log.create\"") && e.contains("payments")));
+}
