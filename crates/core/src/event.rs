@@ -210,23 +210,31 @@ impl<'a> Event<'a> {
     /// # Errors
     /// [`EventError::TooLarge`] over 65,535 bytes.
     pub fn write_canonical_at(
-        mut self,
+        self,
         received_at: &str,
         out: &mut Vec<u8>,
     ) -> Result<(), EventError> {
-        let member = (
-            Cow::Borrowed("received_at"),
-            Json::Str(Cow::Owned(received_at.to_owned())),
+        debug_assert!(
+            self.get("received_at").is_none(),
+            "received_at is refused during validation"
         );
-        match self
-            .members
-            .binary_search_by(|(k, _)| crate::json::utf16_cmp(k, "received_at"))
-        {
-            Ok(_) => unreachable!("received_at is refused during validation"),
-            Err(pos) => self.members.insert(pos, member),
-        }
         out.clear();
-        Json::Object(self.members).write_canonical(out);
+        let extra = Some(("received_at", received_at));
+        if self
+            .members
+            .windows(2)
+            .all(|w| crate::json::utf16_cmp(&w[0].0, &w[1].0).is_lt())
+        {
+            crate::json::write_members(
+                self.members.iter().map(|(k, v)| (k.as_ref(), v)),
+                extra,
+                out,
+            );
+        } else {
+            let mut refs: Vec<&(Cow<'a, str>, Json<'a>)> = self.members.iter().collect();
+            refs.sort_by(|a, b| crate::json::utf16_cmp(&a.0, &b.0));
+            crate::json::write_members(refs.into_iter().map(|(k, v)| (k.as_ref(), v)), extra, out);
+        }
         if out.len() > MAX_EVENT_SIZE {
             return Err(EventError::TooLarge(out.len()));
         }

@@ -95,22 +95,15 @@ impl<'a> Json<'a> {
                 out.push(b']');
             }
             Json::Object(m) => {
-                // RFC 8785 §3.2.3: members sorted by their names' UTF-16 code units.
-                let mut refs: Vec<&(Cow<'a, str>, Json<'a>)> = m.iter().collect();
-                // Parsed objects are already in order (see visit_map).
-                if !refs.windows(2).all(|w| utf16_cmp(&w[0].0, &w[1].0).is_lt()) {
+                // RFC 8785 §3.2.3: members sorted by their names' UTF-16 code
+                // units. Parsed objects are already in order (see visit_map).
+                if m.windows(2).all(|w| utf16_cmp(&w[0].0, &w[1].0).is_lt()) {
+                    write_members(m.iter().map(|(k, v)| (k.as_ref(), v)), None, out);
+                } else {
+                    let mut refs: Vec<&(Cow<'a, str>, Json<'a>)> = m.iter().collect();
                     refs.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
+                    write_members(refs.into_iter().map(|(k, v)| (k.as_ref(), v)), None, out);
                 }
-                out.push(b'{');
-                for (i, (k, v)) in refs.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_string(k, out);
-                    out.push(b':');
-                    v.write_canonical(out);
-                }
-                out.push(b'}');
             }
         }
     }
@@ -125,6 +118,44 @@ impl<'a> Json<'a> {
 
 fn itoa_buf(i: i64) -> Vec<u8> {
     i.to_string().into_bytes()
+}
+
+/// Writes an object from members already in RFC 8785 order, with `extra`
+/// (a string member) spliced in at its place: one pass, no allocation.
+pub(crate) fn write_members<'x, 'y: 'x>(
+    members: impl Iterator<Item = (&'x str, &'x Json<'y>)>,
+    extra: Option<(&str, &str)>,
+    out: &mut Vec<u8>,
+) {
+    let mut extra = extra;
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+    };
+    out.push(b'{');
+    for (k, v) in members {
+        if let Some((ek, ev)) = extra.filter(|(ek, _)| utf16_cmp(ek, k).is_lt()) {
+            sep(out);
+            write_string(ek, out);
+            out.push(b':');
+            write_string(ev, out);
+            extra = None;
+        }
+        sep(out);
+        write_string(k, out);
+        out.push(b':');
+        v.write_canonical(out);
+    }
+    if let Some((ek, ev)) = extra {
+        sep(out);
+        write_string(ek, out);
+        out.push(b':');
+        write_string(ev, out);
+    }
+    out.push(b'}');
 }
 
 /// RFC 8785 §3.2.3 member order: by the names' UTF-16 code units.
