@@ -57,6 +57,20 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Records the server's start in `_system`.
+async fn record_start(state: &AppState, addr: SocketAddr, tls: bool) -> std::io::Result<()> {
+    state
+        .audit(
+            "system.start",
+            None,
+            None,
+            None,
+            serde_json::json!({"listen": addr.to_string(), "tls": tls}),
+        )
+        .await
+        .map_err(|e| std::io::Error::other(e.message))
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves, then closes the
 /// logs (final checkpoints).
 ///
@@ -67,16 +81,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    state
-        .audit(
-            "system.start",
-            None,
-            None,
-            None,
-            serde_json::json!({"listen": listener.local_addr()?.to_string()}),
-        )
-        .await
-        .map_err(|e| std::io::Error::other(e.message))?;
+    record_start(&state, listener.local_addr()?, false).await?;
     let router = app(state.clone());
     axum::serve(
         listener,
@@ -99,17 +104,7 @@ pub async fn serve_tls(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let cfg = tls::server_config(files).map_err(std::io::Error::other)?;
-    let addr = listener.local_addr()?;
-    state
-        .audit(
-            "system.start",
-            None,
-            None,
-            None,
-            serde_json::json!({"listen": addr.to_string(), "tls": true}),
-        )
-        .await
-        .map_err(|e| std::io::Error::other(e.message))?;
+    record_start(&state, listener.local_addr()?, true).await?;
     let handle = axum_server::Handle::new();
     let h2 = handle.clone();
     tokio::spawn(async move {
