@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod compact;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod note;
 pub mod proof;
 pub mod tile;
 pub mod time;
+pub mod tlog_proof;
 pub mod tree;
 
 pub use checkpoint::{open_checkpoint, Checkpoint, CheckpointError, Origin, SignedCheckpoint};

@@ -123,6 +123,84 @@ fn rows_of(entries: &[Vec<u8>]) -> Vec<Row> {
         .collect()
 }
 
+/// The `WHERE …` of a filter (empty when nothing is filtered) and its arguments.
+fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let eq = |col: &str,
+              v: &Option<String>,
+              clauses: &mut Vec<String>,
+              args: &mut Vec<rusqlite::types::Value>| {
+        if let Some(v) = v {
+            clauses.push(format!("{col} = ?"));
+            args.push(v.clone().into());
+        }
+    };
+    eq("actor", &f.actor, &mut clauses, &mut args);
+    eq("outcome", &f.outcome, &mut clauses, &mut args);
+    eq("target", &f.target, &mut clauses, &mut args);
+    if let Some(a) = &f.action {
+        match a
+            .strip_suffix(".*")
+            .map(|p| format!("{p}."))
+            .or_else(|| a.strip_suffix('*').map(str::to_owned))
+        {
+            // A prefix as a range, so the action index is used.
+            Some(prefix) => {
+                let mut upper = prefix.clone().into_bytes();
+                if let Some(last) = upper.last_mut() {
+                    *last += 1;
+                }
+                clauses.push("action >= ? AND action < ?".into());
+                args.push(prefix.into());
+                args.push(String::from_utf8_lossy(&upper).into_owned().into());
+            }
+            None => {
+                clauses.push("action = ?".into());
+                args.push(a.clone().into());
+            }
+        }
+    }
+    if let Some(s) = &f.source {
+        clauses.push("(host = ? OR app = ?)".into());
+        args.push(s.clone().into());
+        args.push(s.clone().into());
+    }
+    let ns = |t: &Timestamp| {
+        t.unix_nanos()
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    };
+    if let Some(t) = &f.since {
+        clauses.push("received >= ?".into());
+        args.push(ns(t).into());
+    }
+    if let Some(t) = &f.until {
+        clauses.push("received < ?".into());
+        args.push(ns(t).into());
+    }
+    if let Some(q) = &f.q {
+        // Every word as a quoted FTS5 string: no query syntax from users.
+        let m: Vec<String> = q
+            .split_whitespace()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        if !m.is_empty() {
+            clauses.push("idx IN (SELECT rowid FROM ev_fts WHERE ev_fts MATCH ?)".into());
+            args.push(m.join(" ").into());
+        }
+    }
+    if let Some(c) = f.cursor {
+        clauses.push("idx > ?".into());
+        args.push((c as i64).into());
+    }
+    let where_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (where_sql, args)
+}
+
 /// One log's query index.
 pub struct QueryIndex {
     path: PathBuf,
@@ -237,82 +315,10 @@ impl QueryIndex {
     /// # Errors
     /// SQLite errors.
     pub fn query(&self, f: &Filter) -> Result<(Vec<u64>, Option<u64>)> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let eq = |col: &str,
-                  v: &Option<String>,
-                  clauses: &mut Vec<String>,
-                  args: &mut Vec<rusqlite::types::Value>| {
-            if let Some(v) = v {
-                clauses.push(format!("{col} = ?"));
-                args.push(v.clone().into());
-            }
-        };
-        eq("actor", &f.actor, &mut clauses, &mut args);
-        eq("outcome", &f.outcome, &mut clauses, &mut args);
-        eq("target", &f.target, &mut clauses, &mut args);
-        if let Some(a) = &f.action {
-            match a
-                .strip_suffix(".*")
-                .map(|p| format!("{p}."))
-                .or_else(|| a.strip_suffix('*').map(str::to_owned))
-            {
-                // A prefix as a range, so the action index is used.
-                Some(prefix) => {
-                    let mut upper = prefix.clone().into_bytes();
-                    if let Some(last) = upper.last_mut() {
-                        *last += 1;
-                    }
-                    clauses.push("action >= ? AND action < ?".into());
-                    args.push(prefix.into());
-                    args.push(String::from_utf8_lossy(&upper).into_owned().into());
-                }
-                None => {
-                    clauses.push("action = ?".into());
-                    args.push(a.clone().into());
-                }
-            }
-        }
-        if let Some(s) = &f.source {
-            clauses.push("(host = ? OR app = ?)".into());
-            args.push(s.clone().into());
-            args.push(s.clone().into());
-        }
-        let ns = |t: &Timestamp| {
-            t.unix_nanos()
-                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-        };
-        if let Some(t) = &f.since {
-            clauses.push("received >= ?".into());
-            args.push(ns(t).into());
-        }
-        if let Some(t) = &f.until {
-            clauses.push("received < ?".into());
-            args.push(ns(t).into());
-        }
-        if let Some(q) = &f.q {
-            // Every word as a quoted FTS5 string: no query syntax from users.
-            let m: Vec<String> = q
-                .split_whitespace()
-                .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-                .collect();
-            if !m.is_empty() {
-                clauses.push("idx IN (SELECT rowid FROM ev_fts WHERE ev_fts MATCH ?)".into());
-                args.push(m.join(" ").into());
-            }
-        }
-        if let Some(c) = f.cursor {
-            clauses.push("idx > ?".into());
-            args.push((c as i64).into());
-        }
+        let (where_sql, args) = where_clause(f);
         let limit = f.limit.clamp(1, MAX_LIMIT);
         let sql_text = format!(
-            "SELECT idx FROM ev {} ORDER BY idx LIMIT {}",
-            if clauses.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", clauses.join(" AND "))
-            },
+            "SELECT idx FROM ev {where_sql} ORDER BY idx LIMIT {}",
             limit + 1
         );
         let c = self.conn.lock().expect("index lock");
@@ -330,6 +336,30 @@ impl QueryIndex {
             None
         };
         Ok((out, next))
+    }
+
+    /// Every matching entry index after `f.cursor`, in index order, without
+    /// a limit (`f.limit` is ignored): for exports and the command line.
+    /// `each` returns `false` to stop early.
+    ///
+    /// # Errors
+    /// SQLite errors, or what `each` returns.
+    pub fn for_each(&self, f: &Filter, each: &mut dyn FnMut(u64) -> Result<bool>) -> Result<()> {
+        let (where_sql, args) = where_clause(f);
+        let c = self.conn.lock().expect("index lock");
+        let mut st = c
+            .prepare(&format!("SELECT idx FROM ev {where_sql} ORDER BY idx"))
+            .map_err(sql(&self.path))?;
+        let mut rows = st
+            .query(rusqlite::params_from_iter(args))
+            .map_err(sql(&self.path))?;
+        while let Some(r) = rows.next().map_err(sql(&self.path))? {
+            let idx: i64 = r.get(0).map_err(sql(&self.path))?;
+            if !each(idx as u64)? {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -405,7 +435,17 @@ mod tests {
         assert!(qi.add(10, &entries[30..]).is_err(), "a gap must be refused");
         qi.add(30, &entries[30..]).unwrap();
         assert_eq!(qi.indexed_through().unwrap(), 60);
-        let q = |f: Filter| qi.query(&Filter { limit: 1000, ..f }).unwrap().0;
+        let q = |f: Filter| {
+            let paged = qi.query(&Filter { limit: 1000, ..f.clone() }).unwrap().0;
+            let mut streamed = Vec::new();
+            qi.for_each(&f, &mut |i| {
+                streamed.push(i);
+                Ok(true)
+            })
+            .unwrap();
+            assert_eq!(paged, streamed, "query and for_each disagree for {f:?}");
+            paged
+        };
         let want = |p: &dyn Fn(u64) -> bool| (0..60).filter(|i| p(*i)).collect::<Vec<u64>>();
         assert_eq!(
             q(Filter {

@@ -200,3 +200,96 @@ impl Log {
         Ok(None)
     }
 }
+
+/// Many inclusion proofs to one tree size, for exports: node hashes are
+/// memoized and stored levels are read 256 records at a time, so proofs for
+/// nearby leaves (sorted indexes) cost little more than reading the leaves.
+pub struct BatchProver<'a> {
+    shared: &'a Shared,
+    size: u64,
+    memo: std::cell::RefCell<std::collections::HashMap<NodeId, Hash>>,
+    chunks: std::cell::RefCell<Vec<(u64, Vec<u8>)>>,
+}
+
+/// Memo entries kept before the memo is cleared (≈ 100 MiB).
+const MEMO_LIMIT: usize = 1 << 21;
+
+impl BatchProver<'_> {
+    fn stored(&self, stream_level: u8, record: u64) -> Result<Hash> {
+        let mut chunks = self.chunks.borrow_mut();
+        let slot = usize::from(stream_level);
+        if chunks.len() <= slot {
+            chunks.resize(slot + 1, (u64::MAX, Vec::new()));
+        }
+        let first = record & !255;
+        if chunks[slot].0 != first {
+            let stream = self.shared.level_stream(stream_level).ok_or_else(|| {
+                StoreError::OutOfRange(format!("hash level {stream_level} does not exist yet"))
+            })?;
+            // Complete nodes of this level at the proven size.
+            let have = self.size >> (8 * u32::from(stream_level));
+            let n = 256.min(have.saturating_sub(first));
+            chunks[slot] = (first, stream.read_records(first, n, 32)?);
+        }
+        let off = ((record - first) * 32) as usize;
+        chunks[slot]
+            .1
+            .get(off..off + 32)
+            .and_then(Hash::from_slice)
+            .ok_or_else(|| {
+                StoreError::OutOfRange(format!(
+                    "node {record} of level {stream_level} is not complete"
+                ))
+            })
+    }
+
+    fn node(&self, id: NodeId) -> Result<Hash> {
+        if id.level % 8 == 0 {
+            return self.stored(id.level / 8, id.index);
+        }
+        if let Some(h) = self.memo.borrow().get(&id) {
+            return Ok(*h);
+        }
+        let l = self.node(NodeId::new(id.level - 1, id.index * 2))?;
+        let r = self.node(NodeId::new(id.level - 1, id.index * 2 + 1))?;
+        let h = node_hash(&l, &r);
+        let mut memo = self.memo.borrow_mut();
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(id, h);
+        Ok(h)
+    }
+
+    /// The inclusion proof of `index` in the tree of this prover's size.
+    ///
+    /// # Errors
+    /// `OutOfRange` for an index not below the size; I/O errors.
+    pub fn prove(&self, index: u64) -> Result<Vec<Hash>> {
+        prove_inclusion(LeafIndex(index), TreeSize(self.size), self).map_err(tree_err)
+    }
+}
+
+impl HashReader for BatchProver<'_> {
+    type Error = StoreError;
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
+        ids.iter().map(|id| self.node(*id)).collect()
+    }
+}
+
+impl Log {
+    /// A prover for many inclusion proofs to tree `size` (≤ the latest
+    /// checkpoint). Use one per thread; give it indexes in increasing order.
+    ///
+    /// # Errors
+    /// `OutOfRange` for a size beyond the latest checkpoint.
+    pub fn batch_prover(&self, size: u64) -> Result<BatchProver<'_>> {
+        self.bound(size, "tree size")?;
+        Ok(BatchProver {
+            shared: &self.shared,
+            size,
+            memo: std::cell::RefCell::default(),
+            chunks: std::cell::RefCell::default(),
+        })
+    }
+}

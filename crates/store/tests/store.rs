@@ -351,3 +351,41 @@ fn recovery_rejects_a_bad_record_followed_by_good_data() {
     let e = verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap_err();
     assert!(e.to_string().contains("entry 0"), "{e}");
 }
+
+#[test]
+fn batch_prover_matches_single_proofs_at_every_size() {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    let log = dd.open_log("default", cfg()).unwrap();
+    let n = 70_000u64; // > 256² so level stream 2 is used as well as 0 and 1
+    let batch: Vec<Vec<u8>> = (0..n).map(entry).collect();
+    log.append(&batch).unwrap();
+    log.wait_for_checkpoint(n, Duration::from_secs(10)).unwrap();
+    let mut model = MemoryTree::new();
+    batch.iter().for_each(|e| model.push(leaf_hash(e)));
+    for size in [1, 2, 255, 256, 257, 65_535, 65_536, 65_537, n] {
+        let prover = log.batch_prover(size).unwrap();
+        let picks: Vec<u64> = (0..size)
+            .step_by((size as usize / 500).max(1))
+            .chain([size - 1])
+            .collect();
+        for i in picks {
+            let p = prover.prove(i).unwrap();
+            assert_eq!(
+                p,
+                log.prove_inclusion(i, size).unwrap(),
+                "index {i} size {size}"
+            );
+            verify_inclusion(
+                &leaf_hash(&batch[i as usize]),
+                LeafIndex(i),
+                TreeSize(size),
+                &p,
+                &model_root(&model, size),
+            )
+            .unwrap();
+        }
+        assert!(prover.prove(size).is_err());
+    }
+    assert!(log.batch_prover(n + 1).is_err());
+}

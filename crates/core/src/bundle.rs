@@ -1,0 +1,568 @@
+//! Evidence bundles (`docs/BUNDLE.md`): a single JSON-lines file carrying
+//! selected entries exactly as stored, each with a C2SP `tlog-proof` to one
+//! signed checkpoint, an optional consistency proof from a checkpoint the
+//! auditor pinned, and a trailer whose SHA-256 of everything before it is
+//! recorded in the data directory's `_system` log — with that record's own
+//! `tlog-proof` — so that dropping, adding or reordering entries is caught
+//! even when the header is rewritten to match.
+//!
+//! This module writes the lines and verifies whole bundles; it needs nothing
+//! but this crate.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::checkpoint::{open_checkpoint, Checkpoint};
+use crate::hash::{leaf_hash, Hash};
+use crate::json::Json;
+use crate::note::Verifier;
+use crate::proof::verify_consistency;
+use crate::time::Timestamp;
+use crate::tlog_proof::TlogProof;
+use crate::tree::LeafIndex;
+
+/// The `format` value of every bundle header.
+pub const FORMAT: &str = "veritrail-bundle";
+/// The bundle version this code writes and reads.
+pub const VERSION: u32 = 1;
+/// The `_system` action that records an export.
+pub const EXPORT_ACTION: &str = "evidence.export";
+
+/// First line: what the bundle claims. Every field is covered by the
+/// manifest hash, and the checkpoint by its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Always [`VERSION`].
+    pub version: u32,
+    /// Log name in its data directory.
+    pub log: String,
+    /// Log origin (the checkpoint's first line and the key's name).
+    pub origin: String,
+    /// The log's verifier key, for convenience; auditors should pin their own.
+    pub key: String,
+    /// The signed checkpoint every entry proof leads to.
+    pub checkpoint: String,
+    /// The query that selected the entries (filter name to value).
+    pub query: BTreeMap<String, String>,
+    /// When the bundle was made (RFC 3339).
+    pub exported_at: String,
+    /// Who made it (`user@host`).
+    pub exported_by: String,
+    /// Number of entry lines that follow.
+    pub entries: u64,
+    /// Consistency from a checkpoint the exporter was asked to pin.
+    pub since: Option<Since>,
+}
+
+/// A pinned older checkpoint and the consistency proof to the bundle's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Since {
+    /// The older signed checkpoint.
+    pub checkpoint: String,
+    /// RFC 9162 consistency proof (base64 hashes).
+    pub consistency: Vec<String>,
+}
+
+/// One entry line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryLine<'a> {
+    /// Index in the log.
+    pub index: u64,
+    /// The entry's stored bytes (UTF-8 canonical JSON) as a string.
+    #[serde(borrow)]
+    pub entry: std::borrow::Cow<'a, str>,
+    /// C2SP tlog-proof text to the header's checkpoint.
+    #[serde(borrow)]
+    pub proof: std::borrow::Cow<'a, str>,
+}
+
+/// Last line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trailer {
+    /// Base64 SHA-256 of every byte before this line.
+    pub manifest: String,
+    /// The `_system` record of this export.
+    pub system: SystemRecord,
+}
+
+/// The `_system` entry that records the export, with its proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemRecord {
+    /// `_system` log origin.
+    pub origin: String,
+    /// `_system` verifier key (convenience; pin your own).
+    pub key: String,
+    /// The stored `_system` entry.
+    pub entry: String,
+    /// Its tlog-proof.
+    pub proof: String,
+}
+
+/// Appends one entry line (with its newline) to `out`.
+///
+/// # Errors
+/// `InvalidData` if the entry is not UTF-8 (stored entries always are).
+pub fn write_entry_line(
+    out: &mut Vec<u8>,
+    index: u64,
+    entry: &[u8],
+    proof: &[Hash],
+    checkpoint: &str,
+) -> io::Result<()> {
+    let entry = std::str::from_utf8(entry).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("entry {index} is not UTF-8"),
+        )
+    })?;
+    let mut text = String::with_capacity(64 + 45 * proof.len() + checkpoint.len());
+    TlogProof::write_text(&mut text, LeafIndex(index), proof, checkpoint, None);
+    serde_json::to_writer(
+        &mut *out,
+        &EntryLine {
+            index,
+            entry: entry.into(),
+            proof: text.into(),
+        },
+    )?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Writes a bundle, hashing every byte for the manifest.
+pub struct BundleWriter<W: Write> {
+    out: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> BundleWriter<W> {
+    /// Starts a bundle with its header line.
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn new(out: W, header: &Header) -> io::Result<Self> {
+        let mut w = BundleWriter {
+            out,
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let mut line = serde_json::to_vec(header)?;
+        line.push(b'\n');
+        w.write_lines(&line)?;
+        Ok(w)
+    }
+
+    /// Writes complete lines (from [`write_entry_line`]).
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.hasher.update(lines);
+        self.bytes += lines.len() as u64;
+        self.out.write_all(lines)
+    }
+
+    /// SHA-256 of everything written so far: what `_system` must record.
+    pub fn manifest(&self) -> Hash {
+        Hash(self.hasher.clone().finalize().into())
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Writes the trailer and returns the output.
+    ///
+    /// # Errors
+    /// Write errors.
+    pub fn finish(mut self, trailer: &Trailer) -> io::Result<W> {
+        let mut line = serde_json::to_vec(trailer)?;
+        line.push(b'\n');
+        self.out.write_all(&line)?;
+        Ok(self.out)
+    }
+}
+
+/// What the auditor trusts, from outside the bundle.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The log's verifier key. Without it the bundle's own key is used,
+    /// which proves only self-consistency.
+    pub log_key: Option<Verifier>,
+    /// The `_system` log's verifier key (same caveat).
+    pub system_key: Option<Verifier>,
+    /// A checkpoint the auditor pinned earlier: the bundle must carry a
+    /// consistency proof from exactly this tree head.
+    pub since_checkpoint: Option<String>,
+}
+
+/// What a verified bundle shows.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The header as verified.
+    pub header: Header,
+    /// The checkpoint every entry is proven in.
+    pub checkpoint: Checkpoint,
+    /// The key that signed it (`name+id`).
+    pub signer: String,
+    /// Whether the log key came from the bundle rather than the caller.
+    pub log_key_from_bundle: bool,
+    /// Whether the `_system` key came from the bundle rather than the caller.
+    pub system_key_from_bundle: bool,
+    /// Number of entries.
+    pub entries: u64,
+    /// Lowest and highest entry index.
+    pub index_range: Option<(u64, u64)>,
+    /// Earliest and latest `received_at` among the entries.
+    pub time_range: Option<(Timestamp, Timestamp)>,
+    /// Tree size of the pinned older checkpoint, when present.
+    pub since_size: Option<u64>,
+    /// `_system` origin and index of the export record.
+    pub system_record: (String, u64),
+}
+
+/// A bundle that failed verification, naming the first failing item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line} ({item}): {reason}")]
+pub struct BundleError {
+    /// 1-based line of the bundle.
+    pub line: usize,
+    /// `header`, `entry 1234`, `trailer`, …
+    pub item: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn err(line: usize, item: impl Into<String>, reason: impl Into<String>) -> BundleError {
+    BundleError {
+        line,
+        item: item.into(),
+        reason: reason.into(),
+    }
+}
+
+fn split_lines(bundle: &[u8]) -> Result<Vec<&[u8]>, BundleError> {
+    if bundle.is_empty() {
+        return Err(err(1, "header", "the file is empty"));
+    }
+    if bundle.last() != Some(&b'\n') {
+        let n = bundle.iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(err(
+            n,
+            "trailer",
+            "the file does not end with a newline: truncated?",
+        ));
+    }
+    Ok(bundle[..bundle.len() - 1].split(|b| *b == b'\n').collect())
+}
+
+fn parse_header(line: &[u8]) -> Result<Header, BundleError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(line).map_err(|e| err(1, "header", format!("not JSON: {e}")))?;
+    if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(err(
+            1,
+            "header",
+            format!("not a {FORMAT} file (format field)"),
+        ));
+    }
+    match v.get("version").and_then(serde_json::Value::as_u64) {
+        Some(n) if n == u64::from(VERSION) => {}
+        Some(n) => {
+            return Err(err(
+                1,
+                "header",
+                format!(
+                    "bundle version {n} is not supported (this verifier reads version {VERSION})"
+                ),
+            ))
+        }
+        None => return Err(err(1, "header", "no version")),
+    }
+    serde_json::from_value(v).map_err(|e| err(1, "header", e.to_string()))
+}
+
+fn key_or_bundled(
+    given: &Option<Verifier>,
+    bundled: &str,
+    line: usize,
+    item: &str,
+) -> Result<(Verifier, bool), BundleError> {
+    match given {
+        Some(k) => Ok((k.clone(), false)),
+        None => Verifier::parse(bundled)
+            .map(|k| (k, true))
+            .map_err(|e| err(line, item, format!("key: {e}"))),
+    }
+}
+
+/// One verified entry line: its index and `received_at`.
+type EntryCheck = Result<(u64, Option<Timestamp>), BundleError>;
+
+fn check_entry(line_no: usize, line: &[u8], header: &Header, cp: &Checkpoint) -> EntryCheck {
+    let item = || format!("entry line {}", line_no - 1);
+    let e: EntryLine<'_> = serde_json::from_slice(line)
+        .map_err(|x| err(line_no, item(), format!("not an entry line: {x}")))?;
+    let item = format!("entry {}", e.index);
+    let proof = TlogProof::parse(&e.proof).map_err(|x| err(line_no, &item, x.to_string()))?;
+    if proof.index.0 != e.index {
+        return Err(err(
+            line_no,
+            &item,
+            format!("the proof is for index {}, not {}", proof.index.0, e.index),
+        ));
+    }
+    if proof.checkpoint != header.checkpoint {
+        return Err(err(
+            line_no,
+            &item,
+            "the proof's checkpoint is not the bundle's checkpoint",
+        ));
+    }
+    proof
+        .verify_against(&leaf_hash(e.entry.as_bytes()), cp)
+        .map_err(|x| {
+            err(
+                line_no,
+                &item,
+                format!("the entry is not in the checkpointed log: {x}"),
+            )
+        })?;
+    let received = Json::parse(e.entry.as_bytes())
+        .ok()
+        .and_then(|j| {
+            j.get("received_at")
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+        })
+        .and_then(|t| Timestamp::parse_rfc3339(&t).ok());
+    Ok((e.index, received))
+}
+
+fn check_entries(lines: &[&[u8]], header: &Header, cp: &Checkpoint) -> Vec<EntryCheck> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        lines
+            .par_iter()
+            .enumerate()
+            .with_min_len(1024)
+            .map(|(k, l)| check_entry(k + 2, l, header, cp))
+            .collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(k, l)| check_entry(k + 2, l, header, cp))
+            .collect()
+    }
+}
+
+fn check_since(
+    header: &Header,
+    key: &Verifier,
+    cp: &Checkpoint,
+    pinned: Option<&str>,
+) -> Result<Option<u64>, BundleError> {
+    let Some(since) = &header.since else {
+        if pinned.is_some() {
+            return Err(err(
+                1,
+                "header",
+                "you pinned a checkpoint but the bundle has no consistency proof (`since`)",
+            ));
+        }
+        return Ok(None);
+    };
+    let bad = |r: String| err(1, "header.since", r);
+    let old = open_checkpoint(since.checkpoint.as_bytes(), key, &[])
+        .map_err(|e| bad(format!("the older checkpoint does not verify: {e}")))?
+        .checkpoint;
+    if let Some(p) = pinned {
+        let pinned = open_checkpoint(p.as_bytes(), key, &[])
+            .map_err(|e| bad(format!("your pinned checkpoint does not verify: {e}")))?
+            .checkpoint;
+        if pinned.size != old.size || pinned.root != old.root {
+            return Err(bad(format!(
+                "the bundle proves consistency from tree size {} but you pinned size {}",
+                old.size.0, pinned.size.0
+            )));
+        }
+    }
+    let proof: Vec<Hash> = since
+        .consistency
+        .iter()
+        .map(|h| Hash::from_base64(h).filter(|x| x.to_base64() == *h))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("a consistency hash is not canonical base64 of 32 bytes".into()))?;
+    if old.size.0 > cp.size.0 {
+        return Err(bad(format!(
+            "the pinned checkpoint (size {}) is newer than the bundle's (size {}): the log was rolled back",
+            old.size.0, cp.size.0
+        )));
+    }
+    if old.size == cp.size {
+        if old.root != cp.root || !proof.is_empty() {
+            return Err(bad("same tree size, different root: the log forked".into()));
+        }
+    } else {
+        verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).map_err(|e| {
+            bad(format!(
+                "not consistent with the pinned checkpoint (history rewritten?): {e}"
+            ))
+        })?;
+    }
+    Ok(Some(old.size.0))
+}
+
+fn check_trailer(
+    line_no: usize,
+    line: &[u8],
+    manifest: &Hash,
+    header: &Header,
+    cp: &Checkpoint,
+    opts: &VerifyOptions,
+) -> Result<(String, u64, bool), BundleError> {
+    let t: Trailer = serde_json::from_slice(line)
+        .map_err(|e| err(line_no, "trailer", format!("not a trailer line: {e}")))?;
+    if t.manifest != manifest.to_base64() {
+        return Err(err(
+            line_no,
+            "trailer",
+            "the manifest hash does not match the bundle's contents: lines were edited, added, dropped or reordered",
+        ));
+    }
+    let (key, from_bundle) = key_or_bundled(&opts.system_key, &t.system.key, line_no, "trailer")?;
+    let bad = |r: String| err(line_no, "trailer.system", r);
+    let proof = TlogProof::parse(&t.system.proof).map_err(|e| bad(e.to_string()))?;
+    let scp = proof
+        .verify(t.system.entry.as_bytes(), &key)
+        .map_err(|e| bad(format!("the export record is not proven in _system: {e}")))?;
+    let rec: serde_json::Value = serde_json::from_str(&t.system.entry)
+        .map_err(|e| bad(format!("the export record is not JSON: {e}")))?;
+    let m = &rec["metadata"];
+    let checks: [(&str, bool); 6] = [
+        ("action", rec["action"] == EXPORT_ACTION),
+        ("target.id", rec["target"]["id"] == header.log.as_str()),
+        (
+            "metadata.bundle_sha256",
+            m["bundle_sha256"] == manifest.to_base64().as_str(),
+        ),
+        ("metadata.entries", m["entries"] == header.entries),
+        ("metadata.tree_size", m["tree_size"] == cp.size.0),
+        ("metadata.origin", m["origin"] == header.origin.as_str()),
+    ];
+    if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+        return Err(bad(format!(
+            "the _system export record does not describe this bundle ({field} differs)"
+        )));
+    }
+    Ok((
+        scp.checkpoint.origin.as_str().to_owned(),
+        proof.index.0,
+        from_bundle,
+    ))
+}
+
+/// Verifies a whole bundle.
+///
+/// # Errors
+/// The first failing item, in file order.
+pub fn verify(bundle: &[u8], opts: &VerifyOptions) -> Result<Summary, BundleError> {
+    let lines = split_lines(bundle)?;
+    let header = parse_header(lines[0])?;
+    if lines.len() < 2 {
+        return Err(err(2, "trailer", "missing: the bundle is truncated"));
+    }
+    let (key, log_key_from_bundle) = key_or_bundled(&opts.log_key, &header.key, 1, "header")?;
+    let cp = open_checkpoint(header.checkpoint.as_bytes(), &key, &[])
+        .map_err(|e| {
+            err(
+                1,
+                "header.checkpoint",
+                format!("does not verify with {}: {e}", key.name()),
+            )
+        })?
+        .checkpoint;
+    if cp.origin.as_str() != header.origin {
+        return Err(err(
+            1,
+            "header.origin",
+            "differs from the checkpoint's origin",
+        ));
+    }
+    let since_size = check_since(&header, &key, &cp, opts.since_checkpoint.as_deref())?;
+    let entry_lines = &lines[1..lines.len() - 1];
+    let checked = check_entries(entry_lines, &header, &cp);
+    let (mut first, mut prev): (Option<u64>, Option<u64>) = (None, None);
+    let mut time_range: Option<(Timestamp, Timestamp)> = None;
+    for (k, r) in checked.into_iter().enumerate() {
+        let (index, received) = r?;
+        if prev.is_some_and(|p| index <= p) {
+            return Err(err(
+                k + 2,
+                format!("entry {index}"),
+                format!(
+                    "entries must be in increasing index order; {index} follows {}",
+                    prev.unwrap_or_default()
+                ),
+            ));
+        }
+        first.get_or_insert(index);
+        prev = Some(index);
+        if let Some(t) = received {
+            time_range = Some(match time_range {
+                None => (t, t),
+                Some((a, b)) => (a.min(t), b.max(t)),
+            });
+        }
+    }
+    let count = entry_lines.len() as u64;
+    if count != header.entries {
+        return Err(err(
+            lines.len(),
+            "trailer",
+            format!(
+                "the header announces {} entries but {count} are present",
+                header.entries
+            ),
+        ));
+    }
+    let trailer_start = bundle.len() - lines[lines.len() - 1].len() - 1;
+    let manifest = Hash(Sha256::digest(&bundle[..trailer_start]).into());
+    let (sys_origin, sys_index, system_key_from_bundle) = check_trailer(
+        lines.len(),
+        lines[lines.len() - 1],
+        &manifest,
+        &header,
+        &cp,
+        opts,
+    )?;
+    let index_range = first.zip(prev);
+    Ok(Summary {
+        signer: format!("{}+{:08x}", key.name(), key.key_id()),
+        checkpoint: cp,
+        header,
+        log_key_from_bundle,
+        system_key_from_bundle,
+        entries: count,
+        index_range,
+        time_range,
+        since_size,
+        system_record: (sys_origin, sys_index),
+    })
+}
