@@ -96,6 +96,20 @@ pub enum Command {
         /// replaced key with re-signed checkpoints.
         #[arg(long)]
         key: Option<String>,
+        /// Verify a remote log through its tlog-tiles API instead (needs --key).
+        #[arg(long, env = "VERITRAIL_SERVER")]
+        server: Option<String>,
+        /// Token, when the server keeps checkpoints private.
+        #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// With --server: the last verified checkpoint is kept here, and the
+        /// next run requires the log to be consistent with it.
+        #[arg(long, requires = "server")]
+        trust: Option<PathBuf>,
+        /// With --server: where progress is saved so an interrupted run resumes
+        /// [default: <trust file>.progress, or none].
+        #[arg(long, requires = "server")]
+        resume: Option<PathBuf>,
     },
     /// Print an inclusion proof (--index) or a consistency proof (--from/--to) as JSON.
     Prove {
@@ -131,6 +145,98 @@ pub enum Command {
         /// inside the receipt, which only proves self-consistency).
         #[arg(long)]
         key: Option<String>,
+    },
+    /// Find events: filters of the query API, against a data directory or a
+    /// server (--server/--token or VERITRAIL_SERVER/VERITRAIL_TOKEN).
+    ///
+    /// Output: an aligned table on a terminal, NDJSON otherwise; --format
+    /// picks json, ndjson, csv or table. --timeline groups events by actor in
+    /// time order, marking failures and gaps.
+    Query {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Stop after this many events.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// table, json, ndjson or csv.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Group by actor and show each actor's actions in time order.
+        #[arg(long)]
+        timeline: bool,
+        /// With --timeline: mark pauses longer than this (e.g. 15m, 2h).
+        #[arg(long, default_value = "15m")]
+        gap: String,
+    },
+    /// Write an evidence bundle (docs/BUNDLE.md): the matching entries as
+    /// stored, each with its inclusion proof to one signed checkpoint. The
+    /// export is recorded in `_system` and the record's proof closes the bundle.
+    Export {
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Output file (must not exist).
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+        /// A checkpoint you pinned earlier: the bundle then carries a
+        /// consistency proof from it to the bundle's checkpoint.
+        #[arg(long)]
+        since_checkpoint: Option<PathBuf>,
+    },
+    /// Verify an evidence bundle offline (needs nothing but the file and the keys).
+    ///
+    /// Exit 0 with a summary, or 1 naming the first failing line.
+    VerifyBundle {
+        /// The bundle file.
+        file: PathBuf,
+        /// The log's verifier key, from a channel you trust.
+        #[arg(long)]
+        key: Option<String>,
+        /// The `_system` log's verifier key (it signs the record of the export).
+        #[arg(long)]
+        system_key: Option<String>,
+        /// Require a consistency proof from this checkpoint (a file you kept).
+        #[arg(long)]
+        since_checkpoint: Option<PathBuf>,
+    },
+    /// Follow a log's checkpoints: check each new one against the previous
+    /// with a consistency proof, optionally verify every new entry, and alert
+    /// (stderr, exit code 1, webhook) on inconsistency, a bad signature, or a
+    /// log that stopped advancing.
+    Monitor {
+        /// Server URL (http://host:port).
+        #[arg(long, env = "VERITRAIL_SERVER")]
+        server: String,
+        /// Log name.
+        #[arg(long, default_value = "default")]
+        log: String,
+        /// Token, when the server keeps checkpoints private.
+        #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The log's verifier key.
+        #[arg(long)]
+        key: String,
+        /// Time between polls, e.g. 10s, 1m.
+        #[arg(long, default_value = "10s")]
+        interval: String,
+        /// Alert when the checkpoint has not changed for this long, e.g. 5m (off by default).
+        #[arg(long)]
+        max_age: Option<String>,
+        /// POST a JSON alert here.
+        #[arg(long)]
+        webhook: Option<String>,
+        /// Also fetch and check every new entry.
+        #[arg(long)]
+        verify_entries: bool,
+        /// Keep the last good checkpoint here (shared with `verify --trust`).
+        #[arg(long)]
+        trust: Option<PathBuf>,
+        /// Check once and exit (0 fine, 1 alert): for cron and tests.
+        #[arg(long)]
+        once: bool,
     },
     /// Rebuild a log's derived query index from the log (the server must not be running).
     Reindex {
@@ -176,6 +282,57 @@ pub struct ServeArgs {
     /// Require client certificates signed by this CA (PEM): mutual TLS.
     #[arg(long, env = "VERITRAIL_CLIENT_CA")]
     pub client_ca: Option<PathBuf>,
+}
+
+/// Where `query` reads from.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Query this server instead of a data directory.
+    #[arg(long, env = "VERITRAIL_SERVER")]
+    pub server: Option<String>,
+    /// API token for --server.
+    #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Query filters (all must match).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Actor id, exact.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Action, exact, or a prefix: `auth.*`.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// success, failure or unknown.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Target id, exact.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Source host or app, exact.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Received at or after (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Received before (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Words that must all occur in message or metadata.
+    #[arg(long = "text", short = 'q')]
+    pub text: Option<String>,
+}
+
+/// Output formats of `query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

@@ -446,7 +446,12 @@ fn check_trailer(
             "the manifest hash does not match the bundle's contents: lines were edited, added, dropped or reordered",
         ));
     }
-    let (key, from_bundle) = key_or_bundled(&opts.system_key, &t.system.key, line_no, "trailer")?;
+    // Exports of `_system` itself are recorded with the log's own key.
+    let given = opts
+        .system_key
+        .clone()
+        .or_else(|| opts.log_key.clone().filter(|k| k.name() == t.system.origin));
+    let (key, from_bundle) = key_or_bundled(&given, &t.system.key, line_no, "trailer")?;
     let bad = |r: String| err(line_no, "trailer.system", r);
     let proof = TlogProof::parse(&t.system.proof).map_err(|e| bad(e.to_string()))?;
     let scp = proof

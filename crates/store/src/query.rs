@@ -436,7 +436,13 @@ mod tests {
         qi.add(30, &entries[30..]).unwrap();
         assert_eq!(qi.indexed_through().unwrap(), 60);
         let q = |f: Filter| {
-            let paged = qi.query(&Filter { limit: 1000, ..f.clone() }).unwrap().0;
+            let paged = qi
+                .query(&Filter {
+                    limit: 1000,
+                    ..f.clone()
+                })
+                .unwrap()
+                .0;
             let mut streamed = Vec::new();
             qi.for_each(&f, &mut |i| {
                 streamed.push(i);

@@ -3,17 +3,25 @@
 mod append;
 mod bench;
 mod checkpoint;
+mod export;
 mod export_tiles;
 mod init;
 mod keygen;
 mod logs;
+mod monitor;
 mod progress;
 mod prove;
+mod query;
 mod reindex;
+mod remote;
+mod remote_verify;
+mod render;
 mod serve;
 mod status;
+mod system;
 mod token;
 mod verify;
+mod verify_bundle;
 mod verify_receipt;
 
 use std::process::ExitCode;
@@ -49,7 +57,70 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Append { log } => append::run(&log),
         Command::Checkpoint { log } => checkpoint::run(&log),
-        Command::Verify { log, quiet, key } => verify::run(&log, quiet, key.as_deref()),
+        Command::Verify {
+            log,
+            quiet,
+            key,
+            server: None,
+            ..
+        } => verify::run(&log, quiet, key.as_deref()),
+        Command::Verify {
+            log,
+            quiet,
+            key,
+            server: Some(server),
+            token,
+            trust,
+            resume,
+        } => remote_verify::run(
+            &server,
+            &log.log,
+            token,
+            key.as_deref(),
+            quiet,
+            trust.as_deref(),
+            resume.as_deref(),
+        ),
+        Command::Export {
+            log,
+            filter,
+            output,
+            since_checkpoint,
+        } => export::run(&log, &filter, &output, since_checkpoint.as_deref()),
+        Command::VerifyBundle {
+            file,
+            key,
+            system_key,
+            since_checkpoint,
+        } => verify_bundle::run(
+            &file,
+            key.as_deref(),
+            system_key.as_deref(),
+            since_checkpoint.as_deref(),
+        ),
+        Command::Monitor {
+            server,
+            log,
+            token,
+            key,
+            interval,
+            max_age,
+            webhook,
+            verify_entries,
+            trust,
+            once,
+        } => monitor::run(&monitor::Options {
+            server,
+            log,
+            token,
+            key,
+            interval,
+            max_age,
+            webhook,
+            verify_entries,
+            trust,
+            once,
+        }),
         Command::Prove {
             log,
             index,
@@ -59,6 +130,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => prove::run(&log, index, tree_size, from.zip(to)),
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
+        Command::Query {
+            source,
+            filter,
+            limit,
+            format,
+            timeline,
+            gap,
+        } => query::run(&source, &filter, limit, format, timeline, &gap),
         Command::Reindex { log } => reindex::run(&log),
         Command::VerifyReceipt { file, key } => verify_receipt::run(&file, key.as_deref()),
         Command::Bench { command } => match command {

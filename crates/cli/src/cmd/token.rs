@@ -4,38 +4,20 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use veritrail_core::Event;
 use veritrail_server::tokens::{Role, TokenStore};
-use veritrail_store::datadir::SYSTEM_LOG;
-use veritrail_store::{DataDir, Log, LogConfig, StoreError};
+use veritrail_store::{DataDir, Log};
 
 use crate::exit::Exit;
 
 /// Opens `_system` before a token change: the change is recorded there, and
 /// a running server (which holds the log) is told apart from a stopped one.
 fn system_log(dd: &DataDir) -> anyhow::Result<Log> {
-    dd.ensure_system_log().map_err(super::store_err)?;
-    dd.open_log(SYSTEM_LOG, LogConfig::default()).map_err(|e| match e {
-        StoreError::Locked(_) => Exit::usage("a server is running on this data directory; change tokens through its admin API (POST/DELETE /v1/tokens)"),
-        other => super::store_err(other),
-    })
+    super::system::open(dd, "a server is running on this data directory; change tokens through its admin API (POST/DELETE /v1/tokens)")
 }
 
 /// Appends a token change to `_system` (durable before returning).
 fn record(log: &Log, action: &str, metadata: serde_json::Value) -> anyhow::Result<()> {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let ev = serde_json::json!({
-        "action": action,
-        "actor": {"id": user, "type": "cli"},
-        "source": {"app": "veritrail-cli"},
-        "metadata": metadata,
-    });
-    let bytes = serde_json::to_vec(&ev)?;
-    let canonical = Event::parse(&bytes)
-        .and_then(|e| e.into_canonical(super::append::now()))
-        .map_err(|e| anyhow::anyhow!(e))?;
-    log.append(&[canonical]).map_err(super::store_err)?;
-    Ok(())
+    super::system::record(log, action, None, metadata).map(|_| ())
 }
 
 /// Parses `90d`, `12h`, `30m`, `3600s` (or plain seconds).

@@ -1,0 +1,72 @@
+//! The `_system` log from the command line: offline changes and exports are
+//! recorded there, as the server records its own.
+
+use veritrail_core::Event;
+use veritrail_store::datadir::SYSTEM_LOG;
+use veritrail_store::{DataDir, Log, LogConfig, StoreError};
+
+use crate::exit::Exit;
+
+/// Opens `_system`; `busy` is the message when a server holds it.
+pub fn open(dd: &DataDir, busy: &str) -> anyhow::Result<Log> {
+    dd.ensure_system_log().map_err(super::store_err)?;
+    dd.open_log(SYSTEM_LOG, LogConfig::default())
+        .map_err(|e| match e {
+            StoreError::Locked(_) => Exit::usage(busy.to_owned()),
+            other => super::store_err(other),
+        })
+}
+
+/// `user@host` of whoever runs this command.
+pub fn who() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| uid_name());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// Appends one event to `_system` (durable before returning) and returns its
+/// index and stored bytes.
+pub fn record(
+    log: &Log,
+    action: &str,
+    target: Option<&str>,
+    metadata: serde_json::Value,
+) -> anyhow::Result<(u64, Vec<u8>)> {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let mut ev = serde_json::json!({
+        "action": action,
+        "actor": {"id": user, "type": "cli"},
+        "source": {"app": "veritrail-cli"},
+        "metadata": metadata,
+    });
+    if let Some(t) = target {
+        ev["target"] = serde_json::json!({"type": "log", "id": t});
+    }
+    let bytes = serde_json::to_vec(&ev)?;
+    let canonical = Event::parse(&bytes)
+        .and_then(|e| e.into_canonical(super::append::now()))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let r = log
+        .append(std::slice::from_ref(&canonical))
+        .map_err(super::store_err)?;
+    Ok((r.first_index, canonical))
+}
+
+/// `uid 1000` when the environment names no user.
+fn uid_name() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(|u| format!("uid {u}")))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}

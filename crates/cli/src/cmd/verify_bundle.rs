@@ -1,0 +1,70 @@
+//! `veritrail verify-bundle`: checks an evidence bundle with veritrail-core
+//! alone, offline.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use veritrail_core::bundle::{verify, VerifyOptions};
+use veritrail_core::note::Verifier;
+
+use crate::exit::Exit;
+
+fn key(flag: &str, k: Option<&str>) -> anyhow::Result<Option<Verifier>> {
+    k.map(|k| Verifier::parse(k).map_err(|e| Exit::usage(format!("{flag}: {e}"))))
+        .transpose()
+}
+
+pub fn run(
+    file: &Path,
+    log_key: Option<&str>,
+    system_key: Option<&str>,
+    since: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let bytes = std::fs::read(file).map_err(|e| Exit::usage(format!("{}: {e}", file.display())))?;
+    let since_checkpoint = since
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| Exit::usage(format!("--since-checkpoint {}: {e}", p.display())))
+        })
+        .transpose()?;
+    let opts = VerifyOptions {
+        log_key: key("--key", log_key)?,
+        system_key: key("--system-key", system_key)?,
+        since_checkpoint,
+    };
+    let s = verify(&bytes, &opts).map_err(|e| Exit::verify(format!("{}: {e}", file.display())))?;
+    if s.log_key_from_bundle {
+        eprintln!("veritrail: warning: no --key given; the bundle was checked against its own key, which proves only that it is self-consistent. Pass the log's verifier key from a channel you trust.");
+    }
+    if s.system_key_from_bundle {
+        eprintln!("veritrail: warning: no --system-key given; the record of the export (which makes dropped entries detectable) was checked against the bundle's own _system key.");
+    }
+    let times = s
+        .time_range
+        .map(|(a, b)| format!(", received {a} .. {b}"))
+        .unwrap_or_default();
+    let indexes = s
+        .index_range
+        .map(|(a, b)| format!(" (index {a}..={b})"))
+        .unwrap_or_default();
+    let since = s
+        .since_size
+        .map(|n| format!("; consistent with the pinned checkpoint at size {n}"))
+        .unwrap_or_default();
+    println!(
+        "OK: {} entries{indexes}{times}; log {:?} ({}) checkpoint size {} root {} signed by {}{since}; exported {} by {}, recorded in {} at index {} ({:.2}s)",
+        s.entries,
+        s.header.log,
+        s.checkpoint.origin,
+        s.checkpoint.size.0,
+        s.checkpoint.root.to_base64(),
+        s.signer,
+        s.header.exported_at,
+        s.header.exported_by,
+        s.system_record.0,
+        s.system_record.1,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
