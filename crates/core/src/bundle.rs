@@ -10,7 +10,7 @@
 //! but this crate.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -19,9 +19,9 @@ use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::hash::{leaf_hash, Hash};
 use crate::json::Json;
 use crate::note::Verifier;
-use crate::proof::verify_consistency;
+use crate::proof::{verify_consistency, InclusionVerifier};
 use crate::time::Timestamp;
-use crate::tlog_proof::TlogProof;
+use crate::tlog_proof::{TlogProof, TlogProofRef};
 use crate::tree::LeafIndex;
 
 /// The `format` value of every bundle header.
@@ -253,21 +253,6 @@ fn err(line: usize, item: impl Into<String>, reason: impl Into<String>) -> Bundl
     }
 }
 
-fn split_lines(bundle: &[u8]) -> Result<Vec<&[u8]>, BundleError> {
-    if bundle.is_empty() {
-        return Err(err(1, "header", "the file is empty"));
-    }
-    if bundle.last() != Some(&b'\n') {
-        let n = bundle.iter().filter(|b| **b == b'\n').count() + 1;
-        return Err(err(
-            n,
-            "trailer",
-            "the file does not end with a newline: truncated?",
-        ));
-    }
-    Ok(bundle[..bundle.len() - 1].split(|b| *b == b'\n').collect())
-}
-
 fn parse_header(line: &[u8]) -> Result<Header, BundleError> {
     let v: serde_json::Value =
         serde_json::from_slice(line).map_err(|e| err(1, "header", format!("not JSON: {e}")))?;
@@ -311,12 +296,17 @@ fn key_or_bundled(
 /// One verified entry line: its index and `received_at`.
 type EntryCheck = Result<(u64, Option<Timestamp>), BundleError>;
 
-fn check_entry(line_no: usize, line: &[u8], header: &Header, cp: &Checkpoint) -> EntryCheck {
+fn check_entry(
+    line_no: usize,
+    line: &[u8],
+    header: &Header,
+    verifier: &mut InclusionVerifier,
+) -> EntryCheck {
     let item = || format!("entry line {}", line_no - 1);
     let e: EntryLine<'_> = serde_json::from_slice(line)
         .map_err(|x| err(line_no, item(), format!("not an entry line: {x}")))?;
     let item = format!("entry {}", e.index);
-    let proof = TlogProof::parse(&e.proof).map_err(|x| err(line_no, &item, x.to_string()))?;
+    let proof = TlogProofRef::parse(&e.proof).map_err(|x| err(line_no, &item, x.to_string()))?;
     if proof.index.0 != e.index {
         return Err(err(
             line_no,
@@ -331,13 +321,13 @@ fn check_entry(line_no: usize, line: &[u8], header: &Header, cp: &Checkpoint) ->
             "the proof's checkpoint is not the bundle's checkpoint",
         ));
     }
-    proof
-        .verify_against(&leaf_hash(e.entry.as_bytes()), cp)
+    verifier
+        .verify(&leaf_hash(e.entry.as_bytes()), proof.index, &proof.hashes)
         .map_err(|x| {
             err(
                 line_no,
                 &item,
-                format!("the entry is not in the checkpointed log: {x}"),
+                format!("the entry is not in the checkpointed log: inclusion proof: {x}"),
             )
         })?;
     let received = Json::parse(e.entry.as_bytes())
@@ -351,23 +341,30 @@ fn check_entry(line_no: usize, line: &[u8], header: &Header, cp: &Checkpoint) ->
     Ok((e.index, received))
 }
 
-fn check_entries(lines: &[&[u8]], header: &Header, cp: &Checkpoint) -> Vec<EntryCheck> {
+fn check_entries(
+    lines: &[&[u8]],
+    first_line: usize,
+    header: &Header,
+    cp: &Checkpoint,
+) -> Vec<EntryCheck> {
+    let fresh = || InclusionVerifier::new(cp.size, cp.root);
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
         lines
             .par_iter()
             .enumerate()
-            .with_min_len(1024)
-            .map(|(k, l)| check_entry(k + 2, l, header, cp))
+            .with_min_len(4096)
+            .map_init(fresh, |v, (k, l)| check_entry(first_line + k, l, header, v))
             .collect()
     }
     #[cfg(not(feature = "parallel"))]
     {
+        let mut v = fresh();
         lines
             .iter()
             .enumerate()
-            .map(|(k, l)| check_entry(k + 2, l, header, cp))
+            .map(|(k, l)| check_entry(first_line + k, l, header, &mut v))
             .collect()
     }
 }
@@ -483,16 +480,132 @@ fn check_trailer(
     ))
 }
 
-/// Verifies a whole bundle.
+/// Why a bundle could not be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The bundle is wrong: the first failing item.
+    #[error(transparent)]
+    Invalid(#[from] BundleError),
+    /// It could not be read.
+    #[error("reading the bundle: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Bytes read per step while streaming a bundle.
+const READ_STEP: usize = 16 << 20;
+
+/// Appends up to [`READ_STEP`] bytes; `true` at end of input.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let start = buf.len();
+    buf.resize(start + READ_STEP, 0);
+    let mut got = 0;
+    while got < READ_STEP {
+        match r.read(&mut buf[start + got..]) {
+            Ok(0) => {
+                buf.truncate(start + got);
+                return Ok(true);
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(start + got);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn find_nl(b: &[u8]) -> Option<usize> {
+    b.iter().position(|c| *c == b'\n')
+}
+
+fn rfind_nl(b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|c| *c == b'\n')
+}
+
+/// Running checks over the entry lines.
+struct EntryRun {
+    line_no: usize,
+    count: u64,
+    first: Option<u64>,
+    prev: Option<u64>,
+    time_range: Option<(Timestamp, Timestamp)>,
+}
+
+impl EntryRun {
+    fn absorb(&mut self, checked: Vec<EntryCheck>) -> Result<(), BundleError> {
+        for r in checked {
+            let line = self.line_no;
+            self.line_no += 1;
+            self.count += 1;
+            let (index, received) = r?;
+            if let Some(p) = self.prev.filter(|p| index <= *p) {
+                return Err(err(
+                    line,
+                    format!("entry {index}"),
+                    format!("entries must be in increasing index order; {index} follows {p}"),
+                ));
+            }
+            self.first.get_or_insert(index);
+            self.prev = Some(index);
+            if let Some(t) = received {
+                self.time_range = Some(match self.time_range {
+                    None => (t, t),
+                    Some((a, b)) => (a.min(t), b.max(t)),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Verifies a whole bundle held in memory.
 ///
 /// # Errors
 /// The first failing item, in file order.
 pub fn verify(bundle: &[u8], opts: &VerifyOptions) -> Result<Summary, BundleError> {
-    let lines = split_lines(bundle)?;
-    let header = parse_header(lines[0])?;
-    if lines.len() < 2 {
-        return Err(err(2, "trailer", "missing: the bundle is truncated"));
+    let mut r = bundle;
+    match verify_reader(&mut r, opts) {
+        Ok(s) => Ok(s),
+        Err(VerifyError::Invalid(e)) => Err(e),
+        Err(VerifyError::Io(e)) => Err(err(0, "file", e.to_string())),
     }
+}
+
+/// Verifies a bundle streamed from `r`, in bounded memory: entry lines are
+/// checked in parallel a few megabytes at a time while the manifest hash is
+/// computed alongside.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] with the first failing item in file order, or
+/// [`VerifyError::Io`].
+pub fn verify_reader(r: &mut dyn Read, opts: &VerifyOptions) -> Result<Summary, VerifyError> {
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * READ_STEP);
+    let mut eof = false;
+    let mut hasher = Sha256::new();
+    // The header line.
+    let nl = loop {
+        if let Some(p) = find_nl(&buf) {
+            break p;
+        }
+        if eof {
+            return Err(if buf.is_empty() {
+                err(1, "header", "the file is empty")
+            } else {
+                err(
+                    1,
+                    "header",
+                    "the file has a single unterminated line: truncated?",
+                )
+            }
+            .into());
+        }
+        eof = fill(r, &mut buf)?;
+    };
+    let header = parse_header(&buf[..nl])?;
+    hasher.update(&buf[..=nl]);
+    buf.drain(..=nl);
     let (key, log_key_from_bundle) = key_or_bundled(&opts.log_key, &header.key, 1, "header")?;
     let cp = open_checkpoint(header.checkpoint.as_bytes(), &key, &[])
         .map_err(|e| {
@@ -504,69 +617,91 @@ pub fn verify(bundle: &[u8], opts: &VerifyOptions) -> Result<Summary, BundleErro
         })?
         .checkpoint;
     if cp.origin.as_str() != header.origin {
-        return Err(err(
-            1,
-            "header.origin",
-            "differs from the checkpoint's origin",
-        ));
+        return Err(err(1, "header.origin", "differs from the checkpoint's origin").into());
     }
     let since_size = check_since(&header, &key, &cp, opts.since_checkpoint.as_deref())?;
-    let entry_lines = &lines[1..lines.len() - 1];
-    let checked = check_entries(entry_lines, &header, &cp);
-    let (mut first, mut prev): (Option<u64>, Option<u64>) = (None, None);
-    let mut time_range: Option<(Timestamp, Timestamp)> = None;
-    for (k, r) in checked.into_iter().enumerate() {
-        let (index, received) = r?;
-        if prev.is_some_and(|p| index <= p) {
+    let mut run = EntryRun {
+        line_no: 2,
+        count: 0,
+        first: None,
+        prev: None,
+        time_range: None,
+    };
+    // Entry lines, keeping the last complete line back: it may be the trailer.
+    let trailer = loop {
+        if !eof {
+            eof = fill(r, &mut buf)?;
+        }
+        let Some(last_nl) = rfind_nl(&buf) else {
+            if eof {
+                return Err(err(
+                    run.line_no,
+                    "trailer",
+                    if buf.is_empty() {
+                        "missing: the bundle is truncated"
+                    } else {
+                        "the file does not end with a newline: truncated?"
+                    },
+                )
+                .into());
+            }
+            continue;
+        };
+        if eof && last_nl + 1 != buf.len() {
             return Err(err(
-                k + 2,
-                format!("entry {index}"),
-                format!(
-                    "entries must be in increasing index order; {index} follows {}",
-                    prev.unwrap_or_default()
-                ),
-            ));
+                run.line_no + buf[..last_nl].iter().filter(|c| **c == b'\n').count() + 1,
+                "trailer",
+                "the file does not end with a newline: truncated?",
+            )
+            .into());
         }
-        first.get_or_insert(index);
-        prev = Some(index);
-        if let Some(t) = received {
-            time_range = Some(match time_range {
-                None => (t, t),
-                Some((a, b)) => (a.min(t), b.max(t)),
-            });
+        let last_start = rfind_nl(&buf[..last_nl]).map_or(0, |p| p + 1);
+        if last_start > 0 {
+            let region = &buf[..last_start];
+            let lines: Vec<&[u8]> = region[..region.len() - 1].split(|c| *c == b'\n').collect();
+            let start_line = run.line_no;
+            #[cfg(feature = "parallel")]
+            let checked = rayon::join(
+                || check_entries(&lines, start_line, &header, &cp),
+                || hasher.update(region),
+            )
+            .0;
+            #[cfg(not(feature = "parallel"))]
+            let checked = {
+                hasher.update(region);
+                check_entries(&lines, start_line, &header, &cp)
+            };
+            run.absorb(checked)?;
+            buf.drain(..last_start);
         }
-    }
-    let count = entry_lines.len() as u64;
-    if count != header.entries {
+        if eof {
+            buf.truncate(buf.len() - 1);
+            break buf;
+        }
+    };
+    if run.count != header.entries {
         return Err(err(
-            lines.len(),
+            run.line_no,
             "trailer",
             format!(
-                "the header announces {} entries but {count} are present",
-                header.entries
+                "the header announces {} entries but {} are present",
+                header.entries, run.count
             ),
-        ));
+        )
+        .into());
     }
-    let trailer_start = bundle.len() - lines[lines.len() - 1].len() - 1;
-    let manifest = Hash(Sha256::digest(&bundle[..trailer_start]).into());
-    let (sys_origin, sys_index, system_key_from_bundle) = check_trailer(
-        lines.len(),
-        lines[lines.len() - 1],
-        &manifest,
-        &header,
-        &cp,
-        opts,
-    )?;
-    let index_range = first.zip(prev);
+    let manifest = Hash(hasher.finalize().into());
+    let (sys_origin, sys_index, system_key_from_bundle) =
+        check_trailer(run.line_no, &trailer, &manifest, &header, &cp, opts)?;
     Ok(Summary {
         signer: format!("{}+{:08x}", key.name(), key.key_id()),
         checkpoint: cp,
         header,
         log_key_from_bundle,
         system_key_from_bundle,
-        entries: count,
-        index_range,
-        time_range,
+        entries: run.count,
+        index_range: run.first.zip(run.prev),
+        time_range: run.time_range,
         since_size,
         system_record: (sys_origin, sys_index),
     })

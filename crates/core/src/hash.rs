@@ -48,8 +48,13 @@ impl Hash {
         if s.len() != 44 {
             return None;
         }
-        let v = B64.decode(s).ok()?;
-        Hash::from_slice(&v)
+        // The standard engine refuses non-canonical trailing bits and padding,
+        // so every hash has exactly one accepted text form.
+        let mut out = [0u8; 33];
+        match B64.decode_slice(s, &mut out) {
+            Ok(32) => Hash::from_slice(&out[..32]),
+            _ => None,
+        }
     }
 
     /// Lowercase hex.

@@ -130,6 +130,84 @@ pub fn verify_inclusion(
     Ok(())
 }
 
+/// Verifies many inclusion proofs against one tree head, remembering every
+/// subtree hash a successful proof authenticated (its path and the proof's
+/// hashes). A later proof whose path reaches an authenticated subtree with
+/// the same hash, and whose remaining hashes are the authenticated siblings,
+/// would recompute exactly the verified path, so it is accepted without
+/// rehashing; any other proof is verified in full. Accepts and rejects
+/// exactly what [`verify_inclusion`] does.
+#[derive(Debug, Clone)]
+pub struct InclusionVerifier {
+    size: TreeSize,
+    root: Hash,
+    known: std::collections::HashMap<(u64, u64), Hash>,
+}
+
+/// Authenticated subtrees kept before the memory is cleared.
+const KNOWN_LIMIT: usize = 1 << 20;
+
+impl InclusionVerifier {
+    /// A verifier for the tree of `size` leaves with `root`.
+    pub fn new(size: TreeSize, root: Hash) -> Self {
+        InclusionVerifier {
+            size,
+            root,
+            known: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Verifies that `leaf` is at `index`.
+    ///
+    /// # Errors
+    /// What [`verify_inclusion`] reports for the same input.
+    pub fn verify(
+        &mut self,
+        leaf: &Hash,
+        index: LeafIndex,
+        proof: &[Hash],
+    ) -> Result<(), ProofError> {
+        if self.size.0 == 0
+            || index.0 >= self.size.0
+            || proof.len() != inclusion_proof_len(index, self.size)
+        {
+            return verify_inclusion(leaf, index, self.size, proof, &self.root);
+        }
+        let siblings = inclusion_ranges(index.0, self.size.0);
+        let mut cur = (index.0, index.0 + 1);
+        let mut h = *leaf;
+        let mut path = Vec::with_capacity(siblings.len() + 1);
+        for (k, (sib, p)) in siblings.iter().zip(proof).enumerate() {
+            if self.known.get(&cur) == Some(&h)
+                && siblings[k..]
+                    .iter()
+                    .zip(&proof[k..])
+                    .all(|(r, p)| self.known.get(r) == Some(p))
+            {
+                return Ok(());
+            }
+            path.push((cur, h));
+            if sib.0 < cur.0 {
+                h = node_hash(p, &h);
+                cur = (sib.0, cur.1);
+            } else {
+                h = node_hash(&h, p);
+                cur = (cur.0, sib.1);
+            }
+        }
+        if h != self.root {
+            return Err(ProofError::RootMismatch);
+        }
+        if self.known.len() > KNOWN_LIMIT {
+            self.known.clear();
+        }
+        self.known.extend(path);
+        self.known
+            .extend(siblings.into_iter().zip(proof.iter().copied()));
+        Ok(())
+    }
+}
+
 /// Verifies that the tree of `old` leaves with `old_root` is a prefix of the
 /// tree of `new` leaves with `new_root`.
 ///

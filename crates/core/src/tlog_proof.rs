@@ -105,66 +105,12 @@ impl TlogProof {
     /// # Errors
     /// [`TlogProofError::Malformed`] naming the line.
     pub fn parse(text: &str) -> Result<TlogProof, TlogProofError> {
-        let bad = |line: usize, reason: &'static str| TlogProofError::Malformed { line, reason };
-        let mut rest = text;
-        let mut line_no = 0usize;
-        let mut next_line = |rest: &mut &str| -> Option<(usize, String)> {
-            let nl = rest.find('\n')?;
-            let l = rest[..nl].to_owned();
-            *rest = &rest[nl + 1..];
-            line_no += 1;
-            Some((line_no, l))
-        };
-        let (n, first) = next_line(&mut rest).ok_or(bad(1, "no header line"))?;
-        if first != HEADER {
-            return Err(bad(n, "first line is not c2sp.org/tlog-proof@v1"));
-        }
-        let (mut n, mut line) = next_line(&mut rest).ok_or(bad(2, "no index line"))?;
-        let mut extra = None;
-        if let Some(x) = line.strip_prefix("extra ") {
-            let data = B64
-                .decode(x)
-                .map_err(|_| bad(n, "extra is not canonical base64"))?;
-            if B64.encode(&data) != x {
-                return Err(bad(n, "extra is not canonical base64"));
-            }
-            extra = Some(data);
-            (n, line) = next_line(&mut rest).ok_or(bad(n + 1, "no index line"))?;
-        }
-        let digits = line
-            .strip_prefix("index ")
-            .ok_or(bad(n, "expected `index <N>`"))?;
-        let canonical = !digits.is_empty()
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && (digits == "0" || !digits.starts_with('0'));
-        let index: u64 = digits
-            .parse()
-            .ok()
-            .filter(|_| canonical)
-            .ok_or(bad(n, "index is not a canonical decimal number"))?;
-        let mut hashes = Vec::new();
-        loop {
-            let (n, line) =
-                next_line(&mut rest).ok_or(bad(n + 1, "no empty line before the checkpoint"))?;
-            if line.is_empty() {
-                break;
-            }
-            if hashes.len() == MAX_HASHES {
-                return Err(bad(n, "more than 63 proof hashes"));
-            }
-            let h = Hash::from_base64(&line)
-                .filter(|h| h.to_base64() == line)
-                .ok_or(bad(n, "proof hash is not canonical base64 of 32 bytes"))?;
-            hashes.push(h);
-        }
-        if rest.is_empty() {
-            return Err(bad(line_no + 1, "no checkpoint after the empty line"));
-        }
+        let p = TlogProofRef::parse(text)?;
         Ok(TlogProof {
-            extra,
-            index: LeafIndex(index),
-            hashes,
-            checkpoint: rest.to_owned(),
+            extra: p.extra,
+            index: p.index,
+            hashes: p.hashes,
+            checkpoint: p.checkpoint.to_owned(),
         })
     }
 
@@ -195,6 +141,90 @@ impl TlogProof {
     ) -> Result<(), TlogProofError> {
         verify_inclusion(leaf, self.index, cp.size, &self.hashes, &cp.root)?;
         Ok(())
+    }
+}
+
+/// A parsed proof that borrows its checkpoint from the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlogProofRef<'a> {
+    /// Opaque, unauthenticated extra data.
+    pub extra: Option<Vec<u8>>,
+    /// The entry's index.
+    pub index: LeafIndex,
+    /// Inclusion proof, leaf to root.
+    pub hashes: Vec<Hash>,
+    /// The signed checkpoint note, verbatim.
+    pub checkpoint: &'a str,
+}
+
+impl<'a> TlogProofRef<'a> {
+    /// Parses like [`TlogProof::parse`] without copying the checkpoint.
+    ///
+    /// # Errors
+    /// [`TlogProofError::Malformed`] naming the line.
+    pub fn parse(text: &'a str) -> Result<TlogProofRef<'a>, TlogProofError> {
+        let bad = |line: usize, reason: &'static str| TlogProofError::Malformed { line, reason };
+        let mut rest = text;
+        let mut n = 0usize;
+        let mut next = |rest: &mut &'a str| -> Option<&'a str> {
+            let (line, tail) = rest.split_once('\n')?;
+            *rest = tail;
+            n += 1;
+            Some(line)
+        };
+        if next(&mut rest).ok_or(bad(1, "no header line"))? != HEADER {
+            return Err(bad(1, "first line is not c2sp.org/tlog-proof@v1"));
+        }
+        let mut line = next(&mut rest).ok_or(bad(2, "no index line"))?;
+        let mut line_no = 2;
+        let mut extra = None;
+        if let Some(x) = line.strip_prefix("extra ") {
+            let data = B64
+                .decode(x)
+                .map_err(|_| bad(line_no, "extra is not canonical base64"))?;
+            if data.is_empty() {
+                return Err(bad(line_no, "extra is empty"));
+            }
+            extra = Some(data);
+            line_no += 1;
+            line = next(&mut rest).ok_or(bad(line_no, "no index line"))?;
+        }
+        let digits = line
+            .strip_prefix("index ")
+            .ok_or(bad(line_no, "expected `index <N>`"))?;
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        let index: u64 = digits
+            .parse()
+            .ok()
+            .filter(|_| canonical)
+            .ok_or(bad(line_no, "index is not a canonical decimal number"))?;
+        let mut hashes = Vec::with_capacity(24);
+        loop {
+            line_no += 1;
+            let line =
+                next(&mut rest).ok_or(bad(line_no, "no empty line before the checkpoint"))?;
+            if line.is_empty() {
+                break;
+            }
+            if hashes.len() == MAX_HASHES {
+                return Err(bad(line_no, "more than 63 proof hashes"));
+            }
+            hashes.push(Hash::from_base64(line).ok_or(bad(
+                line_no,
+                "proof hash is not canonical base64 of 32 bytes",
+            ))?);
+        }
+        if rest.is_empty() {
+            return Err(bad(line_no + 1, "no checkpoint after the empty line"));
+        }
+        Ok(TlogProofRef {
+            extra,
+            index: LeafIndex(index),
+            hashes,
+            checkpoint: rest,
+        })
     }
 }
 
@@ -264,6 +294,17 @@ mod tests {
             good.replacen("index 5\n", "", 1),
             good.replacen("\n\n", "\n", 1),
             good.split("\n\n").next().unwrap().to_owned() + "\n\n",
+            // Non-canonical base64: the unused low bits of the last symbol set.
+            {
+                let line = good.lines().nth(2).unwrap().to_owned();
+                let mut b = line.clone().into_bytes();
+                let k = b.len() - 2;
+                b[k] = match b[k] {
+                    b'A'..=b'Y' | b'a'..=b'y' | b'0'..=b'8' => b[k] + 1,
+                    _ => b[k] - 1,
+                };
+                good.replacen(&line, std::str::from_utf8(&b).unwrap(), 1)
+            },
         ] {
             assert!(TlogProof::parse(&bad).is_err(), "accepted:\n{bad}");
         }

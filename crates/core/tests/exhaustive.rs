@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use veritrail_core::hash::{leaf_hash, Hash};
-use veritrail_core::proof::{verify_consistency, verify_inclusion, ProofError};
+use veritrail_core::proof::{verify_consistency, verify_inclusion, InclusionVerifier, ProofError};
 use veritrail_core::tree::{prove_consistency, prove_inclusion, LeafIndex, MemoryTree, TreeSize};
 use veritrail_core::{CompactRange, NoSink};
 
@@ -88,6 +88,44 @@ fn every_inclusion_proof_verifies_and_every_flip_fails() {
         }
     }
     assert!(checked > 100_000);
+}
+
+/// The memoizing verifier must accept and reject exactly what
+/// `verify_inclusion` does, whatever it has already seen: good proofs in
+/// order, interleaved with every single-byte flip of every proof hash and of
+/// the leaf, wrong indexes and wrong lengths.
+#[test]
+fn memoizing_verifier_agrees_with_the_plain_one() {
+    let trees = trees();
+    let full = &trees[MAX as usize].0;
+    for n in 1..=MAX {
+        let root = trees[n as usize].1;
+        let mut v = InclusionVerifier::new(TreeSize(n), root);
+        for m in 0..n {
+            let leaf = leaf_hash(format!("entry {m}").as_bytes());
+            let proof = prove_inclusion(LeafIndex(m), TreeSize(n), full).unwrap();
+            let mut cases: Vec<(Hash, u64, Vec<Hash>)> = vec![(leaf, m, proof.clone())];
+            for i in 0..proof.len() {
+                for b in [0, 13, 31] {
+                    let mut bad = proof.clone();
+                    bad[i] = flip(&bad[i], b);
+                    cases.push((leaf, m, bad));
+                }
+            }
+            cases.push((flip(&leaf, 7), m, proof.clone()));
+            cases.push((leaf, (m + 1) % n, proof.clone()));
+            cases.push((leaf, m, proof.iter().copied().skip(1).collect()));
+            // Good proof again last: it must still pass after the bad ones.
+            cases.push((leaf, m, proof.clone()));
+            for (l, i, p) in cases {
+                assert_eq!(
+                    v.verify(&l, LeafIndex(i), &p),
+                    verify_inclusion(&l, LeafIndex(i), TreeSize(n), &p, &root),
+                    "size {n} index {i}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

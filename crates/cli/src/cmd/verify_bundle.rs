@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use veritrail_core::bundle::{verify, VerifyOptions};
+use veritrail_core::bundle::{verify_reader, VerifyError, VerifyOptions};
 use veritrail_core::note::Verifier;
 
 use crate::exit::Exit;
@@ -21,7 +21,8 @@ pub fn run(
     since: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let bytes = std::fs::read(file).map_err(|e| Exit::usage(format!("{}: {e}", file.display())))?;
+    let mut input =
+        std::fs::File::open(file).map_err(|e| Exit::usage(format!("{}: {e}", file.display())))?;
     let since_checkpoint = since
         .map(|p| {
             std::fs::read_to_string(p)
@@ -33,7 +34,10 @@ pub fn run(
         system_key: key("--system-key", system_key)?,
         since_checkpoint,
     };
-    let s = verify(&bytes, &opts).map_err(|e| Exit::verify(format!("{}: {e}", file.display())))?;
+    let s = verify_reader(&mut input, &opts).map_err(|e| match e {
+        VerifyError::Invalid(e) => Exit::verify(format!("{}: {e}", file.display())),
+        VerifyError::Io(e) => anyhow::Error::new(e).context(format!("reading {}", file.display())),
+    })?;
     if s.log_key_from_bundle {
         eprintln!("veritrail: warning: no --key given; the bundle was checked against its own key, which proves only that it is self-consistent. Pass the log's verifier key from a channel you trust.");
     }
