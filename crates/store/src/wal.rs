@@ -81,9 +81,13 @@ pub struct Scanner<'a> {
     buf: Vec<u8>,
     buf_off: u64,
     pos: u64,
+    /// Bytes the next refill reads: starts small (a short read of a few
+    /// entries stays cheap) and doubles up to [`SCAN_BUF`] for long scans.
+    window: usize,
 }
 
 const SCAN_BUF: usize = 4 << 20;
+const FIRST_WINDOW: usize = 64 << 10;
 
 impl<'a> Scanner<'a> {
     /// Scans `seg` from byte `from` up to byte `end`.
@@ -94,6 +98,7 @@ impl<'a> Scanner<'a> {
             buf: Vec::new(),
             buf_off: from,
             pos: from,
+            window: FIRST_WINDOW,
         }
     }
 
@@ -110,7 +115,8 @@ impl<'a> Scanner<'a> {
         if self.pos + need as u64 > self.end {
             return Ok(false);
         }
-        let want = (need.max(SCAN_BUF) as u64).min(self.end - self.pos) as usize;
+        let want = (need.max(self.window) as u64).min(self.end - self.pos) as usize;
+        self.window = (self.window * 2).min(SCAN_BUF);
         self.buf.resize(want, 0);
         self.seg.read_at(&mut self.buf, self.pos)?;
         self.buf_off = self.pos;
