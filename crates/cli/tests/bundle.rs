@@ -392,4 +392,9 @@ fn bundles_round_trip_and_every_tampering_fails_in_both_verifiers() {
     );
     let (r, p, msg) = both(&sysb, &["--key", sys_key.as_str()]);
     assert_eq!((r, p), (0, 0), "{msg}");
+    let _ = Command::new("chattr")
+        .args(["-R", "-a", "-i"])
+        .arg(dir.path())
+        .stderr(Stdio::null())
+        .status();
 }

@@ -234,7 +234,7 @@ fn formats_match_golden_files_and_server_agrees() {
 
     // The same answers through a server.
     let port = common::port(7);
-    let (mut child, admin) = common::start(&data, port);
+    let (child, admin) = common::start(&data, port);
     let addr = format!("127.0.0.1:{port}");
     let reader = common::token(&addr, admin.as_deref().unwrap(), r#"{"role":"auditor"}"#);
     let url = format!("http://{addr}");
@@ -250,8 +250,8 @@ fn formats_match_golden_files_and_server_agrees() {
     let (code, _, err) = run(&["query", "--data", d], "");
     assert_eq!(code, 2, "a running server must be pointed at: {err}");
     assert!(err.contains("--server"), "{err}");
-    let _ = child.kill();
-    let _ = child.wait();
+    common::stop(child);
+    common::unflag(dir.path());
 }
 
 #[test]

@@ -75,3 +75,18 @@ pub fn token(addr: &str, admin: &str, body: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// Clears chattr +a/+i under `dir` so a temporary directory can be removed.
+pub fn unflag(dir: &Path) {
+    let _ = Command::new("chattr")
+        .args(["-R", "-a", "-i"])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Stops a server child.
+pub fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,350 @@
+//! Fork, rollback and truncation detection through the tlog-tiles API:
+//! copies of one data directory (same key) diverge after a common prefix, as
+//! if the operator rewrote history, and are served in turn at the same
+//! address. `verify --server --trust` and `monitor` must both notice; the
+//! monitor's webhook and staleness alert are checked too. A second test kills
+//! a remote verification and resumes it.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut c = Command::new(common::bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.to_owned();
+    let mut sin = c.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = sin.write_all(input.as_bytes());
+    });
+    c.wait_with_output().unwrap()
+}
+
+fn append(data: &Path, tag: &str, n: usize) {
+    let evs: String = (0..n)
+        .map(|i| {
+            format!("{{\"actor\":\"{tag}\",\"action\":\"history.{tag}\",\"message\":\"{i}\"}}\n")
+        })
+        .collect();
+    let o = run(&["append", "--data", data.to_str().unwrap()], &evs);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn copy(from: &Path, to: &Path) {
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success());
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// A server for `data` with an auditor token; returns (child, url, token).
+fn serve(data: &Path, port: u16) -> (std::process::Child, String, String) {
+    let (child, admin) = common::start(data, port);
+    let addr = format!("127.0.0.1:{port}");
+    let admin = admin.expect("first start prints an admin token");
+    let auditor = common::token(&addr, &admin, r#"{"role":"auditor"}"#);
+    (child, format!("http://{addr}"), auditor)
+}
+
+/// Captures one HTTP request body (a webhook) on a local port.
+fn webhook_sink() -> (String, std::thread::JoinHandle<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = s.read(&mut chunk).unwrap_or(0);
+            buf.extend_from_slice(&chunk[..n]);
+            let t = String::from_utf8_lossy(&buf);
+            if let Some(i) = t.find("\r\n\r\n") {
+                let len: usize = t
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= i + 4 + len || n == 0 {
+                    let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+                    return t[i + 4..].to_string();
+                }
+            }
+            if n == 0 {
+                return String::new();
+            }
+        }
+    });
+    (url, h)
+}
+
+#[test]
+fn forks_rollbacks_and_truncations_are_detected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let (b, c, d) = (
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+        tmp.path().join("d"),
+    );
+    assert!(run(&["init", "--data", a.to_str().unwrap()], "")
+        .status
+        .success());
+    append(&a, "common", 50);
+    copy(&a, &c); // c: 50 entries, will be "truncated then extended"
+    append(&a, "common", 50);
+    copy(&a, &b); // b: forks after 100
+    copy(&a, &d); // d: the log as it was at 100 entries (a rollback)
+    append(&a, "honest", 20); // a: 120
+    append(&b, "rewritten", 30); // b: 130
+    append(&c, "rewritten", 80); // c: 130
+    let key = run(&["log", "list", "--data", a.to_str().unwrap()], "");
+    let key = String::from_utf8(key.stdout).unwrap();
+    let key = key
+        .lines()
+        .find(|l| l.starts_with("default"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let trust = tmp.path().join("trust.checkpoint");
+    let mtrust = tmp.path().join("monitor.checkpoint");
+    let port = common::port(11);
+
+    // The honest log: full verification pins its checkpoint.
+    let (child, url, tok) = serve(&a, port);
+    let verify = |url: &str, tok: &str| {
+        run(
+            &[
+                "verify",
+                "--server",
+                url,
+                "--key",
+                &key,
+                "--token",
+                tok,
+                "--trust",
+                trust.to_str().unwrap(),
+            ],
+            "",
+        )
+    };
+    let o = verify(&url, &tok);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("120 entries verified"), "{}", text(&o));
+    let monitor = |url: &str, tok: &str, extra: &[&str]| {
+        let mut args = vec![
+            "monitor",
+            "--server",
+            url,
+            "--key",
+            &key,
+            "--token",
+            tok,
+            "--trust",
+            mtrust.to_str().unwrap(),
+            "--once",
+            "--verify-entries",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, "")
+    };
+    let o = monitor(&url, &tok, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("following"), "{}", text(&o));
+    // The log grows (appended offline while the server is stopped).
+    common::stop(child);
+    append(&a, "honest", 5); // a: 125, appended offline while stopped
+    let (child, url, tok) = serve_again(&a, port);
+    let o = monitor(&url, &tok, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("consistent with size 120 (+5 entries, each verified)"),
+        "{}",
+        text(&o)
+    );
+    let o = verify(&url, &tok);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("consistent with the trusted checkpoint at size 120"),
+        "{}",
+        text(&o)
+    );
+    // Staleness: nothing changes for longer than --max-age.
+    std::thread::sleep(Duration::from_millis(2100));
+    let o = monitor(&url, &tok, &["--max-age", "1s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("ALERT stale"), "{}", text(&o));
+    common::stop(child);
+
+    // The operator swaps in rewritten histories at the same address.
+    for (dir, what, expect) in [
+        (&b, "fork after a common prefix", "FORK"),
+        (&c, "truncated then extended", "FORK"),
+        (&d, "rolled back", "ROLLBACK"),
+    ] {
+        let (child, url, tok) = serve(dir, port);
+        let o = verify(&url, &tok);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert!(text(&o).contains(expect), "{what}: {}", text(&o));
+        let (hook, got) = webhook_sink();
+        let o = monitor(&url, &tok, &["--webhook", &hook]);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert!(
+            text(&o).contains("ALERT inconsistent"),
+            "{what}: {}",
+            text(&o)
+        );
+        let body: serde_json::Value = serde_json::from_str(&got.join().unwrap()).unwrap();
+        assert_eq!(body["alert"], "inconsistent", "{body}");
+        assert_eq!(body["fatal"], true);
+        assert!(body["message"].as_str().unwrap().contains(expect), "{body}");
+        common::stop(child);
+    }
+    // The trust files still hold the honest checkpoint (never overwritten by a fork).
+    let pinned = std::fs::read_to_string(&trust).unwrap();
+    assert!(pinned.contains("\n125\n"), "{pinned}");
+    // A checkpoint signed by another key is a bad signature.
+    let (child, url, tok) = serve_again(&a, port);
+    let other = run(
+        &[
+            "keygen",
+            "--origin",
+            "veritrail.local/x",
+            "--out",
+            tmp.path().join("k").to_str().unwrap(),
+        ],
+        "",
+    );
+    let other = String::from_utf8(other.stdout).unwrap().trim().to_owned();
+    let o = run(
+        &[
+            "monitor", "--server", &url, "--key", &other, "--token", &tok, "--once",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("ALERT bad_signature"), "{}", text(&o));
+    common::stop(child);
+    common::unflag(tmp.path());
+}
+
+/// Restarts a server that already has tokens: makes a fresh auditor token
+/// offline first.
+fn serve_again(data: &Path, port: u16) -> (std::process::Child, String, String) {
+    let o = run(
+        &[
+            "token",
+            "create",
+            "--data",
+            data.to_str().unwrap(),
+            "--role",
+            "auditor",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let tok = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("vt_"))
+        .unwrap()
+        .to_owned();
+    let (child, _) = common::start(data, port);
+    (child, format!("http://127.0.0.1:{port}"), tok)
+}
+
+#[test]
+fn an_interrupted_remote_verification_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let o = run(
+        &[
+            "bench",
+            "append",
+            "--data",
+            data.to_str().unwrap(),
+            "--events",
+            "1000000",
+            "--batch",
+            "10000",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let key = String::from_utf8(run(&["log", "list", "--data", data.to_str().unwrap()], "").stdout)
+        .unwrap();
+    let key = key
+        .lines()
+        .find(|l| l.starts_with("default"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let port = common::port(12);
+    let (child, url, tok) = serve(&data, port);
+    let state = tmp.path().join("progress.json");
+    let args = [
+        "verify",
+        "--server",
+        &url,
+        "--key",
+        &key,
+        "--token",
+        &tok,
+        "--resume",
+        state.to_str().unwrap(),
+    ];
+    let mut first = Command::new(common::bin())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state.exists() {
+        assert!(Instant::now() < deadline, "no progress was saved");
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "verification finished before it could be interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.kill().unwrap();
+    let _ = first.wait();
+    let o = run(&args, "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("resuming at entry"), "{}", text(&o));
+    assert!(
+        text(&o).contains("1000000 entries verified"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !state.exists(),
+        "progress is removed once verification completes"
+    );
+    common::stop(child);
+    common::unflag(tmp.path());
+}
