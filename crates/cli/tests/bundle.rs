@@ -88,6 +88,9 @@ fn rewrite(src: &Path, dst: &Path, f: impl FnOnce(&mut Vec<String>)) {
     std::fs::write(dst, lines.join("\n") + "\n").unwrap();
 }
 
+/// One way of changing a bundle's lines.
+type Tamper = Box<dyn FnOnce(&mut Vec<String>)>;
+
 fn header(lines: &[String]) -> serde_json::Value {
     serde_json::from_str(&lines[0]).unwrap()
 }
@@ -198,7 +201,7 @@ fn bundles_round_trip_and_every_tampering_fails_in_both_verifiers() {
         .to_owned();
 
     let t = |name: &str| dir.path().join(format!("{name}.bundle"));
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Vec<String>)>)> = vec![
+    let cases: Vec<(&str, Tamper)> = vec![
         (
             "edited entry",
             Box::new(|l| l[5] = l[5].replacen("number", "numbr", 1)),
