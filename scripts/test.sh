@@ -3,6 +3,8 @@
 # Installs what the tests need (Debian packages, the wasm target, cargo-fuzz),
 # then runs: format and lint checks, every cargo test, the wasm build, the
 # cross-check against golang.org/x/mod, and a fuzz smoke run of every parser.
+# The evidence-bundle tests also run tools/verify_bundle.py (Python 3 with the
+# `cryptography` package) on the same good and tampered bundles as Rust.
 # Usage: scripts/test.sh            (FUZZ_SECONDS=10 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,8 @@ command -v go >/dev/null || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] || need_apt+=(golang-golang-x-mod-dev)
 command -v chattr >/dev/null || need_apt+=(e2fsprogs)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import cryptography' 2>/dev/null || need_apt+=(python3-cryptography)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -156,6 +156,23 @@ fn readme_runs_as_written() {
         out.contains("\"index\":0"),
         "append did not print the ack:\n{out}"
     );
+    // For auditors: timeline, export with a pinned checkpoint, verify-bundle.
+    let audit = blocks(&readme, "## For auditors");
+    let out = sh(&audit[0], tmp.path(), &[]);
+    assert!(
+        out.contains("== alice: 2 events, 1 failure"),
+        "no timeline:\n{out}"
+    );
+    assert!(
+        out.contains("OK: 2 entries") && out.contains("consistent with the pinned checkpoint at size 1"),
+        "bundle not verified:\n{out}"
+    );
+    let py = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/verify_bundle.py"))
+        .arg(tmp.path().join("alice.bundle"))
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
     let _ = Command::new("chattr")
         .args(["-R", "-a", "-i"])
         .arg(tmp.path())
