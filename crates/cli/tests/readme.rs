@@ -164,15 +164,23 @@ fn readme_runs_as_written() {
         "no timeline:\n{out}"
     );
     assert!(
-        out.contains("OK: 2 entries") && out.contains("consistent with the pinned checkpoint at size 1"),
+        out.contains("OK: 2 entries")
+            && out.contains("consistent with the pinned checkpoint at size 1"),
         "bundle not verified:\n{out}"
     );
     let py = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/verify_bundle.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tools/verify_bundle.py"
+        ))
         .arg(tmp.path().join("alice.bundle"))
         .output()
         .unwrap();
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
     let _ = Command::new("chattr")
         .args(["-R", "-a", "-i"])
         .arg(tmp.path())

@@ -496,24 +496,8 @@ const READ_STEP: usize = 16 << 20;
 
 /// Appends up to [`READ_STEP`] bytes; `true` at end of input.
 fn fill(r: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<bool> {
-    let start = buf.len();
-    buf.resize(start + READ_STEP, 0);
-    let mut got = 0;
-    while got < READ_STEP {
-        match r.read(&mut buf[start + got..]) {
-            Ok(0) => {
-                buf.truncate(start + got);
-                return Ok(true);
-            }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(start + got);
-                return Err(e);
-            }
-        }
-    }
-    Ok(false)
+    let n = r.take(READ_STEP as u64).read_to_end(buf)?;
+    Ok(n < READ_STEP)
 }
 
 fn find_nl(b: &[u8]) -> Option<usize> {
@@ -581,7 +565,7 @@ pub fn verify(bundle: &[u8], opts: &VerifyOptions) -> Result<Summary, BundleErro
 /// [`VerifyError::Invalid`] with the first failing item in file order, or
 /// [`VerifyError::Io`].
 pub fn verify_reader(r: &mut dyn Read, opts: &VerifyOptions) -> Result<Summary, VerifyError> {
-    let mut buf: Vec<u8> = Vec::with_capacity(2 * READ_STEP);
+    let mut buf: Vec<u8> = Vec::new();
     let mut eof = false;
     let mut hasher = Sha256::new();
     // The header line.
