@@ -43,6 +43,9 @@ cargo build -p veritrail-core --target wasm32-unknown-unknown --release
 step "cross-check with golang.org/x/mod (both directions)"
 interop/go/run.sh
 
+step "benchmark smoke run (bench/run.sh --quick; no thresholds asserted)"
+BENCH_RESULTS_DIR=$(mktemp -d) bench/run.sh --quick
+
 step "fuzz smoke run"
 scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-10}"
 

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: veritrail against what users would build instead —
+# PostgreSQL 15 with a hash-chain trigger and SQLite with an application-side
+# hash chain — on this machine, in one run, all durable before acknowledging.
+#
+# Usage: bench/run.sh [--quick] [--runs N]
+#   --quick   small sizes, finishes in a few minutes (CI runs it as a smoke test)
+#   default   the sizes BENCHMARKS.md reports (tens of minutes)
+#
+# Installs what it needs (Debian postgresql, sqlite3, wrk), starts PostgreSQL
+# on 127.0.0.1 in a temporary directory, runs every comparison RUNS times
+# alternating the systems, and writes bench/results/<date>[-quick].md, .json
+# (one object per measurement) and -plot.svg (into $BENCH_RESULTS_DIR if set).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+invocation="bench/run.sh${*:+ $*}"
+quick=0; runs=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --runs) runs=$2; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--runs N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $quick = 1 ]; then
+  batch_n=100000; single_n=10000; verify_n=200000; http_secs=3
+else
+  batch_n=1000000; single_n=50000; verify_n=10000000; http_secs=10
+fi
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+say "installing postgresql, sqlite3, wrk (if missing)"
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+need=()
+[ -n "$pgbin" ] || need+=(postgresql)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v wrk >/dev/null || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+fi
+# Debian's package starts a cluster of its own; this script uses its own.
+
+say "building (release)"
+cargo build -q --release -p veritrail -p veritrail-bench --bin veritrail --bin baseline --manifest-path "$here/Cargo.toml"
+vt="$here/target/release/veritrail"
+bl="$here/target/release/baseline"
+
+work=$(mktemp -d /tmp/veritrail-bench.XXXXXX)
+chmod 755 "$work"
+pg_port=$((54000 + RANDOM % 1000)); vt_port=$((58000 + RANDOM % 1000))
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  chattr -R -a -i "$work" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "starting PostgreSQL ($("$pgbin/postgres" --version | awk '{print $3}')) on 127.0.0.1:$pg_port in $work/pg"
+mkdir -p "$work/pg" "$work/pglog" && chown postgres "$work/pg" "$work/pglog"
+runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
+cat >> "$work/pg/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$work/pg'
+max_connections = 200
+# Durability as for an audit log: every commit flushed before it returns.
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+# Tuned for write-heavy load, as a competent operator would.
+shared_buffers = 2GB
+wal_buffers = 64MB
+max_wal_size = 16GB
+checkpoint_timeout = 30min
+EOF
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pglog/pg.log" -w start >/dev/null
+pg="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
+# The verification data set lives in a database of its own.
+"$pgbin/psql" "$pg" -q -c "CREATE DATABASE verify" >/dev/null
+pgv="host=127.0.0.1 port=$pg_port user=postgres dbname=verify"
+
+results="$work/results.jsonl"
+: > "$results"
+# record COMPARISON SYSTEM RUN JSON-FROM-A-TOOL
+record() {
+  python3 - "$1" "$2" "$3" "$4" >> "$results" <<'PY'
+import json, sys
+c, s, r, j = sys.argv[1:5]
+d = json.loads(j)
+d.update({"comparison": c, "system": s, "run": int(r)})
+print(json.dumps(d))
+PY
+}
+# veritrail's bench output → JSON
+vt_bench() {
+  "$vt" bench append --dir "$work" "$@" 2>/dev/null | parse_vt_bench
+}
+parse_vt_bench() {
+  python3 -c '
+import json, re, sys
+t = sys.stdin.read()
+rate = float(re.search(r"^events/s: (\S+)", t, re.M).group(1))
+ev, secs = re.search(r"^events: (\d+) in (\S+)s", t, re.M).groups()
+def ms(k):
+    m = re.search(k + r": ([\d.]+)(\S+)", t)
+    v, u = float(m.group(1)), m.group(2)
+    return v * {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1e3}[u]
+print(json.dumps({"events": int(ev), "secs": float(secs), "events_per_s": rate, "p50_ms": ms("p50"), "p99_ms": ms("p99")}))'
+}
+vt_bench_data() {
+  local d=$1; shift
+  "$vt" bench append --data "$d" "$@" 2>/dev/null | parse_vt_bench
+}
+# wrk output → JSON
+wrk_json() {
+  python3 -c '
+import json, re, sys
+t = sys.stdin.read()
+rps = float(re.search(r"Requests/sec:\s+(\S+)", t).group(1))
+def ms(p):
+    m = re.search(r"^\s+" + p + r"%\s+([\d.]+)(\w+)", t, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v * {"us": 1e-3, "ms": 1.0, "s": 1e3}[u]
+print(json.dumps({"events_per_s": rps, "p50_ms": ms("50"), "p99_ms": ms("99")}))'
+}
+
+say "veritrail server for the HTTP comparisons on 127.0.0.1:$vt_port"
+"$vt" serve --data "$work/vt-http" --listen "127.0.0.1:$vt_port" 2> "$work/serve.err" > /dev/null &
+server_pid=$!
+for _ in $(seq 100); do grep -q serving "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
+admin=$(grep '^vt_' "$work/serve.err")
+writer=$(curl -s -X POST "http://127.0.0.1:$vt_port/v1/tokens" -H "Authorization: Bearer $admin" \
+  -H 'Content-Type: application/json' -d '{"role":"writer","logs":["default"]}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+sed "s/TOKEN/$writer/" "$here/bench/wrk/one.lua" > "$work/one.lua"
+
+say "loading $verify_n events into each system for the verification runs"
+record load veritrail 1 "$(vt_bench_data "$work/vt-verify" --events "$verify_n" --batch 1000 --writers 4)"
+vt_bench_data "$work/vt-crash" --events "$verify_n" --batch 1000 --writers 4 >/dev/null
+"$bl" pg-setup --url "$pgv"
+record load postgresql 1 "$("$bl" pg-ingest --url "$pgv" --events "$verify_n" --clients 1 --batch 1000)"
+record load sqlite 1 "$("$bl" sqlite-ingest --path "$work/verify.sqlite" --events "$verify_n" --batch 1000)"
+vt_disk=$(du -sb "$work/vt-verify/logs/default" | cut -f1)
+record disk veritrail 1 "{\"events\": $verify_n, \"bytes\": $vt_disk, \"bytes_per_event\": $(python3 -c "print($vt_disk/$verify_n)")}"
+record disk postgresql 1 "$("$bl" pg-size --url "$pgv")"
+sqlite3 "$work/verify.sqlite" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+sq_disk=$(du -cb "$work"/verify.sqlite* | tail -1 | cut -f1)
+record disk sqlite 1 "{\"events\": $verify_n, \"bytes\": $sq_disk, \"bytes_per_event\": $(python3 -c "print($sq_disk/$verify_n)")}"
+
+for run in $(seq "$runs"); do
+  say "run $run of $runs"
+  # Full verification of the same number of events (alternating systems).
+  t0=$(date +%s.%N)
+  out=$("$vt" verify --quiet --data "$work/vt-verify")
+  t1=$(date +%s.%N)
+  n=$(echo "$out" | sed 's/.*: \([0-9]*\) entries,.*/\1/')
+  record verify veritrail "$run" "$(python3 -c "s=$t1-$t0; print('{\"events\": $n, \"secs\": %f, \"events_per_s\": %f}' % (s, $n/s))")"
+  record verify postgresql "$run" "$("$bl" pg-verify --url "$pgv")"
+  record verify sqlite "$run" "$("$bl" sqlite-verify --path "$work/verify.sqlite")"
+
+  # Recovery after a crash with the verification data in place: veritrail is
+  # killed with SIGKILL mid-ingest and reopened; PostgreSQL is stopped
+  # "immediate" (no shutdown checkpoint, crash recovery on start).
+  "$vt" bench crash-writer --data "$work/vt-crash" --writers 16 >/dev/null 2>&1 & cw=$!
+  sleep 1; kill -9 "$cw"; wait "$cw" 2>/dev/null || true
+  t0=$(date +%s.%N); "$vt" checkpoint --data "$work/vt-crash" >/dev/null 2>&1; t1=$(date +%s.%N)
+  record recovery veritrail "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null
+  t0=$(date +%s.%N); runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pglog/pg.log" -w start >/dev/null; t1=$(date +%s.%N)
+  record recovery postgresql "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
+
+  # Batched durable ingest: 1,000 events per transaction / append call.
+  # veritrail with 4 concurrent writers (as a server has), and with one;
+  # the baselines with one client, their best (their writers serialise on
+  # the chain head, so more clients only add contention).
+  record batch veritrail "$run" "$(vt_bench --events "$batch_n" --batch 1000 --writers 4)"
+  record batch1 veritrail "$run" "$(vt_bench --events "$batch_n" --batch 1000 --writers 1)"
+  "$bl" pg-setup --url "$pg"
+  record batch postgresql "$run" "$("$bl" pg-ingest --url "$pg" --events "$batch_n" --clients 1 --batch 1000)"
+  rm -f "$work"/batch.sqlite*
+  record batch sqlite "$run" "$("$bl" sqlite-ingest --path "$work/batch.sqlite" --events "$batch_n" --batch 1000)"
+
+  # Single-event durable ingest from 64 concurrent clients.
+  record single64 veritrail "$run" "$(vt_bench --events "$single_n" --batch 1 --writers 64)"
+  record single64 veritrail-http "$run" "$(wrk -t2 -c64 -d"${http_secs}s" --latency -s "$work/one.lua" "http://127.0.0.1:$vt_port/v1/logs/default/events" | wrk_json)"
+  "$bl" pg-setup --url "$pg"
+  record single64 postgresql "$run" "$("$bl" pg-ingest --url "$pg" --events "$single_n" --clients 64 --batch 1)"
+  "$bl" pg-setup --url "$pg"
+  record single8 postgresql "$run" "$("$bl" pg-ingest --url "$pg" --events "$single_n" --clients 8 --batch 1)"
+  rm -f "$work"/single.sqlite*
+  record single64 sqlite "$run" "$("$bl" sqlite-ingest --path "$work/single.sqlite" --events "$((single_n / 4))" --clients 64 --batch 1)"
+
+  # Append to verifiable proof, one client: veritrail's receipt (?wait=proof)
+  # against a committed row of the chain (whose only proof is a chain walk).
+  record proof veritrail-http "$run" "$(wrk -t1 -c1 -d"${http_secs}s" --latency -s "$work/one.lua" "http://127.0.0.1:$vt_port/v1/logs/default/events?wait=proof" | wrk_json)"
+  "$bl" pg-setup --url "$pg"
+  record proof postgresql "$run" "$("$bl" pg-ingest --url "$pg" --events 2000 --clients 1 --batch 1)"
+done
+kill "$server_pid" 2>/dev/null || true; server_pid=""
+
+date=$(date +%Y-%m-%d)
+suffix=$([ $quick = 1 ] && echo "-quick" || echo "")
+outdir=${BENCH_RESULTS_DIR:-$here/bench/results}
+mkdir -p "$outdir"
+out="$outdir/$date$suffix"
+cp "$results" "$out.json"
+machine="$(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)"
+python3 "$here/bench/report.py" "$out.json" "$out.md" "$out-plot.svg" \
+  --machine "$machine" --command "$invocation" \
+  --scale "$here/bench/results/2026-11-26-scale.md"
+say "wrote $out.md, $out.json and $out-plot.svg"
