@@ -17,7 +17,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::hash::{leaf_hash, Hash};
-use crate::json::Json;
 use crate::note::Verifier;
 use crate::proof::{verify_consistency, InclusionVerifier};
 use crate::time::Timestamp;
@@ -330,13 +329,15 @@ fn check_entry(
                 format!("the entry is not in the checkpointed log: inclusion proof: {x}"),
             )
         })?;
-    let received = Json::parse(e.entry.as_bytes())
+    // Only `received_at` is needed: everything else is skipped unparsed.
+    #[derive(Deserialize)]
+    struct Received<'a> {
+        #[serde(borrow, default)]
+        received_at: Option<std::borrow::Cow<'a, str>>,
+    }
+    let received = serde_json::from_str::<Received<'_>>(&e.entry)
         .ok()
-        .and_then(|j| {
-            j.get("received_at")
-                .and_then(Json::as_str)
-                .map(str::to_owned)
-        })
+        .and_then(|r| r.received_at)
         .and_then(|t| Timestamp::parse_rfc3339(&t).ok());
     Ok((e.index, received))
 }
