@@ -496,6 +496,7 @@ pub enum VerifyError {
 const READ_STEP: usize = 16 << 20;
 
 /// Appends up to [`READ_STEP`] bytes; `true` at end of input.
+#[cfg(not(feature = "parallel"))]
 fn fill(r: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<bool> {
     let n = r.take(READ_STEP as u64).read_to_end(buf)?;
     Ok(n < READ_STEP)
@@ -565,7 +566,56 @@ pub fn verify(bundle: &[u8], opts: &VerifyOptions) -> Result<Summary, BundleErro
 /// # Errors
 /// [`VerifyError::Invalid`] with the first failing item in file order, or
 /// [`VerifyError::Io`].
-pub fn verify_reader(r: &mut dyn Read, opts: &VerifyOptions) -> Result<Summary, VerifyError> {
+pub fn verify_reader(
+    r: &mut (dyn Read + Send),
+    opts: &VerifyOptions,
+) -> Result<Summary, VerifyError> {
+    // With threads, a reader thread fetches the next step while this one
+    // verifies the current one.
+    #[cfg(feature = "parallel")]
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(2);
+        std::thread::scope(|s| {
+            s.spawn(move || loop {
+                let mut chunk = Vec::with_capacity(READ_STEP);
+                match r.take(READ_STEP as u64).read_to_end(&mut chunk) {
+                    Ok(n) => {
+                        if tx.send(Ok(chunk)).is_err() || n < READ_STEP {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            });
+            let mut next = move |buf: &mut Vec<u8>| -> io::Result<bool> {
+                match rx.recv() {
+                    Ok(Ok(chunk)) => {
+                        buf.extend_from_slice(&chunk);
+                        Ok(chunk.len() < READ_STEP)
+                    }
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Ok(true),
+                }
+            };
+            let result = verify_with(&mut next, opts);
+            // Dropping the receiver stops a reader still waiting to send.
+            drop(next);
+            result
+        })
+    }
+    #[cfg(not(feature = "parallel"))]
+    verify_with(&mut |buf: &mut Vec<u8>| fill(r, buf), opts)
+}
+
+/// [`verify_reader`] over a source that appends the next step to a buffer
+/// and says whether the input has ended.
+fn verify_with(
+    fill: &mut dyn FnMut(&mut Vec<u8>) -> io::Result<bool>,
+    opts: &VerifyOptions,
+) -> Result<Summary, VerifyError> {
     let mut buf: Vec<u8> = Vec::new();
     let mut eof = false;
     let mut hasher = Sha256::new();
@@ -586,7 +636,7 @@ pub fn verify_reader(r: &mut dyn Read, opts: &VerifyOptions) -> Result<Summary, 
             }
             .into());
         }
-        eof = fill(r, &mut buf)?;
+        eof = fill(&mut buf)?;
     };
     let header = parse_header(&buf[..nl])?;
     hasher.update(&buf[..=nl]);
@@ -615,7 +665,7 @@ pub fn verify_reader(r: &mut dyn Read, opts: &VerifyOptions) -> Result<Summary, 
     // Entry lines, keeping the last complete line back: it may be the trailer.
     let trailer = loop {
         if !eof {
-            eof = fill(r, &mut buf)?;
+            eof = fill(&mut buf)?;
         }
         let Some(last_nl) = rfind_nl(&buf) else {
             if eof {
