@@ -53,34 +53,18 @@ work=$(mktemp -d /tmp/veritrail-bench.XXXXXX)
 chmod 755 "$work"
 pg_port=$((54000 + RANDOM % 1000)); vt_port=$((58000 + RANDOM % 1000))
 server_pid=""
+# shellcheck source=bench/pg.sh
+. "$here/bench/pg.sh"
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  pg_stop
   chattr -R -a -i "$work" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-say "starting PostgreSQL ($("$pgbin/postgres" --version | awk '{print $3}')) on 127.0.0.1:$pg_port in $work/pg"
-mkdir -p "$work/pg" "$work/pglog" && chown postgres "$work/pg" "$work/pglog"
-runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
-cat >> "$work/pg/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $pg_port
-unix_socket_directories = '$work/pg'
-max_connections = 200
-# Durability as for an audit log: every commit flushed before it returns.
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-# Tuned for write-heavy load, as a competent operator would.
-shared_buffers = 2GB
-wal_buffers = 64MB
-max_wal_size = 16GB
-checkpoint_timeout = 30min
-EOF
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pglog/pg.log" -w start >/dev/null
-pg="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
+say "starting PostgreSQL on 127.0.0.1:$pg_port in $work/pg"
+pg_start "$work" "$pg_port"
 # The verification data set lives in a database of its own.
 "$pgbin/psql" "$pg" -q -c "CREATE DATABASE verify" >/dev/null
 pgv="host=127.0.0.1 port=$pg_port user=postgres dbname=verify"
@@ -170,8 +154,8 @@ for run in $(seq "$runs"); do
   sleep 1; kill -9 "$cw"; wait "$cw" 2>/dev/null || true
   t0=$(date +%s.%N); "$vt" checkpoint --data "$work/vt-crash" >/dev/null 2>&1; t1=$(date +%s.%N)
   record recovery veritrail "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
-  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null
-  t0=$(date +%s.%N); runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pglog/pg.log" -w start >/dev/null; t1=$(date +%s.%N)
+  pgctl -m immediate stop
+  t0=$(date +%s.%N); pgctl -w start; t1=$(date +%s.%N)
   record recovery postgresql "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
 
   # Batched durable ingest: 1,000 events per transaction / append call.

@@ -206,38 +206,7 @@ pub enum Command {
     /// with a consistency proof, optionally verify every new entry, and alert
     /// (stderr, exit code 1, webhook) on inconsistency, a bad signature, or a
     /// log that stopped advancing.
-    Monitor {
-        /// Server URL (http://host:port).
-        #[arg(long, env = "VERITRAIL_SERVER")]
-        server: String,
-        /// Log name.
-        #[arg(long, default_value = "default")]
-        log: String,
-        /// Token, when the server keeps checkpoints private.
-        #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// The log's verifier key.
-        #[arg(long)]
-        key: String,
-        /// Time between polls, e.g. 10s, 1m.
-        #[arg(long, default_value = "10s")]
-        interval: String,
-        /// Alert when the checkpoint has not changed for this long, e.g. 5m (off by default).
-        #[arg(long)]
-        max_age: Option<String>,
-        /// POST a JSON alert here.
-        #[arg(long)]
-        webhook: Option<String>,
-        /// Also fetch and check every new entry.
-        #[arg(long)]
-        verify_entries: bool,
-        /// Keep the last good checkpoint here (shared with `verify --trust`).
-        #[arg(long)]
-        trust: Option<PathBuf>,
-        /// Check once and exit (0 fine, 1 alert): for cron and tests.
-        #[arg(long)]
-        once: bool,
-    },
+    Monitor(MonitorArgs),
     /// Rebuild a log's derived query index from the log (the server must not be running).
     Reindex {
         #[command(flatten)]
@@ -282,6 +251,41 @@ pub struct ServeArgs {
     /// Require client certificates signed by this CA (PEM): mutual TLS.
     #[arg(long, env = "VERITRAIL_CLIENT_CA")]
     pub client_ca: Option<PathBuf>,
+}
+
+/// `veritrail monitor` settings.
+#[derive(Debug, Args, Clone)]
+pub struct MonitorArgs {
+    /// Server URL (http://host:port).
+    #[arg(long, env = "VERITRAIL_SERVER")]
+    pub server: String,
+    /// Log name.
+    #[arg(long, default_value = "default")]
+    pub log: String,
+    /// Token, when the server keeps checkpoints private.
+    #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The log's verifier key.
+    #[arg(long)]
+    pub key: String,
+    /// Time between polls, e.g. 10s, 1m.
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
+    /// Alert when the checkpoint has not changed for this long, e.g. 5m (off by default).
+    #[arg(long)]
+    pub max_age: Option<String>,
+    /// POST a JSON alert here.
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// Also fetch and check every new entry.
+    #[arg(long)]
+    pub verify_entries: bool,
+    /// Keep the last good checkpoint here (shared with `verify --trust`).
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
+    /// Check once and exit (0 fine, 1 alert): for cron and tests.
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// Where `query` reads from.

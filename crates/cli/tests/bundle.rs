@@ -2,28 +2,13 @@
 //! crate only) and `tools/verify_bundle.py` (Python, independent) must both
 //! accept the bundle and both reject every kind of tampering.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_veritrail")
-}
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut c = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.unwrap_or("").to_owned();
-    let mut sin = c.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::Write as _;
-        let _ = sin.write_all(input.as_bytes());
-    });
-    c.wait_with_output().unwrap()
+    common::run(args, stdin.unwrap_or(""))
 }
 
 fn ok(args: &[&str], stdin: Option<&str>) -> String {
@@ -47,16 +32,6 @@ fn events(from: usize, n: usize) -> String {
             )
         })
         .collect()
-}
-
-fn key_of(data: &str, log: &str) -> String {
-    ok(&["log", "list", "--data", data], None)
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            (f.next() == Some(log)).then(|| f.next().unwrap().to_owned())
-        })
-        .unwrap()
 }
 
 fn repo_root() -> PathBuf {
@@ -106,7 +81,7 @@ fn bundles_round_trip_and_every_tampering_fails_in_both_verifiers() {
     std::fs::write(&pinned, ok(&["checkpoint", "--data", data], None)).unwrap();
     ok(&["append", "--data", data], Some(&events(300, 300)));
     let old_checkpoint = std::fs::read_to_string(&pinned).unwrap();
-    let key = key_of(data, "default");
+    let key = common::key_of(&d, "default");
 
     let good = dir.path().join("user1.bundle");
     let out = ok(
@@ -124,7 +99,7 @@ fn bundles_round_trip_and_every_tampering_fails_in_both_verifiers() {
         None,
     );
     assert!(out.contains("exported 200 entries"), "{out}");
-    let sys_key = key_of(data, "_system");
+    let sys_key = common::key_of(&d, "_system");
     let keys = ["--key", key.as_str(), "--system-key", sys_key.as_str()];
     assert!(
         run(
@@ -330,19 +305,7 @@ fn bundles_round_trip_and_every_tampering_fails_in_both_verifiers() {
         );
     }
     // A wrong key, for the log and for _system.
-    let other_key = {
-        let o = ok(
-            &[
-                "keygen",
-                "--origin",
-                "veritrail.local/other",
-                "--out",
-                dir.path().join("k").to_str().unwrap(),
-            ],
-            None,
-        );
-        o.trim().to_owned()
-    };
+    let other_key = common::stranger_key(dir.path());
     for args in [
         [
             "--key",
@@ -395,9 +358,5 @@ fn bundles_round_trip_and_every_tampering_fails_in_both_verifiers() {
     );
     let (r, p, msg) = both(&sysb, &["--key", sys_key.as_str()]);
     assert_eq!((r, p), (0, 0), "{msg}");
-    let _ = Command::new("chattr")
-        .args(["-R", "-a", "-i"])
-        .arg(dir.path())
-        .stderr(Stdio::null())
-        .status();
+    common::unflag(dir.path());
 }

@@ -7,27 +7,13 @@
 
 mod common;
 
+use common::run;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn run(args: &[&str], stdin: &str) -> Output {
-    let mut c = Command::new(common::bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.to_owned();
-    let mut sin = c.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        let _ = sin.write_all(input.as_bytes());
-    });
-    c.wait_with_output().unwrap()
-}
 
 fn append(data: &Path, tag: &str, n: usize) {
     let evs: String = (0..n)
@@ -117,16 +103,7 @@ fn forks_rollbacks_and_truncations_are_detected() {
     append(&a, "honest", 20); // a: 120
     append(&b, "rewritten", 30); // b: 130
     append(&c, "rewritten", 80); // c: 130
-    let key = run(&["log", "list", "--data", a.to_str().unwrap()], "");
-    let key = String::from_utf8(key.stdout).unwrap();
-    let key = key
-        .lines()
-        .find(|l| l.starts_with("default"))
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let key = common::key_of(&a, "default");
     let trust = tmp.path().join("trust.checkpoint");
     let mtrust = tmp.path().join("monitor.checkpoint");
     let port = common::port(11);
@@ -226,17 +203,7 @@ fn forks_rollbacks_and_truncations_are_detected() {
     assert!(pinned.contains("\n125\n"), "{pinned}");
     // A checkpoint signed by another key is a bad signature.
     let (child, url, tok) = serve_again(&a, port);
-    let other = run(
-        &[
-            "keygen",
-            "--origin",
-            "veritrail.local/x",
-            "--out",
-            tmp.path().join("k").to_str().unwrap(),
-        ],
-        "",
-    );
-    let other = String::from_utf8(other.stdout).unwrap().trim().to_owned();
+    let other = common::stranger_key(tmp.path());
     let o = run(
         &[
             "monitor", "--server", &url, "--key", &other, "--token", &tok, "--once",
@@ -292,16 +259,7 @@ fn an_interrupted_remote_verification_resumes() {
         "",
     );
     assert!(o.status.success(), "{}", text(&o));
-    let key = String::from_utf8(run(&["log", "list", "--data", data.to_str().unwrap()], "").stdout)
-        .unwrap();
-    let key = key
-        .lines()
-        .find(|l| l.starts_with("default"))
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let key = common::key_of(&data, "default");
     let port = common::port(12);
     let (child, url, tok) = serve(&data, port);
     let state = tmp.path().join("progress.json");

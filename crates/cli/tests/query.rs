@@ -11,19 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut c = Command::new(common::bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.to_owned();
-    let mut sin = c.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        let _ = sin.write_all(input.as_bytes());
-    });
-    let o = c.wait_with_output().unwrap();
+    let o = common::run(args, stdin);
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8(o.stdout).unwrap(),

@@ -4,7 +4,6 @@
 //! against authenticated hash tiles. Alerts go to stderr and, optionally, a
 //! webhook; a broken log ends the monitor with exit code 1.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,20 +14,8 @@ use veritrail_core::tile::{parse_entry_bundle, tile_width, Tile, TileHashReader}
 
 use super::remote::Remote;
 use super::remote_verify::{check_extends, fetch_checkpoint, read_trust, write_atomic, Relation};
+use crate::args::MonitorArgs;
 use crate::exit::Exit;
-
-pub struct Options {
-    pub server: String,
-    pub log: String,
-    pub token: Option<String>,
-    pub key: String,
-    pub interval: String,
-    pub max_age: Option<String>,
-    pub webhook: Option<String>,
-    pub verify_entries: bool,
-    pub trust: Option<PathBuf>,
-    pub once: bool,
-}
 
 /// Kinds of alerts; the first three mean the log cannot be trusted.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -63,7 +50,7 @@ fn now() -> String {
 }
 
 struct Monitor<'a> {
-    o: &'a Options,
+    o: &'a MonitorArgs,
     remote: Remote,
     key: Verifier,
 }
@@ -244,7 +231,7 @@ impl Monitor<'_> {
     }
 }
 
-pub fn run(o: &Options) -> anyhow::Result<ExitCode> {
+pub fn run(o: &MonitorArgs) -> anyhow::Result<ExitCode> {
     let key = Verifier::parse(&o.key).map_err(|e| Exit::usage(format!("--key: {e}")))?;
     let interval = super::token::parse_duration(&o.interval).ok_or_else(|| {
         Exit::usage(format!(

@@ -90,3 +90,49 @@ pub fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Runs this build of `veritrail` with `stdin` as input.
+pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut c = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.to_owned();
+    let mut sin = c.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = sin.write_all(input.as_bytes());
+    });
+    c.wait_with_output().unwrap()
+}
+
+/// The verifier key of `log` in data directory `data` (from `log list`).
+pub fn key_of(data: &Path, log: &str) -> String {
+    let o = run(&["log", "list", "--data", data.to_str().unwrap()], "");
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some(log)).then(|| f.next().unwrap().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no log {log:?} in {}", data.display()))
+}
+
+/// A verifier key nobody trusts (its private key is written into `dir`).
+pub fn stranger_key(dir: &Path) -> String {
+    let out = dir.join("stranger.key");
+    let o = run(
+        &[
+            "keygen",
+            "--origin",
+            "stranger.example/log",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
