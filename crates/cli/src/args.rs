@@ -102,13 +102,18 @@ pub enum Command {
         /// Token, when the server keeps checkpoints private.
         #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
         token: Option<String>,
-        /// With --server: the last verified checkpoint is kept here, and the
-        /// next run requires the log to be consistent with it.
-        #[arg(long, requires = "server")]
+        /// Verify any C2SP tlog-tiles log by its URL prefix instead (the one
+        /// `checkpoint` and `tile/…` are under), e.g. a static mirror written by
+        /// `export-tiles`.
+        #[arg(long, conflicts_with = "server")]
+        tiles: Option<String>,
+        /// With --server or --tiles: the last verified checkpoint is kept here,
+        /// and the next run requires the log to be consistent with it.
+        #[arg(long)]
         trust: Option<PathBuf>,
-        /// With --server: where progress is saved so an interrupted run resumes
-        /// [default: <trust file>.progress, or none].
-        #[arg(long, requires = "server")]
+        /// With --server or --tiles: where progress is saved so an interrupted
+        /// run resumes [default: <trust file>.progress, or none].
+        #[arg(long)]
         resume: Option<PathBuf>,
     },
     /// Print an inclusion proof (--index) or a consistency proof (--from/--to) as JSON.
@@ -257,8 +262,11 @@ pub struct ServeArgs {
 #[derive(Debug, Args, Clone)]
 pub struct MonitorArgs {
     /// Server URL (http://host:port).
-    #[arg(long, env = "VERITRAIL_SERVER")]
-    pub server: String,
+    #[arg(long, env = "VERITRAIL_SERVER", required_unless_present = "tiles")]
+    pub server: Option<String>,
+    /// Follow any C2SP tlog-tiles log by its URL prefix instead (e.g. a static mirror).
+    #[arg(long, conflicts_with = "server")]
+    pub tiles: Option<String>,
     /// Log name.
     #[arg(long, default_value = "default")]
     pub log: String,

@@ -306,3 +306,100 @@ fn an_interrupted_remote_verification_resumes() {
     common::stop(child);
     common::unflag(tmp.path());
 }
+
+/// Any C2SP tlog-tiles log can be verified and monitored by URL prefix: here
+/// a static mirror written by `export-tiles` and served by a plain web
+/// server. A tampered entry bundle on the mirror fails verification.
+#[test]
+fn a_static_mirror_verifies_through_its_tiles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    assert!(run(&["init", "--data", data.to_str().unwrap()], "")
+        .status
+        .success());
+    append(&data, "mirror", 700);
+    let key = common::key_of(&data, "default");
+    let site = tmp.path().join("site");
+    let o = run(
+        &[
+            "export-tiles",
+            "--data",
+            data.to_str().unwrap(),
+            "--to",
+            site.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let port = common::port(13);
+    let mut web = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&site)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 for a static web server");
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "web server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let trust = tmp.path().join("mirror.checkpoint");
+    let o = run(
+        &[
+            "verify",
+            "--tiles",
+            &url,
+            "--key",
+            &key,
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("700 entries verified"), "{}", text(&o));
+    let o = run(
+        &[
+            "monitor",
+            "--tiles",
+            &url,
+            "--key",
+            &key,
+            "--once",
+            "--verify-entries",
+            "--trust",
+            trust.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // Change one byte of a full entry bundle on the mirror.
+    let bundle = site.join("tile/entries/001");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let k = bytes.len() / 2
+        + bytes[bytes.len() / 2..]
+            .windows(6)
+            .position(|w| w == b"mirror")
+            .unwrap();
+    bytes[k] = b'M';
+    std::fs::write(&bundle, bytes).unwrap();
+    let o = run(&["verify", "--tiles", &url, "--key", &key], "");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("entry 384: its leaf hash differs"),
+        "names the altered entry: {}",
+        text(&o)
+    );
+    let _ = web.kill();
+    let _ = web.wait();
+    common::unflag(tmp.path());
+}

@@ -243,7 +243,12 @@ pub fn run(o: &MonitorArgs) -> anyhow::Result<ExitCode> {
         super::token::parse_duration(m)
             .ok_or_else(|| Exit::usage(format!("--max-age {m:?}: expected e.g. 5m, 1h")))?;
     }
-    let remote = Remote::new(&o.server, &o.log, o.token.clone())?;
+    let remote = Remote::pick(
+        o.server.as_deref(),
+        o.tiles.as_deref(),
+        &o.log,
+        o.token.clone(),
+    )?;
     let m = Monitor { o, remote, key };
     // A trust file carries the last good checkpoint across runs; its
     // modification time is when the log was last seen to change.

@@ -67,6 +67,48 @@ impl Remote {
         })
     }
 
+    /// A client for any C2SP tlog-tiles log under `prefix` (where
+    /// `checkpoint` and `tile/…` are), e.g. a static mirror.
+    ///
+    /// # Errors
+    /// A usage error for a URL that is not http(s).
+    pub fn tiles(prefix: &str, token: Option<String>) -> anyhow::Result<Remote> {
+        if !(prefix.starts_with("http://") || prefix.starts_with("https://")) {
+            return Err(Exit::usage(format!(
+                "--tiles {prefix:?}: expected an http:// or https:// URL"
+            )));
+        }
+        let base = format!("{}/", prefix.trim_end_matches('/'));
+        Ok(Remote {
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(10))
+                .timeout_read(Duration::from_secs(60))
+                .build(),
+            server: base.clone(),
+            base,
+            token,
+        })
+    }
+
+    /// Either a log on a veritrail server or a tlog-tiles prefix.
+    ///
+    /// # Errors
+    /// Usage errors for bad URLs, or when neither is given.
+    pub fn pick(
+        server: Option<&str>,
+        tiles: Option<&str>,
+        log: &str,
+        token: Option<String>,
+    ) -> anyhow::Result<Remote> {
+        match (server, tiles) {
+            (Some(s), None) => Remote::new(s, log, token),
+            (None, Some(t)) => Remote::tiles(t, token),
+            _ => Err(Exit::usage(
+                "give exactly one of --server URL and --tiles URL",
+            )),
+        }
+    }
+
     /// The server's base URL.
     pub fn server(&self) -> &str {
         &self.server

@@ -278,25 +278,25 @@ impl State {
 }
 
 pub fn run(
-    server: &str,
+    remote: &Remote,
     log: &str,
-    token: Option<String>,
     key: Option<&str>,
     quiet: bool,
     trust: Option<&Path>,
     resume: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let key = key.ok_or_else(|| {
-        Exit::usage("verify --server needs --key: the log's verifier key from a channel you trust")
+        Exit::usage(
+            "verify --server/--tiles needs --key: the log's verifier key from a channel you trust",
+        )
     })?;
     let key = Verifier::parse(key).map_err(|e| Exit::usage(format!("--key: {e}")))?;
-    let remote = Remote::new(server, log, token)?;
     let started = Instant::now();
-    let (cp_text, cp) = fetch_checkpoint(&remote, &key)?;
+    let (cp_text, cp) = fetch_checkpoint(remote, &key)?;
     let size = cp.size.0;
     let trusted = trust.map(|p| read_trust(p, &key)).transpose()?.flatten();
     if let Some(old) = &trusted {
-        check_extends(&remote, old, &cp)?;
+        check_extends(remote, old, &cp)?;
     }
     let progress_path = resume.map(Path::to_path_buf).or_else(|| {
         trust.map(|t| {
@@ -328,7 +328,6 @@ pub fn run(
     let (tx, rx) = mpsc::sync_channel::<anyhow::Result<(u64, Vec<Fetched>)>>(2);
     let start_tile = state.next_tile;
     std::thread::scope(|s| -> anyhow::Result<()> {
-        let remote = &remote;
         s.spawn(move || {
             let mut t = start_tile;
             while t < full_tiles {
@@ -359,16 +358,16 @@ pub fn run(
     // The right edge: a partial entry bundle and partial upper tiles.
     let rest = (size % 256) as u16;
     if rest > 0 {
-        let bundle = fetch(&remote, &Tile::entries(full_tiles, rest))?;
-        let tile = fetch(&remote, &Tile::hash(0, full_tiles, rest))?;
+        let bundle = fetch(remote, &Tile::entries(full_tiles, rest))?;
+        let tile = fetch(remote, &Tile::hash(0, full_tiles, rest))?;
         let leaves = leaves_of(full_tiles, rest, &bundle, &tile)?;
-        state.add(&remote, &leaves)?;
+        state.add(remote, &leaves)?;
     }
     for k in 1..state.pending.len() {
         let n = state.pending[k].len();
         if n > 0 {
             let index = (size >> (8 * k)) / 256;
-            state.check_tile(&remote, Tile::hash(k as u8, index, n as u16), k)?;
+            state.check_tile(remote, Tile::hash(k as u8, index, n as u16), k)?;
         }
     }
     pb.finish_and_clear();
