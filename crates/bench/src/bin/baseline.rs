@@ -178,6 +178,14 @@ fn report(
     );
 }
 
+fn report_verify(system: &str, rows: u64, start: Instant) {
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({"system": system, "what": "verify", "events": rows, "secs": secs, "events_per_s": rows as f64 / secs})
+    );
+}
+
 fn actor(i: u64) -> String {
     format!("user-{}", i % 10_000)
 }
@@ -247,11 +255,7 @@ fn pg_verify(url: &str) {
         last_id = id;
         rows += 1;
     }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        json!({"system": "postgresql", "what": "verify", "events": rows, "secs": secs, "events_per_s": rows as f64 / secs})
-    );
+    report_verify("postgresql", rows, start);
 }
 
 fn pg_size(url: &str) {
@@ -363,11 +367,7 @@ fn sqlite_verify(path: &str) {
         prev = h;
         n += 1;
     }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        json!({"system": "sqlite", "what": "verify", "events": n, "secs": secs, "events_per_s": n as f64 / secs})
-    );
+    report_verify("sqlite", n, start);
 }
 
 fn main() {
