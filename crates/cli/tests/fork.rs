@@ -198,6 +198,30 @@ fn forks_rollbacks_and_truncations_are_detected() {
         assert!(body["message"].as_str().unwrap().contains(expect), "{body}");
         common::stop(child);
     }
+    // An auditor who pinned a checkpoint of a rewritten history cannot get
+    // an export from the honest log claiming consistency with it, and vice versa.
+    append(&d, "rewritten", 10); // d: 110, diverged after 100
+    let pinned_fork = tmp.path().join("fork.checkpoint");
+    std::fs::write(
+        &pinned_fork,
+        run(&["checkpoint", "--data", d.to_str().unwrap()], "").stdout,
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "export",
+            "--data",
+            a.to_str().unwrap(),
+            "-o",
+            tmp.path().join("x.bundle").to_str().unwrap(),
+            "--since-checkpoint",
+            pinned_fork.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("history was rewritten"), "{}", text(&o));
+    assert!(!tmp.path().join("x.bundle").exists());
     // The trust files still hold the honest checkpoint (never overwritten by a fork).
     let pinned = std::fs::read_to_string(&trust).unwrap();
     assert!(pinned.contains("\n125\n"), "{pinned}");
