@@ -36,6 +36,16 @@ pub struct VerifyReport {
 /// Bytes of WAL read at a time.
 const WINDOW: usize = 16 << 20;
 
+/// One framed window of a WAL segment.
+#[derive(Default)]
+struct Window {
+    pos: u64,
+    buf: Vec<u8>,
+    spans: Vec<crate::wal::Span>,
+    used: usize,
+    bad: Option<crate::wal::Bad>,
+}
+
 /// What the entry fold checks against.
 struct Ctx<'a> {
     levels: &'a [Arc<Stream>],
@@ -233,8 +243,6 @@ pub fn verify_log(
         n: 0,
     };
     let wal_segs = wal.segments();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut spans = Vec::new();
     for (si, seg) in wal_segs.iter().enumerate() {
         let last = si + 1 == wal_segs.len();
         if seg.header.start != st.n {
@@ -260,64 +268,87 @@ pub fn verify_log(
                 ""
             }
         };
-        let mut pos = HEADER_LEN;
         let mut batch_end = HEADER_LEN;
         let mut open_batch = 0usize;
-        while pos < end {
-            let want = (WINDOW as u64).min(end - pos) as usize;
-            buf.resize(want, 0);
-            seg.read_at(&mut buf, pos)?;
-            spans.clear();
-            let (used, bad) = crate::wal::frame(&buf, &mut spans);
-            // Checksums and leaf hashes, in parallel.
-            let leaves: Vec<Option<Hash>> = spans
-                .par_iter()
-                .with_min_len(1024)
-                .map(|s| s.crc_ok(&buf).then(|| leaf_hash(s.payload(&buf))))
-                .collect();
-            if let Some(k) = leaves.iter().position(Option::is_none) {
-                let at = st.n + k as u64;
-                return Err(StoreError::corrupted(
-                    &seg.path,
-                    pos + spans[k].at as u64,
-                    format!("entry {at}: record checksum mismatch{}", hint(at)),
-                ));
-            }
-            let leaves: Vec<Hash> = leaves.into_iter().map(|l| l.expect("checked")).collect();
-            let offsets: Vec<u64> = spans.iter().map(|s| pos + s.at as u64).collect();
-            for s in &spans {
-                if s.end_of_batch {
-                    open_batch = 0;
-                    batch_end = pos + (s.at + crate::wal::RECORD_OVERHEAD + s.len) as u64;
-                } else {
-                    open_batch += 1;
+        // A reader thread reads and frames the next window while this one
+        // hashes and folds the current; buffers go back to it for reuse.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(1);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Window>();
+        std::thread::scope(|scope| -> Result<()> {
+            scope.spawn(move || {
+                let mut pos = HEADER_LEN;
+                while pos < end {
+                    let mut w = back_rx.try_recv().unwrap_or_default();
+                    let want = (WINDOW as u64).min(end - pos) as usize;
+                    w.buf.resize(want, 0);
+                    if let Err(e) = seg.read_at(&mut w.buf, pos) {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    w.spans.clear();
+                    (w.used, w.bad) = crate::wal::frame(&w.buf, &mut w.spans);
+                    w.pos = pos;
+                    let stop = w.bad.is_some() || w.used == 0;
+                    pos += w.used as u64;
+                    if tx.send(Ok(w)).is_err() || stop {
+                        return;
+                    }
                 }
+            });
+            for w in rx {
+                let w = w?;
+                let (buf, spans, pos) = (&w.buf, &w.spans, w.pos);
+                // Checksums and leaf hashes, in parallel.
+                let leaves: Vec<Option<Hash>> = spans
+                    .par_iter()
+                    .with_min_len(1024)
+                    .map(|s| s.crc_ok(buf).then(|| leaf_hash(s.payload(buf))))
+                    .collect();
+                if let Some(k) = leaves.iter().position(Option::is_none) {
+                    let at = st.n + k as u64;
+                    return Err(StoreError::corrupted(
+                        &seg.path,
+                        pos + spans[k].at as u64,
+                        format!("entry {at}: record checksum mismatch{}", hint(at)),
+                    ));
+                }
+                let leaves: Vec<Hash> = leaves.into_iter().map(|l| l.expect("checked")).collect();
+                let offsets: Vec<u64> = spans.iter().map(|s| pos + s.at as u64).collect();
+                for s in spans {
+                    if s.end_of_batch {
+                        open_batch = 0;
+                        batch_end = pos + (s.at + crate::wal::RECORD_OVERHEAD + s.len) as u64;
+                    } else {
+                        open_batch += 1;
+                    }
+                }
+                fold(&ctx, &mut st, &leaves, &offsets, &seg.path)?;
+                progress(st.n, total_hint);
+                if let Some(b) = w.bad {
+                    let at = st.n;
+                    return Err(StoreError::corrupted(
+                        &seg.path,
+                        pos + w.used as u64,
+                        format!("entry {at}: {}{}", b.reason(), hint(at)),
+                    ));
+                }
+                if w.used == 0 {
+                    // Not even one record fits in what remains: it runs past the end.
+                    let at = st.n;
+                    return Err(StoreError::corrupted(
+                        &seg.path,
+                        pos,
+                        format!(
+                            "entry {at}: {}{}",
+                            crate::wal::Bad::Truncated.reason(),
+                            hint(at)
+                        ),
+                    ));
+                }
+                let _ = back_tx.send(w);
             }
-            fold(&ctx, &mut st, &leaves, &offsets, &seg.path)?;
-            progress(st.n, total_hint);
-            if let Some(b) = bad {
-                let at = st.n;
-                return Err(StoreError::corrupted(
-                    &seg.path,
-                    pos + used as u64,
-                    format!("entry {at}: {}{}", b.reason(), hint(at)),
-                ));
-            }
-            if used == 0 {
-                // Not even one record fits in what remains: it runs past the end.
-                let at = st.n;
-                return Err(StoreError::corrupted(
-                    &seg.path,
-                    pos,
-                    format!(
-                        "entry {at}: {}{}",
-                        crate::wal::Bad::Truncated.reason(),
-                        hint(at)
-                    ),
-                ));
-            }
-            pos += used as u64;
-        }
+            Ok(())
+        })?;
         if open_batch > 0 {
             let at = st.n - open_batch as u64;
             return Err(StoreError::corrupted(
