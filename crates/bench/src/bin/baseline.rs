@@ -274,12 +274,22 @@ fn pg_size(url: &str) {
     );
 }
 
+/// A connection for one client: waits on the writer lock, syncs fully.
 fn sqlite_open(path: &str) -> rusqlite::Connection {
     let c = rusqlite::Connection::open(path).expect("open SQLite");
     c.busy_timeout(Duration::from_secs(60))
         .expect("busy timeout");
+    c.execute_batch("PRAGMA synchronous=FULL;")
+        .expect("synchronous=FULL");
+    c
+}
+
+/// Creates the database once, before any client connects (WAL mode is
+/// persistent, and switching to it needs the database to itself).
+fn sqlite_schema(path: &str) {
+    let c = sqlite_open(path);
     c.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+        "PRAGMA journal_mode=WAL;
          CREATE TABLE IF NOT EXISTS audit_events (
             id INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
             target TEXT, outcome TEXT, payload TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
@@ -287,7 +297,6 @@ fn sqlite_open(path: &str) -> rusqlite::Connection {
          CREATE TRIGGER IF NOT EXISTS no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'append-only'); END;",
     )
     .expect("schema");
-    c
 }
 
 fn sqlite_body(id: i64, ts: &str, actor: &str, payload: &str) -> Vec<u8> {
@@ -295,6 +304,7 @@ fn sqlite_body(id: i64, ts: &str, actor: &str, payload: &str) -> Vec<u8> {
 }
 
 fn sqlite_ingest(path: &str, events: u64, clients: usize, batch: usize) {
+    sqlite_schema(path);
     let (secs, lat) = drive(
         events,
         clients,
