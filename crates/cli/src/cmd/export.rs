@@ -94,7 +94,7 @@ pub fn run(
     let started = Instant::now();
     let f = store_filter(filter)?;
     let dd = super::open_data(&args.data.data)?;
-    let log = open_log_for_read(args)?;
+    let log = open_log_for_read(&dd, &args.log)?;
     let sys_holder;
     let sys: &Log = if args.log == SYSTEM_LOG {
         &log
@@ -114,7 +114,7 @@ pub fn run(
     let since = since
         .map(|p| since_section(&log, p, size, &published.root))
         .transpose()?;
-    let mut indexes = matching_indexes(&args.data.data, &log, &args.log, &f, None)?;
+    let mut indexes = matching_indexes(&dd, &log, &args.log, &f, None)?;
     indexes.retain(|i| *i < size);
     let header = Header {
         format: bundle::FORMAT.into(),

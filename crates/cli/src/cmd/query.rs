@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use veritrail_core::Timestamp;
 use veritrail_store::query::{catch_up, Filter, QueryIndex};
-use veritrail_store::{Log, StoreError};
+use veritrail_store::{DataDir, Log, StoreError};
 
 use super::remote::Remote;
 use super::render::{Renderer, Row};
@@ -71,9 +71,8 @@ pub fn filter_pairs(f: &FilterArgs) -> BTreeMap<String, String> {
 
 /// Opens a log for reading on the command line, with a pointer to the server
 /// when one holds it.
-pub fn open_log_for_read(args: &crate::args::LogArgs) -> anyhow::Result<Log> {
-    let dd = super::open_data(&args.data.data)?;
-    dd.open_log(&args.log, veritrail_store::LogConfig::default())
+pub fn open_log_for_read(dd: &DataDir, name: &str) -> anyhow::Result<Log> {
+    dd.open_log(name, veritrail_store::LogConfig::default())
         .map_err(|e| match e {
             StoreError::Locked(_) => Exit::usage(format!(
                 "{e}: a server is running on this data directory; ask it instead with --server URL --token T"
@@ -85,13 +84,12 @@ pub fn open_log_for_read(args: &crate::args::LogArgs) -> anyhow::Result<Log> {
 /// Brings the log's query index up to its latest checkpoint (with a progress
 /// bar) and returns every matching index, up to `limit`.
 pub fn matching_indexes(
-    data: &std::path::Path,
+    dd: &DataDir,
     log: &Log,
     name: &str,
     filter: &Filter,
     limit: Option<u64>,
 ) -> anyhow::Result<Vec<u64>> {
-    let dd = super::open_data(data)?;
     let qi = QueryIndex::open(&dd.query_index_path(name)).map_err(super::store_err)?;
     let size = log.published().size;
     let behind = size.saturating_sub(qi.indexed_through().map_err(super::store_err)?);
@@ -136,8 +134,9 @@ fn from_data(
     r: &mut Renderer<'_>,
 ) -> anyhow::Result<()> {
     let f = store_filter(filter)?;
-    let log = open_log_for_read(&args.log)?;
-    let indexes = matching_indexes(&args.log.data.data, &log, &args.log.log, &f, limit)?;
+    let dd = super::open_data(&args.log.data.data)?;
+    let log = open_log_for_read(&dd, &args.log.log)?;
+    let indexes = matching_indexes(&dd, &log, &args.log.log, &f, limit)?;
     for chunk in indexes.chunks(CHUNK) {
         for (i, e) in chunk.iter().zip(read_sorted(&log, chunk)?) {
             r.row(Row::new(*i, e))?;

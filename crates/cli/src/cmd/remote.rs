@@ -12,6 +12,14 @@ use crate::exit::Exit;
 /// Largest response read (an entry bundle is at most 256 × 64 KiB).
 const MAX_BODY: u64 = 64 << 20;
 
+/// The HTTP agent every request goes through (connection reuse, timeouts).
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(10))
+        .timeout_read(Duration::from_secs(60))
+        .build()
+}
+
 /// One log on one server.
 pub struct Remote {
     agent: ureq::Agent,
@@ -55,12 +63,8 @@ impl Remote {
                 "--log {log:?} is not a valid log name"
             )));
         }
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(60))
-            .build();
         Ok(Remote {
-            agent,
+            agent: agent(),
             base: format!("{server}/v1/logs/{log}/"),
             server,
             token,
@@ -80,10 +84,7 @@ impl Remote {
         }
         let base = format!("{}/", prefix.trim_end_matches('/'));
         Ok(Remote {
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_secs(10))
-                .timeout_read(Duration::from_secs(60))
-                .build(),
+            agent: agent(),
             server: base.clone(),
             base,
             token,
