@@ -44,6 +44,10 @@ struct Window {
     spans: Vec<crate::wal::Span>,
     used: usize,
     bad: Option<crate::wal::Bad>,
+    /// Leaf hash of every span.
+    leaves: Vec<Hash>,
+    /// First span, among those hash/0 does not cover, whose CRC is wrong.
+    crc_bad: Option<usize>,
 }
 
 /// What the entry fold checks against.
@@ -70,6 +74,7 @@ fn fold(
     leaves: &[Hash],
     offsets: &[u64],
     path: &std::path::Path,
+    bad_record: &dyn Fn(usize) -> Option<String>,
 ) -> Result<()> {
     if leaves.is_empty() {
         return Ok(());
@@ -80,11 +85,12 @@ fn fold(
         let stored = ctx.levels[0].read_records(first, have0, 32)?;
         if let Some(k) = (0..have0 as usize).find(|&k| stored[k * 32..k * 32 + 32] != leaves[k].0) {
             let i = first + k as u64;
-            return Err(StoreError::corrupted(
-                path,
-                offsets[k],
-                format!("entry {i}: its bytes do not hash to the leaf hash stored in hash/0 (record {i})"),
-            ));
+            // A damaged record says so; otherwise the bytes are intact but
+            // not the ones that were hashed.
+            let why = bad_record(k).unwrap_or_else(|| {
+                format!("entry {i}: its bytes do not hash to the leaf hash stored in hash/0 (record {i})")
+            });
+            return Err(StoreError::corrupted(path, offsets[k], why));
         }
     }
     for (k, off) in offsets.iter().enumerate() {
@@ -270,13 +276,18 @@ pub fn verify_log(
         };
         let mut batch_end = HEADER_LEN;
         let mut open_batch = 0usize;
-        // A reader thread reads and frames the next window while this one
-        // hashes and folds the current; buffers go back to it for reuse.
+        // A reader thread reads, frames and leaf-hashes the next window while
+        // this one is folded into the tree; buffers go back to it for reuse.
+        // Record checksums are checked only where hash/0 does not cover the
+        // entry: elsewhere the stored leaf hash is the stronger check, and a
+        // mismatch there looks at the checksum to say which kind of damage.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(1);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Window>();
+        let seg_start = st.n;
         std::thread::scope(|scope| -> Result<()> {
             scope.spawn(move || {
                 let mut pos = HEADER_LEN;
+                let mut first = seg_start;
                 while pos < end {
                     let mut w = back_rx.try_recv().unwrap_or_default();
                     let want = (WINDOW as u64).min(end - pos) as usize;
@@ -288,8 +299,21 @@ pub fn verify_log(
                     w.spans.clear();
                     (w.used, w.bad) = crate::wal::frame(&w.buf, &mut w.spans);
                     w.pos = pos;
+                    let (buf, spans) = (&w.buf, &w.spans);
+                    spans
+                        .par_iter()
+                        .with_min_len(1024)
+                        .map(|s| leaf_hash(s.payload(buf)))
+                        .collect_into_vec(&mut w.leaves);
+                    let covered = l0_count.saturating_sub(first).min(spans.len() as u64) as usize;
+                    w.crc_bad = spans[covered..]
+                        .par_iter()
+                        .with_min_len(1024)
+                        .position_first(|s| !s.crc_ok(buf))
+                        .map(|k| covered + k);
                     let stop = w.bad.is_some() || w.used == 0;
                     pos += w.used as u64;
+                    first += spans.len() as u64;
                     if tx.send(Ok(w)).is_err() || stop {
                         return;
                     }
@@ -298,23 +322,18 @@ pub fn verify_log(
             for w in rx {
                 let w = w?;
                 let (buf, spans, pos) = (&w.buf, &w.spans, w.pos);
-                // Checksums and leaf hashes, in parallel.
-                let leaves: Vec<Option<Hash>> = spans
-                    .par_iter()
-                    .with_min_len(1024)
-                    .map(|s| s.crc_ok(buf).then(|| leaf_hash(s.payload(buf))))
-                    .collect();
-                if let Some(k) = leaves.iter().position(Option::is_none) {
-                    let at = st.n + k as u64;
-                    return Err(StoreError::corrupted(
-                        &seg.path,
-                        pos + spans[k].at as u64,
-                        format!("entry {at}: record checksum mismatch{}", hint(at)),
-                    ));
-                }
-                let leaves: Vec<Hash> = leaves.into_iter().map(|l| l.expect("checked")).collect();
-                let offsets: Vec<u64> = spans.iter().map(|s| pos + s.at as u64).collect();
-                for s in spans {
+                let checksum_error = |at: u64| {
+                    format!(
+                        "entry {at}: {}{}",
+                        crate::wal::Bad::BadChecksum.reason(),
+                        hint(at)
+                    )
+                };
+                // Entries before a bad checksum are checked first, so the
+                // first damage in log order is the one reported.
+                let upto = w.crc_bad.unwrap_or(spans.len());
+                let offsets: Vec<u64> = spans[..upto].iter().map(|s| pos + s.at as u64).collect();
+                for s in &spans[..upto] {
                     if s.end_of_batch {
                         open_batch = 0;
                         batch_end = pos + (s.at + crate::wal::RECORD_OVERHEAD + s.len) as u64;
@@ -322,8 +341,26 @@ pub fn verify_log(
                         open_batch += 1;
                     }
                 }
-                fold(&ctx, &mut st, &leaves, &offsets, &seg.path)?;
+                let first = st.n;
+                let bad_record =
+                    |k: usize| (!spans[k].crc_ok(buf)).then(|| checksum_error(first + k as u64));
+                fold(
+                    &ctx,
+                    &mut st,
+                    &w.leaves[..upto],
+                    &offsets,
+                    &seg.path,
+                    &bad_record,
+                )?;
                 progress(st.n, total_hint);
+                if let Some(k) = w.crc_bad {
+                    let at = st.n;
+                    return Err(StoreError::corrupted(
+                        &seg.path,
+                        pos + spans[k].at as u64,
+                        checksum_error(at),
+                    ));
+                }
                 if let Some(b) = w.bad {
                     let at = st.n;
                     return Err(StoreError::corrupted(
