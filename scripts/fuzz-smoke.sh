@@ -5,7 +5,7 @@ set -euo pipefail
 secs=${1:-10}
 cd "$(dirname "$0")/../crates/core"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-for t in note checkpoint tile_path entry_bundle event bundle; do
+for t in note checkpoint tile_path entry_bundle event bundle json; do
   work=$(mktemp -d)
   cp fuzz/corpus/$t/seed-* "$work"/
   echo "fuzz: $t for ${secs}s"

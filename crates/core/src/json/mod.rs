@@ -10,6 +10,9 @@ use std::borrow::Cow;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+mod parse;
+pub use parse::{JsonError, MAX_DEPTH};
+
 /// Largest magnitude of an integer JCS can represent exactly (2^53 − 1).
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
@@ -61,11 +64,24 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// Parses one JSON text strictly (no trailing bytes).
+    /// Parses one JSON text strictly: RFC 8259, integers within ±(2^53−1),
+    /// no duplicate keys, nesting at most [`MAX_DEPTH`], nothing but
+    /// whitespace after the value.
     ///
     /// # Errors
-    /// The serde_json error, with line and column.
-    pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
+    /// [`JsonError`] with the reason, line and column.
+    pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, JsonError> {
+        parse::parse(bytes)
+    }
+
+    /// The same through serde_json and `impl Deserialize for Json`: the
+    /// reference [`Json::parse`] is tested against (same acceptance, same
+    /// value). Not for production use.
+    ///
+    /// # Errors
+    /// The serde_json error.
+    #[doc(hidden)]
+    pub fn parse_reference(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let v = Json::deserialize(&mut de)?;
         de.end()?;
@@ -186,6 +202,32 @@ const NEEDS_ESCAPE: [bool; 256] = {
     t
 };
 
+/// Whether any byte of the 8 in `word` is a control character, `"` or `\`
+/// (exact: the borrow tricks below can only misfire above a byte that
+/// really matches, so "any" is never wrong).
+#[inline]
+pub(crate) fn has_special(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let x = word ^ (ONES * u64::from(b'"'));
+    let quote = x.wrapping_sub(ONES) & !x;
+    let y = word ^ (ONES * u64::from(b'\\'));
+    let backslash = y.wrapping_sub(ONES) & !y;
+    (below_space | quote | backslash) & HIGH != 0
+}
+
+/// Whether `bytes` holds anything JSON.stringify escapes.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    for w in words.by_ref() {
+        if has_special(u64::from_le_bytes(w.try_into().expect("8 bytes"))) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| NEEDS_ESCAPE[b as usize])
+}
+
 /// RFC 8785 §3.2.2.2 string serialization (ECMAScript JSON.stringify rules).
 fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -193,7 +235,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     // Fast path: most strings need no escaping at all.
-    if !bytes.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -234,7 +276,7 @@ impl<'de> Deserialize<'de> for Json<'de> {
 
 struct JsonVisitor;
 
-const FLOAT_MSG: &str =
+pub(crate) const FLOAT_MSG: &str =
     "numbers must be integers within ±9007199254740991; floats and larger numbers are refused (send them as strings)";
 
 /// An object key that borrows from the input when it can.
@@ -334,6 +376,31 @@ mod tests {
 
     fn canon(s: &str) -> String {
         String::from_utf8(Json::parse(s.as_bytes()).unwrap().to_canonical()).unwrap()
+    }
+
+    #[test]
+    fn word_check_matches_the_byte_table() {
+        let bytewise = |w: [u8; 8]| w.iter().any(|&b| NEEDS_ESCAPE[b as usize]);
+        for filler in [
+            b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+        ] {
+            for b in 0..=255u8 {
+                for pos in 0..8 {
+                    let mut w = [filler; 8];
+                    w[pos] = b;
+                    assert_eq!(has_special(u64::from_le_bytes(w)), bytewise(w), "{w:?}");
+                }
+            }
+        }
+        // Pseudo-random words, with specials mixed among high bytes.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..1_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let w = x.to_le_bytes();
+            assert_eq!(has_special(x), bytewise(w), "{w:?}");
+        }
     }
 
     #[test]
