@@ -214,11 +214,25 @@ impl<'a> Event<'a> {
         received_at: &str,
         out: &mut Vec<u8>,
     ) -> Result<(), EventError> {
+        out.clear();
+        self.append_canonical_at(received_at, out)
+    }
+
+    /// Appends the canonical bytes (with `received_at`) to `out`, so that
+    /// many events can share one buffer. On error `out` is left as it was.
+    ///
+    /// # Errors
+    /// [`EventError::TooLarge`] over 65,535 bytes.
+    pub fn append_canonical_at(
+        self,
+        received_at: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EventError> {
         debug_assert!(
             self.get("received_at").is_none(),
             "received_at is refused during validation"
         );
-        out.clear();
+        let start = out.len();
         let extra = Some(("received_at", received_at));
         if self
             .members
@@ -235,8 +249,10 @@ impl<'a> Event<'a> {
             refs.sort_by(|a, b| crate::json::utf16_cmp(&a.0, &b.0));
             crate::json::write_members(refs.into_iter().map(|(k, v)| (k.as_ref(), v)), extra, out);
         }
-        if out.len() > MAX_EVENT_SIZE {
-            return Err(EventError::TooLarge(out.len()));
+        let len = out.len() - start;
+        if len > MAX_EVENT_SIZE {
+            out.truncate(start);
+            return Err(EventError::TooLarge(len));
         }
         Ok(())
     }

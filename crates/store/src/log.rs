@@ -122,32 +122,93 @@ impl PreparedBatch {
                 entry.len()
             )));
         }
+        // Entries added by push_with are hashed first, to keep the order.
+        for k in self.leaf_hashes.len()..self.starts.len() {
+            let from = self.starts[k] as usize + crate::wal::RECORD_OVERHEAD;
+            let to = self
+                .starts
+                .get(k + 1)
+                .map_or(self.records.len(), |&s| s as usize);
+            let h = veritrail_core::leaf_hash(&self.records[from..to]);
+            self.leaf_hashes.push(h);
+        }
         self.starts.push(self.records.len() as u32);
         encode_record(entry, false, &mut self.records);
         self.leaf_hashes.push(veritrail_core::leaf_hash(entry));
         Ok(())
     }
 
-    /// Marks the end of the batch; call after the last [`PreparedBatch::push`].
+    /// Adds one entry that `write` appends straight into the batch's record
+    /// buffer (no copy of the entry). Its leaf hash is computed by
+    /// [`PreparedBatch::finish`], so a caller can validate many entries now
+    /// and hash them later. If `write` fails, the batch is left as it was.
+    ///
+    /// # Errors
+    /// The outer `BadBatch` if `write` appended more than 65,535 bytes (the
+    /// entry is dropped); the inner error is `write`'s own.
+    pub fn push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        let start = self.records.len();
+        self.records
+            .extend_from_slice(&[0; crate::wal::RECORD_OVERHEAD]);
+        if let Err(e) = write(&mut self.records) {
+            self.records.truncate(start);
+            return Ok(Err(e));
+        }
+        let len = self.records.len() - start - crate::wal::RECORD_OVERHEAD;
+        if len > MAX_PAYLOAD {
+            self.records.truncate(start);
+            return Err(StoreError::BadBatch(format!(
+                "entry {} is {len} bytes; at most 65,535 are allowed",
+                self.starts.len()
+            )));
+        }
+        crate::wal::fill_header(&mut self.records[start..], false);
+        self.starts.push(start as u32);
+        Ok(Ok(()))
+    }
+
+    /// Marks the end of the batch and hashes, on all cores, the entries added
+    /// by [`PreparedBatch::push_with`]; call after the last push.
     ///
     /// # Errors
     /// `BadBatch` if the batch is empty.
     pub fn finish(mut self) -> Result<PreparedBatch> {
+        use rayon::prelude::*;
         let Some(&last) = self.starts.last() else {
             return Err(StoreError::BadBatch("empty batch".into()));
         };
         set_end_of_batch(&mut self.records[last as usize..], true);
+        let hashed = self.leaf_hashes.len();
+        let records = &self.records;
+        let payload = |k: usize| {
+            let from = self.starts[k] as usize + crate::wal::RECORD_OVERHEAD;
+            let to = self
+                .starts
+                .get(k + 1)
+                .map_or(records.len(), |&s| s as usize);
+            &records[from..to]
+        };
+        let mut rest: Vec<Hash> = Vec::new();
+        (hashed..self.starts.len())
+            .into_par_iter()
+            .with_min_len(256)
+            .map(|k| veritrail_core::leaf_hash(payload(k)))
+            .collect_into_vec(&mut rest);
+        self.leaf_hashes.append(&mut rest);
         Ok(self)
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.leaf_hashes.len()
+        self.starts.len()
     }
 
     /// Whether the batch is empty (never, once built).
     pub fn is_empty(&self) -> bool {
-        self.leaf_hashes.is_empty()
+        self.starts.is_empty()
     }
 
     /// Encoded size.
@@ -492,5 +553,91 @@ impl Log {
 impl Drop for Log {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> Vec<Vec<u8>> {
+        (0..1000u32)
+            .map(|i| {
+                format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i as usize % 300)).into_bytes()
+            })
+            .collect()
+    }
+
+    fn parts(b: &PreparedBatch) -> (&[u8], &[u32], &[Hash]) {
+        (&b.records, &b.starts, &b.leaf_hashes)
+    }
+
+    /// Every way of building a batch gives the same records and leaf hashes.
+    #[test]
+    fn push_with_and_finish_build_the_same_batch_as_new() {
+        let es = entries();
+        let reference = PreparedBatch::new(&es).unwrap();
+
+        let mut pushed = PreparedBatch::builder(10, 10);
+        for e in &es {
+            pushed.push(e).unwrap();
+        }
+        let pushed = pushed.finish().unwrap();
+        assert_eq!(parts(&pushed), parts(&reference));
+
+        let mut written = PreparedBatch::builder(10, 10);
+        for (i, e) in es.iter().enumerate() {
+            // Failed writes in between leave no trace.
+            if i % 7 == 0 {
+                let r = written.push_with(|out| {
+                    out.extend_from_slice(b"half an entry");
+                    Err("refused")
+                });
+                assert_eq!(r.unwrap(), Err("refused"));
+            }
+            written
+                .push_with(|out| {
+                    out.extend_from_slice(e);
+                    Ok::<(), ()>(())
+                })
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(written.len(), es.len());
+        let written = written.finish().unwrap();
+        assert_eq!(parts(&written), parts(&reference));
+
+        // Mixed: push after push_with keeps leaf hashes in entry order.
+        let mut mixed = PreparedBatch::builder(10, 10);
+        for (i, e) in es.iter().enumerate() {
+            if i % 3 == 0 {
+                mixed.push(e).unwrap();
+            } else {
+                mixed
+                    .push_with(|out| {
+                        out.extend_from_slice(e);
+                        Ok::<(), ()>(())
+                    })
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+        let mixed = mixed.finish().unwrap();
+        assert_eq!(parts(&mixed), parts(&reference));
+    }
+
+    #[test]
+    fn push_with_refuses_an_oversized_entry_and_keeps_the_batch() {
+        let mut b = PreparedBatch::builder(1, 10);
+        b.push(b"first").unwrap();
+        let before = b.records.clone();
+        let r = b.push_with(|out| {
+            out.extend(std::iter::repeat_n(b'x', MAX_PAYLOAD + 1));
+            Ok::<(), ()>(())
+        });
+        assert!(matches!(r, Err(StoreError::BadBatch(_))));
+        assert_eq!(b.records, before);
+        assert_eq!(b.len(), 1);
+        assert!(PreparedBatch::builder(1, 1).finish().is_err());
     }
 }

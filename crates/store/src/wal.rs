@@ -27,6 +27,18 @@ pub fn encode_record(payload: &[u8], end_of_batch: bool, out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
+/// Fills in the header (length word and CRC) of a record whose payload
+/// follows `RECORD_OVERHEAD` reserved bytes and runs to the end of `record`.
+pub fn fill_header(record: &mut [u8], end_of_batch: bool) {
+    let payload_len = record.len() - RECORD_OVERHEAD;
+    assert!(payload_len <= MAX_PAYLOAD, "WAL payload over 65,535 bytes");
+    let word = payload_len as u32 | if end_of_batch { END_OF_BATCH } else { 0 };
+    let wb = word.to_le_bytes();
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&wb), &record[RECORD_OVERHEAD..]);
+    record[0..4].copy_from_slice(&wb);
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// Sets or clears `END_OF_BATCH` on an encoded record (its CRC covers the
 /// header word, so it is recomputed).
 pub fn set_end_of_batch(record: &mut [u8], end: bool) {

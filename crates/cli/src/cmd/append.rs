@@ -2,9 +2,10 @@
 //!
 //! All input is validated before anything is appended; an invalid line means
 //! nothing is stored (exit 2, naming the line and field). One parallel pass per
-//! chunk of lines parses, validates and canonicalizes each event into a reused
-//! buffer and writes its WAL record and leaf hash straight into the chunk's
-//! batch, so the entry bytes are copied once before they reach the disk.
+//! chunk of lines parses, validates and canonicalizes each event straight into
+//! the chunk's buffer. Only then are the chunks turned into batches (WAL
+//! records and leaf hashes), one after another, each handed to the log as soon
+//! as it is ready: hashing the next batch overlaps writing the previous one.
 
 use std::io::{BufWriter, Write as _};
 use std::process::ExitCode;
@@ -28,6 +29,17 @@ pub fn now() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     Timestamp::from_unix_nanos(d.as_nanos() as i128)
+}
+
+/// The events of one chunk of input, validated and written as WAL records
+/// (canonical bytes, length and checksum), not yet hashed.
+pub struct Canonical(PreparedBatch);
+
+impl Canonical {
+    /// The finished batch: leaf hashes computed on all cores.
+    fn into_batch(self) -> Result<PreparedBatch, veritrail_store::StoreError> {
+        self.0.finish()
+    }
 }
 
 /// A chunk of input lines: byte range and the 1-based number of its first line.
@@ -71,14 +83,14 @@ fn chunks(input: &[u8], first: usize) -> Vec<Chunk> {
 /// batches in input order, or every invalid line with its error.
 fn prepare_ndjson_numbered(input: &[u8], received_at: Timestamp, first_line: usize) -> Prepared {
     let stamp = received_at.to_rfc3339_nanos();
-    type ChunkResult = Result<Option<PreparedBatch>, Vec<(usize, EventError)>>;
+    type ChunkResult = Result<Option<Canonical>, Vec<(usize, EventError)>>;
     let results: Vec<ChunkResult> = chunks(input, first_line)
         .par_iter()
         .map(|c| {
             let part = &input[c.start..c.end];
             let mut batch = PreparedBatch::builder(CHUNK_LINES, part.len() + CHUNK_LINES * 48);
             let mut bad = Vec::new();
-            let mut buf = Vec::with_capacity(1024);
+            let mut scratch = Vec::new();
             let mut pos = 0usize;
             let mut k = 0usize;
             while pos < part.len() {
@@ -91,22 +103,22 @@ fn prepare_ndjson_numbered(input: &[u8], received_at: Timestamp, first_line: usi
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                match Event::parse(line).and_then(|e| e.write_canonical_at(&stamp, &mut buf)) {
-                    Ok(()) if bad.is_empty() => {
-                        batch.push(&buf).expect("canonical events fit a record")
-                    }
-                    Ok(()) => {}
-                    Err(e) => bad.push((line_no, e)),
+                let written = match Event::parse(line) {
+                    // After an error only errors matter: nothing is kept.
+                    Ok(e) if !bad.is_empty() => e.write_canonical_at(&stamp, &mut scratch),
+                    Ok(e) => batch
+                        .push_with(|out| e.append_canonical_at(&stamp, out))
+                        .expect("a canonical event fits a WAL record"),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = written {
+                    bad.push((line_no, e));
                 }
             }
             if !bad.is_empty() {
                 return Err(bad);
             }
-            Ok(if batch.is_empty() {
-                None
-            } else {
-                Some(batch.finish().expect("non-empty"))
-            })
+            Ok((!batch.is_empty()).then_some(Canonical(batch)))
         })
         .collect();
     let mut batches = Vec::with_capacity(results.len());
@@ -125,8 +137,9 @@ fn prepare_ndjson_numbered(input: &[u8], received_at: Timestamp, first_line: usi
     }
 }
 
-/// The batches of a whole input, or every invalid line (1-based) with its error.
-pub type Prepared = Result<Vec<PreparedBatch>, Vec<(usize, EventError)>>;
+/// The canonical events of a whole input in chunks, or every invalid line
+/// (1-based) with its error.
+pub type Prepared = Result<Vec<Canonical>, Vec<(usize, EventError)>>;
 
 /// Bytes of input per block: read, then validated in parallel while the next
 /// block is being read.
@@ -213,9 +226,12 @@ pub fn prepare_ndjson_stream(
 
 pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
     let t0 = std::time::Instant::now();
+    // A missing data directory or log is reported before stdin is read.
+    let log = super::open_log(args)?;
+    tracing::debug!(elapsed = ?t0.elapsed(), "log open");
     let prepared = prepare_ndjson_stream(&mut std::io::stdin(), now())?;
-    let batches = match prepared {
-        Ok(b) => b,
+    let chunks = match prepared {
+        Ok(c) => c,
         Err(bad) => {
             for (line, e) in bad.iter().take(MAX_REPORTED) {
                 eprintln!("veritrail: line {line}: {e}");
@@ -232,24 +248,23 @@ pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
             )));
         }
     };
-    tracing::debug!(elapsed = ?t0.elapsed(), batches = batches.len(), "validated and prepared");
-    if batches.is_empty() {
+    tracing::debug!(elapsed = ?t0.elapsed(), chunks = chunks.len(), "validated and canonicalized");
+    if chunks.is_empty() {
         eprintln!("veritrail: no events on stdin; nothing appended");
         return Ok(ExitCode::SUCCESS);
     }
-    let log = super::open_log(args)?;
-    tracing::debug!(elapsed = ?t0.elapsed(), "log open");
-    // Queue every batch at once so the sequencer can group them, then report in order.
-    let receivers: Vec<_> = batches
-        .into_iter()
-        .map(|b| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            log.append_prepared(b, move |r| {
-                let _ = tx.send(r);
-            });
-            rx
-        })
-        .collect();
+    // Each batch is queued as soon as it is hashed, so the sequencer writes
+    // (and groups) earlier batches while later ones are being prepared.
+    let mut receivers = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        let b = c.into_batch().map_err(super::store_err)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        log.append_prepared(b, move |r| {
+            let _ = tx.send(r);
+        });
+        receivers.push(rx);
+    }
+    tracing::debug!(elapsed = ?t0.elapsed(), "all batches queued");
     let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     let mut appended = 0u64;
     let mut line = String::with_capacity(96);
@@ -319,7 +334,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            batches.iter().map(PreparedBatch::len).sum::<usize>(),
+            batches.iter().map(|c| c.0.len()).sum::<usize>(),
             n - bad_at.len()
         );
     }
