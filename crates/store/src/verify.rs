@@ -249,6 +249,9 @@ pub fn verify_log(
         n: 0,
     };
     let wal_segs = wal.segments();
+    // Window buffers outlive each segment's reader thread: memory stays flat
+    // however many segments the log has.
+    let mut pool: Vec<Window> = Vec::new();
     for (si, seg) in wal_segs.iter().enumerate() {
         let last = si + 1 == wal_segs.len();
         if seg.header.start != st.n {
@@ -283,9 +286,12 @@ pub fn verify_log(
         // mismatch there looks at the checksum to say which kind of damage.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(1);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Window>();
+        for w in pool.drain(..) {
+            let _ = back_tx.send(w);
+        }
         let seg_start = st.n;
         std::thread::scope(|scope| -> Result<()> {
-            scope.spawn(move || {
+            let reader = scope.spawn(move || {
                 let mut pos = HEADER_LEN;
                 let mut first = seg_start;
                 while pos < end {
@@ -294,7 +300,7 @@ pub fn verify_log(
                     w.buf.resize(want, 0);
                     if let Err(e) = seg.read_at(&mut w.buf, pos) {
                         let _ = tx.send(Err(e));
-                        return;
+                        return back_rx;
                     }
                     w.spans.clear();
                     (w.used, w.bad) = crate::wal::frame(&w.buf, &mut w.spans);
@@ -315,9 +321,10 @@ pub fn verify_log(
                     pos += w.used as u64;
                     first += spans.len() as u64;
                     if tx.send(Ok(w)).is_err() || stop {
-                        return;
+                        return back_rx;
                     }
                 }
+                back_rx
             });
             for w in rx {
                 let w = w?;
@@ -384,6 +391,9 @@ pub fn verify_log(
                 }
                 let _ = back_tx.send(w);
             }
+            drop(back_tx);
+            let back_rx = reader.join().expect("WAL reader thread panicked");
+            pool.extend(back_rx.try_iter());
             Ok(())
         })?;
         if open_batch > 0 {
