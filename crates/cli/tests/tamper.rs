@@ -99,6 +99,24 @@ fn any_flipped_byte_cut_tail_or_swap_fails_verify_naming_the_place() {
             "entry 0",
         ),
         (
+            "a record checksum (the entry bytes untouched)",
+            "wal",
+            Box::new(|p: &Path| flip(p, 64 + 4)),
+            "entry 0: record checksum mismatch",
+        ),
+        (
+            "the END_OF_BATCH flag of a record inside a batch",
+            "wal",
+            Box::new(|p: &Path| {
+                let mut b = std::fs::read(p).unwrap();
+                let w = u32::from_le_bytes(b[64..68].try_into().unwrap()) & 0x7fff_ffff;
+                let rec = 8 + w as usize;
+                b[64 + 5 * rec + 3] ^= 0x80;
+                std::fs::write(p, b).unwrap();
+            }),
+            "entry 5: record checksum mismatch",
+        ),
+        (
             "an entry in the middle",
             "wal",
             Box::new(|p: &Path| {

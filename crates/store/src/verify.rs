@@ -46,7 +46,7 @@ struct Window {
     bad: Option<crate::wal::Bad>,
     /// Leaf hash of every span.
     leaves: Vec<Hash>,
-    /// First span, among those hash/0 does not cover, whose CRC is wrong.
+    /// First span whose record checksum is wrong.
     crc_bad: Option<usize>,
 }
 
@@ -74,7 +74,6 @@ fn fold(
     leaves: &[Hash],
     offsets: &[u64],
     path: &std::path::Path,
-    bad_record: &dyn Fn(usize) -> Option<String>,
 ) -> Result<()> {
     if leaves.is_empty() {
         return Ok(());
@@ -85,12 +84,11 @@ fn fold(
         let stored = ctx.levels[0].read_records(first, have0, 32)?;
         if let Some(k) = (0..have0 as usize).find(|&k| stored[k * 32..k * 32 + 32] != leaves[k].0) {
             let i = first + k as u64;
-            // A damaged record says so; otherwise the bytes are intact but
-            // not the ones that were hashed.
-            let why = bad_record(k).unwrap_or_else(|| {
-                format!("entry {i}: its bytes do not hash to the leaf hash stored in hash/0 (record {i})")
-            });
-            return Err(StoreError::corrupted(path, offsets[k], why));
+            return Err(StoreError::corrupted(
+                path,
+                offsets[k],
+                format!("entry {i}: its bytes do not hash to the leaf hash stored in hash/0 (record {i})"),
+            ));
         }
     }
     for (k, off) in offsets.iter().enumerate() {
@@ -279,21 +277,19 @@ pub fn verify_log(
         };
         let mut batch_end = HEADER_LEN;
         let mut open_batch = 0usize;
-        // A reader thread reads, frames and leaf-hashes the next window while
-        // this one is folded into the tree; buffers go back to it for reuse.
-        // Record checksums are checked only where hash/0 does not cover the
-        // entry: elsewhere the stored leaf hash is the stronger check, and a
-        // mismatch there looks at the checksum to say which kind of damage.
+        // A reader thread reads, frames, checksums and leaf-hashes the next
+        // window (on all cores) while this one is folded into the tree;
+        // buffers go back to it for reuse. Every record's CRC is checked, also
+        // where hash/0 covers the entry: the CRC also covers the header word
+        // (length and END_OF_BATCH), which no hash does.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(1);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Window>();
         for w in pool.drain(..) {
             let _ = back_tx.send(w);
         }
-        let seg_start = st.n;
         std::thread::scope(|scope| -> Result<()> {
             let reader = scope.spawn(move || {
                 let mut pos = HEADER_LEN;
-                let mut first = seg_start;
                 while pos < end {
                     let mut w = back_rx.try_recv().unwrap_or_default();
                     let want = (WINDOW as u64).min(end - pos) as usize;
@@ -306,20 +302,21 @@ pub fn verify_log(
                     (w.used, w.bad) = crate::wal::frame(&w.buf, &mut w.spans);
                     w.pos = pos;
                     let (buf, spans) = (&w.buf, &w.spans);
+                    let first_bad = std::sync::atomic::AtomicUsize::new(usize::MAX);
                     spans
                         .par_iter()
+                        .enumerate()
                         .with_min_len(1024)
-                        .map(|s| leaf_hash(s.payload(buf)))
+                        .map(|(k, s)| {
+                            if !s.crc_ok(buf) {
+                                first_bad.fetch_min(k, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            leaf_hash(s.payload(buf))
+                        })
                         .collect_into_vec(&mut w.leaves);
-                    let covered = l0_count.saturating_sub(first).min(spans.len() as u64) as usize;
-                    w.crc_bad = spans[covered..]
-                        .par_iter()
-                        .with_min_len(1024)
-                        .position_first(|s| !s.crc_ok(buf))
-                        .map(|k| covered + k);
+                    w.crc_bad = Some(first_bad.into_inner()).filter(|&k| k != usize::MAX);
                     let stop = w.bad.is_some() || w.used == 0;
                     pos += w.used as u64;
-                    first += spans.len() as u64;
                     if tx.send(Ok(w)).is_err() || stop {
                         return back_rx;
                     }
@@ -328,14 +325,7 @@ pub fn verify_log(
             });
             for w in rx {
                 let w = w?;
-                let (buf, spans, pos) = (&w.buf, &w.spans, w.pos);
-                let checksum_error = |at: u64| {
-                    format!(
-                        "entry {at}: {}{}",
-                        crate::wal::Bad::BadChecksum.reason(),
-                        hint(at)
-                    )
-                };
+                let (spans, pos) = (&w.spans, w.pos);
                 // Entries before a bad checksum are checked first, so the
                 // first damage in log order is the one reported.
                 let upto = w.crc_bad.unwrap_or(spans.len());
@@ -348,24 +338,18 @@ pub fn verify_log(
                         open_batch += 1;
                     }
                 }
-                let first = st.n;
-                let bad_record =
-                    |k: usize| (!spans[k].crc_ok(buf)).then(|| checksum_error(first + k as u64));
-                fold(
-                    &ctx,
-                    &mut st,
-                    &w.leaves[..upto],
-                    &offsets,
-                    &seg.path,
-                    &bad_record,
-                )?;
+                fold(&ctx, &mut st, &w.leaves[..upto], &offsets, &seg.path)?;
                 progress(st.n, total_hint);
                 if let Some(k) = w.crc_bad {
                     let at = st.n;
                     return Err(StoreError::corrupted(
                         &seg.path,
                         pos + spans[k].at as u64,
-                        checksum_error(at),
+                        format!(
+                            "entry {at}: {}{}",
+                            crate::wal::Bad::BadChecksum.reason(),
+                            hint(at)
+                        ),
                     ));
                 }
                 if let Some(b) = w.bad {

@@ -3,9 +3,10 @@
 //! All input is validated before anything is appended; an invalid line means
 //! nothing is stored (exit 2, naming the line and field). One parallel pass per
 //! chunk of lines parses, validates and canonicalizes each event straight into
-//! the chunk's buffer. Only then are the chunks turned into batches (WAL
-//! records and leaf hashes), one after another, each handed to the log as soon
-//! as it is ready: hashing the next batch overlaps writing the previous one.
+//! a WAL record in the chunk's batch (the entry bytes are written once before
+//! they reach the disk). Only when every line is valid are the batches hashed,
+//! one after another, each handed to the log as soon as it is: hashing the
+//! next batch overlaps writing the previous one.
 
 use std::io::{BufWriter, Write as _};
 use std::process::ExitCode;
@@ -32,13 +33,15 @@ pub fn now() -> Timestamp {
 }
 
 /// The events of one chunk of input, validated and written as WAL records
-/// (canonical bytes, length and checksum), not yet hashed.
+/// (canonical bytes, length and checksum), not yet hashed. Never empty.
 pub struct Canonical(PreparedBatch);
 
 impl Canonical {
     /// The finished batch: leaf hashes computed on all cores.
-    fn into_batch(self) -> Result<PreparedBatch, veritrail_store::StoreError> {
-        self.0.finish()
+    fn into_batch(self) -> PreparedBatch {
+        self.0
+            .finish()
+            .expect("a Canonical is only made from a non-empty batch")
     }
 }
 
@@ -75,9 +78,6 @@ fn chunks(input: &[u8], first: usize) -> Vec<Chunk> {
     out
 }
 
-/// Validates and canonicalizes NDJSON into batches, in parallel. Blank lines
-/// are skipped. Returns the batches in input order, or every invalid line
-/// (1-based) with its error.
 /// Validates, canonicalizes and prepares NDJSON whose first line is line
 /// `first_line`, in parallel chunks; blank lines are skipped. Returns the
 /// batches in input order, or every invalid line with its error.
@@ -257,7 +257,7 @@ pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
     // (and groups) earlier batches while later ones are being prepared.
     let mut receivers = Vec::with_capacity(chunks.len());
     for c in chunks {
-        let b = c.into_batch().map_err(super::store_err)?;
+        let b = c.into_batch();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         log.append_prepared(b, move |r| {
             let _ = tx.send(r);
