@@ -190,7 +190,8 @@ pub(crate) fn utf16_cmp(a: &str, b: &str) -> core::cmp::Ordering {
 }
 
 /// Bytes that JSON.stringify escapes: control characters, `"` and `\`.
-const NEEDS_ESCAPE: [bool; 256] = {
+/// The parser stops a plain run of string bytes at the same ones.
+pub(crate) const NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {

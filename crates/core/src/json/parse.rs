@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::{utf16_cmp, Json, FLOAT_MSG, MAX_SAFE_INTEGER};
+use super::{utf16_cmp, Json, FLOAT_MSG, MAX_SAFE_INTEGER, NEEDS_ESCAPE};
 
 /// Deepest nesting of arrays and objects accepted (as serde_json's default).
 pub const MAX_DEPTH: usize = 127;
@@ -220,7 +220,8 @@ impl<'a> Parser<'a> {
     }
 
     /// The first byte at or after `j` that ends a plain run of string bytes:
-    /// a quote, a backslash, a control character, or the end of input.
+    /// a quote, a backslash, a control character (the bytes that need
+    /// escaping in output, too), or the end of input.
     #[inline]
     fn scan(&self, mut j: usize) -> usize {
         let b = self.b;
@@ -231,7 +232,7 @@ impl<'a> Parser<'a> {
             }
             j += 8;
         }
-        while j < b.len() && !STOPS[b[j] as usize] {
+        while j < b.len() && !NEEDS_ESCAPE[b[j] as usize] {
             j += 1;
         }
         j
@@ -386,16 +387,3 @@ impl<'a> Parser<'a> {
         Ok(Json::Int(if neg { -v } else { v }))
     }
 }
-
-/// Bytes that end a plain run inside a string.
-const STOPS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
