@@ -465,7 +465,24 @@ impl Stream {
     /// # Errors
     /// `OutOfRange` past the valid data; I/O errors.
     pub fn read_records(&self, first: u64, count: u64, rec: u64) -> Result<Vec<u8>> {
-        let mut out = vec![0u8; (count * rec) as usize];
+        let mut out = Vec::new();
+        self.read_records_into(first, count, rec, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Stream::read_records`], into `out` (resized), so a caller
+    /// reading many runs reuses one buffer.
+    ///
+    /// # Errors
+    /// As [`Stream::read_records`].
+    pub fn read_records_into(
+        &self,
+        first: u64,
+        count: u64,
+        rec: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        out.resize((count * rec) as usize, 0);
         let mut done = 0u64;
         while done < count {
             let pos = first + done;
@@ -488,7 +505,7 @@ impl Stream {
             )?;
             done += n;
         }
-        Ok(out)
+        Ok(())
     }
 }
 

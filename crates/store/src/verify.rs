@@ -34,7 +34,7 @@ pub struct VerifyReport {
 }
 
 /// Bytes of WAL read at a time.
-const WINDOW: usize = 16 << 20;
+const WINDOW: usize = 8 << 20;
 
 /// One framed window of a WAL segment.
 #[derive(Default)]
@@ -64,6 +64,8 @@ struct Fold {
     tree: CompactRange,
     next_cp: usize,
     n: u64,
+    /// Reused for the hash/0 records of each run.
+    stored: Vec<u8>,
 }
 
 /// Checks a run of consecutive entries (their leaf hashes and WAL offsets)
@@ -81,7 +83,8 @@ fn fold(
     let first = st.n;
     let have0 = ctx.l0_count.saturating_sub(first).min(leaves.len() as u64);
     if have0 > 0 {
-        let stored = ctx.levels[0].read_records(first, have0, 32)?;
+        ctx.levels[0].read_records_into(first, have0, 32, &mut st.stored)?;
+        let stored = &st.stored;
         if let Some(k) = (0..have0 as usize).find(|&k| stored[k * 32..k * 32 + 32] != leaves[k].0) {
             let i = first + k as u64;
             return Err(StoreError::corrupted(
@@ -245,11 +248,13 @@ pub fn verify_log(
         tree: CompactRange::new(),
         next_cp: 0,
         n: 0,
+        stored: Vec::new(),
     };
     let wal_segs = wal.segments();
     // Window buffers outlive each segment's reader thread: memory stays flat
     // however many segments the log has.
     let mut pool: Vec<Window> = Vec::new();
+    let mut offsets: Vec<u64> = Vec::new();
     for (si, seg) in wal_segs.iter().enumerate() {
         let last = si + 1 == wal_segs.len();
         if seg.header.start != st.n {
@@ -329,7 +334,8 @@ pub fn verify_log(
                 // Entries before a bad checksum are checked first, so the
                 // first damage in log order is the one reported.
                 let upto = w.crc_bad.unwrap_or(spans.len());
-                let offsets: Vec<u64> = spans[..upto].iter().map(|s| pos + s.at as u64).collect();
+                offsets.clear();
+                offsets.extend(spans[..upto].iter().map(|s| pos + s.at as u64));
                 for s in &spans[..upto] {
                     if s.end_of_batch {
                         open_batch = 0;
@@ -396,6 +402,7 @@ pub fn verify_log(
         tree,
         mut next_cp,
         n,
+        ..
     } = st;
     while next_cp < checkpoints.len() && checkpoints[next_cp].0 == tree.size().0 {
         check_cp(&checkpoints[next_cp], &tree)?;
