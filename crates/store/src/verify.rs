@@ -298,6 +298,12 @@ pub fn verify_log(
                 while pos < end {
                     let mut w = back_rx.try_recv().unwrap_or_default();
                     let want = (WINDOW as u64).min(end - pos) as usize;
+                    // The window after this one starts coming from disk
+                    // while this one is read and hashed.
+                    let next = pos + want as u64;
+                    if next < end {
+                        seg.will_need(next, (WINDOW as u64).min(end - next));
+                    }
                     w.buf.resize(want, 0);
                     if let Err(e) = seg.read_at(&mut w.buf, pos) {
                         let _ = tx.send(Err(e));

@@ -47,6 +47,9 @@ pub trait ReadFile: Send + Sync {
     /// # Errors
     /// The OS error.
     fn len(&self) -> io::Result<u64>;
+    /// A hint that `len` bytes at `offset` will be read soon, so the OS can
+    /// start reading them from disk now. Best effort; does nothing by default.
+    fn will_need(&self, _offset: u64, _len: u64) {}
 }
 
 /// File-system operations the store uses.
@@ -133,6 +136,15 @@ impl ReadFile for RealRead {
     }
     fn len(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
+    }
+    fn will_need(&self, offset: u64, len: u64) {
+        // A hint only: an error changes nothing.
+        let _ = rustix::fs::fadvise(
+            &self.0,
+            offset,
+            std::num::NonZeroU64::new(len),
+            rustix::fs::Advice::WillNeed,
+        );
     }
 }
 
