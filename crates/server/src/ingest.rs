@@ -49,16 +49,19 @@ fn event_error(item: usize, e: EventError) -> AppError {
 fn prepare(body: &[u8], ndjson: bool) -> Result<PreparedBatch, AppError> {
     let stamp = now().to_rfc3339_nanos();
     let mut batch = PreparedBatch::builder(16, body.len() + 64);
-    let mut buf = Vec::with_capacity(1024);
+    // Each event is canonicalized straight into its WAL record; the leaf
+    // hashes are computed by `finish`.
     let mut add = |item: usize, ev: Result<Event<'_>, EventError>| -> Result<(), AppError> {
         if item >= MAX_EVENTS {
             return Err(AppError::too_large(format!(
                 "more than {MAX_EVENTS} events in one request"
             )));
         }
-        ev.and_then(|e| e.write_canonical_at(&stamp, &mut buf))
-            .map_err(|e| event_error(item, e))?;
-        batch.push(&buf).map_err(AppError::from)
+        let e = ev.map_err(|e| event_error(item, e))?;
+        batch
+            .push_with(|out| e.append_canonical_at(&stamp, out))
+            .map_err(AppError::from)?
+            .map_err(|e| event_error(item, e))
     };
     if ndjson {
         let lines = body
