@@ -152,7 +152,13 @@ for run in $(seq "$runs"); do
   # "immediate" (no shutdown checkpoint, crash recovery on start).
   "$vt" bench crash-writer --data "$work/vt-crash" --writers 16 >/dev/null 2>&1 & cw=$!
   sleep 1; kill -9 "$cw"; wait "$cw" 2>/dev/null || true
-  t0=$(date +%s.%N); "$vt" checkpoint --data "$work/vt-crash" >/dev/null 2>&1; t1=$(date +%s.%N)
+  t0=$(date +%s.%N)
+  if ! "$vt" checkpoint --data "$work/vt-crash" >/dev/null 2>"$work/recovery.err"; then
+    echo "veritrail could not reopen the log after SIGKILL (run $run):" >&2
+    cat "$work/recovery.err" >&2
+    exit 1
+  fi
+  t1=$(date +%s.%N)
   record recovery veritrail "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
   pgctl -m immediate stop
   t0=$(date +%s.%N); pgctl -w start; t1=$(date +%s.%N)
