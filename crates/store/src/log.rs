@@ -123,15 +123,7 @@ impl PreparedBatch {
             )));
         }
         // Entries added by push_with are hashed first, to keep the order.
-        for k in self.leaf_hashes.len()..self.starts.len() {
-            let from = self.starts[k] as usize + crate::wal::RECORD_OVERHEAD;
-            let to = self
-                .starts
-                .get(k + 1)
-                .map_or(self.records.len(), |&s| s as usize);
-            let h = veritrail_core::leaf_hash(&self.records[from..to]);
-            self.leaf_hashes.push(h);
-        }
+        self.hash_pending();
         self.starts.push(self.records.len() as u32);
         encode_record(entry, false, &mut self.records);
         self.leaf_hashes.push(veritrail_core::leaf_hash(entry));
@@ -176,29 +168,44 @@ impl PreparedBatch {
     /// # Errors
     /// `BadBatch` if the batch is empty.
     pub fn finish(mut self) -> Result<PreparedBatch> {
-        use rayon::prelude::*;
         let Some(&last) = self.starts.last() else {
             return Err(StoreError::BadBatch("empty batch".into()));
         };
         set_end_of_batch(&mut self.records[last as usize..], true);
+        self.hash_pending();
+        Ok(self)
+    }
+
+    /// Hashes, on all cores, the entries added by `push_with` and not hashed yet.
+    fn hash_pending(&mut self) {
+        use rayon::prelude::*;
         let hashed = self.leaf_hashes.len();
-        let records = &self.records;
-        let payload = |k: usize| {
-            let from = self.starts[k] as usize + crate::wal::RECORD_OVERHEAD;
-            let to = self
-                .starts
-                .get(k + 1)
-                .map_or(records.len(), |&s| s as usize);
-            &records[from..to]
-        };
+        if hashed == self.starts.len() {
+            return;
+        }
+        let (records, starts) = (&self.records, &self.starts);
         let mut rest: Vec<Hash> = Vec::new();
-        (hashed..self.starts.len())
+        (hashed..starts.len())
             .into_par_iter()
             .with_min_len(256)
-            .map(|k| veritrail_core::leaf_hash(payload(k)))
+            .map(|k| {
+                let from = starts[k] as usize + crate::wal::RECORD_OVERHEAD;
+                let to = starts.get(k + 1).map_or(records.len(), |&s| s as usize);
+                veritrail_core::leaf_hash(&records[from..to])
+            })
             .collect_into_vec(&mut rest);
         self.leaf_hashes.append(&mut rest);
-        Ok(self)
+    }
+
+    /// Whether [`PreparedBatch::finish`] completed it: every entry hashed
+    /// and the last record marked `END_OF_BATCH`.
+    fn is_finished(&self) -> bool {
+        self.starts.last().is_some_and(|&last| {
+            let word = &self.records[last as usize..last as usize + 4];
+            self.leaf_hashes.len() == self.starts.len()
+                && u32::from_le_bytes(word.try_into().expect("4 bytes")) & crate::wal::END_OF_BATCH
+                    != 0
+        })
     }
 
     /// Number of entries.
@@ -414,6 +421,14 @@ impl Log {
     ) {
         if let Err(e) = self.shared.check_poison() {
             done(Err(e));
+            return;
+        }
+        if !batch.is_finished() {
+            // Unhashed entries or a batch without END_OF_BATCH would break
+            // the tree and batch atomicity: refused before the queue.
+            done(Err(StoreError::BadBatch(
+                "the batch was not finished (PreparedBatch::finish)".into(),
+            )));
             return;
         }
         if batch.bytes() > self.shared.config.max_group_bytes {

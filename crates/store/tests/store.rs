@@ -420,3 +420,27 @@ fn verify_checks_entries_that_hash_levels_do_not_cover_yet() {
     let msg = e.to_string();
     assert!(msg.contains("entry 10: record checksum mismatch"), "{msg}");
 }
+
+/// A batch that was never finished (unhashed entries, no END_OF_BATCH) is
+/// refused before it reaches the WAL, and the log carries on.
+#[test]
+fn an_unfinished_batch_is_refused_and_changes_nothing() {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    let log = dd.open_log("default", cfg()).unwrap();
+    let mut b = veritrail_store::PreparedBatch::builder(1, 64);
+    b.push_with(|out| {
+        out.extend_from_slice(&entry(0));
+        Ok::<(), ()>(())
+    })
+    .unwrap()
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    log.append_prepared(b, move |r| tx.send(r).unwrap());
+    let r = rx.recv().unwrap();
+    assert!(matches!(r, Err(StoreError::BadBatch(_))), "{r:?}");
+    let ok = log.append(&[entry(1)]).unwrap();
+    assert_eq!(ok.first_index, 0, "the refused batch took an index");
+    drop(log);
+    verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap();
+}
