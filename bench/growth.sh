@@ -17,7 +17,7 @@ sizes=("${@:-1000000 10000000}")
 cargo build -q --release -p veritrail-bench --bin baseline --manifest-path "$here/Cargo.toml"
 bl="$here/target/release/baseline"
 work=$(mktemp -d /tmp/veritrail-growth.XXXXXX); chmod 755 "$work"
-port=$((55000 + RANDOM % 1000))
+port=$((26000 + RANDOM % 1000)) # below the ephemeral range
 # shellcheck source=bench/pg.sh
 . "$here/bench/pg.sh"
 cleanup() { pg_stop; rm -rf "$work"; }

@@ -51,7 +51,9 @@ bl="$here/target/release/baseline"
 
 work=$(mktemp -d /tmp/veritrail-bench.XXXXXX)
 chmod 755 "$work"
-pg_port=$((54000 + RANDOM % 1000)); vt_port=$((58000 + RANDOM % 1000))
+# Below the kernel's ephemeral range (32768-60999 here), so no client socket
+# of this run can hold it; veritrail takes a port the kernel picks.
+pg_port=$((24000 + RANDOM % 1000))
 server_pid=""
 # shellcheck source=bench/pg.sh
 . "$here/bench/pg.sh"
@@ -114,10 +116,12 @@ def ms(p):
 print(json.dumps({"events_per_s": rps, "p50_ms": ms("50"), "p99_ms": ms("99")}))'
 }
 
-say "veritrail server for the HTTP comparisons on 127.0.0.1:$vt_port"
-"$vt" serve --data "$work/vt-http" --listen "127.0.0.1:$vt_port" 2> "$work/serve.err" > /dev/null &
+"$vt" serve --data "$work/vt-http" --listen "127.0.0.1:0" 2> "$work/serve.err" > /dev/null &
 server_pid=$!
 for _ in $(seq 100); do grep -q serving "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
+vt_port=$(sed -n 's/.*serving .* on http:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/serve.err")
+[ -n "$vt_port" ] || { echo "veritrail serve did not start:" >&2; cat "$work/serve.err" >&2; exit 1; }
+say "veritrail server for the HTTP comparisons on 127.0.0.1:$vt_port"
 admin=$(grep '^vt_' "$work/serve.err")
 writer=$(curl -s -X POST "http://127.0.0.1:$vt_port/v1/tokens" -H "Authorization: Bearer $admin" \
   -H 'Content-Type: application/json' -d '{"role":"writer","logs":["default"]}' | sed 's/.*"token":"\([^"]*\)".*/\1/')

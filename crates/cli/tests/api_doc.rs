@@ -37,9 +37,11 @@ fn api_md_curl_examples_work() {
     assert!(cmds.len() >= 5, "expected the API examples, found {cmds:?}");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("d");
-    let port = common::port(2);
-    let addr = format!("127.0.0.1:{port}");
-    let (mut child, admin) = common::start(&data, port);
+    let common::Server {
+        mut child,
+        admin,
+        addr,
+    } = common::start(&data);
     let admin = admin.expect("admin token");
     let writer = common::token(&addr, &admin, r#"{"role":"writer","logs":["default"]}"#);
     let reader = common::token(&addr, &admin, r#"{"role":"reader","logs":["default"]}"#);

@@ -40,9 +40,8 @@ fn text(o: &Output) -> String {
 }
 
 /// A server for `data` with an auditor token; returns (child, url, token).
-fn serve(data: &Path, port: u16) -> (std::process::Child, String, String) {
-    let (child, admin) = common::start(data, port);
-    let addr = format!("127.0.0.1:{port}");
+fn serve(data: &Path) -> (std::process::Child, String, String) {
+    let common::Server { child, admin, addr } = common::start(data);
     let admin = admin.expect("first start prints an admin token");
     let auditor = common::token(&addr, &admin, r#"{"role":"auditor"}"#);
     (child, format!("http://{addr}"), auditor)
@@ -106,10 +105,9 @@ fn forks_rollbacks_and_truncations_are_detected() {
     let key = common::key_of(&a, "default");
     let trust = tmp.path().join("trust.checkpoint");
     let mtrust = tmp.path().join("monitor.checkpoint");
-    let port = common::port(11);
 
     // The honest log: full verification pins its checkpoint.
-    let (child, url, tok) = serve(&a, port);
+    let (child, url, tok) = serve(&a);
     let verify = |url: &str, tok: &str| {
         run(
             &[
@@ -152,7 +150,7 @@ fn forks_rollbacks_and_truncations_are_detected() {
     // The log grows (appended offline while the server is stopped).
     common::stop(child);
     append(&a, "honest", 5); // a: 125, appended offline while stopped
-    let (child, url, tok) = serve_again(&a, port);
+    let (child, url, tok) = serve_again(&a);
     let o = monitor(&url, &tok, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
@@ -180,7 +178,7 @@ fn forks_rollbacks_and_truncations_are_detected() {
         (&c, "truncated then extended", "FORK"),
         (&d, "rolled back", "ROLLBACK"),
     ] {
-        let (child, url, tok) = serve(dir, port);
+        let (child, url, tok) = serve(dir);
         let o = verify(&url, &tok);
         assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
         assert!(text(&o).contains(expect), "{what}: {}", text(&o));
@@ -226,7 +224,7 @@ fn forks_rollbacks_and_truncations_are_detected() {
     let pinned = std::fs::read_to_string(&trust).unwrap();
     assert!(pinned.contains("\n125\n"), "{pinned}");
     // A checkpoint signed by another key is a bad signature.
-    let (child, url, tok) = serve_again(&a, port);
+    let (child, url, tok) = serve_again(&a);
     let other = common::stranger_key(tmp.path());
     let o = run(
         &[
@@ -242,7 +240,7 @@ fn forks_rollbacks_and_truncations_are_detected() {
 
 /// Restarts a server that already has tokens: makes a fresh auditor token
 /// offline first.
-fn serve_again(data: &Path, port: u16) -> (std::process::Child, String, String) {
+fn serve_again(data: &Path) -> (std::process::Child, String, String) {
     let o = run(
         &[
             "token",
@@ -261,8 +259,8 @@ fn serve_again(data: &Path, port: u16) -> (std::process::Child, String, String) 
         .find(|l| l.starts_with("vt_"))
         .unwrap()
         .to_owned();
-    let (child, _) = common::start(data, port);
-    (child, format!("http://127.0.0.1:{port}"), tok)
+    let common::Server { child, addr, .. } = common::start(data);
+    (child, format!("http://{addr}"), tok)
 }
 
 #[test]
@@ -284,8 +282,7 @@ fn an_interrupted_remote_verification_resumes() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let key = common::key_of(&data, "default");
-    let port = common::port(12);
-    let (child, url, tok) = serve(&data, port);
+    let (child, url, tok) = serve(&data);
     let state = tmp.path().join("progress.json");
     let args = [
         "verify",
@@ -355,27 +352,35 @@ fn a_static_mirror_verifies_through_its_tiles() {
         "",
     );
     assert!(o.status.success(), "{}", text(&o));
-    let port = common::port(13);
+    // Port 0: the kernel picks a free port; the server prints the one it bound.
     let mut web = Command::new("python3")
         .args([
+            "-u",
             "-m",
             "http.server",
-            &port.to_string(),
+            "0",
             "--bind",
             "127.0.0.1",
             "--directory",
         ])
         .arg(&site)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 for a static web server");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(web.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+    let port: u16 = first
+        .split_once(" port ")
+        .and_then(|(_, r)| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("web server did not report its port: {first:?}"));
     let url = format!("http://127.0.0.1:{port}/");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "web server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let trust = tmp.path().join("mirror.checkpoint");
     let o = run(
         &[

@@ -221,9 +221,7 @@ fn formats_match_golden_files_and_server_agrees() {
     }
 
     // The same answers through a server.
-    let port = common::port(7);
-    let (child, admin) = common::start(&data, port);
-    let addr = format!("127.0.0.1:{port}");
+    let common::Server { child, admin, addr } = common::start(&data);
     let reader = common::token(&addr, admin.as_deref().unwrap(), r#"{"role":"auditor"}"#);
     let url = format!("http://{addr}");
     let (code, out, err) = run(

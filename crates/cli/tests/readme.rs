@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// The ```sh blocks that follow `heading`, in order.
 fn blocks(readme: &str, heading: &str) -> Vec<String> {
@@ -69,29 +67,15 @@ fn readme_runs_as_written() {
         "the second command runs the tests"
     );
     let tmp = tempfile::tempdir().unwrap();
-    let port = common::port(4);
-    let addr = format!("127.0.0.1:{port}");
-    // The first command, as written (the port comes from the environment).
-    let mut server = Command::new(common::bin())
-        .arg("serve")
-        .current_dir(tmp.path())
-        .env("VERITRAIL_LISTEN", &addr)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let mut admin = None;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Some(Ok(l)) = lines.next() else { break };
-        if l.starts_with("vt_") {
-            admin = Some(l);
-        } else if l.contains("serving") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    // The first command, as written (the port comes from the environment;
+    // the kernel picks it and the server reports it).
+    let mut cmd = Command::new(common::bin());
+    cmd.arg("serve").current_dir(tmp.path());
+    let common::Server {
+        child: mut server,
+        admin,
+        addr,
+    } = common::serve_child(cmd, &[("VERITRAIL_LISTEN", "127.0.0.1:0")]);
     let admin = admin.expect("serve printed a first admin token");
     assert!(
         tmp.path().join("veritrail-data/veritrail.data").exists(),

@@ -13,9 +13,11 @@ use common::{post, start, token};
 fn sigkill_during_http_ingest_keeps_every_201() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("d");
-    let port = common::port(1);
-    let addr = format!("127.0.0.1:{port}");
-    let (mut child, admin) = start(&data, port);
+    let common::Server {
+        mut child,
+        admin,
+        addr,
+    } = start(&data);
     let admin = admin.expect("first start prints an admin token");
     let writer = token(
         &addr,
@@ -55,7 +57,7 @@ fn sigkill_during_http_ingest_keeps_every_201() {
         acked.len()
     );
     // Restart: recovery runs; every acknowledged entry must be there.
-    let (mut child, _) = start(&data, port);
+    let mut child = start(&data).child;
     child.kill().unwrap();
     child.wait().unwrap();
     let dd = veritrail_store::DataDir::open(Arc::new(veritrail_store::RealFs), &data).unwrap();

@@ -10,9 +10,11 @@ use std::sync::Arc;
 fn sigterm_signs_a_final_checkpoint_and_exits_zero() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("d");
-    let port = common::port(5);
-    let addr = format!("127.0.0.1:{port}");
-    let (mut child, admin) = common::start(&data, port);
+    let common::Server {
+        mut child,
+        admin,
+        addr,
+    } = common::start(&data);
     let writer = common::token(
         &addr,
         &admin.expect("admin token"),

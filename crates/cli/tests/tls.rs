@@ -55,8 +55,6 @@ fn https_and_mutual_tls() {
     let cli_key_pem = write(dir, "client.key", &cli_key.serialize_pem());
 
     let data = dir.join("d");
-    let port = common::port(3);
-    let url = format!("https://localhost:{port}");
     let cfg = dir.join("veritrail.toml");
     std::fs::write(
         &cfg,
@@ -65,12 +63,18 @@ fn https_and_mutual_tls() {
         ),
     )
     .unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let (mut child, admin) = common::start_with(
+    // The kernel picks the port; the server reports the one it bound.
+    let common::Server {
+        mut child,
+        admin,
+        addr: listen,
+    } = common::start_with(
         &data,
         &["--config", cfg.to_str().unwrap()],
-        &[("VERITRAIL_LISTEN", &listen)],
+        &[("VERITRAIL_LISTEN", "127.0.0.1:0")],
     );
+    let port = listen.rsplit_once(':').unwrap().1;
+    let url = format!("https://localhost:{port}");
     let admin = admin.expect("admin token");
     let (ok, body) = curl(&["--cacert", &ca_pem, &format!("{url}/healthz")]);
     assert!(ok && body == "ok\n", "HTTPS with our CA must work: {body}");
@@ -120,11 +124,14 @@ fn https_and_mutual_tls() {
     child.wait().unwrap();
 
     // Mutual TLS: a client certificate from the CA is now required.
-    let (mut child, _) = common::start_with(
+    let common::Server {
+        mut child, addr, ..
+    } = common::start_with(
         &data,
         &["--config", cfg.to_str().unwrap(), "--client-ca", &ca_pem],
-        &[("VERITRAIL_LISTEN", &listen)],
+        &[("VERITRAIL_LISTEN", "127.0.0.1:0")],
     );
+    let url = format!("https://localhost:{}", addr.rsplit_once(':').unwrap().1);
     assert!(
         !curl(&["--cacert", &ca_pem, &format!("{url}/healthz")]).0,
         "no client certificate must be refused"

@@ -11,43 +11,77 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_veritrail")
 }
 
-/// A port unlikely to clash between concurrently running tests.
-pub fn port(salt: u16) -> u16 {
-    15_000 + ((std::process::id() % 10_000) as u16) + salt * 10_000 % 20_000
+/// A running `veritrail serve`: the child, the admin token its first start
+/// printed (if this start printed one), and the address it listens on.
+pub struct Server {
+    pub child: Child,
+    pub admin: Option<String>,
+    pub addr: String,
 }
 
-/// Starts `veritrail serve` on `port`; waits until it listens. Returns the
-/// child and the first admin token if this start printed one.
-pub fn start(data: &Path, port: u16) -> (Child, Option<String>) {
-    start_with(data, &["--listen", &format!("127.0.0.1:{port}")], &[])
+/// Starts `veritrail serve` on a port the kernel picks (never one another
+/// test or a client socket holds); waits until it listens.
+pub fn start(data: &Path) -> Server {
+    start_with(data, &["--listen", "127.0.0.1:0"], &[])
 }
 
-/// Starts `veritrail serve --data DATA ARGS…` with extra environment.
-pub fn start_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, Option<String>) {
-    let mut child = Command::new(bin())
-        .arg("serve")
-        .args(args)
-        .arg("--data")
-        .arg(data)
+/// Starts `veritrail serve --data DATA ARGS…` with extra environment and
+/// waits for its "serving … on http(s)://ADDR" line. Panics with everything
+/// the server printed if it exits or stays silent for 20 s instead.
+pub fn start_with(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(bin());
+    cmd.arg("serve").args(args).arg("--data").arg(data);
+    serve_child(cmd, env)
+}
+
+/// Spawns a prepared `veritrail serve` command and waits as `start_with` does.
+pub fn serve_child(mut cmd: Command, env: &[(&str, &str)]) -> Server {
+    let mut child = cmd
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut admin = None;
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Some(Ok(l)) = lines.next() else { break };
-        if l.starts_with("vt_") {
-            admin = Some(l.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                // The test stopped listening; keep draining the pipe.
+                continue;
+            }
         }
-        if l.contains("serving") {
-            break;
+    });
+    let mut admin = None;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                if l.starts_with("vt_") {
+                    admin = Some(l.clone());
+                }
+                if let Some((_, addr)) = l
+                    .rsplit_once(" on http://")
+                    .or(l.rsplit_once(" on https://"))
+                {
+                    let addr = addr.trim().to_owned();
+                    return Server { child, admin, addr };
+                }
+                seen.push(l);
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                panic!(
+                    "veritrail serve did not start ({e:?}, exit {status:?}); it printed:\n{}",
+                    seen.join("\n")
+                );
+            }
         }
     }
-    std::thread::spawn(move || for _ in lines {});
-    (child, admin)
 }
 
 /// One HTTP/1.1 POST with `Connection: close`; returns (status, body).
