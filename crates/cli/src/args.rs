@@ -407,6 +407,10 @@ pub enum BenchCommand {
         /// Concurrent callback-driven writers.
         #[arg(long, default_value_t = 16)]
         writers: usize,
+        /// Close WAL segments at this size (small values make kills land
+        /// inside segment roll-overs).
+        #[arg(long)]
+        wal_segment_bytes: Option<u64>,
     },
     /// Durable append throughput and ack latency on a fresh temporary log.
     Append {

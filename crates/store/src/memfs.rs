@@ -270,6 +270,36 @@ impl Vfs for MemFs {
             path: path.to_path_buf(),
         }))
     }
+    fn rename_new(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = self.st.lock().unwrap();
+        if st.dead {
+            return Err(eio("process crashed"));
+        }
+        if st.files.contains_key(to) {
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+        let f = st
+            .files
+            .remove(from)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        st.files.insert(to.to_path_buf(), f);
+        Ok(())
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        let mut st = self.st.lock().unwrap();
+        if st.dead {
+            return Err(eio("process crashed"));
+        }
+        let f = st
+            .files
+            .get(path)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        if f.append_only || f.immutable {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        st.files.remove(path);
+        Ok(())
+    }
     fn sync_dir(&self, _dir: &Path) -> io::Result<()> {
         if self.st.lock().unwrap().dead {
             return Err(eio("process crashed"));

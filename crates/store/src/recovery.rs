@@ -89,12 +89,16 @@ pub(crate) fn open(
     config: LogConfig,
     flags: Arc<FlagReport>,
 ) -> Result<Arc<Shared>> {
+    let streams = LogStreams::open(&vfs, &dir, &flags, config.wal_segment_bytes)?;
+    // 0. Segment files whose creation a crash interrupted hold nothing.
+    streams.discard_leftovers(vfs.as_ref())?;
     let LogStreams {
         wal,
         index,
         checkpoints,
         levels,
-    } = LogStreams::open(&vfs, &dir, &flags, config.wal_segment_bytes)?;
+        ..
+    } = streams;
 
     // 1. The newest signed checkpoint. Only its last record may be torn.
     let mut torn: Vec<(PathBuf, u64)> = Vec::new();

@@ -7,7 +7,7 @@
 //! records in `prev_end` where the valid data ended.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Result, StoreError};
@@ -145,7 +145,18 @@ pub struct Stream {
     segs: RwLock<Vec<Arc<Segment>>>,
     writer: Mutex<Option<Box<dyn AppendFile>>>,
     flags: Arc<FlagReport>,
+    /// The last segment was sealed (+i) by a roll-over that a crash cut
+    /// short: the next append starts a new segment instead of writing to it.
+    sealed_tail: AtomicBool,
+    /// Temporary segment files found at open, left by a crash during their
+    /// creation.
+    leftovers: Vec<PathBuf>,
 }
+
+/// Suffix of a segment file while its header is written: it is renamed to
+/// its `.seg` name only once the header is durable, so a `.seg` file always
+/// starts with a complete header.
+const TMP_SUFFIX: &str = ".tmp";
 
 /// `<start>.seg`, or `<start>.<gen>.seg` when a segment with that start
 /// already exists (recovery closed one that held only a torn tail).
@@ -198,6 +209,8 @@ impl Stream {
             segs: RwLock::new(Vec::new()),
             writer: Mutex::new(None),
             flags,
+            sealed_tail: AtomicBool::new(false),
+            leftovers: Vec::new(),
         };
         s.new_segment(start, 0, crate::now_nanos())?;
         if let Some(parent) = dir.parent() {
@@ -210,10 +223,12 @@ impl Stream {
 
     /// Opens an existing stream: lists and checks every segment header and
     /// the chain of `prev_end`s. The last segment's valid end is its file
-    /// length until recovery says otherwise.
+    /// length until recovery says otherwise. Temporary files of an
+    /// interrupted segment creation are set aside ([`Stream::leftovers`]).
     ///
     /// # Errors
-    /// `Corrupted` for a bad header or broken chain; I/O errors.
+    /// `Corrupted` for a bad header or broken chain, or a stream without a
+    /// complete segment; I/O errors.
     pub fn open(
         vfs: Arc<dyn Vfs>,
         dir: &Path,
@@ -222,7 +237,15 @@ impl Stream {
         flags: Arc<FlagReport>,
     ) -> Result<Stream> {
         let mut names: Vec<((u64, u32), String)> = Vec::new();
+        let mut leftovers = Vec::new();
         for n in vfs.list(dir).map_err(|e| StoreError::io(dir, e))? {
+            if n.strip_suffix(TMP_SUFFIX)
+                .and_then(parse_seg_name)
+                .is_some()
+            {
+                leftovers.push(dir.join(&n));
+                continue;
+            }
             match parse_seg_name(&n) {
                 Some(key) => names.push((key, n)),
                 None => {
@@ -235,8 +258,14 @@ impl Stream {
             }
         }
         names.sort();
+        leftovers.sort();
         if names.is_empty() {
-            return Err(StoreError::corrupted(dir, 0, "stream has no segments"));
+            let why = if leftovers.is_empty() {
+                "stream has no segments"
+            } else {
+                "stream has no complete segment (its creation was interrupted)"
+            };
+            return Err(StoreError::corrupted(dir, 0, why));
         }
         let mut segs: Vec<Arc<Segment>> = Vec::with_capacity(names.len());
         for ((start, _), name) in &names {
@@ -296,6 +325,11 @@ impl Stream {
                 valid_end: AtomicU64::new(len),
             }));
         }
+        // Sealed (+i) yet last: a roll-over or recovery was cut short after
+        // sealing it. Where flags cannot be read, appending is attempted and
+        // any refusal poisons the log as usual.
+        let last = segs.last().expect("at least one segment");
+        let sealed = vfs.flags(&last.path).is_ok_and(|(_, immutable)| immutable);
         Ok(Stream {
             vfs,
             dir: dir.to_path_buf(),
@@ -305,7 +339,16 @@ impl Stream {
             segs: RwLock::new(segs),
             writer: Mutex::new(None),
             flags,
+            sealed_tail: AtomicBool::new(sealed),
+            leftovers,
         })
+    }
+
+    /// Temporary segment files found at open: each is a segment creation a
+    /// crash interrupted before its header was durable, so none holds any
+    /// of the log.
+    pub fn leftovers(&self) -> &[PathBuf] {
+        &self.leftovers
     }
 
     /// Sets the size at which segments are closed (tests use small ones).
@@ -346,6 +389,9 @@ impl Stream {
             gen += 1;
         }
         let path = self.dir.join(seg_name(start, gen));
+        let tmp = self
+            .dir
+            .join(format!("{}{TMP_SUFFIX}", seg_name(start, gen)));
         let header = Header {
             kind: self.kind,
             level: self.level,
@@ -353,14 +399,21 @@ impl Stream {
             prev_end,
             created,
         };
-        // Syscall order: create exclusive → write header → fdatasync → fsync dir → chattr +a.
+        // Syscall order: create exclusive `<name>.tmp` → write header →
+        // fdatasync → rename to `<name>` (never replacing) → fsync dir →
+        // chattr +a. A crash before the rename leaves only the temporary
+        // file, which recovery removes; a `.seg` always has its header.
         let mut w = self
             .vfs
-            .create_new(&path, 0o644)
-            .map_err(|e| StoreError::io(&path, e))?;
+            .create_new(&tmp, 0o644)
+            .map_err(|e| StoreError::io(&tmp, e))?;
         w.append(&header.encode())
+            .map_err(|e| StoreError::io(&tmp, e))?;
+        w.sync_data().map_err(|e| StoreError::io(&tmp, e))?;
+        drop(w);
+        self.vfs
+            .rename_new(&tmp, &path)
             .map_err(|e| StoreError::io(&path, e))?;
-        w.sync_data().map_err(|e| StoreError::io(&path, e))?;
         self.vfs
             .sync_dir(&self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
@@ -378,7 +431,9 @@ impl Stream {
                 file,
                 valid_end: AtomicU64::new(HEADER_LEN),
             }));
-        *self.writer.lock().expect("writer lock") = Some(w);
+        // Opened for appending on first use, under the final name.
+        *self.writer.lock().expect("writer lock") = None;
+        self.sealed_tail.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -414,8 +469,9 @@ impl Stream {
     /// I/O errors; the caller must stop using the stream.
     pub fn append(&self, data: &[u8], next_start: u64) -> Result<()> {
         let last = self.last();
-        if last.valid_end() > HEADER_LEN
-            && last.valid_end() + data.len() as u64 > self.segment_limit
+        if self.sealed_tail.load(Ordering::Acquire)
+            || (last.valid_end() > HEADER_LEN
+                && last.valid_end() + data.len() as u64 > self.segment_limit)
         {
             self.seal_and_roll(next_start)?;
         }
@@ -520,6 +576,9 @@ pub(crate) struct LogStreams {
     pub index: Stream,
     pub checkpoints: Stream,
     pub levels: Vec<Arc<Stream>>,
+    /// A top hash level whose creation a crash interrupted before its first
+    /// segment was complete: its directory, and any temporary file in it.
+    pub unborn_level: Option<(PathBuf, Vec<PathBuf>)>,
 }
 
 /// Checkpoint segments are kept small so recovery can scan the newest one.
@@ -554,7 +613,9 @@ impl LogStreams {
             found.push(l);
         }
         found.sort_unstable();
+        let top = found.last().copied();
         let mut levels = Vec::with_capacity(found.len());
+        let mut unborn_level = None;
         for (i, l) in found.into_iter().enumerate() {
             if usize::from(l) != i {
                 return Err(StoreError::corrupted(
@@ -562,6 +623,13 @@ impl LogStreams {
                     0,
                     format!("hash level {i} is missing"),
                 ));
+            }
+            let ldir = dir.join(format!("hash/{l}"));
+            if l > 0 && Some(l) == top {
+                if let Some(tmps) = unborn(vfs.as_ref(), &ldir)? {
+                    unborn_level = Some((ldir, tmps));
+                    continue;
+                }
             }
             levels.push(Arc::new(open(&format!("hash/{l}"), Kind::Hash, l)?));
         }
@@ -573,6 +641,60 @@ impl LogStreams {
             index,
             checkpoints,
             levels,
+            unborn_level,
         })
     }
+
+    /// Every temporary segment file a crash left behind (none is part of the log).
+    pub(crate) fn leftovers(&self) -> Vec<PathBuf> {
+        let mut out = self.wal.leftovers().to_vec();
+        out.extend_from_slice(self.index.leftovers());
+        out.extend_from_slice(self.checkpoints.leftovers());
+        for l in &self.levels {
+            out.extend_from_slice(l.leftovers());
+        }
+        if let Some((_, tmps)) = &self.unborn_level {
+            out.extend(tmps.iter().cloned());
+        }
+        out
+    }
+
+    /// Recovery: removes every [`LogStreams::leftovers`] file (each logged),
+    /// so their names are free for the segments that replace them.
+    ///
+    /// # Errors
+    /// I/O errors: a leftover that cannot be removed stops recovery.
+    pub(crate) fn discard_leftovers(&self, vfs: &dyn Vfs) -> Result<Vec<PathBuf>> {
+        let gone = self.leftovers();
+        let mut dirs: Vec<&Path> = Vec::new();
+        for path in &gone {
+            tracing::warn!(
+                file = %path.display(),
+                "removing a segment file whose creation a crash interrupted (it holds nothing of the log)"
+            );
+            vfs.remove_file(path).map_err(|e| StoreError::io(path, e))?;
+            let dir = path.parent().expect("a segment file has a directory");
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        for dir in dirs {
+            vfs.sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+        }
+        Ok(gone)
+    }
+}
+
+/// A stream directory holding nothing but temporary segment files (or
+/// nothing at all): a stream whose creation a crash cut short. Returns those
+/// files, or `None` when the directory holds anything else.
+fn unborn(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let mut tmps = Vec::new();
+    for n in vfs.list(dir).map_err(|e| StoreError::io(dir, e))? {
+        match n.strip_suffix(TMP_SUFFIX).and_then(parse_seg_name) {
+            Some(_) => tmps.push(dir.join(n)),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(tmps))
 }

@@ -31,6 +31,9 @@ pub struct VerifyReport {
     pub origin: String,
     /// Torn tails found (discarded by recovery, or pending recovery).
     pub torn_tails: Vec<(PathBuf, u64)>,
+    /// Temporary segment files of a creation a crash interrupted (pending
+    /// recovery, which removes them; none holds any of the log).
+    pub interrupted: Vec<PathBuf>,
 }
 
 /// Bytes of WAL read at a time.
@@ -164,16 +167,19 @@ pub fn verify_log(
     let vfs = dd.vfs().clone();
     let dir = dd.log_dir(name);
     let flags = dd.flags().clone();
+    let streams = LogStreams::open(&vfs, &dir, &flags, crate::segment::DEFAULT_SEGMENT_LIMIT)?;
+    let mut report = VerifyReport {
+        origin: meta.origin.clone(),
+        interrupted: streams.leftovers(),
+        ..VerifyReport::default()
+    };
     let LogStreams {
         wal,
         index,
         checkpoints: cps,
         levels,
-    } = LogStreams::open(&vfs, &dir, &flags, crate::segment::DEFAULT_SEGMENT_LIMIT)?;
-    let mut report = VerifyReport {
-        origin: meta.origin.clone(),
-        ..VerifyReport::default()
-    };
+        ..
+    } = streams;
 
     // Checkpoints: every signature, sizes never decreasing.
     let mut checkpoints: Vec<(u64, Hash, PathBuf, u64)> = Vec::new();

@@ -81,6 +81,19 @@ pub trait Vfs: Send + Sync + 'static {
     /// # Errors
     /// The OS error.
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadFile>>;
+    /// Renames `from` to `to`, refusing to replace an existing `to`
+    /// (`renameat2(RENAME_NOREPLACE)`). Used once per segment: a segment is
+    /// created under a temporary name and renamed once its header is durable.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when `to` exists; the OS error.
+    fn rename_new(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file. Used only for a temporary segment file left by a crash
+    /// during its creation, which never held any of the log.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes directory entries durable (`fsync` on the directory).
     ///
     /// # Errors
@@ -177,6 +190,24 @@ impl Vfs for RealFs {
     }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadFile>> {
         Ok(Arc::new(RealRead(File::open(path)?)))
+    }
+    fn rename_new(&self, from: &Path, to: &Path) -> io::Result<()> {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(()),
+            // File systems without RENAME_NOREPLACE: the single writer holds
+            // the log's lock, so checking first is enough there.
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                if to.exists() {
+                    return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+                }
+                std::fs::rename(from, to)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()

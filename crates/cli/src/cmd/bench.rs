@@ -211,9 +211,17 @@ pub fn append(
 /// forever, printing every acknowledged entry as `index base64(leaf)`, flushed
 /// per batch, so a test can kill the process at any moment and know exactly
 /// what was acknowledged.
-pub fn crash_writer(args: &crate::args::LogArgs, writers: usize) -> anyhow::Result<ExitCode> {
+pub fn crash_writer(
+    args: &crate::args::LogArgs,
+    writers: usize,
+    wal_segment_bytes: Option<u64>,
+) -> anyhow::Result<ExitCode> {
     use std::io::Write as _;
-    let log = Arc::new(super::open_log(args)?);
+    let mut config = veritrail_store::LogConfig::default();
+    if let Some(b) = wal_segment_bytes {
+        config.wal_segment_bytes = b;
+    }
+    let log = Arc::new(super::open_log_with(args, config)?);
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let counter = Arc::new(AtomicU64::new(veritrail_store::now_nanos()));
     fn go(

@@ -120,7 +120,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reindex { log } => reindex::run(&log),
         Command::VerifyReceipt { file, key } => verify_receipt::run(&file, key.as_deref()),
         Command::Bench { command } => match command {
-            BenchCommand::CrashWriter { log, writers } => bench::crash_writer(&log, writers),
+            BenchCommand::CrashWriter {
+                log,
+                writers,
+                wal_segment_bytes,
+            } => bench::crash_writer(&log, writers, wal_segment_bytes),
             BenchCommand::Append {
                 events,
                 batch,
@@ -171,8 +175,16 @@ pub fn store_err(e: StoreError) -> anyhow::Error {
 
 /// Opens a log for writing (runs recovery).
 pub fn open_log(args: &crate::args::LogArgs) -> anyhow::Result<veritrail_store::Log> {
+    open_log_with(args, veritrail_store::LogConfig::default())
+}
+
+/// Opens a log with a given configuration.
+pub fn open_log_with(
+    args: &crate::args::LogArgs,
+    config: veritrail_store::LogConfig,
+) -> anyhow::Result<veritrail_store::Log> {
     let dd = open_data(&args.data.data)?;
-    dd.open_log(&args.log, veritrail_store::LogConfig::default())
+    dd.open_log(&args.log, config)
         .map_err(store_err)
         .with_context(|| format!("opening log {:?}", args.log))
 }

@@ -45,6 +45,9 @@ pub fn run(
     for (file, bytes) in &report.torn_tails {
         eprintln!("veritrail: note: {} ends with a {bytes}-byte torn tail left by a crash (not part of the log)", file.display());
     }
+    for file in &report.interrupted {
+        eprintln!("veritrail: note: {} is a segment whose creation a crash interrupted (not part of the log; the next open removes it)", file.display());
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "OK: log {:?} ({}): {} entries, {} checkpoints verified; latest checkpoint size {} root {} ({:.2}s, {:.0} entries/s)",
