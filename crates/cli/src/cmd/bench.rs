@@ -184,10 +184,11 @@ pub fn append(
     };
     let secs = started.elapsed().as_secs_f64();
     let total = log.durable_size();
+    let (_, syncs, sync_nanos) = log.stats().fsync.snapshot();
     log.close();
     lat.sort_unstable();
     println!(
-        "events/s: {:.0}\nMB/s: {:.1}\nappend calls: {}\nack latency p50: {:?}  p99: {:?}  p999: {:?}  max: {:?}\nevents: {total} in {secs:.2}s",
+        "events/s: {:.0}\nMB/s: {:.1}\nappend calls: {}\nack latency p50: {:?}  p99: {:?}  p999: {:?}  max: {:?}\nevents: {total} in {secs:.2}s\ncommit groups: {syncs} ({:.1} events each, one every {:.0} µs; fdatasync mean {:.0} µs)",
         total as f64 / secs,
         total as f64 * event_bytes as f64 / secs / 1e6,
         lat.len(),
@@ -195,6 +196,9 @@ pub fn append(
         pct(&lat, 0.99),
         pct(&lat, 0.999),
         lat.last().copied().unwrap_or_default(),
+        total as f64 / syncs.max(1) as f64,
+        secs * 1e6 / syncs.max(1) as f64,
+        sync_nanos as f64 / 1e3 / syncs.max(1) as f64,
     );
     if !keep {
         // The bench directory holds +a/+i files: clear the flags before removing it.
