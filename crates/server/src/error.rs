@@ -85,7 +85,9 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         match e {
-            StoreError::NoSuchLog(n) => AppError::not_found(format!("no log named {n:?}")),
+            StoreError::NoSuchLog(n) | StoreError::UnfinishedLog(n) => {
+                AppError::not_found(format!("no log named {n:?}"))
+            }
             StoreError::OutOfRange(m) => AppError::bad_request("out_of_range", m),
             StoreError::BadBatch(m) => AppError::bad_request("bad_batch", m),
             StoreError::Poisoned { .. } | StoreError::Closed(_) => {

@@ -79,10 +79,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 }
 
 /// Writes a new file durably: create exclusive → write → fdatasync → fsync dir.
+/// Writes a new small file whole or not at all: `<path>.tmp` is written and
+/// `fdatasync`'d, then renamed to `path` (never replacing it), then the
+/// directory is synced. A `.tmp` left by a crash is replaced.
 pub(crate) fn write_new(vfs: &dyn Vfs, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let mut f = vfs.create_new(path, mode).map_err(io(path))?;
-    f.append(bytes).map_err(io(path))?;
-    f.sync_data().map_err(io(path))?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    if vfs.exists(&tmp) {
+        vfs.remove_file(&tmp).map_err(io(&tmp))?;
+    }
+    let mut f = vfs.create_new(&tmp, mode).map_err(io(&tmp))?;
+    f.append(bytes).map_err(io(&tmp))?;
+    f.sync_data().map_err(io(&tmp))?;
+    drop(f);
+    vfs.rename_new(&tmp, path).map_err(io(path))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     vfs.sync_dir(dir).map_err(io(dir))
 }
@@ -214,6 +225,10 @@ impl DataDir {
     pub fn list_logs(&self) -> Result<Vec<String>> {
         let d = self.root.join("logs");
         let mut v = self.vfs.list(&d).map_err(io(&d))?;
+        // A log exists once its meta file does (written last): a directory
+        // without one is a creation a crash interrupted, which holds nothing
+        // and is finished by creating the log again.
+        v.retain(|n| self.vfs.exists(&d.join(n).join("meta")));
         v.sort();
         Ok(v)
     }
@@ -234,7 +249,7 @@ impl DataDir {
     /// # Errors
     /// I/O errors.
     pub fn ensure_system_log(&self) -> Result<()> {
-        if !self.vfs.exists(&self.log_dir(SYSTEM_LOG)) {
+        if !self.vfs.exists(&self.log_dir(SYSTEM_LOG).join("meta")) {
             self.create_log_unchecked(SYSTEM_LOG)?;
         }
         Ok(())
@@ -242,22 +257,46 @@ impl DataDir {
 
     fn create_log_unchecked(&self, name: &str) -> Result<Verifier> {
         let dir = self.log_dir(name);
-        if self.vfs.exists(&dir) {
+        let meta_path = dir.join("meta");
+        if self.vfs.exists(&meta_path) {
             return Err(StoreError::LogExists(name.to_owned()));
         }
         let origin = format!("{}/{}", self.prefix, name);
-        let signer = Signer::from_seed(&origin, SigType::Ed25519, random_seed()?)
-            .map_err(|e| StoreError::Key(e.to_string()))?;
-        let verifier = signer.verifier();
         // Key first (mode 0600), then the log directory, then meta last: a
-        // directory with meta is a complete log.
+        // directory with meta is a complete log. Without meta, a crash
+        // interrupted an earlier creation: nothing was signed or appended
+        // yet, so the creation is finished, keeping a key that was complete.
         let key_path = self.root.join("keys").join(format!("{name}.key"));
-        write_new(
-            self.vfs.as_ref(),
-            &key_path,
-            format!("{}\n", signer.to_skey()).as_bytes(),
-            0o600,
-        )?;
+        if self.vfs.exists(&dir) || self.vfs.exists(&key_path) {
+            tracing::warn!(
+                log = name,
+                "finishing the creation of a log that a crash interrupted"
+            );
+        }
+        let signer = if self.vfs.exists(&key_path) {
+            let text = read_all(self.vfs.as_ref(), &key_path)?;
+            let s = Signer::parse(text.trim())
+                .map_err(|e| StoreError::Key(format!("{}: {e}", key_path.display())))?;
+            if s.name() != origin {
+                return Err(StoreError::Key(format!(
+                    "{} is the key of {:?}, not of {origin:?}",
+                    key_path.display(),
+                    s.name()
+                )));
+            }
+            s
+        } else {
+            let s = Signer::from_seed(&origin, SigType::Ed25519, random_seed()?)
+                .map_err(|e| StoreError::Key(e.to_string()))?;
+            write_new(
+                self.vfs.as_ref(),
+                &key_path,
+                format!("{}\n", s.to_skey()).as_bytes(),
+                0o600,
+            )?;
+            s
+        };
+        let verifier = signer.verifier();
         self.vfs.create_dir_all(&dir).map_err(io(&dir))?;
         crate::recovery::create_streams(&self.vfs, &dir, &self.flags)?;
         let meta = format!(
@@ -266,7 +305,6 @@ impl DataDir {
             veritrail_core::Timestamp::from_unix_nanos(i128::from(crate::now_nanos()))
                 .to_rfc3339_nanos()
         );
-        let meta_path = dir.join("meta");
         write_new(self.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
         self.flags
             .apply(self.vfs.as_ref(), &meta_path, Flag::Immutable);
@@ -280,10 +318,13 @@ impl DataDir {
     /// Reads a log's metadata.
     ///
     /// # Errors
-    /// `NoSuchLog`, `Corrupted`.
+    /// `NoSuchLog`, `UnfinishedLog` (a crash interrupted its creation), `Corrupted`.
     pub fn meta(&self, name: &str) -> Result<LogMeta> {
         let path = self.log_dir(name).join("meta");
         if !self.vfs.exists(&path) {
+            if self.vfs.is_dir(&self.log_dir(name)) {
+                return Err(StoreError::UnfinishedLog(name.to_owned()));
+            }
             return Err(StoreError::NoSuchLog(name.to_owned()));
         }
         let text = read_all(self.vfs.as_ref(), &path)?;

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// No such log.
     #[error("no log named {0:?}")]
     NoSuchLog(String),
+    /// The log's directory exists without its meta file: a crash interrupted
+    /// its creation (it holds nothing; creating it again finishes it).
+    #[error("log {0:?} is incomplete: a crash interrupted its creation; `veritrail log create {0}` finishes it")]
+    UnfinishedLog(String),
     /// A log of that name already exists.
     #[error("a log named {0:?} already exists")]
     LogExists(String),

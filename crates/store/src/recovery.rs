@@ -22,44 +22,32 @@ use crate::segment::{Kind, LogStreams, Stream, HEADER_LEN};
 use crate::vfs::Vfs;
 use crate::wal::Scanner;
 
-/// Creates the streams of a new, empty log.
+/// Creates the streams of a new, empty log. A stream that a crash left with
+/// a complete first segment is kept; one left with nothing but a temporary
+/// segment file is created again.
 pub(crate) fn create_streams(
     vfs: &Arc<dyn Vfs>,
     dir: &Path,
     flags: &Arc<FlagReport>,
 ) -> Result<()> {
-    Stream::create(
-        vfs.clone(),
-        &dir.join("wal"),
-        Kind::Wal,
-        0,
-        0,
-        flags.clone(),
-    )?;
-    Stream::create(
-        vfs.clone(),
-        &dir.join("index"),
-        Kind::Index,
-        0,
-        0,
-        flags.clone(),
-    )?;
-    Stream::create(
-        vfs.clone(),
-        &dir.join("checkpoints"),
-        Kind::Checkpoints,
-        0,
-        0,
-        flags.clone(),
-    )?;
-    Stream::create(
-        vfs.clone(),
-        &Shared::level_dir(dir, 0),
-        Kind::Hash,
-        0,
-        0,
-        flags.clone(),
-    )?;
+    for (sdir, kind) in [
+        (dir.join("wal"), Kind::Wal),
+        (dir.join("index"), Kind::Index),
+        (dir.join("checkpoints"), Kind::Checkpoints),
+        (Shared::level_dir(dir, 0), Kind::Hash),
+    ] {
+        if vfs.is_dir(&sdir) {
+            match crate::segment::unborn(vfs.as_ref(), &sdir)? {
+                None => continue,
+                Some(tmps) => {
+                    for t in tmps {
+                        vfs.remove_file(&t).map_err(|e| StoreError::io(&t, e))?;
+                    }
+                }
+            }
+        }
+        Stream::create(vfs.clone(), &sdir, kind, 0, 0, flags.clone())?;
+    }
     Ok(())
 }
 

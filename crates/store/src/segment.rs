@@ -688,7 +688,7 @@ impl LogStreams {
 /// A stream directory holding nothing but temporary segment files (or
 /// nothing at all): a stream whose creation a crash cut short. Returns those
 /// files, or `None` when the directory holds anything else.
-fn unborn(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+pub(crate) fn unborn(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
     let mut tmps = Vec::new();
     for n in vfs.list(dir).map_err(|e| StoreError::io(dir, e))? {
         match n.strip_suffix(TMP_SUFFIX).and_then(parse_seg_name) {

@@ -381,6 +381,49 @@ fn a_crash_while_a_segment_is_created_loses_nothing() {
     }
 }
 
+/// A crash at any point of `create_log`: afterwards the log is either
+/// absent from the list and can be created again (which finishes the
+/// interrupted creation, keeping its key if the key was complete), or
+/// complete — never half there, refusing to open. Guards: atomic key and
+/// meta files, listing only logs with meta, resuming a creation.
+#[test]
+fn a_crash_while_a_log_is_created_leaves_it_absent_or_whole() {
+    let mut outcomes = [0usize; 2];
+    for n in 1..40 {
+        for torn in [0usize, 5] {
+            let fs = MemFs::new();
+            let dd = init(&fs);
+            fs.set_fault(Fault::CrashAfterSync(n));
+            let created = dd.create_log("audit").is_ok();
+            drop(dd);
+            let crashed = fs.crash(torn);
+            let dd = reopen(&crashed);
+            let listed = dd.list_logs().unwrap().contains(&"audit".to_owned());
+            if !listed {
+                assert!(!created, "n={n}: a created log must be listed");
+                match dd.open_log("audit", cfg()) {
+                    Err(StoreError::UnfinishedLog(_) | StoreError::NoSuchLog(_)) => {}
+                    Err(e) => panic!("n={n}: an unfinished log must say so: {e}"),
+                    Ok(_) => panic!("n={n}: an unlisted log opened"),
+                }
+                dd.create_log("audit")
+                    .unwrap_or_else(|e| panic!("n={n} torn={torn}: creating again: {e}"));
+            }
+            outcomes[usize::from(listed)] += 1;
+            let log = dd
+                .open_log("audit", cfg())
+                .unwrap_or_else(|e| panic!("n={n} torn={torn}: opening: {e}"));
+            assert_eq!(log.append(&[entry(1)]).unwrap().first_index, 0);
+            drop(log);
+            verify_log(&dd, "audit", &mut |_, _| {}).unwrap();
+        }
+    }
+    assert!(
+        outcomes[0] > 0 && outcomes[1] > 0,
+        "crashes must land both inside and after the creation: {outcomes:?}"
+    );
+}
+
 #[test]
 fn recovery_rejects_a_bad_record_followed_by_good_data() {
     let fs = MemFs::new();

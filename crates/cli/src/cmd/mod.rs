@@ -162,6 +162,7 @@ pub fn open_data(path: &std::path::Path) -> anyhow::Result<DataDir> {
 pub fn store_err(e: StoreError) -> anyhow::Error {
     match e {
         StoreError::NoSuchLog(_)
+        | StoreError::UnfinishedLog(_)
         | StoreError::LogExists(_)
         | StoreError::BadLogName(_)
         | StoreError::DataDirExists(_)
