@@ -39,11 +39,7 @@ pub(crate) fn create_streams(
         if vfs.is_dir(&sdir) {
             match crate::segment::unborn(vfs.as_ref(), &sdir)? {
                 None => continue,
-                Some(tmps) => {
-                    for t in tmps {
-                        vfs.remove_file(&t).map_err(|e| StoreError::io(&t, e))?;
-                    }
-                }
+                Some(tmps) => crate::segment::remove_leftovers(vfs.as_ref(), &tmps)?,
             }
         }
         Stream::create(vfs.clone(), &sdir, kind, 0, 0, flags.clone())?;

@@ -576,9 +576,10 @@ pub(crate) struct LogStreams {
     pub index: Stream,
     pub checkpoints: Stream,
     pub levels: Vec<Arc<Stream>>,
-    /// A top hash level whose creation a crash interrupted before its first
-    /// segment was complete: its directory, and any temporary file in it.
-    pub unborn_level: Option<(PathBuf, Vec<PathBuf>)>,
+    /// The temporary files of a top hash level whose creation a crash
+    /// interrupted before its first segment was complete (the level is not
+    /// in `levels`; it is created again when needed).
+    pub unborn_level: Vec<PathBuf>,
 }
 
 /// Checkpoint segments are kept small so recovery can scan the newest one.
@@ -615,7 +616,7 @@ impl LogStreams {
         found.sort_unstable();
         let top = found.last().copied();
         let mut levels = Vec::with_capacity(found.len());
-        let mut unborn_level = None;
+        let mut unborn_level = Vec::new();
         for (i, l) in found.into_iter().enumerate() {
             if usize::from(l) != i {
                 return Err(StoreError::corrupted(
@@ -627,7 +628,7 @@ impl LogStreams {
             let ldir = dir.join(format!("hash/{l}"));
             if l > 0 && Some(l) == top {
                 if let Some(tmps) = unborn(vfs.as_ref(), &ldir)? {
-                    unborn_level = Some((ldir, tmps));
+                    unborn_level = tmps;
                     continue;
                 }
             }
@@ -653,36 +654,42 @@ impl LogStreams {
         for l in &self.levels {
             out.extend_from_slice(l.leftovers());
         }
-        if let Some((_, tmps)) = &self.unborn_level {
-            out.extend(tmps.iter().cloned());
-        }
+        out.extend_from_slice(&self.unborn_level);
         out
     }
 
-    /// Recovery: removes every [`LogStreams::leftovers`] file (each logged),
-    /// so their names are free for the segments that replace them.
+    /// Recovery: removes every [`LogStreams::leftovers`] file, so their names
+    /// are free for the segments that replace them.
     ///
     /// # Errors
     /// I/O errors: a leftover that cannot be removed stops recovery.
-    pub(crate) fn discard_leftovers(&self, vfs: &dyn Vfs) -> Result<Vec<PathBuf>> {
-        let gone = self.leftovers();
-        let mut dirs: Vec<&Path> = Vec::new();
-        for path in &gone {
-            tracing::warn!(
-                file = %path.display(),
-                "removing a segment file whose creation a crash interrupted (it holds nothing of the log)"
-            );
-            vfs.remove_file(path).map_err(|e| StoreError::io(path, e))?;
-            let dir = path.parent().expect("a segment file has a directory");
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
-        for dir in dirs {
-            vfs.sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
-        }
-        Ok(gone)
+    pub(crate) fn discard_leftovers(&self, vfs: &dyn Vfs) -> Result<()> {
+        remove_leftovers(vfs, &self.leftovers())
     }
+}
+
+/// Removes temporary segment files left by interrupted creations (each
+/// logged), then syncs their directories.
+///
+/// # Errors
+/// I/O errors.
+pub(crate) fn remove_leftovers(vfs: &dyn Vfs, files: &[PathBuf]) -> Result<()> {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for path in files {
+        tracing::warn!(
+            file = %path.display(),
+            "removing a segment file whose creation a crash interrupted (it holds nothing of the log)"
+        );
+        vfs.remove_file(path).map_err(|e| StoreError::io(path, e))?;
+        let dir = path.parent().expect("a segment file has a directory");
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    for dir in dirs {
+        vfs.sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+    }
+    Ok(())
 }
 
 /// A stream directory holding nothing but temporary segment files (or
