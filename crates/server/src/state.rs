@@ -108,6 +108,9 @@ impl AppState {
     /// # Errors
     /// Store and token errors, as text.
     pub fn open(data: DataDir, config: ServerConfig) -> Result<Arc<AppState>, String> {
+        for name in data.finish_unfinished_logs().map_err(|e| e.to_string())? {
+            tracing::warn!(log = %name, "finished creating a log that a crash had interrupted");
+        }
         data.ensure_system_log().map_err(|e| e.to_string())?;
         let tokens = TokenStore::open(data.root()).map_err(|e| e.to_string())?;
         let mut logs = BTreeMap::new();

@@ -109,6 +109,38 @@ fn read_all(vfs: &dyn Vfs, path: &Path) -> Result<String> {
     String::from_utf8(buf).map_err(|_| StoreError::corrupted(path, 0, "not UTF-8"))
 }
 
+/// Whether `root` is empty, or holds only what an `init` that a crash
+/// interrupted leaves (it writes its marker last): `keys/` with at most the
+/// default log's key, `logs/` with at most the default log, and perhaps the
+/// marker's temporary file. Anything else is refused.
+fn interrupted_init(vfs: &dyn Vfs, root: &Path) -> Result<bool> {
+    let only = |dir: &Path, allowed: &[String]| -> Result<bool> {
+        if !vfs.is_dir(dir) {
+            return Ok(false);
+        }
+        let names = vfs.list(dir).map_err(io(dir))?;
+        Ok(names.iter().all(|n| allowed.contains(n)))
+    };
+    for n in vfs.list(root).map_err(io(root))? {
+        let p = root.join(&n);
+        let ok = match n.as_str() {
+            "keys" => only(
+                &p,
+                &[
+                    format!("{DEFAULT_LOG}.key"),
+                    format!("{DEFAULT_LOG}.key.tmp"),
+                ],
+            )?,
+            "logs" => only(&p, &[DEFAULT_LOG.to_owned()])?,
+            _ => n == format!("{MARKER}.tmp"),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn random_seed() -> Result<[u8; 32]> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed)
@@ -118,22 +150,51 @@ fn random_seed() -> Result<[u8; 32]> {
 
 impl DataDir {
     /// Creates a data directory with the `default` log. Refuses an existing
-    /// directory that is not empty. `origin_prefix` defaults to
+    /// directory that is not empty, except for what an `init` interrupted by
+    /// a crash leaves, which it finishes (keeping that attempt's origin
+    /// prefix and key). `origin_prefix` defaults to
     /// `veritrail.local/<12 random hex digits>`.
     ///
+    /// The marker file `veritrail.data` is written last: a directory with it
+    /// is complete.
+    ///
     /// # Errors
-    /// `DataDirExists`, I/O errors.
+    /// `DataDirExists`, `Key` (a bad prefix, or one that differs from the
+    /// interrupted attempt's), I/O errors.
     pub fn init(
         vfs: Arc<dyn Vfs>,
         root: &Path,
         origin_prefix: Option<&str>,
     ) -> Result<(DataDir, Verifier)> {
-        if vfs.exists(root) && !vfs.list(root).map_err(io(root))?.is_empty() {
+        if vfs.exists(root) && !interrupted_init(vfs.as_ref(), root)? {
             return Err(StoreError::DataDirExists(root.to_path_buf()));
         }
-        let prefix = match origin_prefix {
-            Some(p) => p.trim_end_matches('/').to_owned(),
-            None => {
+        // The prefix of an interrupted attempt is in its key's origin.
+        let key_path = root.join("keys").join(format!("{DEFAULT_LOG}.key"));
+        let earlier = if vfs.exists(&key_path) {
+            let text = read_all(vfs.as_ref(), &key_path)?;
+            let s = Signer::parse(text.trim())
+                .map_err(|e| StoreError::Key(format!("{}: {e}", key_path.display())))?;
+            let prefix = s
+                .name()
+                .strip_suffix(&format!("/{DEFAULT_LOG}"))
+                .map(str::to_owned);
+            Some(prefix.ok_or_else(|| {
+                StoreError::Key(format!("{} has origin {:?}", key_path.display(), s.name()))
+            })?)
+        } else {
+            None
+        };
+        let prefix = match (origin_prefix.map(|p| p.trim_end_matches('/')), earlier) {
+            (Some(p), Some(e)) if p != e => {
+                return Err(StoreError::Key(format!(
+                    "an interrupted init of {} chose origin prefix {e:?}, not {p:?}",
+                    root.display()
+                )))
+            }
+            (Some(p), _) => p.to_owned(),
+            (None, Some(e)) => e,
+            (None, None) => {
                 let s = random_seed()?;
                 format!(
                     "veritrail.local/{}",
@@ -151,19 +212,22 @@ impl DataDir {
         }
         vfs.create_dir_all(&root.join("keys")).map_err(io(root))?;
         vfs.create_dir_all(&root.join("logs")).map_err(io(root))?;
-        write_new(
-            vfs.as_ref(),
-            &root.join(MARKER),
-            format!("{MARKER_HEAD}origin-prefix {prefix}\n").as_bytes(),
-            0o644,
-        )?;
         let dd = DataDir {
             root: root.to_path_buf(),
             vfs,
             flags: Arc::new(FlagReport::default()),
             prefix,
         };
-        let v = dd.create_log(DEFAULT_LOG)?;
+        let v = match dd.create_log(DEFAULT_LOG) {
+            Err(StoreError::LogExists(_)) => dd.meta(DEFAULT_LOG)?.verifier,
+            other => other?,
+        };
+        write_new(
+            dd.vfs.as_ref(),
+            &root.join(MARKER),
+            format!("{MARKER_HEAD}origin-prefix {}\n", dd.prefix).as_bytes(),
+            0o644,
+        )?;
         Ok((dd, v))
     }
 
@@ -242,6 +306,23 @@ impl DataDir {
             return Err(StoreError::BadLogName(name.to_owned()));
         }
         self.create_log_unchecked(name)
+    }
+
+    /// Finishes the creation of every log that a crash interrupted (a
+    /// directory without meta; see `create_log`), as the server does at
+    /// start. Returns their names.
+    ///
+    /// # Errors
+    /// As `create_log`.
+    pub fn finish_unfinished_logs(&self) -> Result<Vec<String>> {
+        let d = self.root.join("logs");
+        let mut names = self.vfs.list(&d).map_err(io(&d))?;
+        names.retain(|n| !self.vfs.exists(&d.join(n).join("meta")));
+        names.sort();
+        for n in &names {
+            self.create_log_unchecked(n)?;
+        }
+        Ok(names)
     }
 
     /// Creates the reserved `_system` log if it does not exist.
