@@ -177,6 +177,18 @@ fn any_flipped_byte_cut_tail_or_swap_fails_verify_naming_the_place() {
             "hash/0",
         ),
         (
+            "the hash/1 tail (cut)",
+            "hash/1",
+            Box::new(|p: &Path| cut(p, 32)),
+            "hash level 1",
+        ),
+        (
+            "the hash/1 segment (removed)",
+            "hash/1",
+            Box::new(|p: &Path| std::fs::remove_file(p).unwrap()),
+            "hash level 1",
+        ),
+        (
             "two swapped entries",
             "wal",
             Box::new(|p: &Path| {

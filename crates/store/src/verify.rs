@@ -448,6 +448,28 @@ pub fn verify_log(
             ),
         ));
     }
+    // Every hash of every level that the newest checkpoint covers was written
+    // before it was signed, and tiles up to its size are served from them.
+    for l in 1..8u32 {
+        let need = report.checkpoint_size >> (8 * l);
+        if need == 0 {
+            break;
+        }
+        let have = levels.get(l as usize).map_or(0, |s| s.record_count(32));
+        if have < need {
+            let ldir = levels.get(l as usize).map_or_else(
+                || dir.join("hash").join(l.to_string()),
+                |s| s.dir().to_path_buf(),
+            );
+            return Err(StoreError::corrupted(
+                ldir,
+                HEADER_LEN + have * 32,
+                format!(
+                    "hash level {l} holds {have} hashes but the newest checkpoint covers {need}"
+                ),
+            ));
+        }
+    }
     for (l, s) in levels.iter().enumerate().skip(1) {
         let max = n >> (8 * l as u32);
         if s.record_count(32) > max {
