@@ -189,6 +189,12 @@ fn any_flipped_byte_cut_tail_or_swap_fails_verify_naming_the_place() {
             "hash level 1",
         ),
         (
+            "the index tail (cut)",
+            "index",
+            Box::new(|p: &Path| cut(p, 8)),
+            "index holds",
+        ),
+        (
             "two swapped entries",
             "wal",
             Box::new(|p: &Path| {

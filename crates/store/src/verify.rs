@@ -480,6 +480,15 @@ pub fn verify_log(
             ));
         }
     }
+    // Like the hash levels, the index is written before the checkpoint covering it.
+    let idx_need = report.checkpoint_size.div_ceil(256);
+    if idx_count < idx_need {
+        return Err(StoreError::corrupted(
+            index.dir(),
+            HEADER_LEN + idx_count * 8,
+            format!("index holds {idx_count} records but the newest checkpoint covers {idx_need}"),
+        ));
+    }
     if idx_count > n.div_ceil(256) {
         return Err(StoreError::corrupted(
             index.dir(),
