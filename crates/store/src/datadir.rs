@@ -289,12 +289,52 @@ impl DataDir {
     pub fn list_logs(&self) -> Result<Vec<String>> {
         let d = self.root.join("logs");
         let mut v = self.vfs.list(&d).map_err(io(&d))?;
-        // A log exists once its meta file does (written last): a directory
-        // without one is a creation a crash interrupted, which holds nothing
-        // and is finished by creating the log again.
-        v.retain(|n| self.vfs.exists(&d.join(n).join("meta")));
+        // A log exists once its meta file does (written last). A directory
+        // without one that holds nothing is a creation a crash interrupted:
+        // not listed, and finished by creating the log again. One that holds
+        // data is damaged: listed, so that opening it says so.
+        v.retain(|n| !matches!(self.unfinished(n), Ok(true)));
         v.sort();
         Ok(v)
+    }
+
+    /// Whether log `name` is a creation a crash interrupted: its directory
+    /// exists without meta and no stream holds more than segment headers.
+    ///
+    /// # Errors
+    /// `Corrupted` when meta is missing but the log holds data; I/O errors.
+    fn unfinished(&self, name: &str) -> Result<bool> {
+        let dir = self.log_dir(name);
+        let meta = dir.join("meta");
+        if self.vfs.exists(&meta) || !self.vfs.is_dir(&dir) {
+            return Ok(false);
+        }
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for n in self.vfs.list(&d).map_err(io(&d))? {
+                let p = d.join(&n);
+                if self.vfs.is_dir(&p) {
+                    stack.push(p);
+                } else if n.ends_with(".seg") {
+                    let len = self
+                        .vfs
+                        .open_read(&p)
+                        .and_then(|f| f.len())
+                        .map_err(io(&p))?;
+                    if len > crate::segment::HEADER_LEN {
+                        return Err(StoreError::corrupted(
+                            &meta,
+                            0,
+                            format!(
+                                "meta is missing, but {} holds data: this is not an interrupted creation",
+                                p.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Creates log `name` with a fresh signing key; returns its verifier key.
@@ -316,8 +356,12 @@ impl DataDir {
     /// As `create_log`.
     pub fn finish_unfinished_logs(&self) -> Result<Vec<String>> {
         let d = self.root.join("logs");
-        let mut names = self.vfs.list(&d).map_err(io(&d))?;
-        names.retain(|n| !self.vfs.exists(&d.join(n).join("meta")));
+        let mut names = Vec::new();
+        for n in self.vfs.list(&d).map_err(io(&d))? {
+            if self.unfinished(&n)? {
+                names.push(n);
+            }
+        }
         names.sort();
         for n in &names {
             self.create_log_unchecked(n)?;
@@ -342,6 +386,8 @@ impl DataDir {
         if self.vfs.exists(&meta_path) {
             return Err(StoreError::LogExists(name.to_owned()));
         }
+        // Only a creation that holds nothing may be finished.
+        self.unfinished(name)?;
         let origin = format!("{}/{}", self.prefix, name);
         // Key first (mode 0600), then the log directory, then meta last: a
         // directory with meta is a complete log. Without meta, a crash
@@ -403,7 +449,7 @@ impl DataDir {
     pub fn meta(&self, name: &str) -> Result<LogMeta> {
         let path = self.log_dir(name).join("meta");
         if !self.vfs.exists(&path) {
-            if self.vfs.is_dir(&self.log_dir(name)) {
+            if self.unfinished(name)? {
                 return Err(StoreError::UnfinishedLog(name.to_owned()));
             }
             return Err(StoreError::NoSuchLog(name.to_owned()));

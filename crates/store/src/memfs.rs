@@ -115,6 +115,16 @@ impl MemFs {
         f.synced = f.data.len();
     }
 
+    /// Removes a file, bypassing flags: for tamper tests.
+    pub fn remove_raw(&self, path: &Path) {
+        self.st
+            .lock()
+            .unwrap()
+            .files
+            .remove(path)
+            .expect("file exists");
+    }
+
     /// The bytes of a file.
     pub fn contents(&self, path: &Path) -> Option<Vec<u8>> {
         self.st

@@ -466,6 +466,32 @@ fn a_crash_during_init_leaves_a_directory_that_init_or_open_completes() {
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
 }
 
+/// Removing the meta file of a log that holds data is damage, not an
+/// interrupted creation: the log stays listed, refuses to open, and is
+/// never "finished" (which would write a new meta over the evidence).
+#[test]
+fn a_log_whose_meta_was_removed_is_corrupted_not_unfinished() {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    dd.create_log("audit").unwrap();
+    let log = dd.open_log("audit", cfg()).unwrap();
+    log.append(&[entry(1), entry(2)]).unwrap();
+    drop(log);
+    fs.remove_raw(&root().join("logs/audit/meta"));
+    let dd = reopen(&fs);
+    assert!(dd.list_logs().unwrap().contains(&"audit".to_owned()));
+    let corrupted = |r: Result<(), StoreError>, what: &str| match r {
+        Err(StoreError::Corrupted { reason, .. }) => {
+            assert!(reason.contains("meta is missing"), "{what}: {reason}");
+        }
+        other => panic!("{what}: expected Corrupted, got {other:?}"),
+    };
+    corrupted(dd.open_log("audit", cfg()).map(drop), "open");
+    corrupted(dd.create_log("audit").map(drop), "create again");
+    corrupted(dd.finish_unfinished_logs().map(drop), "finish");
+    assert!(fs.contents(&root().join("logs/audit/meta")).is_none());
+}
+
 #[test]
 fn recovery_rejects_a_bad_record_followed_by_good_data() {
     let fs = MemFs::new();
