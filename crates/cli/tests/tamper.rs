@@ -195,6 +195,15 @@ fn any_flipped_byte_cut_tail_or_swap_fails_verify_naming_the_place() {
             "index holds",
         ),
         (
+            "the checkpoint history (emptied)",
+            "checkpoints",
+            Box::new(|p: &Path| {
+                let len = std::fs::metadata(p).unwrap().len();
+                cut(p, len - 64);
+            }),
+            "checkpoint history is empty",
+        ),
+        (
             "two swapped entries",
             "wal",
             Box::new(|p: &Path| {

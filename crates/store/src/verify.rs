@@ -230,6 +230,14 @@ pub fn verify_log(
             checkpoints.push((size, root, seg.path.clone(), r.offset));
         }
     }
+    if checkpoints.is_empty() {
+        // Creating a log signs the checkpoint of its empty tree.
+        return Err(StoreError::corrupted(
+            cps.dir(),
+            HEADER_LEN,
+            "the checkpoint history is empty, but every log keeps the checkpoint signed when it was created",
+        ));
+    }
     report.checkpoints = checkpoints.len() as u64;
     if let Some(last) = checkpoints.last() {
         report.checkpoint_size = last.0;
