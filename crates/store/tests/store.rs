@@ -381,6 +381,30 @@ fn a_crash_while_a_segment_is_created_loses_nothing() {
     }
 }
 
+/// The disk fills up at every possible moment while WAL segments roll over
+/// every 2 KiB, so some failures hit a segment's creation (its temporary
+/// file exists, its header could not be written). After space is freed the
+/// log reopens, in the same state (no crash) or after one, with every
+/// acknowledged entry.
+#[test]
+fn a_full_disk_during_a_segment_roll_loses_nothing() {
+    let config = LogConfig {
+        wal_segment_bytes: 2048,
+        ..cfg()
+    };
+    for n in 1..120 {
+        let fs = MemFs::new();
+        let dd = init(&fs);
+        fs.set_fault(Fault::FailWritesAfterSync(n));
+        let (acked, err) = append_until_failure_with(&dd, config.clone());
+        drop(dd);
+        assert!(err.is_some(), "n={n}: the full disk must surface");
+        fs.set_fault(Fault::None);
+        check_survivors_with(&fs.crash(0), &acked, config.clone());
+        check_survivors_with(&fs, &acked, config.clone());
+    }
+}
+
 /// A crash at any point of `create_log`: afterwards the log is either
 /// absent from the list and can be created again (which finishes the
 /// interrupted creation, keeping its key if the key was complete), or
