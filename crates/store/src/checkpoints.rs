@@ -35,6 +35,23 @@ pub struct Stored {
 ///
 /// # Errors
 /// `Corrupted` (strict) or I/O errors.
+/// Whether the bytes of `seg` from `at` to `end` are the beginning of a
+/// checkpoint record cut short by `end` (as a record being written looks to
+/// a reader), rather than a damaged one.
+///
+/// # Errors
+/// I/O errors.
+pub fn is_cut_record(seg: &Segment, at: u64, end: u64) -> Result<bool> {
+    let left = end - at;
+    if left < OVERHEAD as u64 {
+        return Ok(true);
+    }
+    let mut w = [0u8; 4];
+    seg.read_at(&mut w, at)?;
+    let n = u32::from_le_bytes(w) as usize;
+    Ok(n <= MAX_NOTE && left < (OVERHEAD + n) as u64)
+}
+
 pub fn scan_segment(seg: &Segment, end: u64, strict: bool) -> Result<(Vec<Stored>, u64)> {
     let len = (end - HEADER_LEN) as usize;
     let mut buf = vec![0u8; len];

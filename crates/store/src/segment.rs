@@ -600,9 +600,12 @@ impl LogStreams {
         let open = |name: &str, kind: Kind, level: u8| {
             Stream::open(vfs.clone(), &dir.join(name), kind, level, flags.clone())
         };
-        let mut wal = open("wal", Kind::Wal, 0)?;
-        wal.set_segment_limit(wal_limit);
-        let index = open("index", Kind::Index, 0)?;
+        // Each stream's extent is fixed when it is opened. A writer may be
+        // running (`verify` takes no lock), and it makes data durable in the
+        // order WAL → hash levels and index → checkpoint, so the streams are
+        // opened in the reverse order: whatever a checkpoint seen here covers
+        // is in the levels and index seen here, and whatever those hold is in
+        // the WAL seen here.
         let mut checkpoints = open("checkpoints", Kind::Checkpoints, 0)?;
         checkpoints.set_segment_limit(CHECKPOINT_SEGMENT_LIMIT);
         let hdir = dir.join("hash");
@@ -637,6 +640,9 @@ impl LogStreams {
         if levels.is_empty() {
             return Err(StoreError::corrupted(&hdir, 0, "hash level 0 is missing"));
         }
+        let index = open("index", Kind::Index, 0)?;
+        let mut wal = open("wal", Kind::Wal, 0)?;
+        wal.set_segment_limit(wal_limit);
         Ok(LogStreams {
             wal,
             index,

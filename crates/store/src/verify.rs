@@ -34,6 +34,9 @@ pub struct VerifyReport {
     /// Temporary segment files of a creation a crash interrupted (pending
     /// recovery, which removes them; none holds any of the log).
     pub interrupted: Vec<PathBuf>,
+    /// Bytes at the end of the WAL and checkpoint history that a running
+    /// writer was still writing when they were read (left for the next run).
+    pub in_flight: u64,
 }
 
 /// Bytes of WAL read at a time.
@@ -186,11 +189,26 @@ pub fn verify_log(
     let cp_segs = cps.segments();
     for (i, seg) in cp_segs.iter().enumerate() {
         let file_len = seg.file.len().map_err(|e| StoreError::io(&seg.path, e))?;
+        let last = i + 1 == cp_segs.len();
         // Strict everywhere: only a tail that recovery already closed off (a
-        // successor's prev_end) is tolerated, and reported.
-        let (recs, _) = crate::checkpoints::scan_segment(seg, seg.valid_end(), true)
-            .map_err(needs_recovery_hint(i + 1 == cp_segs.len()))?;
-        if seg.valid_end() < file_len {
+        // successor's prev_end) is tolerated, and reported; and, at the end
+        // of the newest segment, a record that a running writer is still
+        // writing (cut short, never damaged, and the file grows).
+        let recs = match crate::checkpoints::scan_segment(seg, seg.valid_end(), true) {
+            Ok((recs, _)) => recs,
+            Err(e) if last => {
+                let (recs, good) = crate::checkpoints::scan_segment(seg, seg.valid_end(), false)?;
+                if !crate::checkpoints::is_cut_record(seg, good, seg.valid_end())?
+                    || !being_written(seg, seg.valid_end())
+                {
+                    return Err(needs_recovery_hint(true)(e));
+                }
+                report.in_flight += seg.valid_end() - good;
+                recs
+            }
+            Err(e) => return Err(e),
+        };
+        if !last && seg.valid_end() < file_len {
             check_torn(&seg.path, seg.valid_end(), file_len)?;
             report
                 .torn_tails
@@ -296,6 +314,8 @@ pub fn verify_log(
         };
         let mut batch_end = HEADER_LEN;
         let mut open_batch = 0usize;
+        // Bytes at the end that a running writer had not finished writing.
+        let mut cut = 0u64;
         // A reader thread reads, frames, checksums and leaf-hashes the next
         // window (on all cores) while this one is folded into the tree;
         // buffers go back to it for reuse. Every record's CRC is checked, also
@@ -387,7 +407,12 @@ pub fn verify_log(
                     ));
                 }
                 if w.used == 0 {
-                    // Not even one record fits in what remains: it runs past the end.
+                    // Not even one record fits in what remains: it runs past
+                    // the end. A running writer may be writing it right now.
+                    if last && st.n >= report.checkpoint_size && being_written(seg, end) {
+                        cut = end - pos;
+                        continue;
+                    }
                     let at = st.n;
                     return Err(StoreError::corrupted(
                         &seg.path,
@@ -406,6 +431,18 @@ pub fn verify_log(
             pool.extend(back_rx.try_iter());
             Ok(())
         })?;
+        if open_batch > 0
+            && last
+            && st.n - open_batch as u64 >= report.checkpoint_size
+            && (cut > 0 || being_written(seg, end))
+        {
+            // The rest of this group is being written: not acknowledged yet,
+            // so not part of what is verified.
+            st.n -= open_batch as u64;
+            cut = end - batch_end;
+            open_batch = 0;
+        }
+        report.in_flight += cut;
         if open_batch > 0 {
             let at = st.n - open_batch as u64;
             return Err(StoreError::corrupted(
@@ -523,6 +560,23 @@ fn check_torn(path: &std::path::Path, valid_end: u64, file_len: u64) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// Whether a writer is still appending to `seg`: its length grows past
+/// `end` within a second. A record that was cut short only because it was
+/// being written is complete an instant later; a torn tail left by a crash
+/// never grows.
+fn being_written(seg: &crate::segment::Segment, end: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        if seg.file.len().is_ok_and(|len| len > end) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 const RECOVERY_HINT: &str = "; if the log crashed and has not been opened since, let recovery discard the torn tail first (open the log once, e.g. `veritrail checkpoint`), then verify again";

@@ -45,6 +45,12 @@ pub fn run(
     for (file, bytes) in &report.torn_tails {
         eprintln!("veritrail: note: {} ends with a {bytes}-byte torn tail left by a crash (not part of the log)", file.display());
     }
+    if report.in_flight > 0 {
+        eprintln!(
+            "veritrail: note: the log is being written; its last {} bytes were still being written and are left for the next run",
+            report.in_flight
+        );
+    }
     for file in &report.interrupted {
         eprintln!("veritrail: note: {} is a segment whose creation a crash interrupted (not part of the log; the next open removes it)", file.display());
     }
