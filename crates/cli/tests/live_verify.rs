@@ -6,20 +6,15 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_veritrail")
-}
+mod common;
+use common::bin;
 
 #[test]
 fn verify_passes_on_a_log_being_written() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let st = Command::new(bin())
-        .args(["init", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    let d = data.to_str().unwrap();
+    assert!(common::run(&["init", "--data", d], "").status.success());
     let mut writer = Command::new(bin())
         .args(["bench", "crash-writer", "--writers", "16", "--data"])
         .arg(&data)
@@ -30,11 +25,7 @@ fn verify_passes_on_a_log_being_written() {
     std::thread::sleep(Duration::from_millis(500));
     let mut failures = Vec::new();
     for run in 0..30 {
-        let o = Command::new(bin())
-            .args(["verify", "--quiet", "--data"])
-            .arg(&data)
-            .output()
-            .unwrap();
+        let o = common::run(&["verify", "--quiet", "--data", d], "");
         if !o.status.success() {
             failures.push(format!(
                 "run {run}: {}{}",
@@ -45,10 +36,7 @@ fn verify_passes_on_a_log_being_written() {
     }
     writer.kill().unwrap();
     writer.wait().unwrap();
-    let _ = Command::new("chattr")
-        .args(["-R", "-a", "-i"])
-        .arg(tmp.path())
-        .status();
+    common::unflag(tmp.path());
     assert!(
         failures.is_empty(),
         "verify failed on a live log:\n{}",

@@ -342,6 +342,23 @@ fn crash_after_every_sync_keeps_every_acknowledged_entry() {
     }
 }
 
+/// WAL segments of 2 KiB, so the workload rolls over every few appends.
+fn small_wal_segments() -> LogConfig {
+    LogConfig {
+        wal_segment_bytes: 2048,
+        ..cfg()
+    }
+}
+
+/// A fresh data directory, `fault` armed, appends until the store fails.
+fn faulted_run(fault: Fault, config: &LogConfig) -> (MemFs, Vec<(u64, Hash)>, Option<StoreError>) {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    fs.set_fault(fault);
+    let (acked, err) = append_until_failure_with(&dd, config.clone());
+    (fs, acked, err)
+}
+
 /// Crash at every sync while WAL segments roll over every 2 KiB, so some
 /// crashes land inside a segment's creation (the file exists, its header is
 /// not durable yet), and crash again inside the recovery that follows (which
@@ -352,16 +369,9 @@ fn crash_after_every_sync_keeps_every_acknowledged_entry() {
 /// sealed segment that is last again after such a crash is not appended to.
 #[test]
 fn a_crash_while_a_segment_is_created_loses_nothing() {
-    let config = LogConfig {
-        wal_segment_bytes: 2048,
-        ..cfg()
-    };
+    let config = small_wal_segments();
     for n in 1..160 {
-        let fs = MemFs::new();
-        let dd = init(&fs);
-        fs.set_fault(Fault::CrashAfterSync(n));
-        let (acked, _) = append_until_failure_with(&dd, config.clone());
-        drop(dd);
+        let (fs, acked, _) = faulted_run(Fault::CrashAfterSync(n), &config);
         for torn in [0usize, 10, 64] {
             for k in [0u64, 1, 2, 3] {
                 let crashed = fs.crash(torn);
@@ -388,16 +398,9 @@ fn a_crash_while_a_segment_is_created_loses_nothing() {
 /// acknowledged entry.
 #[test]
 fn a_full_disk_during_a_segment_roll_loses_nothing() {
-    let config = LogConfig {
-        wal_segment_bytes: 2048,
-        ..cfg()
-    };
+    let config = small_wal_segments();
     for n in 1..120 {
-        let fs = MemFs::new();
-        let dd = init(&fs);
-        fs.set_fault(Fault::FailWritesAfterSync(n));
-        let (acked, err) = append_until_failure_with(&dd, config.clone());
-        drop(dd);
+        let (fs, acked, err) = faulted_run(Fault::FailWritesAfterSync(n), &config);
         assert!(err.is_some(), "n={n}: the full disk must surface");
         fs.set_fault(Fault::None);
         check_survivors_with(&fs.crash(0), &acked, config.clone());
