@@ -519,6 +519,27 @@ fn a_log_whose_meta_was_removed_is_corrupted_not_unfinished() {
     assert!(fs.contents(&root().join("logs/audit/meta")).is_none());
 }
 
+/// A temporary segment file next to a log (what a crash during a segment's
+/// creation leaves): `verify` passes and names it, recovery removes it.
+#[test]
+fn verify_reports_an_interrupted_segment_creation_and_recovery_removes_it() {
+    use veritrail_store::Vfs as _;
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    let log = dd.open_log("default", cfg()).unwrap();
+    log.append(&[entry(1), entry(2)]).unwrap();
+    drop(log);
+    let tmp = root().join("logs/default/wal/00000000000000000002.seg.tmp");
+    drop(fs.create_new(&tmp, 0o644).unwrap());
+    let report = verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap();
+    assert_eq!(report.interrupted, vec![tmp.clone()]);
+    assert_eq!(report.entries, 2);
+    drop(reopen(&fs).open_log("default", cfg()).unwrap());
+    assert!(fs.contents(&tmp).is_none(), "recovery removes the leftover");
+    let report = verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap();
+    assert!(report.interrupted.is_empty());
+}
+
 #[test]
 fn recovery_rejects_a_bad_record_followed_by_good_data() {
     let fs = MemFs::new();
