@@ -355,6 +355,19 @@ impl DataDir {
     /// # Errors
     /// As `create_log`.
     pub fn finish_unfinished_logs(&self) -> Result<Vec<String>> {
+        let names = self.unfinished_logs()?;
+        for n in &names {
+            self.create_log_unchecked(n)?;
+        }
+        Ok(names)
+    }
+
+    /// Logs whose creation a crash interrupted (directories without meta
+    /// that hold nothing), sorted.
+    ///
+    /// # Errors
+    /// `Corrupted` for a directory without meta that holds data; I/O errors.
+    pub fn unfinished_logs(&self) -> Result<Vec<String>> {
         let d = self.root.join("logs");
         let mut names = Vec::new();
         for n in self.vfs.list(&d).map_err(io(&d))? {
@@ -363,9 +376,6 @@ impl DataDir {
             }
         }
         names.sort();
-        for n in &names {
-            self.create_log_unchecked(n)?;
-        }
         Ok(names)
     }
 

@@ -21,6 +21,12 @@ pub fn run(data: &std::path::Path) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "data directory: {}", data.display())?;
     let now = veritrail_store::now_nanos();
+    for name in dd.unfinished_logs().map_err(store_err)? {
+        writeln!(
+            out,
+            "log {name}: unfinished (a crash interrupted its creation; `veritrail log create {name}` finishes it)"
+        )?;
+    }
     for name in dd.list_logs().map_err(store_err)? {
         let s = dd.status(&name).map_err(store_err)?;
         let age = s.checkpoint_time.map_or("unknown".to_owned(), |t| {

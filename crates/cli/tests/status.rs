@@ -1,0 +1,39 @@
+//! `veritrail status` names a log whose creation a crash interrupted, and
+//! `veritrail log create` finishes it.
+
+mod common;
+
+#[test]
+fn status_names_an_unfinished_log_and_log_create_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    assert!(common::run(&["init", "--data", d], "").status.success());
+    // What a crash right after the log's directory was made leaves.
+    std::fs::create_dir_all(data.join("logs/half/wal")).unwrap();
+    let text = |o: std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let out = text(common::run(&["status", "--data", d], ""));
+    assert!(out.contains("log half: unfinished"), "{out}");
+    assert!(out.contains("log default\n"), "{out}");
+    let o = common::run(&["checkpoint", "--data", d, "--log", "half"], "");
+    assert_eq!(o.status.code(), Some(2));
+    let out = text(o);
+    assert!(
+        out.contains("incomplete") && out.contains("log create half"),
+        "{out}"
+    );
+    let o = common::run(&["log", "create", "half", "--data", d], "");
+    assert!(o.status.success(), "{}", text(o));
+    let out = text(common::run(&["status", "--data", d], ""));
+    assert!(!out.contains("unfinished"), "{out}");
+    assert!(out.contains("log half\n"), "{out}");
+    let o = common::run(&["verify", "--data", d, "--log", "half"], "");
+    assert!(o.status.success(), "{}", text(o));
+    common::unflag(tmp.path());
+}
