@@ -7,12 +7,12 @@
 
 mod common;
 
-use common::run;
+use common::{run, text};
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn append(data: &Path, tag: &str, n: usize) {
@@ -33,10 +33,6 @@ fn copy(from: &Path, to: &Path) {
         .status()
         .unwrap()
         .success());
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
 /// A server for `data` with an auditor token; returns (child, url, token).

@@ -12,9 +12,8 @@ use common::bin;
 #[test]
 fn verify_passes_on_a_log_being_written() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+    let data = common::init_data(tmp.path());
     let d = data.to_str().unwrap();
-    assert!(common::run(&["init", "--data", d], "").status.success());
     let mut writer = Command::new(bin())
         .args(["bench", "crash-writer", "--writers", "16", "--data"])
         .arg(&data)

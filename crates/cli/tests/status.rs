@@ -6,18 +6,11 @@ mod common;
 #[test]
 fn status_names_an_unfinished_log_and_log_create_finishes_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+    let data = common::init_data(tmp.path());
     let d = data.to_str().unwrap();
-    assert!(common::run(&["init", "--data", d], "").status.success());
     // What a crash right after the log's directory was made leaves.
     std::fs::create_dir_all(data.join("logs/half/wal")).unwrap();
-    let text = |o: std::process::Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
+    let text = |o: std::process::Output| common::text(&o);
     let out = text(common::run(&["status", "--data", d], ""));
     assert!(out.contains("log half: unfinished"), "{out}");
     assert!(out.contains("log default\n"), "{out}");

@@ -142,6 +142,19 @@ pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
     c.wait_with_output().unwrap()
 }
 
+/// Stdout then stderr of a finished command, as text.
+pub fn text(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// `veritrail init --data ROOT/data`; returns the data directory.
+pub fn init_data(root: &Path) -> std::path::PathBuf {
+    let data = root.join("data");
+    let o = run(&["init", "--data", data.to_str().unwrap()], "");
+    assert!(o.status.success(), "init: {}", text(&o));
+    data
+}
+
 /// The verifier key of `log` in data directory `data` (from `log list`).
 pub fn key_of(data: &Path, log: &str) -> String {
     let o = run(&["log", "list", "--data", data.to_str().unwrap()], "");
