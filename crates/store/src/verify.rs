@@ -248,19 +248,17 @@ pub fn verify_log(
             checkpoints.push((size, root, seg.path.clone(), r.offset));
         }
     }
-    if checkpoints.is_empty() {
-        // Creating a log signs the checkpoint of its empty tree.
+    // Creating a log signs the checkpoint of its empty tree.
+    let Some(newest) = checkpoints.last() else {
         return Err(StoreError::corrupted(
             cps.dir(),
             HEADER_LEN,
             "the checkpoint history is empty, but every log keeps the checkpoint signed when it was created",
         ));
-    }
+    };
     report.checkpoints = checkpoints.len() as u64;
-    if let Some(last) = checkpoints.last() {
-        report.checkpoint_size = last.0;
-        report.checkpoint_root = last.1;
-    }
+    report.checkpoint_size = newest.0;
+    report.checkpoint_root = newest.1;
     let total_hint = report.checkpoint_size.max(1);
 
     // Entries: re-hash, compare with every stored level and the index, fold
