@@ -141,6 +141,12 @@ fn interrupted_init(vfs: &dyn Vfs, root: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// Reads and parses a signer key file.
+fn read_signer(vfs: &dyn Vfs, path: &Path) -> Result<Signer> {
+    let text = read_all(vfs, path)?;
+    Signer::parse(text.trim()).map_err(|e| StoreError::Key(format!("{}: {e}", path.display())))
+}
+
 fn random_seed() -> Result<[u8; 32]> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed)
@@ -172,9 +178,7 @@ impl DataDir {
         // The prefix of an interrupted attempt is in its key's origin.
         let key_path = root.join("keys").join(format!("{DEFAULT_LOG}.key"));
         let earlier = if vfs.exists(&key_path) {
-            let text = read_all(vfs.as_ref(), &key_path)?;
-            let s = Signer::parse(text.trim())
-                .map_err(|e| StoreError::Key(format!("{}: {e}", key_path.display())))?;
+            let s = read_signer(vfs.as_ref(), &key_path)?;
             let prefix = s
                 .name()
                 .strip_suffix(&format!("/{DEFAULT_LOG}"))
@@ -411,9 +415,7 @@ impl DataDir {
             );
         }
         let signer = if self.vfs.exists(&key_path) {
-            let text = read_all(self.vfs.as_ref(), &key_path)?;
-            let s = Signer::parse(text.trim())
-                .map_err(|e| StoreError::Key(format!("{}: {e}", key_path.display())))?;
+            let s = read_signer(self.vfs.as_ref(), &key_path)?;
             if s.name() != origin {
                 return Err(StoreError::Key(format!(
                     "{} is the key of {:?}, not of {origin:?}",
@@ -487,9 +489,7 @@ impl DataDir {
 
     fn signer(&self, name: &str, meta: &LogMeta) -> Result<Signer> {
         let path = self.root.join("keys").join(format!("{name}.key"));
-        let text = read_all(self.vfs.as_ref(), &path)?;
-        let s = Signer::parse(text.trim())
-            .map_err(|e| StoreError::Key(format!("{}: {e}", path.display())))?;
+        let s = read_signer(self.vfs.as_ref(), &path)?;
         if s.verifier() != meta.verifier {
             return Err(StoreError::Key(format!(
                 "{} does not match the log's verifier key",
