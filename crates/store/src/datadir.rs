@@ -89,7 +89,7 @@ pub(crate) fn write_new(vfs: &dyn Vfs, path: &Path, bytes: &[u8], mode: u32) -> 
     if vfs.exists(&tmp) {
         vfs.remove_file(&tmp).map_err(io(&tmp))?;
     }
-    let mut f = vfs.create_new(&tmp, mode).map_err(io(&tmp))?;
+    let f = vfs.create_new(&tmp, mode).map_err(io(&tmp))?;
     f.append(bytes).map_err(io(&tmp))?;
     f.sync_data().map_err(io(&tmp))?;
     drop(f);

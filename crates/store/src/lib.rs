@@ -1,8 +1,9 @@
 //! veritrail-store: the durable, append-only storage of veritrail logs.
 //!
 //! A data directory holds named logs. Each log has one sequencer (single
-//! writer, group commit: one `write` + one `fdatasync` per group, ack after
-//! the sync), an integrator (hash levels, sparse index, signed C2SP
+//! writer, group commit: one `write` per group, one `fdatasync` for the
+//! groups written since the last, overlapping the next write; ack after the
+//! sync), an integrator (hash levels, sparse index, signed C2SP
 //! checkpoints, off the ack path), crash recovery that reads only the tail of
 //! each file, storage-level immutability (`chattr +a` / `+i` where possible),
 //! readers for entries, tiles, proofs and checkpoints, and full verification.

@@ -1,5 +1,6 @@
-//! A named log: one sequencer thread (group commit), one integrator thread
-//! (hash levels, index, signed checkpoints), and readers over published data.
+//! A named log: two sequencer threads (group commit: write, then sync), an
+//! acker, one integrator thread (hash levels, index, signed checkpoints), and
+//! readers over published data.
 //! See docs/FORMAT.md "Life of an event".
 
 use std::collections::VecDeque;
@@ -375,24 +376,20 @@ pub struct Log {
 
 impl Log {
     pub(crate) fn start(shared: Arc<Shared>, lock: Box<dyn std::any::Any + Send + Sync>) -> Log {
-        let s1 = shared.clone();
         let s2 = shared.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let ack = std::thread::Builder::new()
             .name(format!("vt-ack-{}", shared.name))
             .spawn(move || crate::sequencer::run_acker(&rx))
             .expect("spawn acker");
-        let seq = std::thread::Builder::new()
-            .name(format!("vt-seq-{}", shared.name))
-            .spawn(move || crate::sequencer::run(&s1, tx))
-            .expect("spawn sequencer");
+        let [seq, sync] = crate::sequencer::spawn(&shared, tx);
         let int = std::thread::Builder::new()
             .name(format!("vt-int-{}", shared.name))
             .spawn(move || crate::integrator::run(&s2))
             .expect("spawn integrator");
         Log {
             shared,
-            threads: Mutex::new(vec![seq, ack, int]),
+            threads: Mutex::new(vec![seq, sync, ack, int]),
             _lock: lock,
         }
     }

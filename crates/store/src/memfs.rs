@@ -43,6 +43,7 @@ struct State {
     syncs: u64,
     fault: Fault,
     dead: bool,
+    sync_delay: std::time::Duration,
 }
 
 /// The in-memory file system. Cloning shares the same state.
@@ -66,6 +67,12 @@ impl MemFs {
         let mut st = self.st.lock().unwrap();
         st.fault = fault;
         st.syncs = 0;
+    }
+
+    /// Makes every sync take `delay`; it covers the bytes appended before it
+    /// began.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        self.st.lock().unwrap().sync_delay = delay;
     }
 
     /// Number of syncs so far (since the fault was armed).
@@ -142,7 +149,7 @@ struct MemAppend {
 }
 
 impl AppendFile for MemAppend {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+    fn append(&self, data: &[u8]) -> io::Result<()> {
         let mut st = self.fs.st.lock().unwrap();
         if st.dead {
             return Err(eio("process crashed"));
@@ -166,7 +173,7 @@ impl AppendFile for MemAppend {
         Ok(())
     }
 
-    fn sync_data(&mut self) -> io::Result<()> {
+    fn sync_data(&self) -> io::Result<()> {
         let mut st = self.fs.st.lock().unwrap();
         if st.dead {
             return Err(eio("process crashed"));
@@ -190,7 +197,24 @@ impl AppendFile for MemAppend {
             }
             _ => {}
         }
-        f.synced = f.data.len();
+        let len = f.data.len();
+        let delay = st.sync_delay;
+        if !delay.is_zero() {
+            // A sync takes time, as a disk's does: appends made meanwhile may
+            // or may not be covered (here: not), and a crash meanwhile
+            // leaves the data unsynced.
+            drop(st);
+            std::thread::sleep(delay);
+            st = self.fs.st.lock().unwrap();
+            if st.dead {
+                return Err(eio("process crashed during fsync"));
+            }
+        }
+        let f = st
+            .files
+            .get_mut(&self.path)
+            .ok_or_else(|| eio("file vanished"))?;
+        f.synced = f.synced.max(len);
         Ok(())
     }
 }

@@ -135,6 +135,35 @@ impl Segment {
     }
 }
 
+/// Bytes appended to a segment and not yet made durable.
+pub struct Unsynced {
+    file: Arc<dyn AppendFile>,
+    segment: Arc<Segment>,
+    offset: u64,
+}
+
+impl Unsynced {
+    /// `fdatasync` of the file the bytes went to.
+    ///
+    /// # Errors
+    /// I/O errors; the caller must poison.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| StoreError::io(&self.segment.path, e))
+    }
+
+    /// Whether `other` went to the same file (one sync covers both).
+    pub fn same_file(&self, other: &Unsynced) -> bool {
+        Arc::ptr_eq(&self.segment, &other.segment)
+    }
+
+    /// File offset in its segment where the bytes begin.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
 /// A segmented, append-only stream.
 pub struct Stream {
     vfs: Arc<dyn Vfs>,
@@ -143,7 +172,7 @@ pub struct Stream {
     level: u8,
     segment_limit: u64,
     segs: RwLock<Vec<Arc<Segment>>>,
-    writer: Mutex<Option<Box<dyn AppendFile>>>,
+    writer: Mutex<Option<Arc<dyn AppendFile>>>,
     flags: Arc<FlagReport>,
     /// The last segment was sealed (+i) by a roll-over that a crash cut
     /// short: the next append starts a new segment instead of writing to it.
@@ -403,7 +432,7 @@ impl Stream {
         // fdatasync → rename to `<name>` (never replacing) → fsync dir →
         // chattr +a. A crash before the rename leaves only the temporary
         // file, which recovery removes; a `.seg` always has its header.
-        let mut w = self
+        let w = self
             .vfs
             .create_new(&tmp, 0o644)
             .map_err(|e| StoreError::io(&tmp, e))?;
@@ -468,6 +497,16 @@ impl Stream {
     /// # Errors
     /// I/O errors; the caller must stop using the stream.
     pub fn append(&self, data: &[u8], next_start: u64) -> Result<()> {
+        self.append_unsynced(data, next_start).map(drop)
+    }
+
+    /// Like [`Stream::append`], and returns the file the bytes went to, so
+    /// that another thread can make them durable ([`Unsynced::sync`]) while
+    /// this one goes on appending. A roll-over syncs the segment it closes.
+    ///
+    /// # Errors
+    /// As [`Stream::append`].
+    pub fn append_unsynced(&self, data: &[u8], next_start: u64) -> Result<Unsynced> {
         let last = self.last();
         if self.sealed_tail.load(Ordering::Acquire)
             || (last.valid_end() > HEADER_LEN
@@ -477,29 +516,38 @@ impl Stream {
         }
         let last = self.last();
         let mut w = self.writer.lock().expect("writer lock");
-        if w.is_none() {
-            *w = Some(
-                self.vfs
-                    .open_append(&last.path)
-                    .map_err(|e| StoreError::io(&last.path, e))?,
-            );
-        }
-        w.as_mut()
-            .expect("writer")
-            .append(data)
+        let file = match w.as_ref() {
+            Some(f) => f.clone(),
+            None => {
+                let f: Arc<dyn AppendFile> = Arc::from(
+                    self.vfs
+                        .open_append(&last.path)
+                        .map_err(|e| StoreError::io(&last.path, e))?,
+                );
+                *w = Some(f.clone());
+                f
+            }
+        };
+        file.append(data)
             .map_err(|e| StoreError::io(&last.path, e))?;
-        last.valid_end
+        let offset = last
+            .valid_end
             .fetch_add(data.len() as u64, Ordering::AcqRel);
-        Ok(())
+        Ok(Unsynced {
+            file,
+            segment: last,
+            offset,
+        })
     }
 
-    /// `fdatasync` of the live segment.
+    /// `fdatasync` of the live segment. The writer lock is not held during
+    /// the sync, so appends go on meanwhile.
     ///
     /// # Errors
     /// I/O errors; the caller must poison.
     pub fn sync(&self) -> Result<()> {
-        let mut w = self.writer.lock().expect("writer lock");
-        if let Some(w) = w.as_mut() {
+        let w = self.writer.lock().expect("writer lock").clone();
+        if let Some(w) = w {
             let last = self.last();
             w.sync_data().map_err(|e| StoreError::io(&last.path, e))?;
         }

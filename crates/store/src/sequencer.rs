@@ -1,40 +1,181 @@
-//! The sequencer: the single writer of a log's WAL. It takes every batch
-//! waiting in the queue as one group, writes the group with one `write` and
-//! one `fdatasync`, and only then acknowledges each batch. No lock is held
-//! across the I/O: callers keep queueing while a group is being synced.
+//! The sequencer: the single writer of a log's WAL, in two threads. The
+//! writer takes every batch waiting in the queue as one group and appends it
+//! with one `write`; the syncer makes everything written so far durable with
+//! one `fdatasync` and only then acknowledges. While one group is being
+//! synced the next is being written, so the copy into the page cache overlaps
+//! the disk's sync latency. No lock is held across the I/O: callers keep
+//! queueing meanwhile.
+//!
+//! The durability rule: a batch is acknowledged only after an `fdatasync`
+//! of the file holding it that began after its `write` returned. At most
+//! `max_group_bytes` are ever written and not yet synced, so a crash leaves
+//! no more than that after the last durable byte (recovery's torn-tail bound).
 
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
 use crate::error::StoreError;
 use crate::log::{Appended, Job, Shared};
+use crate::segment::Unsynced;
 
-/// Acknowledgements computed by the sequencer, delivered by the acker thread
-/// so that the next group's write and fsync overlap with waking callers.
+/// Acknowledgements computed by the syncer, delivered by the acker thread
+/// so that the next sync overlaps with waking callers.
 pub(crate) type Acks = Vec<(crate::log::Done, crate::error::Result<Appended>)>;
 
-pub(crate) fn run(shared: &Shared, acker: std::sync::mpsc::Sender<Acks>) {
+/// A group written to the WAL, waiting for its sync.
+struct Written {
+    jobs: Vec<Job>,
+    /// Index of its first entry.
+    first: u64,
+    /// Where its bytes went.
+    at: Unsynced,
+    bytes: usize,
+}
+
+/// Bytes written and not yet synced.
+#[derive(Default)]
+struct InFlight {
+    bytes: Mutex<usize>,
+    cv: Condvar,
+}
+
+impl InFlight {
+    /// Waits until `n` more bytes keep the unsynced total within `limit`
+    /// (a group alone may always go), then counts them.
+    fn reserve(&self, n: usize, limit: usize) {
+        let mut b = self.bytes.lock().expect("in-flight lock");
+        while *b > 0 && *b + n > limit {
+            b = self.cv.wait(b).expect("in-flight lock");
+        }
+        *b += n;
+    }
+
+    fn release(&self, n: usize) {
+        *self.bytes.lock().expect("in-flight lock") -= n;
+        self.cv.notify_all();
+    }
+}
+
+/// Starts the writer and syncer threads of a log.
+pub(crate) fn spawn(shared: &Arc<Shared>, acker: Sender<Acks>) -> [JoinHandle<()>; 2] {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let inflight = Arc::new(InFlight::default());
+    let (s1, s2) = (shared.clone(), shared.clone());
+    let (f1, f2) = (inflight.clone(), inflight);
+    let writer = std::thread::Builder::new()
+        .name(format!("vt-seq-{}", shared.name))
+        .spawn(move || write_groups(&s1, &tx, &f1))
+        .expect("spawn sequencer");
+    let syncer = std::thread::Builder::new()
+        .name(format!("vt-sync-{}", shared.name))
+        .spawn(move || sync_groups(&s2, &rx, &acker, &f2))
+        .expect("spawn syncer");
+    [writer, syncer]
+}
+
+fn write_groups(shared: &Shared, tx: &Sender<Written>, inflight: &InFlight) {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    loop {
-        let jobs = take_group(shared);
-        let Some(jobs) = jobs else { break };
+    let mut next = shared.durable.load(Ordering::Acquire);
+    while let Some(jobs) = take_group(shared) {
         if let Err(e) = shared.check_poison() {
             fail_all(jobs, &e);
             continue;
         }
-        if let Some(acks) = commit(shared, jobs, &mut buf) {
-            if let Err(std::sync::mpsc::SendError(acks)) = acker.send(acks) {
-                for (done, r) in acks {
-                    done(r);
+        buf.clear();
+        for j in &jobs {
+            buf.extend_from_slice(&j.batch.records);
+        }
+        inflight.reserve(buf.len(), shared.config.max_group_bytes);
+        match shared.wal.append_unsynced(&buf, next) {
+            Ok(at) => {
+                let first = next;
+                next += jobs.iter().map(|j| j.batch.len() as u64).sum::<u64>();
+                let w = Written {
+                    jobs,
+                    first,
+                    at,
+                    bytes: buf.len(),
+                };
+                if let Err(std::sync::mpsc::SendError(w)) = tx.send(w) {
+                    // The syncer is gone (it only stops when this sender is
+                    // dropped); never acknowledge what was not synced.
+                    inflight.release(w.bytes);
+                    fail_all(w.jobs, &closed(shared));
                 }
+            }
+            Err(e) => {
+                inflight.release(buf.len());
+                shared.poison(&e);
+                fail_all(jobs, &poisoned(shared, &e));
             }
         }
     }
-    drop(acker);
-    // Hand over to the integrator for the final checkpoint.
+}
+
+/// Syncs every written group in one go, then acknowledges them in order.
+/// Once the writer stops, hands over to the integrator for the final
+/// checkpoint.
+fn sync_groups(shared: &Shared, rx: &Receiver<Written>, acker: &Sender<Acks>, inflight: &InFlight) {
+    while let Ok(w) = rx.recv() {
+        let mut groups = vec![w];
+        groups.extend(rx.try_iter());
+        let bytes = groups.iter().map(|g| g.bytes).sum();
+        let t = std::time::Instant::now();
+        let res = shared.check_poison().and_then(|()| sync_files(&groups));
+        let synced = t.elapsed();
+        inflight.release(bytes);
+        let acks = match res {
+            Ok(()) => settle(shared, groups, synced),
+            Err(e) => {
+                let p = match e {
+                    p @ StoreError::Poisoned { .. } => p,
+                    e => {
+                        shared.poison(&e);
+                        poisoned(shared, &e)
+                    }
+                };
+                for g in groups {
+                    fail_all(g.jobs, &p);
+                }
+                continue;
+            }
+        };
+        if let Err(std::sync::mpsc::SendError(acks)) = acker.send(acks) {
+            for (done, r) in acks {
+                done(r);
+            }
+        }
+    }
     let mut p = shared.pending.lock().expect("pending lock");
     p.closed = true;
     drop(p);
     shared.pending_cv.notify_all();
+}
+
+/// One `fdatasync` per file the groups went to (a roll-over between them
+/// already synced the segment it closed; syncing it again costs nothing).
+fn sync_files(groups: &[Written]) -> crate::error::Result<()> {
+    let mut prev: Option<&Unsynced> = None;
+    for g in groups {
+        if prev.is_none_or(|p| !p.same_file(&g.at)) {
+            g.at.sync()?;
+        }
+        prev = Some(&g.at);
+    }
+    Ok(())
+}
+
+fn poisoned(shared: &Shared, e: &StoreError) -> StoreError {
+    StoreError::Poisoned {
+        log: shared.name.clone(),
+        cause: e.to_string(),
+    }
+}
+
+fn closed(shared: &Shared) -> StoreError {
+    StoreError::Closed(shared.name.clone())
 }
 
 /// Waits for work; returns every queued job up to the group limit, or `None`
@@ -105,61 +246,74 @@ pub(crate) fn run_acker(rx: &std::sync::mpsc::Receiver<Acks>) {
     }
 }
 
-fn commit(shared: &Shared, jobs: Vec<Job>, buf: &mut Vec<u8>) -> Option<Acks> {
-    buf.clear();
-    for j in &jobs {
-        buf.extend_from_slice(&j.batch.records);
-    }
-    let first = shared.durable.load(Ordering::Acquire);
-    // One write, one fdatasync for the whole group.
-    let mut synced = std::time::Duration::ZERO;
-    let res = shared.wal.append(buf, first).and_then(|()| {
-        let t = std::time::Instant::now();
-        let r = shared.wal.sync();
-        synced = t.elapsed();
-        r
-    });
-    if let Err(e) = res {
-        shared.poison(&e);
-        let p = StoreError::Poisoned {
-            log: shared.name.clone(),
-            cause: e.to_string(),
-        };
-        fail_all(jobs, &p);
-        return None;
-    }
-    // The group sits at the end of the live segment.
-    let group_base = shared.wal.last().valid_end() - buf.len() as u64;
-    let mut index = first;
-    let mut batch_base = group_base;
-    let mut results = Vec::with_capacity(jobs.len());
+/// The groups are durable: hands their leaves and index offsets to the
+/// integrator, advances the durable size and builds the acknowledgements.
+fn settle(shared: &Shared, groups: Vec<Written>, synced: std::time::Duration) -> Acks {
+    let mut acks = Vec::with_capacity(groups.iter().map(|g| g.jobs.len()).sum());
+    let mut index = groups[0].first;
     {
         let mut p = shared.pending.lock().expect("pending lock");
-        for j in &jobs {
-            for (k, start) in j.batch.starts.iter().enumerate() {
-                let i = index + k as u64;
-                if i % 256 == 0 {
-                    p.index_offsets.push((i, batch_base + u64::from(*start)));
+        for g in &groups {
+            debug_assert_eq!(g.first, index, "groups are synced in the order written");
+            let mut batch_base = g.at.offset();
+            for j in &g.jobs {
+                for (k, start) in j.batch.starts.iter().enumerate() {
+                    let i = index + k as u64;
+                    if i % 256 == 0 {
+                        p.index_offsets.push((i, batch_base + u64::from(*start)));
+                    }
                 }
+                p.leaves.extend_from_slice(&j.batch.leaf_hashes);
+                index += j.batch.len() as u64;
+                batch_base += j.batch.records.len() as u64;
             }
-            p.leaves.extend_from_slice(&j.batch.leaf_hashes);
-            results.push(Appended {
-                first_index: index,
-                leaf_hashes: j.batch.leaf_hashes.clone(),
-            });
-            index += j.batch.len() as u64;
-            batch_base += j.batch.records.len() as u64;
         }
     }
     shared.durable.store(index, Ordering::Release);
-    shared
-        .stats
-        .record_group(synced, jobs.iter().map(|j| j.batch.len()));
+    shared.stats.record_group(
+        synced,
+        groups
+            .iter()
+            .flat_map(|g| g.jobs.iter().map(|j| j.batch.len())),
+    );
     shared.pending_cv.notify_all();
-    Some(
-        jobs.into_iter()
-            .zip(results)
-            .map(|(j, r)| (j.done, Ok(r)))
-            .collect(),
-    )
+    let mut index = groups[0].first;
+    for g in groups {
+        for j in g.jobs {
+            let n = j.batch.len() as u64;
+            let r = Appended {
+                first_index: index,
+                leaf_hashes: j.batch.leaf_hashes,
+            };
+            index += n;
+            acks.push((j.done, Ok(r)));
+        }
+    }
+    acks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// The writer waits while more than the limit would be unsynced, and a
+    /// group alone always goes.
+    #[test]
+    fn in_flight_bytes_stay_within_the_limit() {
+        let f = Arc::new(InFlight::default());
+        f.reserve(100, 50); // alone: over the limit, still allowed
+        f.release(100);
+        f.reserve(30, 50);
+        let f2 = f.clone();
+        let t = std::thread::spawn(move || {
+            f2.reserve(30, 50); // 60 > 50: waits for the release below
+            *f2.bytes.lock().unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!t.is_finished(), "reserve did not wait");
+        f.release(30);
+        assert_eq!(t.join().unwrap(), 30);
+    }
 }

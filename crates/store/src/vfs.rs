@@ -20,18 +20,21 @@ pub enum Flag {
     Immutable,
 }
 
-/// A file opened for appending.
-pub trait AppendFile: Send {
+/// A file opened for appending. One thread appends; another may `fdatasync`
+/// the same file meanwhile (the WAL's write of one group overlaps the sync of
+/// the one before), so both take `&self`.
+pub trait AppendFile: Send + Sync {
     /// Appends all of `data` (one or more `write` calls).
     ///
     /// # Errors
     /// The OS error; the caller must treat the file as unusable.
-    fn append(&mut self, data: &[u8]) -> io::Result<()>;
-    /// `fdatasync`.
+    fn append(&self, data: &[u8]) -> io::Result<()>;
+    /// `fdatasync`: every byte appended before the call began is durable
+    /// when it returns `Ok`.
     ///
     /// # Errors
     /// The OS error; the caller must poison the writer.
-    fn sync_data(&mut self) -> io::Result<()>;
+    fn sync_data(&self) -> io::Result<()>;
 }
 
 /// A file opened for positional reads.
@@ -133,10 +136,10 @@ pub struct RealFs;
 struct RealAppend(File);
 
 impl AppendFile for RealAppend {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.0.write_all(data)
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        (&self.0).write_all(data)
     }
-    fn sync_data(&mut self) -> io::Result<()> {
+    fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
     }
 }
