@@ -25,8 +25,11 @@ pub(crate) fn run(shared: &Shared) {
         }
     };
     let mut last_sign = Instant::now();
+    // The buffers handed back and forth with the sequencer: reusing them
+    // spares regrowing (and page-faulting) a fresh one per checkpoint.
+    let (mut spare_leaves, mut spare_offsets) = (Vec::new(), Vec::new());
     loop {
-        let (leaves, offsets, closing) = {
+        let (mut leaves, mut offsets, closing) = {
             let mut p = shared.pending.lock().expect("pending lock");
             loop {
                 if shared.poisoned.load(std::sync::atomic::Ordering::Acquire) {
@@ -62,8 +65,8 @@ pub(crate) fn run(shared: &Shared) {
             }
             p.wanted = false;
             (
-                std::mem::take(&mut p.leaves),
-                std::mem::take(&mut p.index_offsets),
+                std::mem::replace(&mut p.leaves, std::mem::take(&mut spare_leaves)),
+                std::mem::replace(&mut p.index_offsets, std::mem::take(&mut spare_offsets)),
                 p.closed,
             )
         };
@@ -74,6 +77,9 @@ pub(crate) fn run(shared: &Shared) {
             }
             last_sign = Instant::now();
         }
+        leaves.clear();
+        offsets.clear();
+        (spare_leaves, spare_offsets) = (leaves, offsets);
         if closing
             && shared
                 .pending
