@@ -239,6 +239,10 @@ pub(crate) struct Queue {
     pub hint: usize,
     /// Submitters wake the sequencer once this many jobs are queued.
     pub wake_at: usize,
+    /// Bytes of the queued batches.
+    pub bytes: usize,
+    /// … or once this many bytes are.
+    pub wake_bytes: usize,
 }
 
 impl Default for Queue {
@@ -248,6 +252,8 @@ impl Default for Queue {
             closed: false,
             hint: 1,
             wake_at: 1,
+            bytes: 0,
+            wake_bytes: usize::MAX,
         }
     }
 }
@@ -442,11 +448,12 @@ impl Log {
             done(Err(StoreError::Closed(self.shared.name.clone())));
             return;
         }
+        q.bytes += batch.bytes();
         q.jobs.push_back(Job {
             batch,
             done: Box::new(done),
         });
-        let wake = q.jobs.len() >= q.wake_at;
+        let wake = q.jobs.len() >= q.wake_at || q.bytes >= q.wake_bytes;
         drop(q);
         if wake {
             self.shared.queue_cv.notify_one();

@@ -759,3 +759,36 @@ pub(crate) fn unborn(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<PathBuf>>> 
     }
     Ok(Some(tmps))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memfs::MemFs;
+
+    /// The sequencer's syncer may sync only the newest segment's file after
+    /// a roll-over, so the roll-over itself must make the closed segment
+    /// durable: bytes appended to it and never synced through their
+    /// [`Unsynced`] survive a crash right after the roll.
+    #[test]
+    fn a_roll_over_syncs_the_segment_it_closes() {
+        let fs = MemFs::new();
+        let dir = Path::new("/wal");
+        let mut s = Stream::create(
+            Arc::new(fs.clone()),
+            dir,
+            Kind::Wal,
+            0,
+            0,
+            Arc::new(FlagReport::default()),
+        )
+        .unwrap();
+        s.set_segment_limit(HEADER_LEN + 100);
+        let first = s.append_unsynced(&[1u8; 80], 0).unwrap();
+        let second = s.append_unsynced(&[2u8; 80], 1).unwrap();
+        assert!(!first.same_file(&second), "the second append rolled over");
+        let closed = s.segments()[0].path.clone();
+        let survived = fs.crash(0).contents(&closed).unwrap();
+        assert_eq!(survived.len() as u64, HEADER_LEN + 80);
+        assert_eq!(&survived[HEADER_LEN as usize..], &[1u8; 80]);
+    }
+}

@@ -34,6 +34,10 @@ struct Written {
     bytes: usize,
 }
 
+/// While a sync is in progress, the writer takes the next group only once
+/// this many bytes are queued.
+const PIPELINE_MIN_BYTES: usize = 64 << 10;
+
 /// Bytes written and not yet synced.
 #[derive(Default)]
 struct InFlight {
@@ -52,6 +56,12 @@ impl InFlight {
         *b += n;
     }
 
+    fn idle(&self) -> bool {
+        *self.bytes.lock().expect("in-flight lock") == 0
+    }
+
+    /// Counts `n` bytes synced (or failed) and wakes a writer waiting for
+    /// room.
     fn release(&self, n: usize) {
         *self.bytes.lock().expect("in-flight lock") -= n;
         self.cv.notify_all();
@@ -64,9 +74,10 @@ pub(crate) fn spawn(shared: &Arc<Shared>, acker: Sender<Acks>) -> [JoinHandle<()
     let inflight = Arc::new(InFlight::default());
     let (s1, s2) = (shared.clone(), shared.clone());
     let (f1, f2) = (inflight.clone(), inflight);
+    let acker2 = acker.clone();
     let writer = std::thread::Builder::new()
         .name(format!("vt-seq-{}", shared.name))
-        .spawn(move || write_groups(&s1, &tx, &f1))
+        .spawn(move || write_groups(&s1, &tx, &acker2, &f1))
         .expect("spawn sequencer");
     let syncer = std::thread::Builder::new()
         .name(format!("vt-sync-{}", shared.name))
@@ -75,10 +86,10 @@ pub(crate) fn spawn(shared: &Arc<Shared>, acker: Sender<Acks>) -> [JoinHandle<()
     [writer, syncer]
 }
 
-fn write_groups(shared: &Shared, tx: &Sender<Written>, inflight: &InFlight) {
+fn write_groups(shared: &Shared, tx: &Sender<Written>, acker: &Sender<Acks>, inflight: &InFlight) {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut next = shared.durable.load(Ordering::Acquire);
-    while let Some(jobs) = take_group(shared) {
+    while let Some(jobs) = take_group(shared, inflight) {
         if let Err(e) = shared.check_poison() {
             fail_all(jobs, &e);
             continue;
@@ -87,7 +98,14 @@ fn write_groups(shared: &Shared, tx: &Sender<Written>, inflight: &InFlight) {
         for j in &jobs {
             buf.extend_from_slice(&j.batch.records);
         }
-        inflight.reserve(buf.len(), shared.config.max_group_bytes);
+        // A small group with no sync in progress is synced right here: the
+        // hand-over to the syncer would only add a thread wake-up to its
+        // latency. Nothing else can be in flight meanwhile (only this thread
+        // adds to it), so groups are still settled in order.
+        let inline = buf.len() < PIPELINE_MIN_BYTES && inflight.idle();
+        if !inline {
+            inflight.reserve(buf.len(), shared.config.max_group_bytes);
+        }
         match shared.wal.append_unsynced(&buf, next) {
             Ok(at) => {
                 let first = next;
@@ -98,7 +116,9 @@ fn write_groups(shared: &Shared, tx: &Sender<Written>, inflight: &InFlight) {
                     at,
                     bytes: buf.len(),
                 };
-                if let Err(std::sync::mpsc::SendError(w)) = tx.send(w) {
+                if inline {
+                    sync_and_ack(shared, vec![w], acker);
+                } else if let Err(std::sync::mpsc::SendError(w)) = tx.send(w) {
                     // The syncer is gone (it only stops when this sender is
                     // dropped); never acknowledge what was not synced.
                     inflight.release(w.bytes);
@@ -106,7 +126,9 @@ fn write_groups(shared: &Shared, tx: &Sender<Written>, inflight: &InFlight) {
                 }
             }
             Err(e) => {
-                inflight.release(buf.len());
+                if !inline {
+                    inflight.release(buf.len());
+                }
                 shared.poison(&e);
                 fail_all(jobs, &poisoned(shared, &e));
             }
@@ -114,44 +136,54 @@ fn write_groups(shared: &Shared, tx: &Sender<Written>, inflight: &InFlight) {
     }
 }
 
-/// Syncs every written group in one go, then acknowledges them in order.
-/// Once the writer stops, hands over to the integrator for the final
-/// checkpoint.
+/// Syncs every group the writer handed over in one go, then acknowledges
+/// them in order. Once the writer stops, hands over to the integrator for
+/// the final checkpoint.
 fn sync_groups(shared: &Shared, rx: &Receiver<Written>, acker: &Sender<Acks>, inflight: &InFlight) {
     while let Ok(w) = rx.recv() {
         let mut groups = vec![w];
         groups.extend(rx.try_iter());
         let bytes = groups.iter().map(|g| g.bytes).sum();
-        let t = std::time::Instant::now();
-        let res = shared.check_poison().and_then(|()| sync_files(&groups));
-        let synced = t.elapsed();
+        sync_and_ack(shared, groups, acker);
+        // Released only once settled, so that a group the writer then syncs
+        // itself is settled after these.
         inflight.release(bytes);
-        let acks = match res {
-            Ok(()) => settle(shared, groups, synced),
-            Err(e) => {
-                let p = match e {
-                    p @ StoreError::Poisoned { .. } => p,
-                    e => {
-                        shared.poison(&e);
-                        poisoned(shared, &e)
-                    }
-                };
-                for g in groups {
-                    fail_all(g.jobs, &p);
-                }
-                continue;
-            }
-        };
-        if let Err(std::sync::mpsc::SendError(acks)) = acker.send(acks) {
-            for (done, r) in acks {
-                done(r);
-            }
-        }
+        // Wake a writer waiting in `take_group` for the syncs to end. Taking
+        // the queue lock orders this after its check of `idle` under it.
+        drop(shared.queue.lock().expect("queue lock"));
+        shared.queue_cv.notify_all();
     }
     let mut p = shared.pending.lock().expect("pending lock");
     p.closed = true;
     drop(p);
     shared.pending_cv.notify_all();
+}
+
+/// Makes the groups durable and acknowledges them, or fails them all (and
+/// poisons the log) if the sync fails.
+fn sync_and_ack(shared: &Shared, groups: Vec<Written>, acker: &Sender<Acks>) {
+    let t = std::time::Instant::now();
+    let res = shared.check_poison().and_then(|()| sync_files(&groups));
+    let synced = t.elapsed();
+    if let Err(e) = res {
+        let p = match e {
+            p @ StoreError::Poisoned { .. } => p,
+            e => {
+                shared.poison(&e);
+                poisoned(shared, &e)
+            }
+        };
+        for g in groups {
+            fail_all(g.jobs, &p);
+        }
+        return;
+    }
+    let acks = settle(shared, groups, synced);
+    if let Err(std::sync::mpsc::SendError(acks)) = acker.send(acks) {
+        for (done, r) in acks {
+            done(r);
+        }
+    }
 }
 
 /// One `fdatasync` per file the groups went to (a roll-over between them
@@ -179,16 +211,28 @@ fn closed(shared: &Shared) -> StoreError {
 }
 
 /// Waits for work; returns every queued job up to the group limit, or `None`
-/// once closed and drained.
-fn take_group(shared: &Shared) -> Option<Vec<Job>> {
+/// once closed and drained. While a sync is in progress it waits for it to
+/// end unless 64 KiB or more are queued: a small group gains nothing from
+/// overlapping a sync (its write is cheap), and taking it early would split
+/// the group that the sync's callers are about to send.
+fn take_group(shared: &Shared, inflight: &InFlight) -> Option<Vec<Job>> {
     let mut q = shared.queue.lock().expect("queue lock");
-    while q.jobs.is_empty() {
-        if q.closed {
-            return None;
+    loop {
+        if q.jobs.is_empty() {
+            if q.closed {
+                return None;
+            }
+            q.wake_at = 1;
+        } else if q.closed || q.bytes >= PIPELINE_MIN_BYTES || inflight.idle() {
+            break;
+        } else {
+            // Woken by the syncer (see `InFlight::release`) or a backlog.
+            q.wake_at = usize::MAX;
+            q.wake_bytes = PIPELINE_MIN_BYTES;
         }
-        q.wake_at = 1;
         q = shared.queue_cv.wait(q).expect("queue lock");
     }
+    q.wake_bytes = usize::MAX;
     // Adaptive group commit: the callers of the previous group are likely
     // about to send again; give them a bounded moment so one fsync covers all.
     let wait = shared.config.group_wait;
@@ -208,18 +252,25 @@ fn take_group(shared: &Shared) -> Option<Vec<Job>> {
         }
     }
     q.wake_at = 1;
-    let mut bytes = 0usize;
     let mut jobs = Vec::new();
+    move_queued(shared, &mut q, &mut jobs);
+    Some(jobs)
+}
+
+/// Moves queued jobs to `jobs` while the group stays within its limit (a
+/// first job always goes), and remembers the group's size as the hint.
+fn move_queued(shared: &Shared, q: &mut crate::log::Queue, jobs: &mut Vec<Job>) {
+    let mut bytes: usize = jobs.iter().map(|j| j.batch.bytes()).sum();
     while let Some(j) = q.jobs.front() {
         let b = j.batch.bytes();
         if !jobs.is_empty() && bytes + b > shared.config.max_group_bytes {
             break;
         }
         bytes += b;
+        q.bytes -= b;
         jobs.push(q.jobs.pop_front().expect("front exists"));
     }
     q.hint = jobs.len().max(1);
-    Some(jobs)
 }
 
 fn fail_all(jobs: Vec<Job>, e: &StoreError) {

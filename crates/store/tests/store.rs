@@ -343,32 +343,49 @@ fn crash_after_every_sync_keeps_every_acknowledged_entry() {
     }
 }
 
-/// Eight writers append at once and every sync takes 300 µs, so the
-/// sequencer writes groups while earlier ones are being synced, and the
-/// process crashes at one sync after
-/// another, with WAL segments of the default size and of 2 KiB (a roll-over
-/// lands between a group's write and its sync). Guards the write/sync
+/// Twelve writers append at once and every sync takes 1 ms; eight send
+/// batches of 27–81 KB, so the sequencer writes groups while earlier ones are
+/// being synced (it overlaps them from 64 KiB queued), and four send small
+/// ones, which it syncs itself when no sync is in progress. The process
+/// crashes at one sync after another, with WAL segments of the default size
+/// and of 100 KiB (roll-overs among groups in flight). Guards the write/sync
 /// pipeline: a batch is acknowledged only after a sync that began after its
-/// write, of the file that holds it (acknowledging the groups written during
-/// a sync, or a roll-over that leaves the closed segment to a sync of the
-/// newest one, loses acknowledged entries here).
+/// write (acknowledging the groups written during a sync loses acknowledged
+/// entries here). That a roll-over syncs the segment it closes is
+/// `segment::tests::a_roll_over_syncs_the_segment_it_closes`.
 #[test]
 fn concurrent_writers_crashing_at_any_sync_lose_nothing() {
-    for config in [cfg(), small_wal_segments()] {
-        for n in (1..240).step_by(7) {
+    let segments = LogConfig {
+        wal_segment_bytes: 100 << 10,
+        ..cfg()
+    };
+    for config in [cfg(), segments] {
+        for n in (1..200).step_by(7) {
             let fs = MemFs::new();
             let dd = init(&fs);
             fs.set_fault(Fault::CrashAfterSync(n));
-            fs.set_sync_delay(Duration::from_micros(300));
+            fs.set_sync_delay(Duration::from_millis(1));
             let log = dd.open_log("default", config.clone()).unwrap();
             let acked = std::sync::Mutex::new(Vec::new());
             std::thread::scope(|s| {
-                for w in 0..8u64 {
+                for w in 0..12u64 {
                     let (log, acked) = (&log, &acked);
                     s.spawn(move || {
-                        for i in 0..60u64 {
-                            let batch: Vec<Vec<u8>> = (0..(i % 3 + 1))
-                                .map(|k| entry(w * 100_000 + i * 10 + k))
+                        for i in 0..40u64 {
+                            let (count, pad) = if w % 3 != 0 {
+                                ((i % 3 + 1) * 3, 9000)
+                            } else {
+                                (i % 3 + 1, 0)
+                            };
+                            let batch: Vec<Vec<u8>> = (0..count)
+                                .map(|k| {
+                                    let mut e = entry(w * 100_000 + i * 10 + k);
+                                    e.truncate(e.len() - 1);
+                                    e.extend_from_slice(b",\"pad\":\"");
+                                    e.resize(e.len() + pad, b'x');
+                                    e.extend_from_slice(b"\"}");
+                                    e
+                                })
                                 .collect();
                             let Ok(r) = log.append(&batch) else { break };
                             let mut a = acked.lock().unwrap();
@@ -381,7 +398,7 @@ fn concurrent_writers_crashing_at_any_sync_lose_nothing() {
             });
             drop(log);
             let acked = acked.into_inner().unwrap();
-            for torn in [0usize, 10, 64] {
+            for torn in [0usize, 10, 5000] {
                 check_survivors_with(&fs.crash(torn), &acked, config.clone());
             }
         }
