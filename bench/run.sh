@@ -169,11 +169,16 @@ for run in $(seq "$runs"); do
   record recovery postgresql "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
 
   # Batched durable ingest: 1,000 events per transaction / append call.
-  # veritrail with 4 concurrent writers (as a server has), and with one;
-  # the baselines with one client, their best (their writers serialise on
-  # the chain head, so more clients only add contention).
-  record batch veritrail "$run" "$(vt_bench --events "$batch_n" --batch 1000 --writers 4)"
+  # Each system at its best client count: veritrail with 16 writer threads,
+  # each preparing (hashing) its own batches as a server's request workers
+  # do; the baselines with one client (their writers serialise on the chain
+  # head, so more clients only add contention). Also veritrail with one
+  # writer, and with the 4 callback-driven writers of runs before session 5
+  # (their ack callbacks prepare every next batch on the log's one acker
+  # thread).
+  record batch veritrail "$run" "$(vt_bench --events "$batch_n" --batch 1000 --writers 16 --threads)"
   record batch1 veritrail "$run" "$(vt_bench --events "$batch_n" --batch 1000 --writers 1)"
+  record batch4cb veritrail "$run" "$(vt_bench --events "$batch_n" --batch 1000 --writers 4)"
   "$bl" pg-setup --url "$pg"
   record batch postgresql "$run" "$("$bl" pg-ingest --url "$pg" --events "$batch_n" --clients 1 --batch 1000)"
   rm -f "$work"/batch.sqlite*
