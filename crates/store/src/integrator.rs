@@ -109,6 +109,7 @@ pub(crate) fn integrate(
     index_offsets: &[(u64, u64)],
 ) -> Result<()> {
     let old_size = tree.size().0;
+    let new_size = old_size + leaves.len() as u64;
     let mut touched: Vec<Arc<Stream>> = Vec::new();
     // Bounded slices keep the transient memory independent of how far the
     // integrator is behind.
@@ -117,7 +118,7 @@ pub(crate) fn integrate(
         // Level 0 is the leaf hashes themselves.
         let bytes: Vec<u8> = slice.iter().flat_map(|h| h.0).collect();
         let l0 = shared.open_or_create_level(0)?;
-        reconcile(&l0, first, &bytes, 32)?;
+        reconcile(&l0, first, &bytes, 32, new_size)?;
         // Levels 8, 16, …: the nodes that become complete.
         let mut sink = VecSink::new(&[8, 16, 24, 32, 40, 48, 56]);
         tree.extend(slice, &mut sink);
@@ -143,7 +144,7 @@ pub(crate) fn integrate(
                 continue;
             }
             let s = shared.open_or_create_level(l as u8)?;
-            reconcile(&s, *first, bytes, 32)?;
+            reconcile(&s, *first, bytes, 32, new_size >> (8 * l))?;
             if !touched.iter().any(|t| Arc::ptr_eq(t, &s)) {
                 touched.push(s);
             }
@@ -159,7 +160,13 @@ pub(crate) fn integrate(
             debug_assert_eq!(*idx, (first + i as u64) * 256);
             bytes.extend_from_slice(&off.to_le_bytes());
         }
-        reconcile(&shared.index, first, &bytes, 8)?;
+        reconcile(
+            &shared.index,
+            first,
+            &bytes,
+            8,
+            first + index_offsets.len() as u64,
+        )?;
         shared.index.sync()?;
     }
     for s in &touched {
@@ -205,8 +212,17 @@ pub(crate) fn sign_and_publish(shared: &Shared, size: u64, root: Hash) -> Result
 /// Records already present there (written before a crash) must equal what is
 /// expected and are skipped; a mismatching or partial tail (torn by a crash)
 /// is left in place, its segment closed, and writing continues in a new
-/// segment. In steady state the stream ends exactly at `first`.
-pub(crate) fn reconcile(stream: &Stream, first: u64, expected: &[u8], rec: u64) -> Result<()> {
+/// segment. In steady state the stream ends exactly at `first`. `end` is the
+/// record count the stream reaches once the whole integration is done: an
+/// integration works in slices, so records past this slice but before `end`
+/// are the later slices' (written before a crash), not damage.
+pub(crate) fn reconcile(
+    stream: &Stream,
+    first: u64,
+    expected: &[u8],
+    rec: u64,
+    end: u64,
+) -> Result<()> {
     let n = expected.len() as u64 / rec;
     let count = stream.record_count(rec);
     if count < first {
@@ -232,7 +248,8 @@ pub(crate) fn reconcile(stream: &Stream, first: u64, expected: &[u8], rec: u64) 
     let last = stream.last();
     let aligned_end = crate::segment::HEADER_LEN + (first + keep - last.header.start) * rec;
     let file_len = last.file.len().map_err(|e| StoreError::io(&last.path, e))?;
-    if keep < overlap || (first + keep == count && file_len > aligned_end) || count > first + n {
+    debug_assert!(first + n <= end, "the slice lies within the integration");
+    if keep < overlap || (first + keep == count && file_len > aligned_end) || count > end {
         if first + keep < last.header.start {
             return Err(StoreError::corrupted(
                 &last.path,
@@ -240,7 +257,7 @@ pub(crate) fn reconcile(stream: &Stream, first: u64, expected: &[u8], rec: u64) 
                 "derived records differ from the recomputation before the live segment",
             ));
         }
-        if count > first + n && keep == overlap {
+        if count > end && keep == overlap {
             // More records than the tree has: not a torn tail.
             return Err(StoreError::corrupted(
                 &last.path,

@@ -216,9 +216,10 @@ fn check_derived_tails(shared: &Shared, size: u64) -> Result<()> {
     }
     for (l, s) in levels.iter().enumerate() {
         let want = size >> (8 * l as u32);
-        crate::integrator::reconcile(s, want, &[], 32)?;
+        crate::integrator::reconcile(s, want, &[], 32, want)?;
     }
-    crate::integrator::reconcile(&shared.index, size.div_ceil(256), &[], 8)?;
+    let records = size.div_ceil(256);
+    crate::integrator::reconcile(&shared.index, records, &[], 8, records)?;
     Ok(())
 }
 
