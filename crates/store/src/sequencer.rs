@@ -2,9 +2,10 @@
 //! writer takes every batch waiting in the queue as one group and appends it
 //! with one `write`; the syncer makes everything written so far durable with
 //! one `fdatasync` and only then acknowledges. While one group is being
-//! synced the next is being written, so the copy into the page cache overlaps
-//! the disk's sync latency. No lock is held across the I/O: callers keep
-//! queueing meanwhile.
+//! synced the next is being written once 64 KiB are queued, so the copy into
+//! the page cache overlaps the disk's sync latency; a smaller group waits for
+//! the sync in progress and, with none in progress, the writer syncs it
+//! itself. No lock is held across the I/O: callers keep queueing meanwhile.
 //!
 //! The durability rule: a batch is acknowledged only after an `fdatasync`
 //! of the file holding it that began after its `write` returned. At most
