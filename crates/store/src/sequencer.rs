@@ -21,8 +21,9 @@ use crate::error::StoreError;
 use crate::log::{Appended, Job, Shared};
 use crate::segment::Unsynced;
 
-/// Acknowledgements computed by the syncer, delivered by the acker thread
-/// so that the next sync overlaps with waking callers.
+/// Acknowledgements computed after a sync (by the syncer, or by the writer
+/// for a group it synced itself), delivered by the acker thread so that the
+/// next write and sync overlap with waking callers.
 pub(crate) type Acks = Vec<(crate::log::Done, crate::error::Result<Appended>)>;
 
 /// A group written to the WAL, waiting for its sync.
