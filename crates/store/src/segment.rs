@@ -528,6 +528,9 @@ impl Stream {
                 f
             }
         };
+        // One thread appends to a stream: the lock guards the handle, not
+        // the write, so it is not held across the I/O.
+        drop(w);
         file.append(data)
             .map_err(|e| StoreError::io(&last.path, e))?;
         let offset = last

@@ -12,7 +12,7 @@ use veritrail_core::tile::Tile;
 use veritrail_core::tree::{HashReader, LeafIndex, MemoryTree, NodeId, TreeSize};
 use veritrail_store::memfs::{Fault, MemFs};
 use veritrail_store::verify::verify_log;
-use veritrail_store::{DataDir, LogConfig, StoreError};
+use veritrail_store::{Appended, DataDir, LogConfig, StoreError};
 
 fn root() -> PathBuf {
     PathBuf::from("/data")
@@ -202,6 +202,11 @@ fn bad_batches_are_refused_whole() {
     assert_eq!(log.append(&[entry(0)]).unwrap().first_index, 0);
 }
 
+/// (index, leaf hash) of each entry an append acknowledged.
+fn acks(r: &Appended) -> impl Iterator<Item = (u64, Hash)> + '_ {
+    (r.first_index..).zip(r.leaf_hashes.iter().copied())
+}
+
 /// Appends single-entry and multi-entry batches until the store fails,
 /// returning what was acknowledged.
 fn append_until_failure(dd: &DataDir) -> (Vec<(u64, Hash)>, Option<StoreError>) {
@@ -220,11 +225,7 @@ fn append_until_failure_with(
     for i in 0..400u64 {
         let batch: Vec<Vec<u8>> = (0..(i % 4 + 1)).map(|k| entry(i * 10 + k)).collect();
         match log.append(&batch) {
-            Ok(r) => {
-                for (k, h) in r.leaf_hashes.iter().enumerate() {
-                    acked.push((r.first_index + k as u64, *h));
-                }
-            }
+            Ok(r) => acked.extend(acks(&r)),
             Err(e) => return (acked, Some(e)),
         }
     }
@@ -388,10 +389,7 @@ fn concurrent_writers_crashing_at_any_sync_lose_nothing() {
                                 })
                                 .collect();
                             let Ok(r) = log.append(&batch) else { break };
-                            let mut a = acked.lock().unwrap();
-                            for (k, h) in r.leaf_hashes.iter().enumerate() {
-                                a.push((r.first_index + k as u64, *h));
-                            }
+                            acked.lock().unwrap().extend(acks(&r));
                         }
                     });
                 }
@@ -429,12 +427,7 @@ fn a_kill_inside_a_large_integration_loses_nothing() {
         // integration that follows succeed.
         fs.set_fault(Fault::CrashAfterSync(k));
         let r = log.append(&batch).unwrap();
-        let acked: Vec<(u64, Hash)> = r
-            .leaf_hashes
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (r.first_index + i as u64, *h))
-            .collect();
+        let acked: Vec<(u64, Hash)> = acks(&r).collect();
         drop(log);
         let killed = fs.crash(1 << 40);
         let size = check_survivors_with(&killed, &acked, config.clone());
