@@ -137,13 +137,16 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
     let nblocks = (msg_len + 9).div_ceil(64);
     let mut blocks =
         [sha2::digest::generic_array::GenericArray::<u8, sha2::digest::consts::U64>::default(); 8];
-    let mut buf = [0u8; 8 * 64];
-    buf[1..msg_len].copy_from_slice(entry);
-    buf[msg_len] = 0x80;
-    buf[nblocks * 64 - 8..nblocks * 64].copy_from_slice(&((msg_len as u64) * 8).to_be_bytes());
-    for (b, chunk) in blocks.iter_mut().zip(buf.chunks_exact(64)).take(nblocks) {
-        b.copy_from_slice(chunk);
+    // Message byte 0 is the 0x00 prefix (already zero); entry byte k is
+    // message byte k + 1. Each block takes its part of the entry directly.
+    for (b, block) in blocks.iter_mut().enumerate().take(nblocks) {
+        let (lo, hi) = ((b * 64).max(1), ((b + 1) * 64).min(msg_len));
+        if lo < hi {
+            block[lo - b * 64..hi - b * 64].copy_from_slice(&entry[lo - 1..hi - 1]);
+        }
     }
+    blocks[msg_len / 64][msg_len % 64] = 0x80;
+    blocks[nblocks - 1][56..64].copy_from_slice(&((msg_len as u64) * 8).to_be_bytes());
     let mut st = IV;
     sha2::compress256(&mut st, &blocks[..nblocks]);
     state_to_hash(&st)
