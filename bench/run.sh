@@ -177,9 +177,11 @@ for run in $(seq "$runs"); do
     record verify "$sys_" "$run" "$(verify_once "$sys_")"
   done
 
-  # Recovery after a crash with the verification data in place: veritrail is
-  # killed with SIGKILL mid-ingest and reopened; PostgreSQL is stopped
-  # "immediate" (no shutdown checkpoint, crash recovery on start).
+  # Recovery after a crash with the verification data in place, each system
+  # crashed after a second of ingest: veritrail is killed with SIGKILL
+  # mid-ingest and reopened; PostgreSQL is stopped "immediate" (no shutdown
+  # checkpoint, crash recovery on start) while one client inserts 1,000-row
+  # batches (into the table the batched comparison below resets).
   "$vt" bench crash-writer --data "$work/vt-crash" --writers 16 >/dev/null 2>&1 & cw=$!
   sleep 1; kill -9 "$cw"; wait "$cw" 2>/dev/null || true
   t0=$(date +%s.%N)
@@ -190,7 +192,9 @@ for run in $(seq "$runs"); do
   fi
   t1=$(date +%s.%N)
   record recovery veritrail "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
-  pgctl -m immediate stop
+  "$bl" pg-setup --url "$pg"
+  "$bl" pg-ingest --url "$pg" --events 100000000 --clients 1 --batch 1000 >/dev/null 2>&1 & pw=$!
+  sleep 1; pgctl -m immediate stop; wait "$pw" 2>/dev/null || true
   t0=$(date +%s.%N); pgctl -w start; t1=$(date +%s.%N)
   record recovery postgresql "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
 

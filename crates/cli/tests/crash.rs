@@ -17,11 +17,15 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_veritrail")
 }
 
-fn rounds() -> u64 {
-    std::env::var("VERITRAIL_CRASH_ROUNDS")
+/// `VERITRAIL_CRASH_ROUNDS` (default 30) and `VERITRAIL_CRASH_MAX_MS`, the
+/// longest a writer runs before its kill (default 220). A soak run by hand,
+/// e.g. 40 rounds of up to 2.5 s, lets integrations grow past one slice
+/// (2^18 entries) before the kill, which the default rounds never reach.
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(30)
+        .unwrap_or(default)
 }
 
 #[test]
@@ -40,7 +44,8 @@ fn sigkill_during_concurrent_appends_loses_nothing_acknowledged() {
     );
     let mut acked: BTreeMap<u64, Hash> = BTreeMap::new();
     let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
-    for round in 0..rounds() {
+    let max_ms = env_or("VERITRAIL_CRASH_MAX_MS", 220).max(21);
+    for round in 0..env_or("VERITRAIL_CRASH_ROUNDS", 30) {
         let mut child = Command::new(bin())
             .args(["bench", "crash-writer", "--writers", "16"])
             // Every other round rolls WAL segments every 256 KiB, so kills
@@ -67,7 +72,7 @@ fn sigkill_during_concurrent_appends_loses_nothing_acknowledged() {
             stdout.read_to_string(&mut out).unwrap();
             out
         });
-        std::thread::sleep(Duration::from_millis(20 + rng % 200));
+        std::thread::sleep(Duration::from_millis(20 + rng % (max_ms - 20)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let out = reader.join().unwrap();
