@@ -11,6 +11,8 @@
 # on 127.0.0.1 in a temporary directory, runs every comparison RUNS times
 # alternating the systems, and writes bench/results/<date>[-quick].md, .json
 # (one object per measurement) and -plot.svg (into $BENCH_RESULTS_DIR if set).
+# Run as root, it drops the page cache before each cold verification run (and
+# measures warm runs right after); otherwise it measures warm runs only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 invocation="bench/run.sh${*:+ $*}"
