@@ -77,6 +77,12 @@ results="$work/results.jsonl"
 : > "$results"
 # record COMPARISON SYSTEM RUN JSON-FROM-A-TOOL
 record() {
+  # A measuring command that failed prints nothing: stop with its name, not
+  # with a JSON parse error.
+  if [ -z "$4" ]; then
+    echo "bench/run.sh: $1 of $2 (run $3) produced no measurement; its error is above" >&2
+    exit 1
+  fi
   python3 - "$1" "$2" "$3" "$4" >> "$results" <<'PY'
 import json, sys
 c, s, r, j = sys.argv[1:5]
