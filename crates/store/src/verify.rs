@@ -15,6 +15,7 @@ use veritrail_core::hash::{leaf_hash, Hash};
 use crate::datadir::DataDir;
 use crate::error::{Result, StoreError};
 use crate::segment::{LogStreams, Stream, HEADER_LEN};
+use crate::vfs::SCAN_ALIGN;
 
 /// What a successful verification saw.
 #[derive(Clone, Debug, Default)]
@@ -39,14 +40,24 @@ pub struct VerifyReport {
     pub in_flight: u64,
 }
 
-/// Bytes of WAL read at a time.
+/// Bytes of WAL read at a time (a multiple of [`SCAN_ALIGN`]).
 const WINDOW: usize = 8 << 20;
+/// Room in front of a window for the record cut by the previous window's
+/// end: more than the largest record, aligned.
+const CARRY_ROOM: usize =
+    (crate::wal::RECORD_OVERHEAD + crate::wal::MAX_PAYLOAD).next_multiple_of(SCAN_ALIGN);
 
 /// One framed window of a WAL segment.
 #[derive(Default)]
 struct Window {
+    /// The window's bytes are `mem[start..stop]`: what the reader read (at
+    /// an aligned address `CARRY_ROOM` into the aligned part of `mem`),
+    /// preceded by the bytes carried over from the window before.
+    mem: Vec<u8>,
+    start: usize,
+    stop: usize,
+    /// WAL offset of `mem[start]`.
     pos: u64,
-    buf: Vec<u8>,
     spans: Vec<crate::wal::Span>,
     used: usize,
     bad: Option<crate::wal::Bad>,
@@ -54,6 +65,17 @@ struct Window {
     leaves: Vec<Hash>,
     /// First span whose record checksum is wrong.
     crc_bad: Option<usize>,
+}
+
+impl Window {
+    /// Where the reader puts what it reads: an aligned offset into `mem`,
+    /// allocated on first use.
+    fn data_start(&mut self) -> usize {
+        if self.mem.is_empty() {
+            self.mem = vec![0; SCAN_ALIGN + CARRY_ROOM + WINDOW];
+        }
+        self.mem.as_ptr().align_offset(SCAN_ALIGN) + CARRY_ROOM
+    }
 }
 
 /// What the entry fold checks against.
@@ -314,11 +336,15 @@ pub fn verify_log(
         let mut open_batch = 0usize;
         // Bytes at the end that a running writer had not finished writing.
         let mut cut = 0u64;
-        // A reader thread reads, frames, checksums and leaf-hashes the next
-        // window (on all cores) while this one is folded into the tree;
-        // buffers go back to it for reuse. Every record's CRC is checked, also
-        // where hash/0 covers the entry: the CRC also covers the header word
-        // (length and END_OF_BATCH), which no hash does.
+        // Three stages run at once: a reader thread streams the segment in
+        // large aligned windows; a framing thread finds the records of each
+        // (the record cut by the window's end is carried into the next) and
+        // checksums and leaf-hashes them on all cores; this thread folds the
+        // previous window into the tree. Buffers go back to the reader for
+        // reuse. Every record's CRC is checked, also where hash/0 covers the
+        // entry: the CRC also covers the header word (length and
+        // END_OF_BATCH), which no hash does.
+        let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Result<Window>>(1);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Window>>(1);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Window>();
         for w in pool.drain(..) {
@@ -326,27 +352,60 @@ pub fn verify_log(
         }
         std::thread::scope(|scope| -> Result<()> {
             let reader = scope.spawn(move || {
-                let mut pos = HEADER_LEN;
-                while pos < end {
+                let mut off = HEADER_LEN / SCAN_ALIGN as u64 * SCAN_ALIGN as u64;
+                while off < end {
                     let mut w = back_rx.try_recv().unwrap_or_default();
-                    let want = (WINDOW as u64).min(end - pos) as usize;
-                    // The window after this one starts coming from disk
-                    // while this one is read and hashed.
-                    let next = pos + want as u64;
-                    if next < end {
-                        seg.will_need(next, (WINDOW as u64).min(end - next));
+                    let want = (WINDOW as u64).min(end - off) as usize;
+                    let data = w.data_start();
+                    let read = want.next_multiple_of(SCAN_ALIGN);
+                    match seg.file.scan_at(&mut w.mem[data..data + read], off) {
+                        Ok(n) if n >= want => {}
+                        r => {
+                            let e = r.err().unwrap_or_else(|| {
+                                std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "the segment ended before the bytes it holds were read",
+                                )
+                            });
+                            let _ = read_tx.send(Err(StoreError::io(&seg.path, e)));
+                            return back_rx;
+                        }
                     }
-                    w.buf.resize(want, 0);
-                    if let Err(e) = seg.read_at(&mut w.buf, pos) {
-                        let _ = tx.send(Err(e));
+                    (w.start, w.stop, w.pos) = (data, data + want, off);
+                    off += want as u64;
+                    if read_tx.send(Ok(w)).is_err() {
                         return back_rx;
                     }
+                }
+                back_rx
+            });
+            scope.spawn(move || {
+                // The end of the previous window that holds no whole record.
+                let mut carry: Vec<u8> = Vec::new();
+                for w in read_rx {
+                    let mut w = match w {
+                        Ok(w) => w,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    if w.pos < HEADER_LEN {
+                        w.start += (HEADER_LEN - w.pos) as usize;
+                        w.pos = HEADER_LEN;
+                    }
+                    // Room for any record: frame() leaves less than one behind.
+                    debug_assert!(carry.len() <= CARRY_ROOM);
+                    w.start -= carry.len();
+                    w.pos -= carry.len() as u64;
+                    w.mem[w.start..w.start + carry.len()].copy_from_slice(&carry);
+                    let buf = &w.mem[w.start..w.stop];
                     w.spans.clear();
-                    (w.used, w.bad) = crate::wal::frame(&w.buf, &mut w.spans);
-                    w.pos = pos;
-                    let (buf, spans) = (&w.buf, &w.spans);
+                    (w.used, w.bad) = crate::wal::frame(buf, &mut w.spans);
+                    carry.clear();
+                    carry.extend_from_slice(&buf[w.used..]);
                     let first_bad = std::sync::atomic::AtomicUsize::new(usize::MAX);
-                    spans
+                    w.spans
                         .par_iter()
                         .enumerate()
                         .with_min_len(1024)
@@ -358,13 +417,22 @@ pub fn verify_log(
                         })
                         .collect_into_vec(&mut w.leaves);
                     w.crc_bad = Some(first_bad.into_inner()).filter(|&k| k != usize::MAX);
-                    let stop = w.bad.is_some() || w.used == 0;
-                    pos += w.used as u64;
+                    if w.spans.is_empty() && w.bad.is_none() {
+                        // Only at the end: all of it is carried.
+                        continue;
+                    }
+                    let stop = w.bad.is_some();
                     if tx.send(Ok(w)).is_err() || stop {
-                        return back_rx;
+                        return;
                     }
                 }
-                back_rx
+                if !carry.is_empty() {
+                    // What remains is not one whole record: it runs past the end.
+                    let _ = tx.send(Ok(Window {
+                        pos: end - carry.len() as u64,
+                        ..Window::default()
+                    }));
+                }
             });
             for w in rx {
                 let w = w?;

@@ -7,9 +7,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+use std::os::fd::AsRawFd as _;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// An inode flag veritrail sets for storage-level immutability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +54,29 @@ pub trait ReadFile: Send + Sync {
     /// A hint that `len` bytes at `offset` will be read soon, so the OS can
     /// start reading them from disk now. Best effort; does nothing by default.
     fn will_need(&self, _offset: u64, _len: u64) {}
+    /// Reads up to `buf.len()` bytes at `offset` as part of one front-to-back
+    /// pass over a large file (full verification) and returns how many: fewer
+    /// only at the end of the file. `buf`'s address and length and `offset`
+    /// are multiples of [`SCAN_ALIGN`].
+    ///
+    /// The real file system serves the pass from the page cache while the
+    /// file is there, and from the first range that is not, straight from
+    /// the device (`O_DIRECT`): one thread streaming large direct reads gets
+    /// more of a disk than buffered reads with read-ahead, saves the copy
+    /// out of the page cache, and does not evict what the cache holds.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn scan_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let n = self.len()?.saturating_sub(offset).min(buf.len() as u64) as usize;
+        self.read_exact_at(&mut buf[..n], offset)?;
+        Ok(n)
+    }
 }
+
+/// Alignment of [`ReadFile::scan_at`]'s buffer, offset and length: the
+/// largest logical block size direct I/O asks for on common devices.
+pub const SCAN_ALIGN: usize = 4096;
 
 /// File-system operations the store uses.
 pub trait Vfs: Send + Sync + 'static {
@@ -144,19 +167,103 @@ impl AppendFile for RealAppend {
     }
 }
 
-struct RealRead(File);
+struct RealRead {
+    file: File,
+    /// How [`ReadFile::scan_at`] reads: decided by its first read.
+    scan: Mutex<Scan>,
+}
+
+enum Scan {
+    /// From the page cache while all of each read is there.
+    Cached,
+    /// A second descriptor of the same file, opened with `O_DIRECT`.
+    Direct(File),
+    /// Buffered reads: direct I/O is not available here.
+    Buffered,
+}
+
+impl RealRead {
+    /// The same file (not the same path: it may have been renamed) opened
+    /// again with `O_DIRECT`, or `None` where the file system refuses it.
+    fn open_direct(&self) -> Option<File> {
+        use rustix::fs::{Mode, OFlags};
+        let proc_path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        let fd = rustix::fs::open(
+            proc_path.as_str(),
+            OFlags::RDONLY | OFlags::DIRECT | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let direct = File::from(fd);
+        let (a, b) = (self.file.metadata().ok()?, direct.metadata().ok()?);
+        (a.dev() == b.dev() && a.ino() == b.ino()).then_some(direct)
+    }
+}
+
+/// Reads up to `buf.len()` bytes at `offset`, fewer only at the end of the file.
+fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            // A direct read ends short (and unaligned) only at the end of the file.
+            Ok(n) => {
+                done += n;
+                if n % SCAN_ALIGN != 0 {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
 
 impl ReadFile for RealRead {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.0.read_exact_at(buf, offset)
+        self.file.read_exact_at(buf, offset)
     }
     fn len(&self) -> io::Result<u64> {
-        Ok(self.0.metadata()?.len())
+        Ok(self.file.metadata()?.len())
+    }
+    fn scan_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        use rustix::io::{preadv2, ReadWriteFlags};
+        debug_assert!(
+            offset % SCAN_ALIGN as u64 == 0
+                && buf.len() % SCAN_ALIGN == 0
+                && buf.as_ptr().align_offset(SCAN_ALIGN) == 0
+        );
+        let mut scan = self.scan.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Scan::Cached = *scan {
+            // RWF_NOWAIT: only what the page cache holds, without waiting.
+            let want = self.len()?.saturating_sub(offset).min(buf.len() as u64) as usize;
+            match preadv2(
+                &self.file,
+                &mut [io::IoSliceMut::new(&mut buf[..want])],
+                offset,
+                ReadWriteFlags::NOWAIT,
+            ) {
+                Ok(n) if n == want => return Ok(n),
+                // Not all there: the rest of the pass comes from the device.
+                _ => *scan = self.open_direct().map_or(Scan::Buffered, Scan::Direct),
+            }
+        }
+        if let Scan::Direct(f) = &*scan {
+            match read_up_to(f, buf, offset) {
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+                    // The device wants a larger alignment than SCAN_ALIGN.
+                    *scan = Scan::Buffered;
+                }
+                r => return r,
+            }
+        }
+        read_up_to(&self.file, buf, offset)
     }
     fn will_need(&self, offset: u64, len: u64) {
         // A hint only: an error changes nothing.
         let _ = rustix::fs::fadvise(
-            &self.0,
+            &self.file,
             offset,
             std::num::NonZeroU64::new(len),
             rustix::fs::Advice::WillNeed,
@@ -192,7 +299,10 @@ impl Vfs for RealFs {
         )))
     }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadFile>> {
-        Ok(Arc::new(RealRead(File::open(path)?)))
+        Ok(Arc::new(RealRead {
+            file: File::open(path)?,
+            scan: Mutex::new(Scan::Cached),
+        }))
     }
     fn rename_new(&self, from: &Path, to: &Path) -> io::Result<()> {
         use rustix::fs::{renameat_with, RenameFlags, CWD};
@@ -256,5 +366,68 @@ impl Vfs for RealFs {
             cur.contains(IFlags::APPEND),
             cur.contains(IFlags::IMMUTABLE),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An aligned slice of `len` bytes inside `mem`.
+    fn aligned(mem: &mut [u8], len: usize) -> &mut [u8] {
+        let at = mem.as_ptr().align_offset(SCAN_ALIGN);
+        &mut mem[at..at + len]
+    }
+
+    #[test]
+    fn scan_reads_the_same_bytes_from_the_cache_and_from_the_device() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        // Not a multiple of the alignment: the last read ends short.
+        let bytes: Vec<u8> = (0..3 * SCAN_ALIGN * 100 + 123)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let chunk = 64 * SCAN_ALIGN;
+        let scan_all = |f: &Arc<dyn ReadFile>| {
+            let mut mem = vec![0u8; chunk + SCAN_ALIGN];
+            let mut out = Vec::new();
+            let mut off = 0u64;
+            loop {
+                let n = f.scan_at(aligned(&mut mem, chunk), off).unwrap();
+                out.extend_from_slice(&aligned(&mut mem, chunk)[..n]);
+                off += n as u64;
+                if n < chunk {
+                    return out;
+                }
+            }
+        };
+        // Cached: written just now.
+        let f = RealFs.open_read(&path).unwrap();
+        assert_eq!(scan_all(&f), bytes);
+        // Evicted from the page cache: the first read misses and the rest
+        // comes straight from the device where the file system allows it.
+        let file = File::open(&path).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let real = RealRead {
+            file,
+            scan: Mutex::new(Scan::Cached),
+        };
+        let direct_ok = real.open_direct().is_some();
+        let f: Arc<dyn ReadFile> = Arc::new(real);
+        assert_eq!(scan_all(&f), bytes);
+        if direct_ok {
+            let real = RealRead {
+                file: File::open(&path).unwrap(),
+                scan: Mutex::new(Scan::Cached),
+            };
+            rustix::fs::fadvise(&real.file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+            let mut mem = vec![0u8; chunk + SCAN_ALIGN];
+            real.scan_at(aligned(&mut mem, chunk), 0).unwrap();
+            assert!(matches!(*real.scan.lock().unwrap(), Scan::Direct(_)));
+        } else {
+            eprintln!("direct I/O not available on this file system: buffered path checked only");
+        }
     }
 }
