@@ -128,11 +128,6 @@ impl Segment {
             .read_exact_at(buf, offset)
             .map_err(|e| StoreError::io(&self.path, e))
     }
-
-    /// Asks the OS to start reading `len` bytes at `offset` (best effort).
-    pub fn will_need(&self, offset: u64, len: u64) {
-        self.file.will_need(offset, len);
-    }
 }
 
 /// Bytes appended to a segment and not yet made durable.

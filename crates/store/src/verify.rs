@@ -40,8 +40,11 @@ pub struct VerifyReport {
     pub in_flight: u64,
 }
 
-/// Bytes of WAL read at a time (a multiple of [`SCAN_ALIGN`]).
-const WINDOW: usize = 8 << 20;
+/// Bytes of WAL read at a time (a multiple of [`SCAN_ALIGN`]). Up to five
+/// windows are in flight between the three stages; 4 MiB keeps a cold 10 M
+/// entry verification as fast as 8 MiB did (within noise) at 66 MiB of RSS
+/// instead of ~100.
+const WINDOW: usize = 4 << 20;
 /// Room in front of a window for the record cut by the previous window's
 /// end: more than the largest record, aligned.
 const CARRY_ROOM: usize =

@@ -51,9 +51,6 @@ pub trait ReadFile: Send + Sync {
     /// # Errors
     /// The OS error.
     fn len(&self) -> io::Result<u64>;
-    /// A hint that `len` bytes at `offset` will be read soon, so the OS can
-    /// start reading them from disk now. Best effort; does nothing by default.
-    fn will_need(&self, _offset: u64, _len: u64) {}
     /// Reads up to `buf.len()` bytes at `offset` as part of one front-to-back
     /// pass over a large file (full verification) and returns how many: fewer
     /// only at the end of the file. `buf`'s address and length and `offset`
@@ -259,15 +256,6 @@ impl ReadFile for RealRead {
             }
         }
         read_up_to(&self.file, buf, offset)
-    }
-    fn will_need(&self, offset: u64, len: u64) {
-        // A hint only: an error changes nothing.
-        let _ = rustix::fs::fadvise(
-            &self.file,
-            offset,
-            std::num::NonZeroU64::new(len),
-            rustix::fs::Advice::WillNeed,
-        );
     }
 }
 
