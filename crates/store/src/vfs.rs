@@ -197,16 +197,18 @@ impl RealRead {
     }
 }
 
-/// Reads up to `buf.len()` bytes at `offset`, fewer only at the end of the file.
-fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+/// Reads up to `buf.len()` bytes at `offset`, fewer only at the end of the
+/// file. `direct`: `file` was opened with `O_DIRECT`, whose reads end short
+/// and unaligned only at the end of the file (another read from there would
+/// be refused as unaligned).
+fn read_up_to(file: &File, buf: &mut [u8], offset: u64, direct: bool) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match file.read_at(&mut buf[done..], offset + done as u64) {
             Ok(0) => break,
-            // A direct read ends short (and unaligned) only at the end of the file.
             Ok(n) => {
                 done += n;
-                if n % SCAN_ALIGN != 0 {
+                if direct && n % SCAN_ALIGN != 0 {
                     break;
                 }
             }
@@ -247,7 +249,7 @@ impl ReadFile for RealRead {
             }
         }
         if let Scan::Direct(f) = &*scan {
-            match read_up_to(f, buf, offset) {
+            match read_up_to(f, buf, offset, true) {
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
                     // The device wants a larger alignment than SCAN_ALIGN.
                     *scan = Scan::Buffered;
@@ -255,7 +257,7 @@ impl ReadFile for RealRead {
                 r => return r,
             }
         }
-        read_up_to(&self.file, buf, offset)
+        read_up_to(&self.file, buf, offset, false)
     }
 }
 
