@@ -170,11 +170,12 @@ struct RealRead {
     scan: Mutex<Scan>,
 }
 
+#[derive(Clone)]
 enum Scan {
     /// From the page cache while all of each read is there.
     Cached,
     /// A second descriptor of the same file, opened with `O_DIRECT`.
-    Direct(File),
+    Direct(Arc<File>),
     /// Buffered reads: direct I/O is not available here.
     Buffered,
 }
@@ -233,26 +234,36 @@ impl ReadFile for RealRead {
                 && buf.len() % SCAN_ALIGN == 0
                 && buf.as_ptr().align_offset(SCAN_ALIGN) == 0
         );
-        let mut scan = self.scan.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Scan::Cached = *scan {
+        // The lock only guards the mode, never a read.
+        let set = |m: Scan| *self.scan.lock().unwrap_or_else(PoisonError::into_inner) = m;
+        let mut mode = self
+            .scan
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Scan::Cached = mode {
             // RWF_NOWAIT: only what the page cache holds, without waiting.
             let want = self.len()?.saturating_sub(offset).min(buf.len() as u64) as usize;
-            match preadv2(
+            let got = preadv2(
                 &self.file,
                 &mut [io::IoSliceMut::new(&mut buf[..want])],
                 offset,
                 ReadWriteFlags::NOWAIT,
-            ) {
-                Ok(n) if n == want => return Ok(n),
-                // Not all there: the rest of the pass comes from the device.
-                _ => *scan = self.open_direct().map_or(Scan::Buffered, Scan::Direct),
+            );
+            if got.is_ok_and(|n| n == want) {
+                return Ok(want);
             }
+            // Not all there: the rest of the pass comes from the device.
+            mode = self
+                .open_direct()
+                .map_or(Scan::Buffered, |f| Scan::Direct(Arc::new(f)));
+            set(mode.clone());
         }
-        if let Scan::Direct(f) = &*scan {
-            match read_up_to(f, buf, offset, true) {
+        if let Scan::Direct(f) = mode {
+            match read_up_to(&f, buf, offset, true) {
+                // The device wants a larger alignment than SCAN_ALIGN.
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
-                    // The device wants a larger alignment than SCAN_ALIGN.
-                    *scan = Scan::Buffered;
+                    set(Scan::Buffered);
                 }
                 r => return r,
             }
