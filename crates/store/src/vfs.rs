@@ -406,6 +406,12 @@ mod tests {
         // Cached: written just now.
         let f = RealFs.open_read(&path).unwrap();
         assert_eq!(scan_all(&f), bytes);
+        // Where direct I/O is refused: plain buffered reads.
+        let buffered: Arc<dyn ReadFile> = Arc::new(RealRead {
+            file: File::open(&path).unwrap(),
+            scan: Mutex::new(Scan::Buffered),
+        });
+        assert_eq!(scan_all(&buffered), bytes);
         // Evicted from the page cache: the first read misses and the rest
         // comes straight from the device where the file system allows it.
         let file = File::open(&path).unwrap();
