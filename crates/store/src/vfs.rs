@@ -170,7 +170,7 @@ struct RealRead {
     scan: Mutex<Scan>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 enum Scan {
     /// From the page cache while all of each read is there.
     Cached,
@@ -380,6 +380,19 @@ mod tests {
         &mut mem[at..at + len]
     }
 
+    /// How many bytes of the file at `path` the page cache holds, by
+    /// util-linux's `fincore`; `None` where it cannot tell.
+    fn cached_bytes(path: &Path) -> Option<u64> {
+        let out = std::process::Command::new("fincore")
+            .args(["--bytes", "--noheadings", "--output", "RES"])
+            .arg(path)
+            .output()
+            .ok()?;
+        let text = String::from_utf8(out.stdout).ok()?;
+        out.status.success().then_some(())?;
+        text.trim().parse().ok()
+    }
+
     #[test]
     fn scan_reads_the_same_bytes_from_the_cache_and_from_the_device() {
         let tmp = tempfile::tempdir().unwrap();
@@ -421,20 +434,48 @@ mod tests {
             file,
             scan: Mutex::new(Scan::Cached),
         };
-        let direct_ok = real.open_direct().is_some();
+        let direct = real.open_direct();
+        let direct_ok = direct.is_some();
         let f: Arc<dyn ReadFile> = Arc::new(real);
         assert_eq!(scan_all(&f), bytes);
-        if direct_ok {
-            let real = RealRead {
+        // Read with O_DIRECT from the first byte, whatever the cache holds.
+        if let Some(d) = direct {
+            let f: Arc<dyn ReadFile> = Arc::new(RealRead {
                 file: File::open(&path).unwrap(),
-                scan: Mutex::new(Scan::Cached),
-            };
-            rustix::fs::fadvise(&real.file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-            let mut mem = vec![0u8; chunk + SCAN_ALIGN];
-            real.scan_at(aligned(&mut mem, chunk), 0).unwrap();
-            assert!(matches!(*real.scan.lock().unwrap(), Scan::Direct(_)));
-        } else {
-            eprintln!("direct I/O not available on this file system: buffered path checked only");
+                scan: Mutex::new(Scan::Direct(Arc::new(d))),
+            });
+            assert_eq!(scan_all(&f), bytes);
+        }
+        // The switch itself, on a file no buffered read has touched (so no
+        // read-ahead is still in flight to refill the cache): where the file
+        // system can drop it from the page cache (tmpfs cannot), the first
+        // read misses and the rest of the pass is read with O_DIRECT.
+        let cold = tmp.path().join("cold");
+        let mut file = File::create(&cold).unwrap();
+        file.write_all(&bytes).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let real = RealRead {
+            file: File::open(&cold).unwrap(),
+            scan: Mutex::new(Scan::Cached),
+        };
+        match (direct_ok, cached_bytes(&cold)) {
+            (true, Some(0)) => {
+                let mut mem = vec![0u8; chunk + SCAN_ALIGN];
+                let n = real.scan_at(aligned(&mut mem, chunk), 0).unwrap();
+                assert_eq!(aligned(&mut mem, chunk)[..n], bytes[..chunk]);
+                let mode = real.scan.lock().unwrap().clone();
+                assert!(
+                    matches!(mode, Scan::Direct(_)),
+                    "after a read that missed the page cache: {mode:?}, cached now: {:?}",
+                    cached_bytes(&cold)
+                );
+            }
+            (direct_ok, cached) => eprintln!(
+                "switch to direct reads not checked: O_DIRECT {}, \
+                 bytes still cached after DONTNEED: {cached:?}",
+                if direct_ok { "allowed" } else { "refused" }
+            ),
         }
     }
 }
