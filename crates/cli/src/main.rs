@@ -29,10 +29,10 @@ fn main() -> ExitCode {
     let args = args::Cli::parse();
     // mimalloc asks for transparent huge pages on its arenas. Where most of
     // the heap is short-lived buffers (ingest, the server) each 2 MiB page
-    // faulted in is zeroed whole: without them batched ingest ran 30-45%
-    // faster in half the memory (BENCHMARKS.md, "Huge pages"). `verify`
-    // keeps them: its direct reads go to a few large buffers, and there
-    // huge pages made it ~30% faster.
+    // faulted in is zeroed whole: without them batched ingest ran 20-40%
+    // faster in about half the memory (BENCHMARKS.md, "Transparent huge
+    // pages off"). `verify` keeps them: its direct reads go to a few large
+    // buffers, and there huge pages made it ~30% faster.
     if !matches!(args.command, args::Command::Verify { .. }) {
         if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
             tracing::debug!(error = %e, "could not turn transparent huge pages off");
