@@ -458,10 +458,14 @@ mod tests {
         file.write_all(&bytes).unwrap();
         file.sync_all().unwrap();
         let mut tried = Vec::new();
+        let mut missed_without_switch = false;
         for at in [0, 2 * chunk, 4 * chunk] {
+            if !direct_ok {
+                break;
+            }
             rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
             let cached = cached_bytes(&cold);
-            if !direct_ok || cached != Some(0) {
+            if cached != Some(0) {
                 tried.push(format!(
                     "window at {at}: not dropped from the cache ({cached:?})"
                 ));
@@ -478,12 +482,13 @@ mod tests {
             if matches!(mode, Scan::Direct(_)) {
                 return;
             }
+            missed_without_switch = true;
             tried.push(format!(
                 "window at {at}: {mode:?} after a read of a dropped file"
             ));
         }
         assert!(
-            !tried.iter().any(|t| t.contains("after a read")),
+            !missed_without_switch,
             "the scan never switched to direct reads: {tried:?}"
         );
         eprintln!(
