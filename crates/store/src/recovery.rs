@@ -73,7 +73,13 @@ pub(crate) fn open(
     config: LogConfig,
     flags: Arc<FlagReport>,
 ) -> Result<Arc<Shared>> {
-    let streams = LogStreams::open(&vfs, &dir, &flags, config.wal_segment_bytes)?;
+    let streams = LogStreams::open(
+        &vfs,
+        &dir,
+        &flags,
+        config.wal_segment_bytes,
+        config.wal_cache_keep,
+    )?;
     // 0. Segment files whose creation a crash interrupted hold nothing.
     streams.discard_leftovers(vfs.as_ref())?;
     let LogStreams {

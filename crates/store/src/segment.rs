@@ -18,6 +18,8 @@ use crate::vfs::{AppendFile, Flag, ReadFile, Vfs};
 pub const HEADER_LEN: u64 = 64;
 /// Segments are closed once they reach this size.
 pub const DEFAULT_SEGMENT_LIMIT: u64 = 1 << 30;
+/// Granularity of the page cache, for [`Unsynced::sync`]'s release.
+const PAGE: u64 = 4096;
 const MAGIC: &[u8; 4] = b"VTRL";
 const VERSION: u8 = 1;
 
@@ -111,6 +113,9 @@ pub struct Segment {
     pub file: Arc<dyn ReadFile>,
     /// End of valid data in bytes, header included.
     valid_end: AtomicU64,
+    /// Bytes before this offset were released from the page cache
+    /// ([`Unsynced::sync`]).
+    released: AtomicU64,
 }
 
 impl Segment {
@@ -135,6 +140,8 @@ pub struct Unsynced {
     file: Arc<dyn AppendFile>,
     segment: Arc<Segment>,
     offset: u64,
+    end: u64,
+    cache_keep: Option<u64>,
 }
 
 impl Unsynced {
@@ -145,7 +152,33 @@ impl Unsynced {
     pub fn sync(&self) -> Result<()> {
         self.file
             .sync_data()
-            .map_err(|e| StoreError::io(&self.segment.path, e))
+            .map_err(|e| StoreError::io(&self.segment.path, e))?;
+        self.release_behind();
+        Ok(())
+    }
+
+    /// Once these bytes are durable: releases the page-cache pages of the
+    /// segment that lie more than the stream's cache window behind their
+    /// end (see [`Stream::set_cache_keep`]), a quarter window at a time.
+    fn release_behind(&self) {
+        let Some(keep) = self.cache_keep else {
+            return;
+        };
+        let upto = self.end.saturating_sub(keep) / PAGE * PAGE;
+        let from = self.segment.released.load(Ordering::Acquire);
+        if upto < from + (keep / 4).max(PAGE) {
+            return;
+        }
+        // Only a hint: where it fails, the pages stay cached as they would
+        // without it, and the next sync tries again.
+        match self.file.release_cache(from, upto - from) {
+            Ok(()) => self.segment.released.store(upto, Ordering::Release),
+            Err(e) => tracing::debug!(
+                path = %self.segment.path.display(),
+                error = %e,
+                "could not release synced pages from the page cache"
+            ),
+        }
     }
 
     /// Whether `other` went to the same file (one sync covers both).
@@ -166,6 +199,9 @@ pub struct Stream {
     kind: Kind,
     level: u8,
     segment_limit: u64,
+    /// Bytes of the live segment's tail left in the page cache after a sync;
+    /// `None`: all of them.
+    cache_keep: Option<u64>,
     segs: RwLock<Vec<Arc<Segment>>>,
     writer: Mutex<Option<Arc<dyn AppendFile>>>,
     flags: Arc<FlagReport>,
@@ -230,6 +266,7 @@ impl Stream {
             kind,
             level,
             segment_limit: DEFAULT_SEGMENT_LIMIT,
+            cache_keep: None,
             segs: RwLock::new(Vec::new()),
             writer: Mutex::new(None),
             flags,
@@ -347,6 +384,7 @@ impl Stream {
                 header,
                 file,
                 valid_end: AtomicU64::new(len),
+                released: AtomicU64::new(0),
             }));
         }
         // Sealed (+i) yet last: a roll-over or recovery was cut short after
@@ -360,6 +398,7 @@ impl Stream {
             kind,
             level,
             segment_limit: DEFAULT_SEGMENT_LIMIT,
+            cache_keep: None,
             segs: RwLock::new(segs),
             writer: Mutex::new(None),
             flags,
@@ -378,6 +417,16 @@ impl Stream {
     /// Sets the size at which segments are closed (tests use small ones).
     pub fn set_segment_limit(&mut self, limit: u64) {
         self.segment_limit = limit.max(HEADER_LEN + 1);
+    }
+
+    /// Once bytes appended with [`Stream::append_unsynced`] are durable,
+    /// releases the segment's page-cache pages more than `keep` bytes behind
+    /// them (`None`, the default: leaves every page to the kernel). A stream
+    /// written far faster than it is read back then recycles a bounded set
+    /// of pages instead of filling memory with fresh ones, while recent
+    /// bytes (the tail readers follow) stay cached.
+    pub fn set_cache_keep(&mut self, keep: Option<u64>) {
+        self.cache_keep = keep;
     }
 
     /// The stream directory.
@@ -454,6 +503,7 @@ impl Stream {
                 header,
                 file,
                 valid_end: AtomicU64::new(HEADER_LEN),
+                released: AtomicU64::new(0),
             }));
         // Opened for appending on first use, under the final name.
         *self.writer.lock().expect("writer lock") = None;
@@ -535,6 +585,8 @@ impl Stream {
             file,
             segment: last,
             offset,
+            end: offset + data.len() as u64,
+            cache_keep: self.cache_keep,
         })
     }
 
@@ -642,6 +694,7 @@ impl LogStreams {
         dir: &Path,
         flags: &Arc<FlagReport>,
         wal_limit: u64,
+        wal_cache_keep: Option<u64>,
     ) -> Result<LogStreams> {
         let open = |name: &str, kind: Kind, level: u8| {
             Stream::open(vfs.clone(), &dir.join(name), kind, level, flags.clone())
@@ -689,6 +742,7 @@ impl LogStreams {
         let index = open("index", Kind::Index, 0)?;
         let mut wal = open("wal", Kind::Wal, 0)?;
         wal.set_segment_limit(wal_limit);
+        wal.set_cache_keep(wal_cache_keep);
         Ok(LogStreams {
             wal,
             index,
@@ -788,5 +842,70 @@ mod tests {
         let survived = fs.crash(0).contents(&closed).unwrap();
         assert_eq!(survived.len() as u64, HEADER_LEN + 80);
         assert_eq!(&survived[HEADER_LEN as usize..], &[1u8; 80]);
+    }
+
+    /// With a cache window, a stream written far past it keeps only about
+    /// the window of its tail in the page cache; without one every written
+    /// page stays. Measured with util-linux `fincore`, on a file system that
+    /// drops pages on request (not tmpfs).
+    #[test]
+    fn synced_bytes_behind_the_cache_window_leave_the_page_cache() {
+        use crate::vfs::{cached_bytes, RealFs};
+        const KEEP: u64 = 1 << 20;
+        const CHUNK: usize = 64 << 10;
+        const TOTAL: u64 = 8 << 20;
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |name: &str, keep: Option<u64>| {
+            let mut s = Stream::create(
+                Arc::new(RealFs),
+                &tmp.path().join(name),
+                Kind::Wal,
+                0,
+                0,
+                Arc::new(FlagReport::default()),
+            )
+            .unwrap();
+            s.set_cache_keep(keep);
+            let mut at = 0;
+            while at < TOTAL {
+                let chunk: Vec<u8> = (0..CHUNK).map(|i| (i as u64 + at) as u8).collect();
+                s.append_unsynced(&chunk, 0).unwrap().sync().unwrap();
+                at += CHUNK as u64;
+            }
+            s.last().path.clone()
+        };
+        let unflag = || {
+            let _ = std::process::Command::new("chattr")
+                .args(["-R", "-a", "-i"])
+                .arg(tmp.path())
+                .status();
+        };
+        let plain = write("plain", None);
+        let Some(kept) = cached_bytes(&plain) else {
+            unflag();
+            eprintln!("SKIP: util-linux fincore is not available");
+            return;
+        };
+        let f = std::fs::File::open(&plain).unwrap();
+        rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        if kept < TOTAL - KEEP || cached_bytes(&plain) != Some(0) {
+            unflag();
+            eprintln!(
+                "SKIP: this file system does not keep written pages cached ({kept} of {TOTAL} bytes) or does not drop them on request"
+            );
+            return;
+        }
+        let windowed = write("windowed", Some(KEEP));
+        let cached = cached_bytes(&windowed).unwrap();
+        unflag();
+        // At most the window, the quarter window released at a time, and
+        // the page the window's edge falls in.
+        assert!(
+            cached <= KEEP + KEEP / 4 + PAGE,
+            "{cached} bytes of {TOTAL} still cached with a {KEEP}-byte window"
+        );
+        // The newest bytes stay (half the window, should the kernel reclaim
+        // some on its own meanwhile).
+        assert!(cached >= KEEP / 2, "only {cached} bytes cached");
     }
 }

@@ -195,7 +195,13 @@ pub fn verify_log(
     let vfs = dd.vfs().clone();
     let dir = dd.log_dir(name);
     let flags = dd.flags().clone();
-    let streams = LogStreams::open(&vfs, &dir, &flags, crate::segment::DEFAULT_SEGMENT_LIMIT)?;
+    let streams = LogStreams::open(
+        &vfs,
+        &dir,
+        &flags,
+        crate::segment::DEFAULT_SEGMENT_LIMIT,
+        None,
+    )?;
     let mut report = VerifyReport {
         origin: meta.origin.clone(),
         interrupted: streams.leftovers(),

@@ -36,6 +36,18 @@ pub trait AppendFile: Send + Sync {
     /// # Errors
     /// The OS error; the caller must poison the writer.
     fn sync_data(&self) -> io::Result<()>;
+    /// Tells the OS that the `len` bytes at `offset`, already durable, will
+    /// not be read again soon, so their page-cache pages can be reused for
+    /// the bytes appended next (`posix_fadvise(POSIX_FADV_DONTNEED)`). A
+    /// hint: the bytes stay in the file, and a later read fetches them from
+    /// the device.
+    ///
+    /// # Errors
+    /// The OS error; nothing has changed.
+    fn release_cache(&self, offset: u64, len: u64) -> io::Result<()> {
+        let _ = (offset, len);
+        Ok(())
+    }
 }
 
 /// A file opened for positional reads.
@@ -161,6 +173,13 @@ impl AppendFile for RealAppend {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+    fn release_cache(&self, offset: u64, len: u64) -> io::Result<()> {
+        let Some(len) = std::num::NonZeroU64::new(len) else {
+            return Ok(());
+        };
+        rustix::fs::fadvise(&self.0, offset, Some(len), rustix::fs::Advice::DontNeed)
+            .map_err(io::Error::from)
     }
 }
 
@@ -371,6 +390,20 @@ impl Vfs for RealFs {
 }
 
 #[cfg(test)]
+/// How many bytes of the file at `path` the page cache holds, by
+/// util-linux's `fincore`; `None` where it cannot tell.
+pub(crate) fn cached_bytes(path: &Path) -> Option<u64> {
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    out.status.success().then_some(())?;
+    text.trim().parse().ok()
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -378,19 +411,6 @@ mod tests {
     fn aligned(mem: &mut [u8], len: usize) -> &mut [u8] {
         let at = mem.as_ptr().align_offset(SCAN_ALIGN);
         &mut mem[at..at + len]
-    }
-
-    /// How many bytes of the file at `path` the page cache holds, by
-    /// util-linux's `fincore`; `None` where it cannot tell.
-    fn cached_bytes(path: &Path) -> Option<u64> {
-        let out = std::process::Command::new("fincore")
-            .args(["--bytes", "--noheadings", "--output", "RES"])
-            .arg(path)
-            .output()
-            .ok()?;
-        let text = String::from_utf8(out.stdout).ok()?;
-        out.status.success().then_some(())?;
-        text.trim().parse().ok()
     }
 
     #[test]
