@@ -34,17 +34,18 @@ pub struct LogConfig {
     /// How long the sequencer may wait for a group to fill up to the size of
     /// the previous one (adaptive group commit; 0 disables).
     pub group_wait: Duration,
-    /// How much of the WAL's newest bytes stay in the page cache once
-    /// durable; older pages are released as the writer moves on, so ingest
-    /// reuses them instead of taking fresh memory (`None`: the kernel keeps
-    /// whatever it likes).
-    pub wal_cache_keep: Option<u64>,
+    /// How many of the WAL's newest bytes stay in the page cache once
+    /// durable (of hash level 0, which grows with every entry too, an
+    /// eighth: about as many entries); older pages are released as the
+    /// writers move on, so ingest reuses them instead of taking fresh memory
+    /// (`None`: the kernel keeps whatever it likes).
+    pub cache_keep: Option<u64>,
 }
 
-/// The default [`LogConfig::wal_cache_keep`]: several seconds of single-event
+/// The default [`LogConfig::cache_keep`]: several seconds of single-event
 /// ingest at the highest rates measured, so the query indexer and readers of
 /// recent entries find them in memory.
-pub const DEFAULT_WAL_CACHE_KEEP: u64 = 64 << 20;
+pub const DEFAULT_CACHE_KEEP: u64 = 64 << 20;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -54,7 +55,7 @@ impl Default for LogConfig {
             max_group_bytes: 64 << 20,
             wal_segment_bytes: crate::segment::DEFAULT_SEGMENT_LIMIT,
             group_wait: Duration::from_micros(150),
-            wal_cache_keep: Some(DEFAULT_WAL_CACHE_KEEP),
+            cache_keep: Some(DEFAULT_CACHE_KEEP),
         }
     }
 }

@@ -78,7 +78,7 @@ pub(crate) fn open(
         &dir,
         &flags,
         config.wal_segment_bytes,
-        config.wal_cache_keep,
+        config.cache_keep,
     )?;
     // 0. Segment files whose creation a crash interrupted hold nothing.
     streams.discard_leftovers(vfs.as_ref())?;

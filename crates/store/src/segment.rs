@@ -153,32 +153,8 @@ impl Unsynced {
         self.file
             .sync_data()
             .map_err(|e| StoreError::io(&self.segment.path, e))?;
-        self.release_behind();
+        release_behind(self.file.as_ref(), &self.segment, self.end, self.cache_keep);
         Ok(())
-    }
-
-    /// Once these bytes are durable: releases the page-cache pages of the
-    /// segment that lie more than the stream's cache window behind their
-    /// end (see [`Stream::set_cache_keep`]), a quarter window at a time.
-    fn release_behind(&self) {
-        let Some(keep) = self.cache_keep else {
-            return;
-        };
-        let upto = self.end.saturating_sub(keep) / PAGE * PAGE;
-        let from = self.segment.released.load(Ordering::Acquire);
-        if upto < from + (keep / 4).max(PAGE) {
-            return;
-        }
-        // Only a hint: where it fails, the pages stay cached as they would
-        // without it, and the next sync tries again.
-        match self.file.release_cache(from, upto - from) {
-            Ok(()) => self.segment.released.store(upto, Ordering::Release),
-            Err(e) => tracing::debug!(
-                path = %self.segment.path.display(),
-                error = %e,
-                "could not release synced pages from the page cache"
-            ),
-        }
     }
 
     /// Whether `other` went to the same file (one sync covers both).
@@ -189,6 +165,30 @@ impl Unsynced {
     /// File offset in its segment where the bytes begin.
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+}
+
+/// Once the bytes of `segment` before `end` are durable: releases its
+/// page-cache pages that lie more than `keep` bytes behind `end` (see
+/// [`Stream::set_cache_keep`]), a quarter of `keep` at a time.
+fn release_behind(file: &dyn AppendFile, segment: &Segment, end: u64, keep: Option<u64>) {
+    let Some(keep) = keep else {
+        return;
+    };
+    let upto = end.saturating_sub(keep) / PAGE * PAGE;
+    let from = segment.released.load(Ordering::Acquire);
+    if upto < from + (keep / 4).max(PAGE) {
+        return;
+    }
+    // Only a hint: where it fails, the pages stay cached as they would
+    // without it, and the next sync tries again.
+    match file.release_cache(from, upto - from) {
+        Ok(()) => segment.released.store(upto, Ordering::Release),
+        Err(e) => tracing::debug!(
+            path = %segment.path.display(),
+            error = %e,
+            "could not release synced pages from the page cache"
+        ),
     }
 }
 
@@ -419,12 +419,12 @@ impl Stream {
         self.segment_limit = limit.max(HEADER_LEN + 1);
     }
 
-    /// Once bytes appended with [`Stream::append_unsynced`] are durable,
-    /// releases the segment's page-cache pages more than `keep` bytes behind
-    /// them (`None`, the default: leaves every page to the kernel). A stream
-    /// written far faster than it is read back then recycles a bounded set
-    /// of pages instead of filling memory with fresh ones, while recent
-    /// bytes (the tail readers follow) stay cached.
+    /// Once appended bytes are durable ([`Stream::sync`],
+    /// [`Unsynced::sync`]), releases the segment's page-cache pages more
+    /// than `keep` bytes behind them (`None`, the default: leaves every page
+    /// to the kernel). A stream written far faster than it is read back then
+    /// recycles a bounded set of pages instead of filling memory with fresh
+    /// ones, while recent bytes (the tail readers follow) stay cached.
     pub fn set_cache_keep(&mut self, keep: Option<u64>) {
         self.cache_keep = keep;
     }
@@ -552,10 +552,10 @@ impl Stream {
     /// # Errors
     /// As [`Stream::append`].
     pub fn append_unsynced(&self, data: &[u8], next_start: u64) -> Result<Unsynced> {
+        let len = data.len() as u64;
         let last = self.last();
         if self.sealed_tail.load(Ordering::Acquire)
-            || (last.valid_end() > HEADER_LEN
-                && last.valid_end() + data.len() as u64 > self.segment_limit)
+            || (last.valid_end() > HEADER_LEN && last.valid_end() + len > self.segment_limit)
         {
             self.seal_and_roll(next_start)?;
         }
@@ -578,14 +578,12 @@ impl Stream {
         drop(w);
         file.append(data)
             .map_err(|e| StoreError::io(&last.path, e))?;
-        let offset = last
-            .valid_end
-            .fetch_add(data.len() as u64, Ordering::AcqRel);
+        let offset = last.valid_end.fetch_add(len, Ordering::AcqRel);
         Ok(Unsynced {
             file,
             segment: last,
             offset,
-            end: offset + data.len() as u64,
+            end: offset + len,
             cache_keep: self.cache_keep,
         })
     }
@@ -599,7 +597,10 @@ impl Stream {
         let w = self.writer.lock().expect("writer lock").clone();
         if let Some(w) = w {
             let last = self.last();
+            // Written before the sync began, so durable once it returns.
+            let end = last.valid_end();
             w.sync_data().map_err(|e| StoreError::io(&last.path, e))?;
+            release_behind(w.as_ref(), &last, end, self.cache_keep);
         }
         Ok(())
     }
@@ -694,7 +695,7 @@ impl LogStreams {
         dir: &Path,
         flags: &Arc<FlagReport>,
         wal_limit: u64,
-        wal_cache_keep: Option<u64>,
+        cache_keep: Option<u64>,
     ) -> Result<LogStreams> {
         let open = |name: &str, kind: Kind, level: u8| {
             Stream::open(vfs.clone(), &dir.join(name), kind, level, flags.clone())
@@ -734,7 +735,14 @@ impl LogStreams {
                     continue;
                 }
             }
-            levels.push(Arc::new(open(&format!("hash/{l}"), Kind::Hash, l)?));
+            let mut level = open(&format!("hash/{l}"), Kind::Hash, l)?;
+            // Level 0 grows by 32 bytes per entry, about a tenth of the WAL,
+            // so an eighth of the WAL's window covers as many entries; the
+            // levels above grow by 1/256 of that each, too little to matter.
+            if l == 0 {
+                level.set_cache_keep(cache_keep.map(|k| k / 8));
+            }
+            levels.push(Arc::new(level));
         }
         if levels.is_empty() {
             return Err(StoreError::corrupted(&hdir, 0, "hash level 0 is missing"));
@@ -742,7 +750,7 @@ impl LogStreams {
         let index = open("index", Kind::Index, 0)?;
         let mut wal = open("wal", Kind::Wal, 0)?;
         wal.set_segment_limit(wal_limit);
-        wal.set_cache_keep(wal_cache_keep);
+        wal.set_cache_keep(cache_keep);
         Ok(LogStreams {
             wal,
             index,
@@ -845,9 +853,11 @@ mod tests {
     }
 
     /// With a cache window, a stream written far past it keeps only about
-    /// the window of its tail in the page cache; without one every written
-    /// page stays. Measured with util-linux `fincore`, on a file system that
-    /// drops pages on request (not tmpfs).
+    /// the window of its tail in the page cache, whether its bytes are made
+    /// durable through [`Unsynced::sync`] (the WAL) or [`Stream::sync`]
+    /// (hash levels); without one every written page stays. Measured with
+    /// util-linux `fincore`, on a file system that drops pages on request
+    /// (not tmpfs).
     #[test]
     fn synced_bytes_behind_the_cache_window_leave_the_page_cache() {
         use crate::vfs::{cached_bytes, RealFs};
@@ -855,7 +865,7 @@ mod tests {
         const CHUNK: usize = 64 << 10;
         const TOTAL: u64 = 8 << 20;
         let tmp = tempfile::tempdir().unwrap();
-        let write = |name: &str, keep: Option<u64>| {
+        let write = |name: &str, keep: Option<u64>, unsynced: bool| {
             let mut s = Stream::create(
                 Arc::new(RealFs),
                 &tmp.path().join(name),
@@ -869,7 +879,12 @@ mod tests {
             let mut at = 0;
             while at < TOTAL {
                 let chunk: Vec<u8> = (0..CHUNK).map(|i| (i as u64 + at) as u8).collect();
-                s.append_unsynced(&chunk, 0).unwrap().sync().unwrap();
+                if unsynced {
+                    s.append_unsynced(&chunk, 0).unwrap().sync().unwrap();
+                } else {
+                    s.append(&chunk, 0).unwrap();
+                    s.sync().unwrap();
+                }
                 at += CHUNK as u64;
             }
             s.last().path.clone()
@@ -880,7 +895,7 @@ mod tests {
                 .arg(tmp.path())
                 .status();
         };
-        let plain = write("plain", None);
+        let plain = write("plain", None, true);
         let Some(kept) = cached_bytes(&plain) else {
             unflag();
             eprintln!("SKIP: util-linux fincore is not available");
@@ -895,17 +910,24 @@ mod tests {
             );
             return;
         }
-        let windowed = write("windowed", Some(KEEP));
-        let cached = cached_bytes(&windowed).unwrap();
+        let cached = [true, false].map(|unsynced| {
+            let name = format!("windowed-{unsynced}");
+            (
+                name.clone(),
+                cached_bytes(&write(&name, Some(KEEP), unsynced)).unwrap(),
+            )
+        });
         unflag();
-        // At most the window, the quarter window released at a time, and
-        // the page the window's edge falls in.
-        assert!(
-            cached <= KEEP + KEEP / 4 + PAGE,
-            "{cached} bytes of {TOTAL} still cached with a {KEEP}-byte window"
-        );
-        // The newest bytes stay (half the window, should the kernel reclaim
-        // some on its own meanwhile).
-        assert!(cached >= KEEP / 2, "only {cached} bytes cached");
+        for (name, cached) in cached {
+            // At most the window, the quarter window released at a time,
+            // and the page the window's edge falls in.
+            assert!(
+                cached <= KEEP + KEEP / 4 + PAGE,
+                "{name}: {cached} bytes of {TOTAL} still cached with a {KEEP}-byte window"
+            );
+            // The newest bytes stay (half the window, should the kernel
+            // reclaim some on its own meanwhile).
+            assert!(cached >= KEEP / 2, "{name}: only {cached} bytes cached");
+        }
     }
 }
