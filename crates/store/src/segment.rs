@@ -18,7 +18,7 @@ use crate::vfs::{AppendFile, Flag, ReadFile, Vfs};
 pub const HEADER_LEN: u64 = 64;
 /// Segments are closed once they reach this size.
 pub const DEFAULT_SEGMENT_LIMIT: u64 = 1 << 30;
-/// Granularity of the page cache, for [`Unsynced::sync`]'s release.
+/// Granularity of the page cache, for releasing synced pages from it.
 const PAGE: u64 = 4096;
 const MAGIC: &[u8; 4] = b"VTRL";
 const VERSION: u8 = 1;
@@ -114,7 +114,7 @@ pub struct Segment {
     /// End of valid data in bytes, header included.
     valid_end: AtomicU64,
     /// Bytes before this offset were released from the page cache
-    /// ([`Unsynced::sync`]).
+    /// (`release_behind`).
     released: AtomicU64,
 }
 
