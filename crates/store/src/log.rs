@@ -671,4 +671,73 @@ mod tests {
         assert_eq!(b.len(), 1);
         assert!(PreparedBatch::builder(1, 1).finish().is_err());
     }
+
+    /// A log opened with a cache window releases the WAL's and hash level
+    /// 0's synced pages behind it (level 0 with an eighth of the window):
+    /// after 44 MB of entries, each keeps about its window cached. Skips
+    /// where util-linux `fincore` is missing or the file system keeps the
+    /// pages anyway (tmpfs).
+    #[test]
+    fn a_log_keeps_about_its_cache_window_of_the_wal_and_of_level_0() {
+        use crate::vfs::cached_bytes;
+        use crate::{DataDir, RealFs};
+        const KEEP: u64 = 1 << 20;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("d");
+        let (dd, _) = DataDir::init(Arc::new(RealFs), &root, Some("cache.example")).unwrap();
+        let config = LogConfig {
+            checkpoint_interval: Duration::from_millis(20),
+            cache_keep: Some(KEEP),
+            ..LogConfig::default()
+        };
+        let log = dd.open_log("default", config).unwrap();
+        let batch: Vec<Vec<u8>> = (0..1000)
+            .map(|i| vec![b'a' + (i % 26) as u8; 100])
+            .collect();
+        for _ in 0..400 {
+            log.append(&batch).unwrap();
+        }
+        log.close();
+        let only_file = |dir: &str| {
+            let mut v: Vec<_> = std::fs::read_dir(root.join("logs/default").join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            assert_eq!(v.len(), 1, "one segment in {dir}");
+            v.pop().unwrap()
+        };
+        let (wal, level0) = (only_file("wal"), only_file("hash/0"));
+        let unflag = || {
+            let _ = std::process::Command::new("chattr")
+                .args(["-R", "-a", "-i"])
+                .arg(&root)
+                .status();
+        };
+        let (Some(w), Some(l)) = (cached_bytes(&wal), cached_bytes(&level0)) else {
+            unflag();
+            eprintln!("SKIP: util-linux fincore is not available");
+            return;
+        };
+        let lens = (
+            std::fs::metadata(&wal).unwrap().len(),
+            std::fs::metadata(&level0).unwrap().len(),
+        );
+        if w == lens.0 && l == lens.1 {
+            unflag();
+            eprintln!("SKIP: this file system keeps every page cached ({w} and {l} bytes)");
+            return;
+        }
+        unflag();
+        // 43 MB of WAL, 12.8 MB of level 0.
+        assert!(lens.0 > 40 * KEEP && lens.1 > 12 * KEEP, "{lens:?}");
+        // At most the window, the quarter window released at a time, and
+        // the folio the window's edge falls in.
+        let bound = |keep: u64| keep + keep / 4 + crate::segment::MAX_FOLIO;
+        assert!(w <= bound(KEEP), "WAL: {w} of {} bytes cached", lens.0);
+        assert!(
+            l <= bound(KEEP / 8),
+            "level 0: {l} of {} bytes cached",
+            lens.1
+        );
+    }
 }
