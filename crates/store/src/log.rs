@@ -722,7 +722,10 @@ mod tests {
             std::fs::metadata(&wal).unwrap().len(),
             std::fs::metadata(&level0).unwrap().len(),
         );
-        if w == lens.0 && l == lens.1 {
+        // fincore counts whole pages: a file kept entirely is its length
+        // rounded up to a page.
+        let whole = |n: u64| n.div_ceil(4096) * 4096;
+        if w >= whole(lens.0) && l >= whole(lens.1) {
             unflag();
             eprintln!("SKIP: this file system keeps every page cached ({w} and {l} bytes)");
             return;
