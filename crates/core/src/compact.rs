@@ -4,7 +4,7 @@
 //! It holds one hash per set bit of the tree size: the roots of the perfect
 //! subtrees that make up the tree, left (largest) to right (smallest).
 
-use crate::hash::{leaf_hash, node_hash, Hash};
+use crate::hash::{leaf_hashes_into, node_hash, node_hash_pair, Hash};
 use crate::tree::{fold_range, range_nodes, HashReader, NodeId, TreeError, TreeSize};
 
 /// Receives every node that becomes complete while appending (leaves
@@ -171,10 +171,38 @@ impl CompactRange {
         self.size += 1u64 << level;
     }
 
+    /// Appends leaf hashes one after another: where the size is even, four
+    /// leaves at a time become two level-1 nodes hashed together
+    /// ([`node_hash_pair`]), so half of the nodes need not wait on each other.
+    fn push_leaves(&mut self, leaves: &[Hash], sink: &mut impl NodeSink) {
+        let mut rest = leaves;
+        if self.size % 2 == 1 {
+            if let Some((first, tail)) = rest.split_first() {
+                self.push(*first, sink);
+                rest = tail;
+            }
+        }
+        let mut quads = rest.chunks_exact(4);
+        let wants_leaves = sink.wants_level(0);
+        for q in &mut quads {
+            if wants_leaves {
+                for (k, h) in q.iter().enumerate() {
+                    sink.node(NodeId::new(0, self.size + k as u64), h);
+                }
+            }
+            let [a, b] = node_hash_pair(&q[0], &q[1], &q[2], &q[3]);
+            self.push_node(1, a, sink);
+            self.push_node(1, b, sink);
+        }
+        for h in quads.remainder() {
+            self.push(*h, sink);
+        }
+    }
+
     /// Appends many leaf hashes. With the `parallel` feature, aligned chunks of
     /// 4,096 leaves are reduced to their subtree roots on all cores.
     pub fn extend(&mut self, leaves: &[Hash], sink: &mut (impl NodeSink + Send)) {
-        self.extend_with(leaves, |l| *l, sink);
+        self.extend_with(leaves, |l, out| out.extend_from_slice(l), sink);
     }
 
     /// Hashes `entries` as leaves (RFC 9162 §2.1.1) and appends them. Leaf
@@ -186,29 +214,32 @@ impl CompactRange {
         entries: &[E],
         sink: &mut (impl NodeSink + Send),
     ) {
-        self.extend_with(entries, |e| leaf_hash(e.as_ref()), sink);
+        self.extend_with(entries, leaf_hashes_into, sink);
     }
 
+    /// `leaves` appends the leaf hashes of a run of items to a vector.
     fn extend_with<T: Sync>(
         &mut self,
         items: &[T],
-        leaf: impl Fn(&T) -> Hash + Sync,
+        leaves: impl Fn(&[T], &mut Vec<Hash>) + Sync,
         sink: &mut (impl NodeSink + Send),
     ) {
         let chunk = 1usize << CHUNK_LEVEL;
-        let mut i = 0;
+        let mut hashed = Vec::new();
         // Sequential until the size is aligned to a chunk.
-        while i < items.len() && self.size % chunk as u64 != 0 {
-            self.push(leaf(&items[i]), sink);
-            i += 1;
-        }
+        let head = items
+            .len()
+            .min(((chunk as u64 - self.size % chunk as u64) % chunk as u64) as usize);
+        leaves(&items[..head], &mut hashed);
+        self.push_leaves(&hashed, sink);
+        let mut i = head;
         let full = (items.len() - i) / chunk * chunk;
         if full > 0 {
             let base = self.size;
             let wants: [bool; CHUNK_LEVEL as usize + 1] =
                 core::array::from_fn(|l| sink.wants_level(l as u8));
             let reduce = |(c, part): (usize, &[T])| {
-                reduce_chunk(base + (c * chunk) as u64, part, &leaf, &wants)
+                reduce_chunk(base + (c * chunk) as u64, part, &leaves, &wants)
             };
             #[cfg(feature = "parallel")]
             let results: Vec<(Hash, Vec<(NodeId, Hash)>)> = {
@@ -234,9 +265,9 @@ impl CompactRange {
             }
             i += full;
         }
-        for it in &items[i..] {
-            self.push(leaf(it), sink);
-        }
+        hashed.clear();
+        leaves(&items[i..], &mut hashed);
+        self.push_leaves(&hashed, sink);
     }
 }
 
@@ -245,11 +276,12 @@ impl CompactRange {
 fn reduce_chunk<T>(
     first_leaf: u64,
     items: &[T],
-    leaf: &impl Fn(&T) -> Hash,
+    leaves: &impl Fn(&[T], &mut Vec<Hash>),
     wants: &[bool],
 ) -> (Hash, Vec<(NodeId, Hash)>) {
     let mut nodes = Vec::new();
-    let mut row: Vec<Hash> = items.iter().map(leaf).collect();
+    let mut row: Vec<Hash> = Vec::with_capacity(items.len());
+    leaves(items, &mut row);
     let mut level = 0u8;
     while row.len() > 1 {
         if wants[level as usize] {
@@ -260,9 +292,23 @@ fn reduce_chunk<T>(
                     .map(|(j, h)| (NodeId::new(level, first + j as u64), *h)),
             );
         }
-        // Pairwise reduction in place: row[j] = H(row[2j], row[2j+1]).
+        // Pairwise reduction in place, two nodes at a time:
+        // row[j] = H(row[2j], row[2j+1]). The chunk is a power of two, so
+        // every row but the last (one node) has an even number of nodes.
         let half = row.len() / 2;
-        for j in 0..half {
+        let mut j = 0;
+        while j + 1 < half {
+            let [a, b] = node_hash_pair(
+                &row[2 * j],
+                &row[2 * j + 1],
+                &row[2 * j + 2],
+                &row[2 * j + 3],
+            );
+            row[j] = a;
+            row[j + 1] = b;
+            j += 2;
+        }
+        if j < half {
             row[j] = node_hash(&row[2 * j], &row[2 * j + 1]);
         }
         row.truncate(half);
@@ -277,19 +323,24 @@ pub fn hash_leaves<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Vec<Hash> {
     {
         use rayon::prelude::*;
         if entries.len() >= 256 {
-            return entries
-                .par_iter()
-                .with_min_len(128)
-                .map(|e| leaf_hash(e.as_ref()))
-                .collect();
+            let mut out = Vec::with_capacity(entries.len());
+            out.par_extend(entries.par_chunks(128).flat_map_iter(|c| {
+                let mut v = Vec::with_capacity(c.len());
+                leaf_hashes_into(c, &mut v);
+                v
+            }));
+            return out;
         }
     }
-    entries.iter().map(|e| leaf_hash(e.as_ref())).collect()
+    let mut out = Vec::new();
+    leaf_hashes_into(entries, &mut out);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::leaf_hash;
     use crate::tree::MemoryTree;
 
     fn leaves(n: u32) -> Vec<Hash> {
@@ -331,6 +382,50 @@ mod tests {
             sb.nodes.sort();
             assert_eq!(sa.nodes, sb.nodes, "start {start}");
         }
+    }
+
+    #[test]
+    fn extends_of_every_small_length_at_odd_and_even_sizes_equal_pushes() {
+        // Every level wanted, so the order within each level is checked too.
+        let all: Vec<u8> = (0..20).collect();
+        let ls = leaves(2 * 4096 + 300);
+        let entries: Vec<Vec<u8>> = (0..ls.len() as u32)
+            .map(|i| i.to_be_bytes().to_vec())
+            .collect();
+        for start in [0usize, 1, 2, 3, 5, 4093, 4094, 4095] {
+            for len in (0..=9).chain([4096 + 3, 4096 * 2 - start]) {
+                let (mut a, mut b, mut c) = (
+                    CompactRange::new(),
+                    CompactRange::new(),
+                    CompactRange::new(),
+                );
+                let (mut sa, mut sb, mut sc) =
+                    (VecSink::new(&all), VecSink::new(&all), VecSink::new(&all));
+                a.extend(&ls[..start], &mut sa);
+                b.extend(&ls[..start], &mut sb);
+                c.extend_entries(&entries[..start], &mut sc);
+                for l in &ls[start..start + len] {
+                    a.push(*l, &mut sa);
+                }
+                b.extend(&ls[start..start + len], &mut sb);
+                c.extend_entries(&entries[start..start + len], &mut sc);
+                assert_eq!(a, b, "extend: start {start}, {len} leaves");
+                assert_eq!(a, c, "extend_entries: start {start}, {len} leaves");
+                for s in [&mut sa, &mut sb, &mut sc] {
+                    // Stable: per level, in the order reported.
+                    s.nodes.sort_by_key(|(id, _)| id.level);
+                }
+                assert_eq!(
+                    sa.nodes, sb.nodes,
+                    "extend nodes: start {start}, {len} leaves"
+                );
+                assert_eq!(
+                    sa.nodes, sc.nodes,
+                    "extend_entries nodes: start {start}, {len}"
+                );
+            }
+        }
+        assert_eq!(hash_leaves(&entries[..1001]), ls[..1001].to_vec());
     }
 
     #[test]

@@ -110,9 +110,20 @@ const IV: [u32; 8] = [
     0x5be0_cd19,
 ];
 
-/// Leaves up to this size are hashed from one stack buffer of pre-padded
-/// blocks straight through the compression function (SHA-NI when present),
-/// skipping the streaming API's buffering; larger ones stream.
+type Block = sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts::U64>;
+
+/// One SHA-256 block into `st` (the hardware path when the CPU has one),
+/// borrowing the block where it lies. One block per call is what lets two
+/// messages alternate; a single message goes faster with all its blocks in
+/// one call (the state is converted to and from the SHA-NI layout per call).
+#[inline(always)]
+fn compress(st: &mut [u32; 8], block: &[u8; 64]) {
+    sha2::compress256(st, core::slice::from_ref(Block::from_slice(block)));
+}
+
+/// Leaves up to this size are hashed by [`leaf_hash`] from one stack buffer
+/// of pre-padded blocks in one call of the compression function; larger ones
+/// stream.
 const FAST_LEAF_MAX: usize = 8 * 64 - 1 - 9;
 
 fn state_to_hash(st: &[u32; 8]) -> Hash {
@@ -121,6 +132,69 @@ fn state_to_hash(st: &[u32; 8]) -> Hash {
         o.copy_from_slice(&w.to_be_bytes());
     }
     Hash(out)
+}
+
+/// The padded message `0x00 ‖ entry` (FIPS 180-4 §5.1.1: message, 0x80,
+/// zeros, 64-bit big-endian bit length) as SHA-256 blocks: the first built
+/// here (the prefix shifts the entry by one byte), the whole blocks after it
+/// borrowed from the entry itself, and the last one or two built here.
+struct LeafMessage<'a> {
+    first: [u8; 64],
+    has_first: bool,
+    /// Whole blocks: a multiple of 64 bytes.
+    middle: &'a [u8],
+    tail: [[u8; 64]; 2],
+    tail_len: usize,
+}
+
+impl<'a> LeafMessage<'a> {
+    fn new(entry: &'a [u8]) -> Self {
+        let mut m = LeafMessage {
+            first: [0; 64],
+            has_first: false,
+            middle: &[],
+            tail: [[0; 64]; 2],
+            tail_len: 0,
+        };
+        // Message bytes that end up in the built tail, after the 0x00 prefix
+        // when the entry is too short to fill a first block.
+        let (tail_at, rest) = if entry.len() >= 63 {
+            m.first[1..].copy_from_slice(&entry[..63]);
+            m.has_first = true;
+            let whole = (entry.len() - 63) / 64 * 64;
+            m.middle = &entry[63..63 + whole];
+            (0, &entry[63 + whole..])
+        } else {
+            (1, entry)
+        };
+        let flat = m.tail.as_flattened_mut();
+        flat[tail_at..tail_at + rest.len()].copy_from_slice(rest);
+        let end = tail_at + rest.len();
+        flat[end] = 0x80;
+        m.tail_len = if end + 9 <= 64 { 1 } else { 2 };
+        let bits = (entry.len() as u64 + 1) * 8;
+        m.tail[m.tail_len - 1][56..].copy_from_slice(&bits.to_be_bytes());
+        m
+    }
+
+    fn blocks(&self) -> usize {
+        usize::from(self.has_first) + self.middle.len() / 64 + self.tail_len
+    }
+
+    fn block(&self, k: usize) -> &[u8; 64] {
+        let k = if self.has_first {
+            match k.checked_sub(1) {
+                None => return &self.first,
+                Some(k) => k,
+            }
+        } else {
+            k
+        };
+        match self.middle.get(k * 64..k * 64 + 64) {
+            Some(b) => b.try_into().expect("64 bytes"),
+            None => &self.tail[k - self.middle.len() / 64],
+        }
+    }
 }
 
 /// Leaf hash, RFC 9162 §2.1.1: `SHA-256(0x00 ‖ entry)`.
@@ -135,8 +209,7 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
     // FIPS 180-4 §5.1.1 padding: message, 0x80, zeros, 64-bit big-endian bit length.
     let msg_len = 1 + entry.len();
     let nblocks = (msg_len + 9).div_ceil(64);
-    let mut blocks =
-        [sha2::digest::generic_array::GenericArray::<u8, sha2::digest::consts::U64>::default(); 8];
+    let mut blocks = [Block::default(); 8];
     // Message byte 0 is the 0x00 prefix (already zero); entry byte k is
     // message byte k + 1. Each block takes its part of the entry directly.
     for (b, block) in blocks.iter_mut().enumerate().take(nblocks) {
@@ -152,23 +225,72 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
     state_to_hash(&st)
 }
 
-/// Interior node hash, RFC 9162 §2.1.1: `SHA-256(0x01 ‖ left ‖ right)`.
-///
-/// The 65-byte message is two pre-padded blocks fed straight to the
-/// compression function.
+/// Two leaf hashes at once. Each block of a message depends on the one
+/// before it, so one hash waits on the SHA unit's latency; alternating the
+/// blocks of two independent messages lets the CPU overlap them (16% less
+/// time per leaf here than two calls of [`leaf_hash`], BENCHMARKS.md).
+#[inline]
+pub fn leaf_hash_pair(a: &[u8], b: &[u8]) -> [Hash; 2] {
+    let (ma, mb) = (LeafMessage::new(a), LeafMessage::new(b));
+    let (mut sa, mut sb) = (IV, IV);
+    let (na, nb) = (ma.blocks(), mb.blocks());
+    for k in 0..na.max(nb) {
+        if k < na {
+            compress(&mut sa, ma.block(k));
+        }
+        if k < nb {
+            compress(&mut sb, mb.block(k));
+        }
+    }
+    [state_to_hash(&sa), state_to_hash(&sb)]
+}
+
+/// Leaf hashes of `entries`, appended to `out` (two at a time, see
+/// [`leaf_hash_pair`]).
+pub fn leaf_hashes_into<E: AsRef<[u8]>>(entries: &[E], out: &mut Vec<Hash>) {
+    out.reserve(entries.len());
+    let mut pairs = entries.chunks_exact(2);
+    for p in &mut pairs {
+        out.extend(leaf_hash_pair(p[0].as_ref(), p[1].as_ref()));
+    }
+    if let [last] = pairs.remainder() {
+        out.push(leaf_hash(last.as_ref()));
+    }
+}
+
+/// The 65-byte message `0x01 ‖ left ‖ right`, padded: two blocks.
+#[inline(always)]
+fn node_blocks(left: &Hash, right: &Hash) -> [Block; 2] {
+    let mut b = [Block::default(); 2];
+    b[0][0] = 1;
+    b[0][1..33].copy_from_slice(&left.0);
+    b[0][33..].copy_from_slice(&right.0[..31]);
+    b[1][0] = right.0[31];
+    b[1][1] = 0x80;
+    b[1][56..].copy_from_slice(&(65u64 * 8).to_be_bytes());
+    b
+}
+
+/// Interior node hash, RFC 9162 §2.1.1: `SHA-256(0x01 ‖ left ‖ right)`: two
+/// pre-padded blocks in one call of the compression function.
 #[inline]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut blocks =
-        [sha2::digest::generic_array::GenericArray::<u8, sha2::digest::consts::U64>::default(); 2];
-    blocks[0][0] = 1;
-    blocks[0][1..33].copy_from_slice(&left.0);
-    blocks[0][33..64].copy_from_slice(&right.0[..31]);
-    blocks[1][0] = right.0[31];
-    blocks[1][1] = 0x80;
-    blocks[1][56..64].copy_from_slice(&(65u64 * 8).to_be_bytes());
     let mut st = IV;
-    sha2::compress256(&mut st, &blocks);
+    sha2::compress256(&mut st, &node_blocks(left, right));
     state_to_hash(&st)
+}
+
+/// Two interior node hashes at once, their blocks alternated as in
+/// [`leaf_hash_pair`]: `[H(l0, r0), H(l1, r1)]`.
+#[inline]
+pub fn node_hash_pair(l0: &Hash, r0: &Hash, l1: &Hash, r1: &Hash) -> [Hash; 2] {
+    let (a, b) = (node_blocks(l0, r0), node_blocks(l1, r1));
+    let (mut sa, mut sb) = (IV, IV);
+    for k in 0..2 {
+        sha2::compress256(&mut sa, core::slice::from_ref(&a[k]));
+        sha2::compress256(&mut sb, core::slice::from_ref(&b[k]));
+    }
+    [state_to_hash(&sa), state_to_hash(&sb)]
 }
 
 /// Plain SHA-256 (used for key IDs and token hashes, not for tree nodes).
@@ -190,14 +312,36 @@ mod tests {
     }
 
     #[test]
-    fn fast_paths_equal_the_streaming_definition() {
-        for len in (0..600).chain([65_535]) {
-            let e: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-            let want = Hash(sha256(&[&[0], &e]));
-            assert_eq!(leaf_hash(&e), want, "leaf of {len} bytes");
+    fn block_paths_equal_the_streaming_definition() {
+        // Every length around the block boundaries of the built first and
+        // tail blocks, and the largest entry.
+        let lens: Vec<usize> = (0..600).chain([65_534, 65_535]).collect();
+        let entry = |len: usize| (0..len).map(|i| (i * 7 + len) as u8).collect::<Vec<u8>>();
+        let want = |e: &[u8]| Hash(sha256(&[&[0], e]));
+        for &len in &lens {
+            let e = entry(len);
+            assert_eq!(leaf_hash(&e), want(&e), "leaf of {len} bytes");
+            // Paired with a message of another length, in both orders.
+            let f = entry(599 - len % 600);
+            assert_eq!(leaf_hash_pair(&e, &f), [want(&e), want(&f)], "pair {len}");
+            assert_eq!(leaf_hash_pair(&f, &e), [want(&f), want(&e)], "pair {len}");
         }
-        let (l, r) = (leaf_hash(b"l"), leaf_hash(b"r"));
-        assert_eq!(node_hash(&l, &r), Hash(sha256(&[&[1], &l.0, &r.0])));
+        let entries: Vec<Vec<u8>> = (0..7).map(|i| entry(i * 100)).collect();
+        for n in 0..entries.len() {
+            let mut got = vec![Hash::default()];
+            leaf_hashes_into(&entries[..n], &mut got);
+            let expect: Vec<Hash> = std::iter::once(Hash::default())
+                .chain(entries[..n].iter().map(|e| want(e)))
+                .collect();
+            assert_eq!(got, expect, "{n} entries appended after one hash");
+        }
+        let h: Vec<Hash> = (0..4u8).map(|i| leaf_hash(&[i])).collect();
+        let node = |l: &Hash, r: &Hash| Hash(sha256(&[&[1], &l.0, &r.0]));
+        assert_eq!(node_hash(&h[0], &h[1]), node(&h[0], &h[1]));
+        assert_eq!(
+            node_hash_pair(&h[0], &h[1], &h[2], &h[3]),
+            [node(&h[0], &h[1]), node(&h[2], &h[3])]
+        );
     }
 
     #[test]

@@ -191,22 +191,19 @@ impl PreparedBatch {
 
     /// Hashes, on all cores, the entries added by `push_with` and not hashed yet.
     fn hash_pending(&mut self) {
-        use rayon::prelude::*;
         let hashed = self.leaf_hashes.len();
         if hashed == self.starts.len() {
             return;
         }
         let (records, starts) = (&self.records, &self.starts);
-        let mut rest: Vec<Hash> = Vec::new();
-        (hashed..starts.len())
-            .into_par_iter()
-            .with_min_len(256)
+        let payloads: Vec<&[u8]> = (hashed..starts.len())
             .map(|k| {
                 let from = starts[k] as usize + crate::wal::RECORD_OVERHEAD;
                 let to = starts.get(k + 1).map_or(records.len(), |&s| s as usize);
-                veritrail_core::leaf_hash(&records[from..to])
+                &records[from..to]
             })
-            .collect_into_vec(&mut rest);
+            .collect();
+        let mut rest = veritrail_core::compact::hash_leaves(&payloads);
         self.leaf_hashes.append(&mut rest);
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use veritrail_core::checkpoint::open_checkpoint;
 use veritrail_core::compact::{CompactRange, VecSink};
-use veritrail_core::hash::{leaf_hash, Hash};
+use veritrail_core::hash::{leaf_hash, leaf_hash_pair, Hash};
 
 use crate::datadir::DataDir;
 use crate::error::{Result, StoreError};
@@ -414,17 +414,33 @@ pub fn verify_log(
                     carry.clear();
                     carry.extend_from_slice(&buf[w.used..]);
                     let first_bad = std::sync::atomic::AtomicUsize::new(usize::MAX);
-                    w.spans
-                        .par_iter()
+                    // CRCs checked and leaves hashed two at a time
+                    // (`leaf_hash_pair`), a part per task on all cores,
+                    // into the window's reused vector.
+                    const PART: usize = 1024;
+                    w.leaves.clear();
+                    w.leaves.resize(w.spans.len(), Hash::default());
+                    w.leaves
+                        .par_chunks_mut(PART)
+                        .zip(w.spans.par_chunks(PART))
                         .enumerate()
-                        .with_min_len(1024)
-                        .map(|(k, s)| {
-                            if !s.crc_ok(buf) {
-                                first_bad.fetch_min(k, std::sync::atomic::Ordering::Relaxed);
+                        .for_each(|(c, (out, part))| {
+                            if let Some(k) = part.iter().position(|s| !s.crc_ok(buf)) {
+                                first_bad
+                                    .fetch_min(c * PART + k, std::sync::atomic::Ordering::Relaxed);
                             }
-                            leaf_hash(s.payload(buf))
-                        })
-                        .collect_into_vec(&mut w.leaves);
+                            let mut pairs = part.chunks_exact(2);
+                            let mut outs = out.chunks_exact_mut(2);
+                            for (p, o) in (&mut pairs).zip(&mut outs) {
+                                o.copy_from_slice(&leaf_hash_pair(
+                                    p[0].payload(buf),
+                                    p[1].payload(buf),
+                                ));
+                            }
+                            if let ([s], [o]) = (pairs.remainder(), outs.into_remainder()) {
+                                *o = leaf_hash(s.payload(buf));
+                            }
+                        });
                     w.crc_bad = Some(first_bad.into_inner()).filter(|&k| k != usize::MAX);
                     if w.spans.is_empty() && w.bad.is_none() {
                         // Only at the end: all of it is carried.
