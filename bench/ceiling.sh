@@ -17,7 +17,12 @@
 # bench/results), medians of its runs. Needs cargo, python3, wrk (Debian `wrk`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-results=${1:-$(ls "$here"/bench/results/*.json | grep -v -- '-quick' | sort | tail -1)}
+results=${1:-$(ls "$here"/bench/results/*.json | grep -v -- '-quick' | sort -V | tail -1)}
+[ -f "$results" ] || { echo "bench/ceiling.sh: no results file $results" >&2; exit 2; }
+grep -q '"comparison": "single8"' "$results" && grep -q '"comparison": "batch"' "$results" || {
+  echo "bench/ceiling.sh: $results is not a bench/run.sh results file (no batch or single8 rows)" >&2
+  exit 2
+}
 dir=${2:-$here}
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -55,6 +60,8 @@ def med(comparison, system):
     v = [r["events_per_s"] for r in rows if r.get("comparison") == comparison and r.get("system") == system]
     return statistics.median(v) if v else None
 pg, lite, pg8 = med("batch", "postgresql"), med("batch", "sqlite"), med("single8", "postgresql")
+if None in (pg, lite, pg8):
+    sys.exit(f"{path}: not a bench/run.sh results file (no batch or single8 baseline rows)")
 disk = disk_mbs * 1e6 / 340
 print(f"\nbaselines from {path.split('/')[-1]} (medians): PostgreSQL batched {pg:,.0f}/s, "
       f"SQLite batched {lite:,.0f}/s, PostgreSQL single-event at 8 clients {pg8:,.0f}/s")
