@@ -245,17 +245,28 @@ pub fn leaf_hash_pair(a: &[u8], b: &[u8]) -> [Hash; 2] {
     [state_to_hash(&sa), state_to_hash(&sb)]
 }
 
-/// Leaf hashes of `entries`, appended to `out` (two at a time, see
+/// Leaf hashes of `entries` into `out`, one per entry (two at a time, see
 /// [`leaf_hash_pair`]).
-pub fn leaf_hashes_into<E: AsRef<[u8]>>(entries: &[E], out: &mut Vec<Hash>) {
-    out.reserve(entries.len());
+///
+/// # Panics
+/// If `out` is not as long as `entries` (an invariant of the callers).
+pub fn leaf_hashes_to<E: AsRef<[u8]>>(entries: &[E], out: &mut [Hash]) {
+    assert_eq!(entries.len(), out.len(), "one leaf hash per entry");
     let mut pairs = entries.chunks_exact(2);
-    for p in &mut pairs {
-        out.extend(leaf_hash_pair(p[0].as_ref(), p[1].as_ref()));
+    let mut outs = out.chunks_exact_mut(2);
+    for (p, o) in (&mut pairs).zip(&mut outs) {
+        o.copy_from_slice(&leaf_hash_pair(p[0].as_ref(), p[1].as_ref()));
     }
-    if let [last] = pairs.remainder() {
-        out.push(leaf_hash(last.as_ref()));
+    if let ([last], [o]) = (pairs.remainder(), outs.into_remainder()) {
+        *o = leaf_hash(last.as_ref());
     }
+}
+
+/// Leaf hashes of `entries`, appended to `out` (see [`leaf_hashes_to`]).
+pub fn leaf_hashes_into<E: AsRef<[u8]>>(entries: &[E], out: &mut Vec<Hash>) {
+    let at = out.len();
+    out.resize(at + entries.len(), Hash::default());
+    leaf_hashes_to(entries, &mut out[at..]);
 }
 
 /// The 65-byte message `0x01 ‖ left ‖ right`, padded: two blocks.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use veritrail_core::checkpoint::open_checkpoint;
 use veritrail_core::compact::{CompactRange, VecSink};
-use veritrail_core::hash::{leaf_hash, leaf_hash_pair, Hash};
+use veritrail_core::hash::{leaf_hashes_to, Hash};
 
 use crate::datadir::DataDir;
 use crate::error::{Result, StoreError};
@@ -414,9 +414,9 @@ pub fn verify_log(
                     carry.clear();
                     carry.extend_from_slice(&buf[w.used..]);
                     let first_bad = std::sync::atomic::AtomicUsize::new(usize::MAX);
-                    // CRCs checked and leaves hashed two at a time
-                    // (`leaf_hash_pair`), a part per task on all cores,
-                    // into the window's reused vector.
+                    // CRCs checked and leaves hashed (two at a time,
+                    // `leaf_hashes_to`), a part per task on all cores, into
+                    // the window's reused vector.
                     const PART: usize = 1024;
                     w.leaves.clear();
                     w.leaves.resize(w.spans.len(), Hash::default());
@@ -429,17 +429,9 @@ pub fn verify_log(
                                 first_bad
                                     .fetch_min(c * PART + k, std::sync::atomic::Ordering::Relaxed);
                             }
-                            let mut pairs = part.chunks_exact(2);
-                            let mut outs = out.chunks_exact_mut(2);
-                            for (p, o) in (&mut pairs).zip(&mut outs) {
-                                o.copy_from_slice(&leaf_hash_pair(
-                                    p[0].payload(buf),
-                                    p[1].payload(buf),
-                                ));
-                            }
-                            if let ([s], [o]) = (pairs.remainder(), outs.into_remainder()) {
-                                *o = leaf_hash(s.payload(buf));
-                            }
+                            let payloads: Vec<&[u8]> =
+                                part.iter().map(|s| s.payload(buf)).collect();
+                            leaf_hashes_to(&payloads, out);
                         });
                     w.crc_bad = Some(first_bad.into_inner()).filter(|&k| k != usize::MAX);
                     if w.spans.is_empty() && w.bad.is_none() {
