@@ -437,5 +437,8 @@ pub enum BenchCommand {
         /// missing) and keep it, instead of a temporary one.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// WAL fdatasyncs in progress at once (default: the log's default, 4).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        syncs_in_flight: Option<u16>,
     },
 }

@@ -1,5 +1,5 @@
-//! A named log: two sequencer threads (group commit: write, then sync), an
-//! acker, one integrator thread (hash levels, index, signed checkpoints), and
+//! A named log: sequencer threads (group commit: one writer, then up to
+//! `syncs_in_flight` syncers), an acker, one integrator thread (hash levels, index, signed checkpoints), and
 //! readers over published data.
 //! See docs/FORMAT.md "Life of an event".
 
@@ -40,12 +40,21 @@ pub struct LogConfig {
     /// writers move on, so ingest reuses them instead of taking fresh memory
     /// (`None`: the kernel keeps whatever it likes).
     pub cache_keep: Option<u64>,
+    /// How many `fdatasync`s of the WAL may be in progress at once (each
+    /// through its own handle, by its own thread); at least 1. A disk that
+    /// writes back one group while it commits another makes more bytes
+    /// durable per second with several in flight; acknowledgements stay in
+    /// order either way.
+    pub syncs_in_flight: usize,
 }
 
 /// The default [`LogConfig::cache_keep`]: several seconds of single-event
 /// ingest at the highest rates measured, so the query indexer and readers of
 /// recent entries find them in memory.
 pub const DEFAULT_CACHE_KEEP: u64 = 64 << 20;
+
+/// The default [`LogConfig::syncs_in_flight`].
+pub const DEFAULT_SYNCS_IN_FLIGHT: usize = 4;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -56,6 +65,7 @@ impl Default for LogConfig {
             wal_segment_bytes: crate::segment::DEFAULT_SEGMENT_LIMIT,
             group_wait: Duration::from_micros(150),
             cache_keep: Some(DEFAULT_CACHE_KEEP),
+            syncs_in_flight: DEFAULT_SYNCS_IN_FLIGHT,
         }
     }
 }
@@ -397,14 +407,18 @@ impl Log {
             .name(format!("vt-ack-{}", shared.name))
             .spawn(move || crate::sequencer::run_acker(&rx))
             .expect("spawn acker");
-        let [seq, sync] = crate::sequencer::spawn(&shared, tx);
+        let mut threads = crate::sequencer::spawn(&shared, &tx);
+        drop(tx);
         let int = std::thread::Builder::new()
             .name(format!("vt-int-{}", shared.name))
             .spawn(move || crate::integrator::run(&s2))
             .expect("spawn integrator");
         Log {
             shared,
-            threads: Mutex::new(vec![seq, sync, ack, int]),
+            threads: Mutex::new({
+                threads.extend([ack, int]);
+                threads
+            }),
             _lock: lock,
         }
     }

@@ -2,6 +2,10 @@
 //! sync, fail a sync whose data was persisted anyway, and crash after the
 //! N-th sync, keeping only the bytes that were synced (optionally plus a torn
 //! prefix of the unsynced ones).
+//!
+//! A failed sync is reported as Linux reports a write-back error: once to
+//! every handle of the file that was open when it happened (or opened
+//! before anyone saw it), at that handle's next sync.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -34,6 +38,15 @@ struct MemFile {
     synced: usize,
     append_only: bool,
     immutable: bool,
+    /// Write-back errors so far (Linux's `errseq_t` for the file).
+    errors: u64,
+    /// Whether a handle has reported the latest of them.
+    error_seen: bool,
+    /// A failed sync lost the bytes from here on: a crash keeps none of
+    /// them, whatever later syncs say (Linux marks the pages clean).
+    lost_from: Option<usize>,
+    /// Syncs of this file in progress now.
+    syncing: usize,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +57,8 @@ struct State {
     fault: Fault,
     dead: bool,
     sync_delay: std::time::Duration,
+    /// The most syncs of one file that were ever in progress at once.
+    most_syncing: usize,
 }
 
 /// The in-memory file system. Cloning shares the same state.
@@ -69,10 +84,17 @@ impl MemFs {
         st.syncs = 0;
     }
 
-    /// Makes every sync take `delay`; it covers the bytes appended before it
-    /// began.
+    /// Makes every sync take from `delay` to three times `delay` (varying
+    /// from one sync to the next, so that syncs in progress at once end in
+    /// any order); each covers the bytes appended before it began.
     pub fn set_sync_delay(&self, delay: std::time::Duration) {
         self.st.lock().unwrap().sync_delay = delay;
+    }
+
+    /// The most syncs of one file that were ever in progress at the same
+    /// time (with a sync delay; without one a sync is instantaneous).
+    pub fn most_concurrent_syncs(&self) -> usize {
+        self.st.lock().unwrap().most_syncing
     }
 
     /// Number of syncs so far (since the fault was armed).
@@ -87,7 +109,9 @@ impl MemFs {
         let st = self.st.lock().unwrap();
         let mut files = BTreeMap::new();
         for (p, f) in &st.files {
-            let keep = (f.synced + torn).min(f.data.len());
+            let keep = (f.synced + torn)
+                .min(f.data.len())
+                .min(f.lost_from.unwrap_or(usize::MAX));
             files.insert(
                 p.clone(),
                 MemFile {
@@ -95,6 +119,7 @@ impl MemFs {
                     synced: keep,
                     append_only: f.append_only,
                     immutable: f.immutable,
+                    ..MemFile::default()
                 },
             );
         }
@@ -146,6 +171,33 @@ impl MemFs {
 struct MemAppend {
     fs: MemFs,
     path: PathBuf,
+    /// The file's write-back errors this handle has reported (sampled at
+    /// open as Linux does: an error nobody has seen yet is still reported).
+    seen: std::sync::atomic::AtomicU64,
+}
+
+impl MemAppend {
+    fn new(fs: &MemFs, path: &Path, f: &MemFile) -> MemAppend {
+        let seen = if f.error_seen { f.errors } else { 0 };
+        MemAppend {
+            fs: fs.clone(),
+            path: path.to_path_buf(),
+            seen: std::sync::atomic::AtomicU64::new(seen),
+        }
+    }
+
+    /// Reports a write-back error this handle has not reported yet.
+    fn check_errors(&self, f: &mut MemFile) -> io::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.seen.load(Ordering::Acquire) < f.errors {
+            self.seen.store(f.errors, Ordering::Release);
+            f.error_seen = true;
+            return Err(eio(
+                "write-back failed (reported by a sync of another handle)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl AppendFile for MemAppend {
@@ -181,6 +233,7 @@ impl AppendFile for MemAppend {
         st.syncs += 1;
         let n = st.syncs;
         let fault = st.fault;
+        let delay = st.sync_delay * (1 + (n % 3) as u32);
         let f = st
             .files
             .get_mut(&self.path)
@@ -190,22 +243,38 @@ impl AppendFile for MemAppend {
                 st.dead = true;
                 return Err(eio("process crashed during fsync"));
             }
-            Fault::FailSync(k) if k == n => return Err(eio("fsync failed")),
+            Fault::FailSync(k) if k == n => {
+                f.lost_from = Some(f.lost_from.unwrap_or(usize::MAX).min(f.synced));
+                f.errors += 1;
+                f.error_seen = true;
+                self.seen
+                    .store(f.errors, std::sync::atomic::Ordering::Release);
+                return Err(eio("fsync failed"));
+            }
             Fault::FailSyncButPersisted(k) if k == n => {
                 f.synced = f.data.len();
+                f.errors += 1;
+                f.error_seen = true;
+                self.seen
+                    .store(f.errors, std::sync::atomic::Ordering::Release);
                 return Err(eio("fsync failed (data persisted)"));
             }
             _ => {}
         }
         let len = f.data.len();
-        let delay = st.sync_delay;
         if !delay.is_zero() {
             // A sync takes time, as a disk's does: appends made meanwhile may
             // or may not be covered (here: not), and a crash meanwhile
             // leaves the data unsynced.
+            f.syncing += 1;
+            let now = f.syncing;
+            st.most_syncing = st.most_syncing.max(now);
             drop(st);
             std::thread::sleep(delay);
             st = self.fs.st.lock().unwrap();
+            if let Some(f) = st.files.get_mut(&self.path) {
+                f.syncing -= 1;
+            }
             if st.dead {
                 return Err(eio("process crashed during fsync"));
             }
@@ -214,6 +283,9 @@ impl AppendFile for MemAppend {
             .files
             .get_mut(&self.path)
             .ok_or_else(|| eio("file vanished"))?;
+        // As Linux does, a write-back error of this file since this handle's
+        // last sync fails this sync too, whichever handle's sync hit it.
+        self.check_errors(f)?;
         f.synced = f.synced.max(len);
         Ok(())
     }
@@ -279,21 +351,18 @@ impl Vfs for MemFs {
         if st.files.contains_key(path) {
             return Err(io::Error::from(io::ErrorKind::AlreadyExists));
         }
-        st.files.insert(path.to_path_buf(), MemFile::default());
-        Ok(Box::new(MemAppend {
-            fs: self.clone(),
-            path: path.to_path_buf(),
-        }))
+        let f = MemFile::default();
+        let handle = MemAppend::new(self, path, &f);
+        st.files.insert(path.to_path_buf(), f);
+        Ok(Box::new(handle))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
         let st = self.st.lock().unwrap();
-        if !st.files.contains_key(path) {
-            return Err(io::Error::from(io::ErrorKind::NotFound));
-        }
-        Ok(Box::new(MemAppend {
-            fs: self.clone(),
-            path: path.to_path_buf(),
-        }))
+        let f = st
+            .files
+            .get(path)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        Ok(Box::new(MemAppend::new(self, path, f)))
     }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadFile>> {
         if !self.st.lock().unwrap().files.contains_key(path) {

@@ -83,12 +83,13 @@ pub(crate) fn open(
     // 0. Segment files whose creation a crash interrupted hold nothing.
     streams.discard_leftovers(vfs.as_ref())?;
     let LogStreams {
-        wal,
+        mut wal,
         index,
         checkpoints,
         levels,
         ..
     } = streams;
+    wal.set_sync_handles(config.syncs_in_flight.max(1));
 
     // 1. The newest signed checkpoint. Only its last record may be torn.
     let mut torn: Vec<(PathBuf, u64)> = Vec::new();

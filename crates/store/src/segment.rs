@@ -139,8 +139,11 @@ impl Segment {
 }
 
 /// Bytes appended to a segment and not yet made durable.
+#[derive(Clone)]
 pub struct Unsynced {
     file: Arc<dyn AppendFile>,
+    /// The segment's extra handles for syncing (see [`Stream::set_sync_handles`]).
+    syncs: Arc<[Box<dyn AppendFile>]>,
     segment: Arc<Segment>,
     offset: u64,
     end: u64,
@@ -154,6 +157,25 @@ impl Unsynced {
     /// I/O errors; the caller must poison.
     pub fn sync(&self) -> Result<()> {
         self.file
+            .sync_data()
+            .map_err(|e| StoreError::io(&self.segment.path, e))?;
+        release_behind(self.file.as_ref(), &self.segment, self.end, self.cache_keep);
+        Ok(())
+    }
+
+    /// Like [`Unsynced::sync`], through the segment's `slot`-th sync handle
+    /// (modulo their number; the append handle when there are none). Each
+    /// handle is an open file of its own, so several of these may be in
+    /// progress at once, and a write-back error of the file is reported to
+    /// each of them instead of only to whichever sync saw it first.
+    ///
+    /// # Errors
+    /// I/O errors; the caller must poison.
+    pub fn sync_through(&self, slot: usize) -> Result<()> {
+        if self.syncs.is_empty() {
+            return self.sync();
+        }
+        self.syncs[slot % self.syncs.len()]
             .sync_data()
             .map_err(|e| StoreError::io(&self.segment.path, e))?;
         release_behind(self.file.as_ref(), &self.segment, self.end, self.cache_keep);
@@ -212,7 +234,11 @@ pub struct Stream {
     /// `None`: all of them.
     cache_keep: Option<u64>,
     segs: RwLock<Vec<Arc<Segment>>>,
-    writer: Mutex<Option<Arc<dyn AppendFile>>>,
+    /// The live segment's handles, opened on first append.
+    writer: Mutex<Option<Writer>>,
+    /// Extra handles opened with each live segment's append handle, for
+    /// concurrent syncs ([`Unsynced::sync_through`]).
+    sync_handles: usize,
     flags: Arc<FlagReport>,
     /// The last segment was sealed (+i) by a roll-over that a crash cut
     /// short: the next append starts a new segment instead of writing to it.
@@ -220,6 +246,16 @@ pub struct Stream {
     /// Temporary segment files found at open, left by a crash during their
     /// creation.
     leftovers: Vec<PathBuf>,
+}
+
+/// The handles of the live segment: the one appends go through, and the
+/// extra ones syncs go through. All are opened before this process appends
+/// to the segment, so each of them is told of every write-back error of the
+/// bytes appended.
+#[derive(Clone)]
+struct Writer {
+    file: Arc<dyn AppendFile>,
+    syncs: Arc<[Box<dyn AppendFile>]>,
 }
 
 /// Suffix of a segment file while its header is written: it is renamed to
@@ -278,6 +314,7 @@ impl Stream {
             cache_keep: None,
             segs: RwLock::new(Vec::new()),
             writer: Mutex::new(None),
+            sync_handles: 0,
             flags,
             sealed_tail: AtomicBool::new(false),
             leftovers: Vec::new(),
@@ -410,6 +447,7 @@ impl Stream {
             cache_keep: None,
             segs: RwLock::new(segs),
             writer: Mutex::new(None),
+            sync_handles: 0,
             flags,
             sealed_tail: AtomicBool::new(sealed),
             leftovers,
@@ -436,6 +474,13 @@ impl Stream {
     /// ones, while recent bytes (the tail readers follow) stay cached.
     pub fn set_cache_keep(&mut self, keep: Option<u64>) {
         self.cache_keep = keep;
+    }
+
+    /// Opens `n` extra handles with each live segment, so that up to `n`
+    /// syncs of it can be in progress at once ([`Unsynced::sync_through`];
+    /// 0, the default: syncs go through the append handle).
+    pub fn set_sync_handles(&mut self, n: usize) {
+        self.sync_handles = n;
     }
 
     /// The stream directory.
@@ -570,26 +615,37 @@ impl Stream {
         }
         let last = self.last();
         let mut w = self.writer.lock().expect("writer lock");
-        let file = match w.as_ref() {
-            Some(f) => f.clone(),
+        let writer = match w.as_ref() {
+            Some(h) => h.clone(),
             None => {
-                let f: Arc<dyn AppendFile> = Arc::from(
+                let open = || {
                     self.vfs
                         .open_append(&last.path)
-                        .map_err(|e| StoreError::io(&last.path, e))?,
-                );
-                *w = Some(f.clone());
-                f
+                        .map_err(|e| StoreError::io(&last.path, e))
+                };
+                let file: Arc<dyn AppendFile> = Arc::from(open()?);
+                let syncs = (0..self.sync_handles)
+                    .map(|_| open())
+                    .collect::<Result<Vec<_>>>()?;
+                let h = Writer {
+                    file,
+                    syncs: syncs.into(),
+                };
+                *w = Some(h.clone());
+                h
             }
         };
         // One thread appends to a stream: the lock guards the handle, not
         // the write, so it is not held across the I/O.
         drop(w);
-        file.append(data)
+        writer
+            .file
+            .append(data)
             .map_err(|e| StoreError::io(&last.path, e))?;
         let offset = last.valid_end.fetch_add(len, Ordering::AcqRel);
         Ok(Unsynced {
-            file,
+            file: writer.file,
+            syncs: writer.syncs,
             segment: last,
             offset,
             end: offset + len,
@@ -604,7 +660,7 @@ impl Stream {
     /// I/O errors; the caller must poison.
     pub fn sync(&self) -> Result<()> {
         let w = self.writer.lock().expect("writer lock").clone();
-        if let Some(w) = w {
+        if let Some(Writer { file: w, .. }) = w {
             let last = self.last();
             // Written before the sync began, so durable once it returns.
             let end = last.valid_end();

@@ -1,19 +1,26 @@
-//! The sequencer: the single writer of a log's WAL, in two threads. The
+//! The sequencer: the single writer of a log's WAL and its syncers. The
 //! writer takes every batch waiting in the queue as one group and appends it
-//! with one `write`; the syncer makes everything written so far durable with
-//! one `fdatasync` and only then acknowledges. While one group is being
-//! synced the next is being written once 64 KiB are queued, so the copy into
-//! the page cache overlaps the disk's sync latency; a smaller group waits for
-//! the sync in progress and, with none in progress, the writer syncs it
-//! itself. No lock is held across the I/O: callers keep queueing meanwhile.
+//! with one `write`; a syncer makes everything written so far durable with
+//! one `fdatasync` and only then acknowledges. While syncs are in progress
+//! the next group is written once 64 KiB are queued, so the copy into the
+//! page cache overlaps the disk's sync latency; a smaller group waits for the
+//! syncs in progress and, with none in progress, the writer syncs it itself.
+//! Up to [`LogConfig::syncs_in_flight`](crate::LogConfig::syncs_in_flight)
+//! syncs are in progress at once, each through a handle of its own, so the
+//! disk writes back one group while it commits the one before. No lock is
+//! held across the I/O: callers keep queueing meanwhile.
 //!
 //! The durability rule: a batch is acknowledged only after an `fdatasync`
-//! of the file holding it that began after its `write` returned. At most
-//! `max_group_bytes` are ever written and not yet synced, so a crash leaves
-//! no more than that after the last durable byte (recovery's torn-tail bound).
+//! of the file holding it that began after its `write` returned. Groups are
+//! settled (handed to the integrator, acknowledged) in the order written,
+//! whichever sync ends first: a sync that ends settles every group written
+//! before it began. At most `max_group_bytes` are ever written and not yet
+//! synced, so a crash leaves no more than that after the last durable byte
+//! (recovery's torn-tail bound).
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -21,7 +28,7 @@ use crate::error::StoreError;
 use crate::log::{Appended, Job, Shared};
 use crate::segment::Unsynced;
 
-/// Acknowledgements computed after a sync (by the syncer, or by the writer
+/// Acknowledgements computed after a sync (by a syncer, or by the writer
 /// for a group it synced itself), delivered by the acker thread so that the
 /// next write and sync overlap with waking callers.
 pub(crate) type Acks = Vec<(crate::log::Done, crate::error::Result<Appended>)>;
@@ -31,6 +38,8 @@ struct Written {
     jobs: Vec<Job>,
     /// Index of its first entry.
     first: u64,
+    /// Index after its last entry.
+    end: u64,
     /// Where its bytes went.
     at: Unsynced,
     bytes: usize,
@@ -70,25 +79,63 @@ impl InFlight {
     }
 }
 
-/// Starts the writer and syncer threads of a log.
-pub(crate) fn spawn(shared: &Arc<Shared>, acker: Sender<Acks>) -> [JoinHandle<()>; 2] {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let inflight = Arc::new(InFlight::default());
-    let (s1, s2) = (shared.clone(), shared.clone());
-    let (f1, f2) = (inflight.clone(), inflight);
-    let acker2 = acker.clone();
-    let writer = std::thread::Builder::new()
-        .name(format!("vt-seq-{}", shared.name))
-        .spawn(move || write_groups(&s1, &tx, &acker2, &f1))
-        .expect("spawn sequencer");
-    let syncer = std::thread::Builder::new()
-        .name(format!("vt-sync-{}", shared.name))
-        .spawn(move || sync_groups(&s2, &rx, &acker, &f2))
-        .expect("spawn syncer");
-    [writer, syncer]
+/// The groups between the writer and the syncers.
+#[derive(Default)]
+struct Handover {
+    st: Mutex<Handed>,
+    /// Wakes a syncer: a group was written, or the writer stopped.
+    cv: Condvar,
 }
 
-fn write_groups(shared: &Shared, tx: &Sender<Written>, acker: &Sender<Acks>, inflight: &InFlight) {
+#[derive(Default)]
+struct Handed {
+    /// Written and not yet settled or failed, in the order written.
+    written: VecDeque<Written>,
+    /// Entries before this index are covered by a sync that has begun.
+    claimed: u64,
+    /// The writer has stopped: no group will come.
+    stopped: bool,
+    /// Syncer threads still running.
+    syncers: usize,
+}
+
+/// Starts the writer and syncer threads of a log.
+pub(crate) fn spawn(shared: &Arc<Shared>, acker: &Sender<Acks>) -> Vec<JoinHandle<()>> {
+    let inflight = Arc::new(InFlight::default());
+    let n = shared.config.syncs_in_flight.max(1);
+    let handover = Arc::new(Handover::default());
+    handover.st.lock().expect("handover lock").syncers = n;
+    let mut threads = Vec::with_capacity(n + 1);
+    let (s, h, f, a) = (
+        shared.clone(),
+        handover.clone(),
+        inflight.clone(),
+        acker.clone(),
+    );
+    threads.push(
+        std::thread::Builder::new()
+            .name(format!("vt-seq-{}", shared.name))
+            .spawn(move || write_groups(&s, &h, &a, &f))
+            .expect("spawn sequencer"),
+    );
+    for slot in 0..n {
+        let (s, h, f, a) = (
+            shared.clone(),
+            handover.clone(),
+            inflight.clone(),
+            acker.clone(),
+        );
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("vt-sync{slot}-{}", shared.name))
+                .spawn(move || sync_groups(&s, &h, slot, &a, &f))
+                .expect("spawn syncer"),
+        );
+    }
+    threads
+}
+
+fn write_groups(shared: &Shared, handover: &Handover, acker: &Sender<Acks>, inflight: &InFlight) {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut next = shared.durable.load(Ordering::Acquire);
     while let Some(jobs) = take_group(shared, inflight) {
@@ -101,7 +148,7 @@ fn write_groups(shared: &Shared, tx: &Sender<Written>, acker: &Sender<Acks>, inf
             buf.extend_from_slice(&j.batch.records);
         }
         // A small group with no sync in progress is synced right here: the
-        // hand-over to the syncer would only add a thread wake-up to its
+        // hand-over to a syncer would only add a thread wake-up to its
         // latency. Nothing else can be in flight meanwhile (only this thread
         // adds to it), so groups are still settled in order.
         let inline = buf.len() < PIPELINE_MIN_BYTES && inflight.idle();
@@ -115,16 +162,17 @@ fn write_groups(shared: &Shared, tx: &Sender<Written>, acker: &Sender<Acks>, inf
                 let w = Written {
                     jobs,
                     first,
+                    end: next,
                     at,
                     bytes: buf.len(),
                 };
                 if inline {
-                    sync_and_ack(shared, vec![w], acker);
-                } else if let Err(std::sync::mpsc::SendError(w)) = tx.send(w) {
-                    // The syncer is gone (it only stops when this sender is
-                    // dropped); never acknowledge what was not synced.
-                    inflight.release(w.bytes);
-                    fail_all(w.jobs, &closed(shared));
+                    sync_and_ack(shared, w, acker);
+                } else {
+                    let mut h = handover.st.lock().expect("handover lock");
+                    h.written.push_back(w);
+                    drop(h);
+                    handover.cv.notify_one();
                 }
             }
             Err(e) => {
@@ -136,17 +184,46 @@ fn write_groups(shared: &Shared, tx: &Sender<Written>, acker: &Sender<Acks>, inf
             }
         }
     }
+    handover.st.lock().expect("handover lock").stopped = true;
+    handover.cv.notify_all();
 }
 
-/// Syncs every group the writer handed over in one go, then acknowledges
-/// them in order. Once the writer stops, hands over to the integrator for
-/// the final checkpoint.
-fn sync_groups(shared: &Shared, rx: &Receiver<Written>, acker: &Sender<Acks>, inflight: &InFlight) {
-    while let Ok(w) = rx.recv() {
-        let mut groups = vec![w];
-        groups.extend(rx.try_iter());
-        let bytes = groups.iter().map(|g| g.bytes).sum();
-        sync_and_ack(shared, groups, acker);
+/// One syncer: claims everything written and not yet covered by a sync in
+/// progress, syncs it through its own handle (`slot`), and settles in order
+/// every group written before that sync began. The last syncer to stop
+/// hands over to the integrator for the final checkpoint.
+///
+/// One `fdatasync` of the file of the newest group covers the groups before
+/// it in older segments too: the writer synced each of those segments
+/// (through its own handle) when it rolled over to the next, after their
+/// last write and before writing to the next — a failure there poisons the
+/// log, and no later group is written.
+fn sync_groups(
+    shared: &Shared,
+    handover: &Handover,
+    slot: usize,
+    acker: &Sender<Acks>,
+    inflight: &InFlight,
+) {
+    let mut h = handover.st.lock().expect("handover lock");
+    loop {
+        let (end, at) = match h.written.back() {
+            Some(w) if w.end > h.claimed => (w.end, w.at.clone()),
+            _ if h.stopped => break,
+            _ => {
+                h = handover.cv.wait(h).expect("handover lock");
+                continue;
+            }
+        };
+        h.claimed = end;
+        drop(h);
+        let t = std::time::Instant::now();
+        let res = shared.check_poison().and_then(|()| at.sync_through(slot));
+        let synced = t.elapsed();
+        drop(at);
+        h = handover.st.lock().expect("handover lock");
+        let bytes = settle_or_fail(shared, &mut h.written, end, res, synced, acker);
+        drop(h);
         // Released only once settled, so that a group the writer then syncs
         // itself is settled after these.
         inflight.release(bytes);
@@ -154,33 +231,78 @@ fn sync_groups(shared: &Shared, rx: &Receiver<Written>, acker: &Sender<Acks>, in
         // the queue lock orders this after its check of `idle` under it.
         drop(shared.queue.lock().expect("queue lock"));
         shared.queue_cv.notify_all();
+        h = handover.st.lock().expect("handover lock");
     }
-    let mut p = shared.pending.lock().expect("pending lock");
-    p.closed = true;
-    drop(p);
-    shared.pending_cv.notify_all();
+    h.syncers -= 1;
+    let last = h.syncers == 0;
+    drop(h);
+    if last {
+        let mut p = shared.pending.lock().expect("pending lock");
+        p.closed = true;
+        drop(p);
+        shared.pending_cv.notify_all();
+    }
 }
 
-/// Makes the groups durable and acknowledges them, or fails them all (and
-/// poisons the log) if the sync fails.
-fn sync_and_ack(shared: &Shared, groups: Vec<Written>, acker: &Sender<Acks>) {
-    let t = std::time::Instant::now();
-    let res = shared.check_poison().and_then(|()| sync_files(&groups));
-    let synced = t.elapsed();
-    if let Err(e) = res {
-        let p = match e {
-            p @ StoreError::Poisoned { .. } => p,
-            e => {
-                shared.poison(&e);
-                poisoned(shared, &e)
-            }
-        };
-        for g in groups {
+/// After a sync that covered the entries before `end`: settles and
+/// acknowledges the groups it covered that no other sync settled first, or,
+/// if it failed (or the log was poisoned meanwhile), poisons the log and
+/// fails every group written and not settled. Called under the hand-over
+/// lock, so groups are settled in order. Returns the bytes of the groups
+/// taken off `written`.
+fn settle_or_fail(
+    shared: &Shared,
+    written: &mut VecDeque<Written>,
+    end: u64,
+    res: crate::error::Result<()>,
+    synced: std::time::Duration,
+    acker: &Sender<Acks>,
+) -> usize {
+    // A sync that ended after the log was poisoned acknowledges nothing.
+    if let Err(e) = res.and_then(|()| shared.check_poison()) {
+        let p = poison_with(shared, e);
+        let mut bytes = 0;
+        for g in written.drain(..) {
+            bytes += g.bytes;
             fail_all(g.jobs, &p);
         }
-        return;
+        return bytes;
     }
-    let acks = settle(shared, groups, synced);
+    let n = written.iter().take_while(|g| g.end <= end).count();
+    if n == 0 {
+        return 0;
+    }
+    let groups: Vec<Written> = written.drain(..n).collect();
+    let bytes = groups.iter().map(|g| g.bytes).sum();
+    send_acks(acker, settle(shared, groups, synced));
+    bytes
+}
+
+/// Makes a group the writer kept for itself durable (through the append
+/// handle) and acknowledges it, or fails it (and poisons the log).
+fn sync_and_ack(shared: &Shared, group: Written, acker: &Sender<Acks>) {
+    let t = std::time::Instant::now();
+    let res = shared.check_poison().and_then(|()| group.at.sync());
+    let synced = t.elapsed();
+    match res {
+        Ok(()) => send_acks(acker, settle(shared, vec![group], synced)),
+        Err(e) => fail_all(group.jobs, &poison_with(shared, e)),
+    }
+}
+
+/// Poisons the log with `e` (unless `e` is the poison itself) and returns
+/// the error to fail callers with.
+fn poison_with(shared: &Shared, e: StoreError) -> StoreError {
+    match e {
+        p @ StoreError::Poisoned { .. } => p,
+        e => {
+            shared.poison(&e);
+            poisoned(shared, &e)
+        }
+    }
+}
+
+fn send_acks(acker: &Sender<Acks>, acks: Acks) {
     if let Err(std::sync::mpsc::SendError(acks)) = acker.send(acks) {
         for (done, r) in acks {
             done(r);
@@ -188,28 +310,11 @@ fn sync_and_ack(shared: &Shared, groups: Vec<Written>, acker: &Sender<Acks>) {
     }
 }
 
-/// One `fdatasync` per file the groups went to (a roll-over between them
-/// already synced the segment it closed; syncing it again costs nothing).
-fn sync_files(groups: &[Written]) -> crate::error::Result<()> {
-    let mut prev: Option<&Unsynced> = None;
-    for g in groups {
-        if prev.is_none_or(|p| !p.same_file(&g.at)) {
-            g.at.sync()?;
-        }
-        prev = Some(&g.at);
-    }
-    Ok(())
-}
-
 fn poisoned(shared: &Shared, e: &StoreError) -> StoreError {
     StoreError::Poisoned {
         log: shared.name.clone(),
         cause: e.to_string(),
     }
-}
-
-fn closed(shared: &Shared) -> StoreError {
-    StoreError::Closed(shared.name.clone())
 }
 
 /// Waits for work; returns every queued job up to the group limit, or `None`

@@ -344,59 +344,119 @@ fn crash_after_every_sync_keeps_every_acknowledged_entry() {
     }
 }
 
-/// Twelve writers append at once and every sync takes 1 ms; eight send
-/// batches of 27–81 KB, so the sequencer writes groups while earlier ones are
-/// being synced (it overlaps them from 64 KiB queued), and four send small
-/// ones, which it syncs itself when no sync is in progress. The process
-/// crashes at one sync after another, with WAL segments of the default size
-/// and of 100 KiB (roll-overs among groups in flight). Guards the write/sync
-/// pipeline: a batch is acknowledged only after a sync that began after its
-/// write (acknowledging the groups written during a sync loses acknowledged
-/// entries here). That a roll-over syncs the segment it closes is
+/// Twelve writers append at once; eight send batches of 27–81 KB, so the
+/// sequencer writes groups while earlier ones are being synced (it overlaps
+/// them from 64 KiB queued), and four send small ones, which it syncs itself
+/// when no sync is in progress. Returns what was acknowledged.
+fn twelve_writers(log: &veritrail_store::Log) -> Vec<(u64, Hash)> {
+    let acked = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for w in 0..12u64 {
+            let acked = &acked;
+            s.spawn(move || {
+                for i in 0..40u64 {
+                    let (count, pad) = if w % 3 != 0 {
+                        ((i % 3 + 1) * 3, 9000)
+                    } else {
+                        (i % 3 + 1, 0)
+                    };
+                    let batch: Vec<Vec<u8>> = (0..count)
+                        .map(|k| {
+                            let mut e = entry(w * 100_000 + i * 10 + k);
+                            e.truncate(e.len() - 1);
+                            e.extend_from_slice(b",\"pad\":\"");
+                            e.resize(e.len() + pad, b'x');
+                            e.extend_from_slice(b"\"}");
+                            e
+                        })
+                        .collect();
+                    let Ok(r) = log.append(&batch) else { break };
+                    acked.lock().unwrap().extend(acks(&r));
+                }
+            });
+        }
+    });
+    acked.into_inner().unwrap()
+}
+
+/// The configurations the sync pipeline is tested in: one sync in flight
+/// and several, each with WAL segments of the default size and of 100 KiB
+/// (roll-overs among groups in flight).
+fn pipelines() -> Vec<LogConfig> {
+    let mut out = Vec::new();
+    for syncs_in_flight in [1, 4] {
+        for wal_segment_bytes in [LogConfig::default().wal_segment_bytes, 100 << 10] {
+            out.push(LogConfig {
+                syncs_in_flight,
+                wal_segment_bytes,
+                ..cfg()
+            });
+        }
+    }
+    out
+}
+
+/// The twelve writers append while every sync takes 1–3 ms (so syncs in
+/// progress at once end in any order), and the process crashes at one sync
+/// after another. Guards the write/sync pipeline: a batch is acknowledged
+/// only after a sync that began after its write (acknowledging the groups
+/// written during a sync, or those a sync still in progress covers when a
+/// later one ends, loses acknowledged entries here). That a roll-over syncs
+/// the segment it closes is
 /// `segment::tests::a_roll_over_syncs_the_segment_it_closes`.
 #[test]
 fn concurrent_writers_crashing_at_any_sync_lose_nothing() {
-    let segments = LogConfig {
-        wal_segment_bytes: 100 << 10,
-        ..cfg()
-    };
-    for config in [cfg(), segments] {
+    for config in pipelines() {
+        let mut most = 0;
         for n in (1..200).step_by(7) {
             let fs = MemFs::new();
             let dd = init(&fs);
             fs.set_fault(Fault::CrashAfterSync(n));
             fs.set_sync_delay(Duration::from_millis(1));
             let log = dd.open_log("default", config.clone()).unwrap();
-            let acked = std::sync::Mutex::new(Vec::new());
-            std::thread::scope(|s| {
-                for w in 0..12u64 {
-                    let (log, acked) = (&log, &acked);
-                    s.spawn(move || {
-                        for i in 0..40u64 {
-                            let (count, pad) = if w % 3 != 0 {
-                                ((i % 3 + 1) * 3, 9000)
-                            } else {
-                                (i % 3 + 1, 0)
-                            };
-                            let batch: Vec<Vec<u8>> = (0..count)
-                                .map(|k| {
-                                    let mut e = entry(w * 100_000 + i * 10 + k);
-                                    e.truncate(e.len() - 1);
-                                    e.extend_from_slice(b",\"pad\":\"");
-                                    e.resize(e.len() + pad, b'x');
-                                    e.extend_from_slice(b"\"}");
-                                    e
-                                })
-                                .collect();
-                            let Ok(r) = log.append(&batch) else { break };
-                            acked.lock().unwrap().extend(acks(&r));
-                        }
-                    });
-                }
-            });
+            let acked = twelve_writers(&log);
             drop(log);
-            let acked = acked.into_inner().unwrap();
+            most = most.max(fs.most_concurrent_syncs());
             for torn in [0usize, 10, 5000] {
+                check_survivors_with(&fs.crash(torn), &acked, config.clone());
+            }
+        }
+        // The configuration did what it says: several syncs of the WAL were
+        // in progress at once.
+        if config.syncs_in_flight > 1 {
+            assert!(most >= 2, "{config:?}: at most {most} sync in flight");
+        }
+    }
+}
+
+/// A sync fails while others of the same file are in progress: as Linux
+/// does, the failure loses the bytes it was writing back (a crash keeps none
+/// of them, whatever a later sync says) and is reported to every handle of
+/// the file at its next sync. Guards that each sync in flight goes through a
+/// handle of its own: through one shared handle only the first sync to look
+/// is told, another then succeeds and acknowledges lost entries.
+#[test]
+fn a_sync_failing_among_several_in_flight_acknowledges_nothing_it_lost() {
+    for config in pipelines() {
+        for n in (2..120).step_by(9) {
+            let fs = MemFs::new();
+            let dd = init(&fs);
+            fs.set_fault(Fault::FailSync(n));
+            fs.set_sync_delay(Duration::from_millis(1));
+            let log = dd.open_log("default", config.clone()).unwrap();
+            let acked = twelve_writers(&log);
+            if fs.syncs() < n {
+                // The workload took fewer syncs: so will it for a larger n.
+                assert!(n > 30, "{config:?}: only {} syncs", fs.syncs());
+                break;
+            }
+            assert!(
+                log.poisoned().is_some(),
+                "{config:?} n={n}: the failure must surface"
+            );
+            drop(log);
+            fs.set_fault(Fault::None);
+            for torn in [0usize, 5000] {
                 check_survivors_with(&fs.crash(torn), &acked, config.clone());
             }
         }

@@ -122,6 +122,7 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn append(
     events: u64,
     batch: usize,
@@ -130,6 +131,7 @@ pub fn append(
     event_bytes: usize,
     dir: Option<&std::path::Path>,
     data: Option<&std::path::Path>,
+    syncs_in_flight: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     if batch == 0 || writers == 0 || !(16..=65_535).contains(&event_bytes) {
         return Err(Exit::usage(
@@ -155,10 +157,11 @@ pub fn append(
             .map_err(store_err)?
             .0
     };
-    let log = Arc::new(
-        dd.open_log("default", LogConfig::default())
-            .map_err(store_err)?,
-    );
+    let mut config = LogConfig::default();
+    if let Some(n) = syncs_in_flight {
+        config.syncs_in_flight = n;
+    }
+    let log = Arc::new(dd.open_log("default", config).map_err(store_err)?);
     // Pre-build one batch per writer so the measurement is the store alone.
     let batches: Vec<Arc<Vec<Vec<u8>>>> = (0..writers)
         .map(|w| {

@@ -133,6 +133,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 event_bytes,
                 dir,
                 data,
+                syncs_in_flight,
             } => bench::append(
                 events,
                 batch,
@@ -141,6 +142,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 event_bytes,
                 dir.as_deref(),
                 data.as_deref(),
+                syncs_in_flight.map(usize::from),
             ),
         },
     }
