@@ -99,39 +99,43 @@ struct Handed {
     syncers: usize,
 }
 
+/// What the writer and the syncers of a log share.
+#[derive(Clone)]
+struct Ctx {
+    shared: Arc<Shared>,
+    handover: Arc<Handover>,
+    inflight: Arc<InFlight>,
+    acker: Sender<Acks>,
+}
+
 /// Starts the writer and syncer threads of a log.
 pub(crate) fn spawn(shared: &Arc<Shared>, acker: &Sender<Acks>) -> Vec<JoinHandle<()>> {
-    let inflight = Arc::new(InFlight::default());
     let n = shared.config.syncs_in_flight.max(1);
     let handover = Arc::new(Handover::default());
     handover.st.lock().expect("handover lock").syncers = n;
-    let mut threads = Vec::with_capacity(n + 1);
-    let (s, h, f, a) = (
-        shared.clone(),
-        handover.clone(),
-        inflight.clone(),
-        acker.clone(),
-    );
-    threads.push(
+    let ctx = Ctx {
+        shared: shared.clone(),
+        handover,
+        inflight: Arc::new(InFlight::default()),
+        acker: acker.clone(),
+    };
+    let start = |name: String, run: Box<dyn FnOnce(&Ctx) + Send>| {
+        let c = ctx.clone();
         std::thread::Builder::new()
-            .name(format!("vt-seq-{}", shared.name))
-            .spawn(move || write_groups(&s, &h, &a, &f))
-            .expect("spawn sequencer"),
-    );
-    for slot in 0..n {
-        let (s, h, f, a) = (
-            shared.clone(),
-            handover.clone(),
-            inflight.clone(),
-            acker.clone(),
-        );
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("vt-sync{slot}-{}", shared.name))
-                .spawn(move || sync_groups(&s, &h, slot, &a, &f))
-                .expect("spawn syncer"),
-        );
-    }
+            .name(name)
+            .spawn(move || run(&c))
+            .expect("spawn a sequencer thread")
+    };
+    let mut threads = vec![start(
+        format!("vt-seq-{}", shared.name),
+        Box::new(|c| write_groups(&c.shared, &c.handover, &c.acker, &c.inflight)),
+    )];
+    threads.extend((0..n).map(|slot| {
+        start(
+            format!("vt-sync{slot}-{}", shared.name),
+            Box::new(move |c| sync_groups(&c.shared, &c.handover, slot, &c.acker, &c.inflight)),
+        )
+    }));
     threads
 }
 

@@ -379,6 +379,21 @@ fn twelve_writers(log: &veritrail_store::Log) -> Vec<(u64, Hash)> {
     acked.into_inner().unwrap()
 }
 
+/// The twelve writers on a fresh file system whose syncs take 1–3 ms, with
+/// `fault` armed: the file system, the log and what was acknowledged.
+fn twelve_writers_on(
+    fault: Fault,
+    config: &LogConfig,
+) -> (MemFs, veritrail_store::Log, Vec<(u64, Hash)>) {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    fs.set_fault(fault);
+    fs.set_sync_delay(Duration::from_millis(1));
+    let log = dd.open_log("default", config.clone()).unwrap();
+    let acked = twelve_writers(&log);
+    (fs, log, acked)
+}
+
 /// The configurations the sync pipeline is tested in: one sync in flight
 /// and several, each with WAL segments of the default size and of 100 KiB
 /// (roll-overs among groups in flight).
@@ -409,12 +424,7 @@ fn concurrent_writers_crashing_at_any_sync_lose_nothing() {
     for config in pipelines() {
         let mut most = 0;
         for n in (1..200).step_by(7) {
-            let fs = MemFs::new();
-            let dd = init(&fs);
-            fs.set_fault(Fault::CrashAfterSync(n));
-            fs.set_sync_delay(Duration::from_millis(1));
-            let log = dd.open_log("default", config.clone()).unwrap();
-            let acked = twelve_writers(&log);
+            let (fs, log, acked) = twelve_writers_on(Fault::CrashAfterSync(n), &config);
             drop(log);
             most = most.max(fs.most_concurrent_syncs());
             for torn in [0usize, 10, 5000] {
@@ -439,12 +449,7 @@ fn concurrent_writers_crashing_at_any_sync_lose_nothing() {
 fn a_sync_failing_among_several_in_flight_acknowledges_nothing_it_lost() {
     for config in pipelines() {
         for n in (2..120).step_by(9) {
-            let fs = MemFs::new();
-            let dd = init(&fs);
-            fs.set_fault(Fault::FailSync(n));
-            fs.set_sync_delay(Duration::from_millis(1));
-            let log = dd.open_log("default", config.clone()).unwrap();
-            let acked = twelve_writers(&log);
+            let (fs, log, acked) = twelve_writers_on(Fault::FailSync(n), &config);
             if fs.syncs() < n {
                 // The workload took fewer syncs: so will it for a larger n.
                 assert!(n > 30, "{config:?}: only {} syncs", fs.syncs());
