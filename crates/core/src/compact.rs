@@ -4,7 +4,7 @@
 //! It holds one hash per set bit of the tree size: the roots of the perfect
 //! subtrees that make up the tree, left (largest) to right (smallest).
 
-use crate::hash::{leaf_hashes_into, leaf_hashes_to, node_hash, node_hash_pair, Hash};
+use crate::hash::{leaf_hashes_into, node_hash, node_hash_pair, Hash};
 use crate::tree::{fold_range, range_nodes, HashReader, NodeId, TreeError, TreeSize};
 
 /// Receives every node that becomes complete while appending (leaves
@@ -326,7 +326,7 @@ pub fn hash_leaves<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Vec<Hash> {
             let mut out = vec![Hash::default(); entries.len()];
             out.par_chunks_mut(128)
                 .zip(entries.par_chunks(128))
-                .for_each(|(o, e)| leaf_hashes_to(e, o));
+                .for_each(|(o, e)| crate::hash::leaf_hashes_to(e, o));
             return out;
         }
     }
