@@ -20,10 +20,17 @@ fn entry(i: usize) -> Vec<u8> {
     (0..len).map(|k| b'a' + ((i * 7 + k) % 26) as u8).collect()
 }
 
-/// Offset of entry `i`'s payload in the (single) WAL segment: a 64-byte
-/// header, then per record an 8-byte header and the payload.
-fn payload_offset(i: usize) -> u64 {
-    64 + (0..i).map(|j| 8 + entry(j).len() as u64).sum::<u64>() + 8
+/// Offset of each entry's payload in the (single) WAL segment, for entries
+/// `0..=n`: a 64-byte header, then per record an 8-byte header and the
+/// payload.
+fn payload_offsets(n: usize) -> Vec<u64> {
+    let mut at = 64;
+    let mut out = Vec::with_capacity(n + 1);
+    for j in 0..=n {
+        out.push(at + 8);
+        at += 8 + entry(j).len() as u64;
+    }
+    out
 }
 
 fn wal_segment(data: &Path) -> PathBuf {
@@ -72,6 +79,8 @@ fn verify_reads_many_windows_cached_and_direct_and_finds_damage_past_the_first()
     log.close();
     let wal = wal_segment(&data);
     let len = std::fs::metadata(&wal).unwrap().len();
+    let off = payload_offsets(ENTRIES);
+    let payload_offset = |i: usize| off[i];
     assert_eq!(len, payload_offset(ENTRIES) - 8, "layout as computed");
     assert!(len > 7 * (4 << 20), "several windows: {len} bytes");
 
