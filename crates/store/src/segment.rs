@@ -182,7 +182,8 @@ impl Unsynced {
         Ok(())
     }
 
-    /// Whether `other` went to the same file (one sync covers both).
+    /// Whether `other` went to the same file.
+    #[cfg(test)]
     pub fn same_file(&self, other: &Unsynced) -> bool {
         Arc::ptr_eq(&self.segment, &other.segment)
     }
