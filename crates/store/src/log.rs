@@ -1,6 +1,6 @@
 //! A named log: sequencer threads (group commit: one writer, then up to
-//! `syncs_in_flight` syncers), an acker, one integrator thread (hash levels, index, signed checkpoints), and
-//! readers over published data.
+//! `syncs_in_flight` syncers), an acker, one integrator thread (hash levels,
+//! index, signed checkpoints), and readers over published data.
 //! See docs/FORMAT.md "Life of an event".
 
 use std::collections::VecDeque;
@@ -413,12 +413,10 @@ impl Log {
             .name(format!("vt-int-{}", shared.name))
             .spawn(move || crate::integrator::run(&s2))
             .expect("spawn integrator");
+        threads.extend([ack, int]);
         Log {
             shared,
-            threads: Mutex::new({
-                threads.extend([ack, int]);
-                threads
-            }),
+            threads: Mutex::new(threads),
             _lock: lock,
         }
     }

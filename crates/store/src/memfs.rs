@@ -186,6 +186,16 @@ impl MemAppend {
         }
     }
 
+    /// Records a write-back error of the file, reported by this sync (so
+    /// not again through this handle).
+    fn fail(&self, f: &mut MemFile, what: &str) -> io::Error {
+        f.errors += 1;
+        f.error_seen = true;
+        self.seen
+            .store(f.errors, std::sync::atomic::Ordering::Release);
+        eio(what)
+    }
+
     /// Reports a write-back error this handle has not reported yet.
     fn check_errors(&self, f: &mut MemFile) -> io::Result<()> {
         use std::sync::atomic::Ordering;
@@ -245,19 +255,11 @@ impl AppendFile for MemAppend {
             }
             Fault::FailSync(k) if k == n => {
                 f.lost_from = Some(f.lost_from.unwrap_or(usize::MAX).min(f.synced));
-                f.errors += 1;
-                f.error_seen = true;
-                self.seen
-                    .store(f.errors, std::sync::atomic::Ordering::Release);
-                return Err(eio("fsync failed"));
+                return Err(self.fail(f, "fsync failed"));
             }
             Fault::FailSyncButPersisted(k) if k == n => {
                 f.synced = f.data.len();
-                f.errors += 1;
-                f.error_seen = true;
-                self.seen
-                    .store(f.errors, std::sync::atomic::Ordering::Release);
-                return Err(eio("fsync failed (data persisted)"));
+                return Err(self.fail(f, "fsync failed (data persisted)"));
             }
             _ => {}
         }

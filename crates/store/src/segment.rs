@@ -156,11 +156,7 @@ impl Unsynced {
     /// # Errors
     /// I/O errors; the caller must poison.
     pub fn sync(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| StoreError::io(&self.segment.path, e))?;
-        release_behind(self.file.as_ref(), &self.segment, self.end, self.cache_keep);
-        Ok(())
+        self.sync_via(self.file.as_ref())
     }
 
     /// Like [`Unsynced::sync`], through the segment's `slot`-th sync handle
@@ -172,10 +168,15 @@ impl Unsynced {
     /// # Errors
     /// I/O errors; the caller must poison.
     pub fn sync_through(&self, slot: usize) -> Result<()> {
-        if self.syncs.is_empty() {
-            return self.sync();
+        match self.syncs.len() {
+            0 => self.sync(),
+            n => self.sync_via(self.syncs[slot % n].as_ref()),
         }
-        self.syncs[slot % self.syncs.len()]
+    }
+
+    /// `fdatasync` through `handle`, then the page-cache release behind it.
+    fn sync_via(&self, handle: &dyn AppendFile) -> Result<()> {
+        handle
             .sync_data()
             .map_err(|e| StoreError::io(&self.segment.path, e))?;
         release_behind(self.file.as_ref(), &self.segment, self.end, self.cache_keep);
