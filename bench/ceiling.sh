@@ -14,7 +14,8 @@
 #         under `wrk -t2 -c64` with bench/wrk/one.lua, as bench/run.sh drives veritrail.
 #
 # The baselines' rates come from RESULTS.json (default: the newest full run in
-# bench/results), medians of its runs. Needs cargo, python3, wrk (Debian `wrk`).
+# bench/results): per run the best of each baseline's client counts, then the median of the
+# runs. Needs cargo, python3, wrk (Debian `wrk`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 results=${1:-$(ls "$here"/bench/results/*.json | grep -v -- '-quick' | sort -V | tail -1)}
@@ -56,15 +57,21 @@ python3 - "$results" "$cpu_rate" "$disk_mbs" "$http_rate" <<'EOF'
 import json, statistics, sys
 path, cpu, disk_mbs, http = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 rows = [json.loads(l) for l in open(path) if l.strip()]
-def med(comparison, system):
-    v = [r["events_per_s"] for r in rows if r.get("comparison") == comparison and r.get("system") == system]
-    return statistics.median(v) if v else None
-pg, lite, pg8 = med("batch", "postgresql"), med("batch", "sqlite"), med("single8", "postgresql")
+def best(comparisons, system):
+    """Median over the runs of the system's best rate among `comparisons` (its client counts)."""
+    per_run = {}
+    for r in rows:
+        if r.get("comparison") in comparisons and r.get("system") == system:
+            per_run[r["run"]] = max(per_run.get(r["run"], 0), r["events_per_s"])
+    return statistics.median(per_run.values()) if per_run else None
+pg, lite = best(("batch", "batch4"), "postgresql"), best(("batch", "batch4"), "sqlite")
+pg8 = best(("single8", "single64"), "postgresql")
 if None in (pg, lite, pg8):
     sys.exit(f"{path}: not a bench/run.sh results file (no batch or single8 baseline rows)")
 disk = disk_mbs * 1e6 / 340
-print(f"\nbaselines from {path.split('/')[-1]} (medians): PostgreSQL batched {pg:,.0f}/s, "
-      f"SQLite batched {lite:,.0f}/s, PostgreSQL single-event at 8 clients {pg8:,.0f}/s")
+print(f"\nbaselines from {path.split('/')[-1]} (medians of each run's best client count): "
+      f"PostgreSQL batched {pg:,.0f}/s, SQLite batched {lite:,.0f}/s, "
+      f"PostgreSQL single-event {pg8:,.0f}/s")
 print(f"ceilings here: CPU {cpu:.2f} M events/s (the per-event work alone, all cores); "
       f"disk {disk / 1e6:.2f} M events/s ({disk_mbs:.0f} MB/s durable at 340 B per event); "
       f"HTTP {http:,.0f} requests/s (no work per request)\n")
@@ -75,5 +82,5 @@ for name, need, ceiling in [
     ("batched ≥ 8× SQLite", 8 * lite, min(cpu * 1e6, disk)),
     ("single-event over HTTP ≥ 20× PostgreSQL's best", 20 * pg8, http),
 ]:
-    print(f"| {name} | {need:,.0f}/s | {ceiling:,.0f}/s | {'no' if need > ceiling else 'only with no other work'} |")
+    print(f"| {name} | {need:,.0f}/s | {ceiling:,.0f}/s | {'no' if need > ceiling else f'{need / ceiling:.0%} of the ceiling'} |")
 EOF

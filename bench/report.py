@@ -135,9 +135,23 @@ def main():
     runs = max((r["run"] for r in rows), default=0)
     n = lambda c, s: (by(rows, c, s) or [{}])[0].get("events")
 
+    # Batched ingest is measured at two client counts per system and run;
+    # "batchbest" is each system's better one in that run.
+    variants = {"veritrail": ("batch", "batch16"), "postgresql": ("batch", "batch4"), "sqlite": ("batch", "batch4")}
+    best_counts = defaultdict(lambda: defaultdict(int))
+    for sys_, comps in variants.items():
+        for run in sorted({r["run"] for r in rows}):
+            cands = [r for c in comps for r in by(rows, c, sys_) if r["run"] == run and r.get("events_per_s")]
+            if cands:
+                top = max(cands, key=lambda r: r["events_per_s"])
+                best_counts[sys_][top["comparison"]] += 1
+                rows.append(dict(top, comparison="batchbest"))
+
     ratio_rows = [
-        ("batched durable ingest (1,000 per call/transaction)", "batch", "veritrail", "postgresql", "events_per_s", True, "≥ 100×"),
-        ("batched durable ingest (1,000 per call/transaction)", "batch", "veritrail", "sqlite", "events_per_s", True, "≥ 8×"),
+        ("batched durable ingest (1,000 per call/transaction), each system at its better client count per run", "batchbest", "veritrail", "postgresql", "events_per_s", True, "≥ 100×"),
+        ("batched durable ingest (1,000 per call/transaction), each system at its better client count per run", "batchbest", "veritrail", "sqlite", "events_per_s", True, "≥ 8×"),
+        ("batched durable ingest, veritrail 64 writer threads against one client", "batch", "veritrail", "postgresql", "events_per_s", True, ""),
+        ("batched durable ingest, veritrail 64 writer threads against one client", "batch", "veritrail", "sqlite", "events_per_s", True, ""),
         ("single-event durable ingest, 64 clients (library)", "single64", "veritrail", "postgresql", "events_per_s", True, ""),
         ("single-event durable ingest, 64 clients (HTTP)", "single64", "veritrail-http", "postgresql", "events_per_s", True, ""),
         ("single-event ingest, 64 clients (library) vs PostgreSQL with 8 clients", "single64/8", "veritrail", "postgresql", "events_per_s", True, "≥ 20× PostgreSQL at its best client count"),
@@ -164,7 +178,12 @@ def main():
     md.append(f"# Side-by-side results ({a.md.split('/')[-1].removesuffix('.md')})\n")
     md.append(f"Command: `{a.command}`. Machine: {a.machine}. {runs} runs of every comparison, the systems alternating within each run; every system durable before it acknowledges (veritrail: `fdatasync` per group commit; PostgreSQL 15: `fsync=on`, `synchronous_commit=on`; SQLite: WAL, `synchronous=FULL`). Events are 300 bytes. Raw measurements: the `.json` file next to this one.\n")
     md.append("## Ratios (veritrail ÷ baseline, median of the per-run pairs)\n")
-    md.append("Above 1: veritrail is better (more events per second, or fewer seconds, or fewer bytes). Batched ingest: each system at its best client count — veritrail with 64 writer threads of 1,000-event batches, each preparing its own (the `batch16` rows below show 16 writer threads, `batch1` one writer, `batch4cb` the 4 callback-driven writers of runs before session 5), the baselines with one client (their writers serialise on the chain head; the `batch4` rows below show them with four clients). veritrail's batched runs load three times the baselines' events (at 64 writers a run of the baselines' size is ~16 calls per writer, mostly the pipeline filling and draining); every system starts from an empty log.\n")
+    label = {"batch": {"veritrail": "64 threads", "postgresql": "1 client", "sqlite": "1 client"}, "batch16": "16 threads", "batch4": "4 clients"}
+    won = "; ".join(
+        f"{sys_}: " + ", ".join(f"{label[c][sys_] if c == 'batch' else label[c]} in {k}" for c, k in sorted(best_counts[sys_].items()))
+        for sys_ in variants if best_counts[sys_]
+    )
+    md.append("Above 1: veritrail is better (more events per second, or fewer seconds, or fewer bytes). Batched ingest is measured at two client counts per system in every run — veritrail with 64 and with 16 writer threads of 1,000-event batches, each thread preparing its own (`batch` and `batch16` below), PostgreSQL and SQLite with one client and with four (`batch` and `batch4`; their writers serialise on the chain head) — and the first two rows pair each system's better count in that run (`batchbest`; runs won: " + won + "). veritrail's batched runs load three times the baselines' events (at 64 writers a run of the baselines' size is ~16 calls per writer, mostly the pipeline filling and draining); PostgreSQL's four-client runs load a tenth (they are slow); every run starts from an empty table or log. `batch1` shows veritrail with one writer, `batch4cb` with the 4 callback-driven writers of runs before session 5.\n")
     md.append("| comparison | baseline | ratio | target | pairs |")
     md.append("| --- | --- | --- | --- | --- |")
     for title, comp, ours, theirs, key, hib, target in ratio_rows:
@@ -180,7 +199,7 @@ def main():
     md.append("## Medians\n")
     md.append("| comparison | system | events | median events/s | median p50 ms | median p99 ms | median seconds |")
     md.append("| --- | --- | --- | --- | --- | --- | --- |")
-    for comp in ("load", "batch", "batch16", "batch1", "batch4cb", "batch4", "single64", "single8", "verify", "verify_cold", "proof", "recovery"):
+    for comp in ("load", "batchbest", "batch", "batch16", "batch4", "batch1", "batch4cb", "single64", "single8", "verify", "verify_cold", "proof", "recovery"):
         for sys_ in ("veritrail", "veritrail-http", "postgresql", "sqlite"):
             if by(rows, comp, sys_):
                 md.append(
@@ -206,7 +225,7 @@ def main():
     md.append("| comparison | system | run | events | events/s | p50 ms | p99 ms | seconds |")
     md.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in sorted(rows, key=lambda r: (r["comparison"], r["system"], r["run"])):
-        if r["comparison"] in ("disk", "single64/8"):
+        if r["comparison"] in ("disk", "single64/8", "batchbest"):
             continue
         md.append(
             f"| {r['comparison']} | {r['system']} | {r['run']} | {fmt(r.get('events'))} | {fmt(r.get('events_per_s'))} | "
