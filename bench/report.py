@@ -154,8 +154,8 @@ def main():
         ("batched durable ingest, veritrail 64 writer threads against one client", "batch", "veritrail", "sqlite", "events_per_s", True, ""),
         ("single-event durable ingest, 64 clients (library)", "single64", "veritrail", "postgresql", "events_per_s", True, ""),
         ("single-event durable ingest, 64 clients (HTTP)", "single64", "veritrail-http", "postgresql", "events_per_s", True, ""),
-        ("single-event ingest, 64 clients (library) vs PostgreSQL with 8 clients", "single64/8", "veritrail", "postgresql", "events_per_s", True, "≥ 20× PostgreSQL at its best client count"),
-        ("single-event ingest, 64 clients (HTTP) vs PostgreSQL with 8 clients", "single64/8", "veritrail-http", "postgresql", "events_per_s", True, "≥ 20× PostgreSQL at its best client count"),
+        ("single-event ingest, 64 clients (library) vs PostgreSQL at its better client count per run", "single64best", "veritrail", "postgresql", "events_per_s", True, "≥ 20× PostgreSQL at its best client count"),
+        ("single-event ingest, 64 clients (HTTP) vs PostgreSQL at its better client count per run", "single64best", "veritrail-http", "postgresql", "events_per_s", True, "≥ 20× PostgreSQL at its best client count"),
         ("single-event durable ingest, 64 clients (library)", "single64", "veritrail", "sqlite", "events_per_s", True, ""),
         ("full verification, per event, page cache warm (a second run right after a full read)", "verify", "veritrail", "postgresql", "events_per_s", True, "≥ 10×"),
         ("full verification, per event, page cache warm", "verify", "veritrail", "sqlite", "events_per_s", True, ""),
@@ -163,16 +163,14 @@ def main():
         ("full verification, per event, page cache cold", "verify_cold", "veritrail", "sqlite", "events_per_s", True, ""),
         ("recovery after a crash", "recovery", "veritrail", "postgresql", "secs", False, ""),
     ]
-    # "single64/8": our 64-client figure against PostgreSQL's 8-client one.
-    for r in rows:
-        if r["comparison"] == "single8" and r["system"] == "postgresql":
-            rows.append(dict(r, comparison="single64/8"))
-        if r["comparison"] == "single64" and r["system"] in ("veritrail", "veritrail-http"):
-            rows.append(dict(r, comparison="single64/8"))
-    best_pg_single = max(
-        (x for x in [med(rows, "single64", "postgresql", "events_per_s"), med(rows, "single8", "postgresql", "events_per_s")] if x),
-        default=None,
-    )
+    # "single64best": our 64-client figures against PostgreSQL's better run
+    # of 64 and 8 clients.
+    for run in sorted({r["run"] for r in rows}):
+        pg = [r for c in ("single64", "single8") for r in by(rows, c, "postgresql") if r["run"] == run and r.get("events_per_s")]
+        if pg:
+            rows.append(dict(max(pg, key=lambda r: r["events_per_s"]), comparison="single64best"))
+        for sys_ in ("veritrail", "veritrail-http"):
+            rows.extend(dict(r, comparison="single64best") for r in by(rows, "single64", sys_) if r["run"] == run)
 
     md = []
     md.append(f"# Side-by-side results ({a.md.split('/')[-1].removesuffix('.md')})\n")
@@ -188,7 +186,7 @@ def main():
     md.append("| --- | --- | --- | --- | --- |")
     for title, comp, ours, theirs, key, hib, target in ratio_rows:
         r, k = paired(rows, comp, ours, theirs, key, hib)
-        md.append(f"| {title} | {theirs}{' (8 clients)' if comp == 'single64/8' else ''} | {fmt(r, 1) + '×' if r else 'not measured'} | {target} | {k} |")
+        md.append(f"| {title} | {theirs}{' (64 or 8 clients)' if comp == 'single64best' else ''} | {fmt(r, 1) + '×' if r else 'not measured'} | {target} | {k} |")
     vt_d = med(rows, "disk", "veritrail", "bytes_per_event")
     for base in ("postgresql", "sqlite"):
         b = med(rows, "disk", base, "bytes_per_event")
@@ -225,7 +223,7 @@ def main():
     md.append("| comparison | system | run | events | events/s | p50 ms | p99 ms | seconds |")
     md.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in sorted(rows, key=lambda r: (r["comparison"], r["system"], r["run"])):
-        if r["comparison"] in ("disk", "single64/8", "batchbest"):
+        if r["comparison"] in ("disk", "single64best", "batchbest"):
             continue
         md.append(
             f"| {r['comparison']} | {r['system']} | {r['run']} | {fmt(r.get('events'))} | {fmt(r.get('events_per_s'))} | "
