@@ -222,15 +222,15 @@ for run in $(seq "$runs"); do
   record recovery postgresql "$run" "{\"secs\": $(python3 -c "print($t1-$t0)")}"
 
   # Batched durable ingest: 1,000 events per transaction / append call.
-  # Each system at its best client count, and each also at a second count
-  # that shows it is the best: veritrail with 64 writer threads (batch16:
-  # 16), each preparing (hashing) its own batches as a server's request
-  # workers do; the baselines with one client (batch4: four clients — their
-  # writers serialise on the chain head, so more clients only add
-  # contention; PostgreSQL's four-client run loads a tenth of the events, as
-  # it is slow). Also veritrail with one writer, and with the 4
-  # callback-driven writers of runs before session 5 (their ack callbacks
-  # prepare every next batch on the log's one acker thread).
+  # Every system at two client counts, and bench/report.py pairs each
+  # system's better one in each run: veritrail with 64 writer threads
+  # (batch) and 16 (batch16), each preparing (hashing) its own batches as a
+  # server's request workers do; the baselines with one client (batch) and
+  # four (batch4; their writers serialise on the chain head, so four gain
+  # little; PostgreSQL's four-client run loads a tenth of the events, as it
+  # is slow). Also veritrail with one writer, and with the 4 callback-driven
+  # writers of runs before session 5 (their ack callbacks prepare every next
+  # batch on the log's one acker thread).
   # veritrail loads three times as many events as the baselines: with 64
   # writers of 1,000-event batches, a run of batch_n (1 M) events is ~16
   # calls per writer, mostly the pipeline filling and draining, and its rate
