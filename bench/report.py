@@ -38,6 +38,18 @@ def paired(rows, comparison, ours, theirs, key, higher_is_better=True):
     return (statistics.median(ratios), len(ratios)) if ratios else (None, 0)
 
 
+def best_per_run(rows, comparisons, system, name):
+    """Appends, per run, the system's fastest row among `comparisons` (its
+    client counts) as comparison `name`; returns the rows picked."""
+    picked = []
+    for run in sorted({r["run"] for r in rows}):
+        cands = [r for c in comparisons for r in by(rows, c, system) if r["run"] == run and r.get("events_per_s")]
+        if cands:
+            picked.append(max(cands, key=lambda r: r["events_per_s"]))
+    rows.extend(dict(r, comparison=name) for r in picked)
+    return picked
+
+
 def fmt(v, digits=0):
     if v is None:
         return "–"
@@ -144,12 +156,8 @@ def main():
     }
     best_counts = defaultdict(lambda: defaultdict(int))
     for sys_, comps in variants.items():
-        for run in sorted({r["run"] for r in rows}):
-            cands = [r for c in comps for r in by(rows, c, sys_) if r["run"] == run and r.get("events_per_s")]
-            if cands:
-                top = max(cands, key=lambda r: r["events_per_s"])
-                best_counts[sys_][top["comparison"]] += 1
-                rows.append(dict(top, comparison="batchbest"))
+        for top in best_per_run(rows, comps, sys_, "batchbest"):
+            best_counts[sys_][top["comparison"]] += 1
 
     ratio_rows = [
         ("batched durable ingest (1,000 per call/transaction), each system at its better client count per run", "batchbest", "veritrail", "postgresql", "events_per_s", True, "≥ 100×"),
@@ -169,12 +177,9 @@ def main():
     ]
     # "single64best": our 64-client figures against PostgreSQL's better run
     # of 64 and 8 clients.
-    for run in sorted({r["run"] for r in rows}):
-        pg = [r for c in ("single64", "single8") for r in by(rows, c, "postgresql") if r["run"] == run and r.get("events_per_s")]
-        if pg:
-            rows.append(dict(max(pg, key=lambda r: r["events_per_s"]), comparison="single64best"))
-        for sys_ in ("veritrail", "veritrail-http"):
-            rows.extend(dict(r, comparison="single64best") for r in by(rows, "single64", sys_) if r["run"] == run)
+    best_per_run(rows, ("single64", "single8"), "postgresql", "single64best")
+    for sys_ in ("veritrail", "veritrail-http"):
+        best_per_run(rows, ("single64",), sys_, "single64best")
 
     md = []
     md.append(f"# Side-by-side results ({a.md.split('/')[-1].removesuffix('.md')})\n")
