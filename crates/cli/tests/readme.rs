@@ -27,9 +27,11 @@ fn blocks(readme: &str, heading: &str) -> Vec<String> {
 }
 
 fn sh(script: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> String {
-    // `cargo run --release -- ARGS` → this binary with ARGS.
+    // `cargo run --release -- ARGS` → this binary with ARGS (that cargo
+    // itself resolves the command to this binary is checked by
+    // `cargo_run_in_the_workspace_root_runs_veritrail`).
     let prelude = format!(
-        "set -e\ncargo() {{ shift 3; \"{}\" \"$@\"; }}\n",
+        "set -e\ncargo() {{ [ \"$1 $2 $3\" = 'run --release --' ] || {{ echo \"README runs 'cargo $*'; only 'cargo run --release -- ARGS' is known here\" >&2; exit 97; }}; shift 3; \"{}\" \"$@\"; }}\n",
         common::bin()
     );
     let out = Command::new("sh")
@@ -169,4 +171,26 @@ fn readme_runs_as_written() {
         .args(["-R", "-a", "-i"])
         .arg(tmp.path())
         .status();
+}
+
+/// Every command in README is `cargo run --release -- …` in the workspace
+/// root, so cargo itself must resolve that to the `veritrail` binary (it
+/// refused while the workspace's default members built several binaries:
+/// "could not determine which binary to run"). Runs the real cargo, as a
+/// newcomer would, in this checkout.
+#[test]
+fn cargo_run_in_the_workspace_root_runs_veritrail() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["run", "--release", "--quiet", "--", "--version"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.starts_with("veritrail "),
+        "`cargo run --release -- --version` in the workspace root failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
