@@ -15,13 +15,13 @@ use std::io::{self, Read, Write};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::checkpoint::{open_checkpoint, Checkpoint};
-use crate::hash::{leaf_hash, Hash};
+use crate::event::time::Timestamp;
+use crate::note::checkpoint::{open_checkpoint, Checkpoint};
 use crate::note::Verifier;
-use crate::proof::{verify_consistency, InclusionVerifier};
-use crate::time::Timestamp;
-use crate::tlog_proof::{TlogProof, TlogProofRef};
-use crate::tree::LeafIndex;
+use crate::tlog::hash::{leaf_hash, Hash};
+use crate::tlog::proof::{verify_consistency, InclusionVerifier};
+use crate::tlog::tlog_proof::{TlogProof, TlogProofRef};
+use crate::tlog::tree::LeafIndex;
 
 /// The `format` value of every bundle header.
 pub const FORMAT: &str = "veritrail-bundle";

@@ -11,17 +11,15 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
-pub mod checkpoint;
-pub mod compact;
 pub mod event;
-pub mod hash;
-pub mod json;
 pub mod note;
-pub mod proof;
-pub mod tile;
-pub mod time;
-pub mod tlog_proof;
-pub mod tree;
+pub mod tlog;
+
+// The modules of each spec folder, also at the crate root (the paths the
+// other crates, the wasm build, the Go cross-check and the fuzz targets use).
+pub use event::{json, time};
+pub use note::checkpoint;
+pub use tlog::{compact, hash, proof, tile, tlog_proof, tree};
 
 pub use checkpoint::{open_checkpoint, Checkpoint, CheckpointError, Origin, SignedCheckpoint};
 pub use compact::{CompactRange, NoSink, NodeSink, VecSink};

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature as EdSignature, Signer as _, SigningKey, VerifyingKey};
 
-use crate::hash::sha256;
+use crate::tlog::hash::sha256;
 
 /// Largest note accepted by the parser, checked before anything else.
 pub const MAX_NOTE_SIZE: usize = 1 << 20;
@@ -111,16 +111,6 @@ fn check_text(text: &str) -> Result<(), NoteError> {
         return Err(NoteError::BadText("contains an ASCII control character"));
     }
     Ok(())
-}
-
-/// The message a cosignature/v1 signs: two header lines, then the note text.
-fn cosigned_message(text: &str, timestamp: u64) -> Vec<u8> {
-    let mut m = Vec::with_capacity(text.len() + 40);
-    m.extend_from_slice(b"cosignature/v1\ntime ");
-    m.extend_from_slice(timestamp.to_string().as_bytes());
-    m.push(b'\n');
-    m.extend_from_slice(text.as_bytes());
-    m
 }
 
 /// A private key that signs notes (type 0x01) or cosigns checkpoints
@@ -234,7 +224,7 @@ impl Signer {
                     return Err(NoteError::BadText("cosignature timestamp exceeds 2^63-1"));
                 }
                 payload.extend_from_slice(&timestamp.to_be_bytes());
-                let sig = self.key.sign(&cosigned_message(text, timestamp));
+                let sig = self.key.sign(&super::cosignature::message(text, timestamp));
                 payload.extend_from_slice(&sig.to_bytes());
             }
         }
@@ -373,7 +363,7 @@ impl Verifier {
                 }
                 let s = EdSignature::from_slice(&sig[8..]).ok()?;
                 self.key
-                    .verify_strict(&cosigned_message(text, ts), &s)
+                    .verify_strict(&super::cosignature::message(text, ts), &s)
                     .ok()
                     .map(|()| ts)
             }

@@ -4,8 +4,8 @@
 //! "Strict" means every malformed proof is refused with a precise reason
 //! before any hashing: a proof must have exactly the length the sizes imply.
 
-use crate::hash::{node_hash, Hash};
-use crate::tree::{consistency_ranges, inclusion_ranges, LeafIndex, TreeSize};
+use crate::tlog::hash::{node_hash, Hash};
+use crate::tlog::tree::{consistency_ranges, inclusion_ranges, LeafIndex, TreeSize};
 
 /// Why a proof does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,8 +8,8 @@
 use core::fmt;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::hash::{node_hash, Hash, HASH_SIZE};
-use crate::tree::{range_nodes, HashReader, NodeId, TreeSize};
+use crate::tlog::hash::{node_hash, Hash, HASH_SIZE};
+use crate::tlog::tree::{range_nodes, HashReader, NodeId, TreeSize};
 
 /// Tree levels per tile level.
 pub const TILE_HEIGHT: u8 = 8;
@@ -469,7 +469,7 @@ impl<'a, R: TileReader> TileHashReader<'a, R> {
         let computed = if edge_hashes.is_empty() {
             Hash::EMPTY_ROOT
         } else {
-            crate::tree::fold_range(&edge_hashes)
+            crate::tlog::tree::fold_range(&edge_hashes)
         };
         if computed != self.root {
             // Name the right-most edge tile: every other tile chains up to it.
@@ -529,8 +529,8 @@ impl<R: TileReader> HashReader for TileHashReader<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::leaf_hash;
-    use crate::tree::{prove_inclusion, tree_hash, LeafIndex, MemoryTree};
+    use crate::tlog::hash::leaf_hash;
+    use crate::tlog::tree::{prove_inclusion, tree_hash, LeafIndex, MemoryTree};
 
     #[test]
     fn index_encoding_matches_c2sp_examples() {
@@ -635,7 +635,7 @@ mod tests {
         let r = TileHashReader::new(size, root, &bad);
         assert!(matches!(
             prove_inclusion(LeafIndex(3 * 256 + 1), size, &r),
-            Err(crate::tree::TreeError::Read(
+            Err(crate::tlog::tree::TreeError::Read(
                 TileReadError::Inauthentic { .. }
             ))
         ));

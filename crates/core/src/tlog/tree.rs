@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use crate::hash::{node_hash, Hash};
+use crate::tlog::hash::{node_hash, Hash};
 
 /// A zero-based position of a leaf in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -46,7 +46,7 @@ impl NodeId {
 }
 
 /// Reads stored node hashes. Implemented by the store (hash level files), by
-/// tiles ([`crate::tile::TileHashReader`]) and by in-memory trees in tests.
+/// tiles ([`crate::tlog::tile::TileHashReader`]) and by in-memory trees in tests.
 pub trait HashReader {
     /// The reader's error type.
     type Error;
@@ -361,7 +361,7 @@ impl HashReader for MemoryTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::leaf_hash;
+    use crate::tlog::hash::leaf_hash;
 
     #[test]
     fn split_point_is_largest_power_of_two_below() {

@@ -14,11 +14,11 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use crate::checkpoint::{open_checkpoint, CheckpointError, SignedCheckpoint};
-use crate::hash::Hash;
+use crate::note::checkpoint::{open_checkpoint, CheckpointError, SignedCheckpoint};
 use crate::note::Verifier;
-use crate::proof::{verify_inclusion, ProofError};
-use crate::tree::LeafIndex;
+use crate::tlog::hash::Hash;
+use crate::tlog::proof::{verify_inclusion, ProofError};
+use crate::tlog::tree::LeafIndex;
 
 /// The first line of every proof.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -125,7 +125,7 @@ impl TlogProof {
         log_key: &Verifier,
     ) -> Result<SignedCheckpoint, TlogProofError> {
         let cp = open_checkpoint(self.checkpoint.as_bytes(), log_key, &[])?;
-        self.verify_against(&crate::hash::leaf_hash(entry), &cp.checkpoint)?;
+        self.verify_against(&crate::tlog::hash::leaf_hash(entry), &cp.checkpoint)?;
         Ok(cp)
     }
 
@@ -137,7 +137,7 @@ impl TlogProof {
     pub fn verify_against(
         &self,
         leaf: &Hash,
-        cp: &crate::checkpoint::Checkpoint,
+        cp: &crate::note::checkpoint::Checkpoint,
     ) -> Result<(), TlogProofError> {
         verify_inclusion(leaf, self.index, cp.size, &self.hashes, &cp.root)?;
         Ok(())
@@ -231,16 +231,16 @@ impl<'a> TlogProofRef<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::{Checkpoint, Origin};
+    use crate::note::checkpoint::{Checkpoint, Origin};
     use crate::note::{SigType, Signer};
-    use crate::tree::{prove_inclusion, MemoryTree, TreeSize};
+    use crate::tlog::tree::{prove_inclusion, MemoryTree, TreeSize};
 
     fn fixture() -> (Signer, Vec<Vec<u8>>, MemoryTree, String) {
         let signer = Signer::from_seed("example.com/log", SigType::Ed25519, [7; 32]).unwrap();
         let entries: Vec<Vec<u8>> = (0..13).map(|i| format!("entry {i}").into_bytes()).collect();
         let mut tree = MemoryTree::new();
         for e in &entries {
-            tree.push(crate::hash::leaf_hash(e));
+            tree.push(crate::tlog::hash::leaf_hash(e));
         }
         let cp = Checkpoint::new(
             Origin::new("example.com/log").unwrap(),

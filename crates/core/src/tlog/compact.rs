@@ -4,8 +4,8 @@
 //! It holds one hash per set bit of the tree size: the roots of the perfect
 //! subtrees that make up the tree, left (largest) to right (smallest).
 
-use crate::hash::{leaf_hashes_into, node_hash, node_hash_pair, Hash};
-use crate::tree::{fold_range, range_nodes, HashReader, NodeId, TreeError, TreeSize};
+use crate::tlog::hash::{leaf_hashes_into, node_hash, node_hash_pair, Hash};
+use crate::tlog::tree::{fold_range, range_nodes, HashReader, NodeId, TreeError, TreeSize};
 
 /// Receives every node that becomes complete while appending (leaves
 /// included), so a store can persist the levels it keeps.
@@ -326,7 +326,7 @@ pub fn hash_leaves<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Vec<Hash> {
             let mut out = vec![Hash::default(); entries.len()];
             out.par_chunks_mut(128)
                 .zip(entries.par_chunks(128))
-                .for_each(|(o, e)| crate::hash::leaf_hashes_to(e, o));
+                .for_each(|(o, e)| crate::tlog::hash::leaf_hashes_to(e, o));
             return out;
         }
     }
@@ -338,8 +338,8 @@ pub fn hash_leaves<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Vec<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::leaf_hash;
-    use crate::tree::MemoryTree;
+    use crate::tlog::hash::leaf_hash;
+    use crate::tlog::tree::MemoryTree;
 
     fn leaves(n: u32) -> Vec<Hash> {
         (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect()

@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use crate::json::Json;
-use crate::time::Timestamp;
+use crate::event::json::Json;
+use crate::event::time::Timestamp;
 
 /// Largest canonical event (the C2SP entry-bundle limit).
 pub const MAX_EVENT_SIZE: usize = 65_535;
@@ -237,17 +237,21 @@ impl<'a> Event<'a> {
         if self
             .members
             .windows(2)
-            .all(|w| crate::json::utf16_cmp(&w[0].0, &w[1].0).is_lt())
+            .all(|w| crate::event::json::utf16_cmp(&w[0].0, &w[1].0).is_lt())
         {
-            crate::json::write_members(
+            crate::event::json::write_members(
                 self.members.iter().map(|(k, v)| (k.as_ref(), v)),
                 extra,
                 out,
             );
         } else {
             let mut refs: Vec<&(Cow<'a, str>, Json<'a>)> = self.members.iter().collect();
-            refs.sort_by(|a, b| crate::json::utf16_cmp(&a.0, &b.0));
-            crate::json::write_members(refs.into_iter().map(|(k, v)| (k.as_ref(), v)), extra, out);
+            refs.sort_by(|a, b| crate::event::json::utf16_cmp(&a.0, &b.0));
+            crate::event::json::write_members(
+                refs.into_iter().map(|(k, v)| (k.as_ref(), v)),
+                extra,
+                out,
+            );
         }
         let len = out.len() - start;
         if len > MAX_EVENT_SIZE {

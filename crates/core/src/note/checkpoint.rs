@@ -3,9 +3,9 @@
 
 use core::fmt;
 
-use crate::hash::Hash;
 use crate::note::{open_note, NoteError, OpenedNote, SigType, Signer, Verifier};
-use crate::tree::TreeSize;
+use crate::tlog::hash::Hash;
+use crate::tlog::tree::TreeSize;
 
 /// A log's origin line: non-empty, no control characters. (C2SP recommends a
 /// schema-less URL without spaces or `+`; our logs use their key name.)
