@@ -5,6 +5,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use veritrail_core::EventError;
+use veritrail_service::{IngestError, ServiceError};
 use veritrail_store::StoreError;
 
 /// An error answered to a client.
@@ -61,6 +63,14 @@ impl AppError {
     pub fn too_large(message: impl Into<String>) -> AppError {
         AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
+    /// 500 `integrity_error`: stored data failed its check and is not served.
+    pub fn integrity(message: String) -> AppError {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "integrity_error",
+            message,
+        )
+    }
     /// Internal failure: logged in full, answered without detail.
     pub fn internal(e: &dyn std::fmt::Display) -> AppError {
         tracing::error!(error = %e, "internal error");
@@ -82,11 +92,36 @@ impl AppError {
     }
 }
 
+/// At most this many characters of a client's input are echoed back.
+const ECHO: usize = 64;
+
+/// `s` quoted for a message, cut to its first 64 characters (a client's
+/// input is echoed only as far as it helps to recognise it).
+pub fn shown(s: &str) -> String {
+    match s.char_indices().nth(ECHO) {
+        Some((i, _)) => format!("{:?}… ({} bytes)", &s[..i], s.len()),
+        None => format!("{s:?}"),
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         match e {
             StoreError::NoSuchLog(n) | StoreError::UnfinishedLog(n) => {
-                AppError::not_found(format!("no log named {n:?}"))
+                AppError::not_found(format!("no log named {}", shown(&n)))
+            }
+            StoreError::EntryMismatch { log, index } => {
+                tracing::error!(log = %log, index, "an entry does not match its leaf hash; it is not served");
+                AppError::integrity(format!(
+                    "entry {index} of log {} does not match its leaf hash in the tree: its stored bytes were changed; it is not served",
+                    shown(&log)
+                ))
+            }
+            e @ StoreError::Corrupted { .. } => {
+                tracing::error!(error = %e, "damaged log data");
+                AppError::integrity(
+                    "the log's stored data is damaged; the server log has details".into(),
+                )
             }
             StoreError::OutOfRange(m) => AppError::bad_request("out_of_range", m),
             StoreError::BadBatch(m) => AppError::bad_request("bad_batch", m),
@@ -98,6 +133,54 @@ impl From<StoreError> for AppError {
                     "the log is not accepting writes; see the server log",
                 )
             }
+            other => AppError::internal(&other),
+        }
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> AppError {
+        match e {
+            ServiceError::Store(e) => AppError::from(e),
+            other => AppError::internal(&other),
+        }
+    }
+}
+
+impl From<IngestError> for AppError {
+    fn from(e: IngestError) -> AppError {
+        match e {
+            IngestError::Event { item, error } => {
+                let status = if matches!(
+                    error,
+                    EventError::TooLarge(_) | EventError::InputTooLarge(_)
+                ) {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                AppError::new(status, error.code(), format!("item {item}: {error}"))
+                    .at_item(item)
+                    .at_field(error.field())
+            }
+            IngestError::TooManyEvents(m) => AppError::too_large(m),
+            IngestError::InvalidJson(m) => AppError::bad_request("invalid_json", m),
+            IngestError::InvalidBody(m) => AppError::bad_request("invalid_body", m),
+            e @ IngestError::Empty => AppError::bad_request("empty", e.to_string()),
+            e @ IngestError::BadIdempotencyKey => {
+                AppError::bad_request("bad_idempotency_key", e.to_string())
+            }
+            e @ IngestError::IdempotencyInProgress => AppError::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                e.to_string(),
+            ),
+            e @ IngestError::IdempotencyKeyReused => AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            IngestError::Service(e) => AppError::from(e),
             other => AppError::internal(&other),
         }
     }

@@ -9,14 +9,17 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
-pub mod idempotency;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod params;
 pub mod read;
 pub mod state;
+pub mod throttle;
 pub mod tls;
-pub mod tokens;
+
+/// Tokens and roles live in the service; re-exported for the edges.
+pub use veritrail_service::tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

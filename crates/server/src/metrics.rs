@@ -29,13 +29,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 /// The handler.
 pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     let now = veritrail_store::now_nanos();
-    let logs: Vec<(String, Arc<veritrail_store::Log>)> = st
-        .logs
-        .read()
-        .expect("logs lock")
-        .iter()
-        .map(|(n, l)| (n.clone(), l.clone()))
-        .collect();
+    let logs: Vec<(String, Arc<veritrail_store::Log>)> = st.logs();
     let mut o = String::with_capacity(4096);
     header(
         &mut o,
@@ -142,7 +136,7 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         "Entries covered by a checkpoint but not yet in the query index.",
     );
     for (n, l) in &logs {
-        if let Some(qi) = st.indexes.read().expect("indexes lock").get(n).cloned() {
+        if let Ok(qi) = st.index(n) {
             let lag = l
                 .published()
                 .size

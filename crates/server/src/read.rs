@@ -13,6 +13,8 @@ use serde_json::json;
 use veritrail_core::tile::{Tile, TileKind};
 use veritrail_store::datadir::SYSTEM_LOG;
 
+use veritrail_service::ServiceError;
+
 use crate::auth::{caller, required, ClientIp};
 use crate::error::AppError;
 use crate::state::{blocking, AppState};
@@ -51,9 +53,7 @@ pub async fn list_logs(
 ) -> Result<Response, AppError> {
     let t = required(&st, &headers, ip).await?;
     let logs: Vec<_> = st
-        .logs
-        .read()
-        .expect("logs lock")
+        .logs()
         .iter()
         .filter(|(n, _)| t.can_see(n))
         .map(|(n, l)| {
@@ -264,16 +264,13 @@ pub async fn query(
     let token = required(&st, &headers, ip).await?;
     reader(&token, &name)?;
     let Query(p) = q.map_err(|e| AppError::bad_request("bad_query", e.body_text()))?;
-    if p.limit == Some(0)
-        || p.limit
-            .is_some_and(|l| l > veritrail_store::query::MAX_LIMIT)
-    {
+    if p.limit == Some(0) || p.limit.is_some_and(|l| l > veritrail_index::MAX_LIMIT) {
         return Err(AppError::bad_request(
             "bad_query",
-            format!("limit must be 1..={}", veritrail_store::query::MAX_LIMIT),
+            format!("limit must be 1..={}", veritrail_index::MAX_LIMIT),
         ));
     }
-    let filter = veritrail_store::query::Filter {
+    let filter = veritrail_index::Filter {
         since: time_param("since", &p.since)?,
         until: time_param("until", &p.until)?,
         actor: p.actor.clone(),
@@ -285,13 +282,7 @@ pub async fn query(
         limit: p.limit.unwrap_or(100),
         cursor: p.cursor,
     };
-    let qi = st
-        .indexes
-        .read()
-        .expect("indexes lock")
-        .get(&name)
-        .cloned()
-        .ok_or_else(|| AppError::not_found(format!("no index for {name:?}")))?;
+    let qi = st.index(&name)?;
     st.audit(
         "evidence.query",
         Some(&token),
@@ -300,14 +291,14 @@ pub async fn query(
         json!({"query": format!("{p:?}")}),
     )
     .await?;
-    let (hits, next, through, entries) = blocking(move || {
-        let through = qi.indexed_through()?;
-        let (hits, next) = qi.query(&filter)?;
+    let (hits, next, through, entries) = veritrail_service::blocking(move || {
+        let through = qi.indexed_through().map_err(ServiceError::from)?;
+        let (hits, next) = qi.query(&filter).map_err(ServiceError::from)?;
         let mut entries = Vec::with_capacity(hits.len());
         for i in &hits {
-            entries.push(log.entries(*i, 1)?.remove(0));
+            entries.push(log.entries(*i, 1).map_err(ServiceError::from)?.remove(0));
         }
-        Ok((hits, next, through, entries))
+        Ok::<_, AppError>((hits, next, through, entries))
     })
     .await?;
     let mut events = Vec::with_capacity(hits.len());

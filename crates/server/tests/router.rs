@@ -239,7 +239,7 @@ async fn bad_inputs_are_refused_and_store_nothing() {
         (
             "one bad item in a batch",
             Some("application/json"),
-            format!("[{EV},{{\"action\":\"x\"}}]").into_bytes(),
+            format!("[{EV},{{\"action\":\"x.y\"}}]").into_bytes(),
             StatusCode::BAD_REQUEST,
             "invalid_field",
         ),
@@ -288,7 +288,7 @@ async fn bad_inputs_are_refused_and_store_nothing() {
         "/v1/logs/default/events",
         Some(&f.writer),
         Some("application/json"),
-        format!("[{EV},{{\"action\":\"x\"}}]").into(),
+        format!("[{EV},{{\"action\":\"x.y\"}}]").into(),
     )
     .await;
     let v = json_of(&b);

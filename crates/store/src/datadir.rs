@@ -6,9 +6,16 @@ use std::sync::Arc;
 
 use veritrail_core::note::{SigType, Signer, Verifier};
 
+use crate::clock::Clock;
+use crate::config::LogConfig;
+use crate::durable::write_new;
+use crate::env::Env;
 use crate::error::{Result, StoreError};
 use crate::immutable::FlagReport;
-use crate::log::{Log, LogConfig};
+use crate::log::Log;
+use crate::read::LogReader;
+use crate::recovery::Opening;
+use crate::signer::CheckpointSigner;
 use crate::vfs::{Flag, Vfs};
 
 const MARKER: &str = "veritrail.data";
@@ -69,33 +76,12 @@ pub struct LogStatus {
 #[derive(Clone)]
 pub struct DataDir {
     root: PathBuf,
-    vfs: Arc<dyn Vfs>,
-    flags: Arc<FlagReport>,
+    env: Env,
     prefix: String,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::io(path, e)
-}
-
-/// Writes a new file durably: create exclusive → write → fdatasync → fsync dir.
-/// Writes a new small file whole or not at all: `<path>.tmp` is written and
-/// `fdatasync`'d, then renamed to `path` (never replacing it), then the
-/// directory is synced. A `.tmp` left by a crash is replaced.
-pub(crate) fn write_new(vfs: &dyn Vfs, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    let tmp = path.with_file_name(name);
-    if vfs.exists(&tmp) {
-        vfs.remove_file(&tmp).map_err(io(&tmp))?;
-    }
-    let f = vfs.create_new(&tmp, mode).map_err(io(&tmp))?;
-    f.append(bytes).map_err(io(&tmp))?;
-    f.sync_data().map_err(io(&tmp))?;
-    drop(f);
-    vfs.rename_new(&tmp, path).map_err(io(path))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    vfs.sync_dir(dir).map_err(io(dir))
 }
 
 fn read_all(vfs: &dyn Vfs, path: &Path) -> Result<String> {
@@ -218,8 +204,7 @@ impl DataDir {
         vfs.create_dir_all(&root.join("logs")).map_err(io(root))?;
         let dd = DataDir {
             root: root.to_path_buf(),
-            vfs,
-            flags: Arc::new(FlagReport::default()),
+            env: Env::new(vfs),
             prefix,
         };
         let v = match dd.create_log(DEFAULT_LOG) {
@@ -227,7 +212,7 @@ impl DataDir {
             other => other?,
         };
         write_new(
-            dd.vfs.as_ref(),
+            dd.env.vfs.as_ref(),
             &root.join(MARKER),
             format!("{MARKER_HEAD}origin-prefix {}\n", dd.prefix).as_bytes(),
             0o644,
@@ -254,10 +239,17 @@ impl DataDir {
             })?;
         Ok(DataDir {
             root: root.to_path_buf(),
-            vfs,
-            flags: Arc::new(FlagReport::default()),
+            env: Env::new(vfs),
             prefix,
         })
+    }
+
+    /// The same data directory with `clock` stamping what is written
+    /// through it (segment headers, `meta`, checkpoint times).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> DataDir {
+        self.env.clock = clock;
+        self
     }
 
     /// The directory.
@@ -267,12 +259,17 @@ impl DataDir {
 
     /// The storage backend.
     pub fn vfs(&self) -> &Arc<dyn Vfs> {
-        &self.vfs
+        &self.env.vfs
     }
 
     /// Immutability flag report for files touched through this handle.
     pub fn flags(&self) -> &Arc<FlagReport> {
-        &self.flags
+        &self.env.flags
+    }
+
+    /// File system, flag report and clock.
+    pub fn env(&self) -> &Env {
+        &self.env
     }
 
     /// Where the derived query index of log `name` lives (outside the
@@ -292,7 +289,7 @@ impl DataDir {
     /// I/O errors.
     pub fn list_logs(&self) -> Result<Vec<String>> {
         let d = self.root.join("logs");
-        let mut v = self.vfs.list(&d).map_err(io(&d))?;
+        let mut v = self.env.vfs.list(&d).map_err(io(&d))?;
         // A log exists once its meta file does (written last). A directory
         // without one that holds nothing is a creation a crash interrupted:
         // not listed, and finished by creating the log again. One that holds
@@ -310,17 +307,18 @@ impl DataDir {
     fn unfinished(&self, name: &str) -> Result<bool> {
         let dir = self.log_dir(name);
         let meta = dir.join("meta");
-        if self.vfs.exists(&meta) || !self.vfs.is_dir(&dir) {
+        if self.env.vfs.exists(&meta) || !self.env.vfs.is_dir(&dir) {
             return Ok(false);
         }
         let mut stack = vec![dir];
         while let Some(d) = stack.pop() {
-            for n in self.vfs.list(&d).map_err(io(&d))? {
+            for n in self.env.vfs.list(&d).map_err(io(&d))? {
                 let p = d.join(&n);
-                if self.vfs.is_dir(&p) {
+                if self.env.vfs.is_dir(&p) {
                     stack.push(p);
                 } else if n.ends_with(".seg") {
                     let len = self
+                        .env
                         .vfs
                         .open_read(&p)
                         .and_then(|f| f.len())
@@ -374,7 +372,7 @@ impl DataDir {
     pub fn unfinished_logs(&self) -> Result<Vec<String>> {
         let d = self.root.join("logs");
         let mut names = Vec::new();
-        for n in self.vfs.list(&d).map_err(io(&d))? {
+        for n in self.env.vfs.list(&d).map_err(io(&d))? {
             if self.unfinished(&n)? {
                 names.push(n);
             }
@@ -388,7 +386,7 @@ impl DataDir {
     /// # Errors
     /// I/O errors.
     pub fn ensure_system_log(&self) -> Result<()> {
-        if !self.vfs.exists(&self.log_dir(SYSTEM_LOG).join("meta")) {
+        if !self.env.vfs.exists(&self.log_dir(SYSTEM_LOG).join("meta")) {
             self.create_log_unchecked(SYSTEM_LOG)?;
         }
         Ok(())
@@ -397,7 +395,7 @@ impl DataDir {
     fn create_log_unchecked(&self, name: &str) -> Result<Verifier> {
         let dir = self.log_dir(name);
         let meta_path = dir.join("meta");
-        if self.vfs.exists(&meta_path) {
+        if self.env.vfs.exists(&meta_path) {
             return Err(StoreError::LogExists(name.to_owned()));
         }
         // Only a creation that holds nothing may be finished.
@@ -408,14 +406,14 @@ impl DataDir {
         // interrupted an earlier creation: nothing was signed or appended
         // yet, so the creation is finished, keeping a key that was complete.
         let key_path = self.root.join("keys").join(format!("{name}.key"));
-        if self.vfs.exists(&dir) || self.vfs.exists(&key_path) {
+        if self.env.vfs.exists(&dir) || self.env.vfs.exists(&key_path) {
             tracing::warn!(
                 log = name,
                 "finishing the creation of a log that a crash interrupted"
             );
         }
-        let signer = if self.vfs.exists(&key_path) {
-            let s = read_signer(self.vfs.as_ref(), &key_path)?;
+        let signer = if self.env.vfs.exists(&key_path) {
+            let s = read_signer(self.env.vfs.as_ref(), &key_path)?;
             if s.name() != origin {
                 return Err(StoreError::Key(format!(
                     "{} is the key of {:?}, not of {origin:?}",
@@ -428,7 +426,7 @@ impl DataDir {
             let s = Signer::from_seed(&origin, SigType::Ed25519, random_seed()?)
                 .map_err(|e| StoreError::Key(e.to_string()))?;
             write_new(
-                self.vfs.as_ref(),
+                self.env.vfs.as_ref(),
                 &key_path,
                 format!("{}\n", s.to_skey()).as_bytes(),
                 0o600,
@@ -436,19 +434,20 @@ impl DataDir {
             s
         };
         let verifier = signer.verifier();
-        self.vfs.create_dir_all(&dir).map_err(io(&dir))?;
-        crate::recovery::create_streams(&self.vfs, &dir, &self.flags)?;
+        self.env.vfs.create_dir_all(&dir).map_err(io(&dir))?;
+        crate::layout::create_streams(&self.env, &dir)?;
         let meta = format!(
             "veritrail-log 1\norigin {origin}\nvkey {}\ncreated {}\n",
             verifier.to_vkey(),
-            veritrail_core::Timestamp::from_unix_nanos(i128::from(crate::now_nanos()))
+            veritrail_core::Timestamp::from_unix_nanos(i128::from(self.env.now_nanos()))
                 .to_rfc3339_nanos()
         );
-        write_new(self.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
-        self.flags
-            .apply(self.vfs.as_ref(), &meta_path, Flag::Immutable);
+        write_new(self.env.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
+        self.env
+            .flags
+            .apply(self.env.vfs.as_ref(), &meta_path, Flag::Immutable);
         let logs = self.root.join("logs");
-        self.vfs.sync_dir(&logs).map_err(io(&logs))?;
+        self.env.vfs.sync_dir(&logs).map_err(io(&logs))?;
         // Open once so that the empty tree gets its first signed checkpoint.
         drop(self.open_log(name, LogConfig::default())?);
         Ok(verifier)
@@ -460,13 +459,13 @@ impl DataDir {
     /// `NoSuchLog`, `UnfinishedLog` (a crash interrupted its creation), `Corrupted`.
     pub fn meta(&self, name: &str) -> Result<LogMeta> {
         let path = self.log_dir(name).join("meta");
-        if !self.vfs.exists(&path) {
+        if !self.env.vfs.exists(&path) {
             if self.unfinished(name)? {
                 return Err(StoreError::UnfinishedLog(name.to_owned()));
             }
             return Err(StoreError::NoSuchLog(name.to_owned()));
         }
-        let text = read_all(self.vfs.as_ref(), &path)?;
+        let text = read_all(self.env.vfs.as_ref(), &path)?;
         let mut lines = text.lines();
         let bad = |why: &str| StoreError::corrupted(&path, 0, why.to_owned());
         if lines.next() != Some("veritrail-log 1") {
@@ -489,7 +488,7 @@ impl DataDir {
 
     fn signer(&self, name: &str, meta: &LogMeta) -> Result<Signer> {
         let path = self.root.join("keys").join(format!("{name}.key"));
-        let s = read_signer(self.vfs.as_ref(), &path)?;
+        let s = read_signer(self.env.vfs.as_ref(), &path)?;
         if s.verifier() != meta.verifier {
             return Err(StoreError::Key(format!(
                 "{} does not match the log's verifier key",
@@ -511,13 +510,7 @@ impl DataDir {
             origin: meta.origin.clone(),
             ..LogStatus::default()
         };
-        let cps = Stream::open(
-            self.vfs.clone(),
-            &dir.join("checkpoints"),
-            Kind::Checkpoints,
-            0,
-            self.flags.clone(),
-        )?;
+        let cps = Stream::open(&self.env, &dir.join("checkpoints"), Kind::Checkpoints, 0)?;
         if let (Some(latest), _) = crate::checkpoints::latest(&cps)? {
             let c = veritrail_core::checkpoint::open_checkpoint(&latest.note, &meta.verifier, &[])
                 .map_err(|e| {
@@ -525,31 +518,25 @@ impl DataDir {
                 })?;
             st.checkpoint_size = c.checkpoint.size.0;
         }
-        st.checkpoint_time = self.vfs.modified_nanos(&cps.last().path).ok();
-        let l0 = Stream::open(
-            self.vfs.clone(),
-            &dir.join("hash").join("0"),
-            Kind::Hash,
-            0,
-            self.flags.clone(),
-        )?;
+        st.checkpoint_time = self.env.vfs.modified_nanos(&cps.last().path).ok();
+        let l0 = Stream::open(&self.env, &crate::layout::level_dir(&dir, 0), Kind::Hash, 0)?;
         st.wal_entries_estimate = l0.record_count(32);
         let mut stack = vec![dir.clone()];
         while let Some(d) = stack.pop() {
-            for n in self.vfs.list(&d).map_err(io(&d))? {
+            for n in self.env.vfs.list(&d).map_err(io(&d))? {
                 let p = d.join(&n);
-                if self.vfs.is_dir(&p) {
+                if self.env.vfs.is_dir(&p) {
                     stack.push(p);
                     continue;
                 }
                 st.files += 1;
-                if let Ok(f) = self.vfs.open_read(&p) {
+                if let Ok(f) = self.env.vfs.open_read(&p) {
                     st.disk_bytes += f.len().unwrap_or(0);
                 }
                 if n == "LOCK" {
                     continue;
                 }
-                match self.vfs.flags(&p) {
+                match self.env.vfs.flags(&p) {
                     Ok((true, _)) => st.append_only += 1,
                     Ok((_, true)) => st.immutable += 1,
                     Ok(_) => st.unflagged += 1,
@@ -566,31 +553,69 @@ impl DataDir {
         Ok(st)
     }
 
-    /// Opens (and so recovers) a log for writing. One process at a time.
+    /// Opens (and so recovers) a log for writing, signing with its key in
+    /// this directory. One process at a time.
     ///
     /// # Errors
-    /// `NoSuchLog`, `Locked`, `Corrupted`, I/O errors.
+    /// `NoSuchLog`, `Locked`, `Corrupted`, `Key`, I/O errors.
     pub fn open_log(&self, name: &str, config: LogConfig) -> Result<Log> {
         let meta = self.meta(name)?;
         let signer = self.signer(name, &meta)?;
+        self.open_log_with(name, config, Arc::new(signer))
+    }
+
+    /// Like [`DataDir::open_log`], with checkpoints signed by `signer` (a
+    /// key held elsewhere), which must be the log's key.
+    ///
+    /// # Errors
+    /// As [`DataDir::open_log`]; `Key` when `signer` is not the log's key.
+    pub fn open_log_with(
+        &self,
+        name: &str,
+        config: LogConfig,
+        signer: Arc<dyn CheckpointSigner>,
+    ) -> Result<Log> {
+        let meta = self.meta(name)?;
+        if signer.verifier() != meta.verifier {
+            return Err(StoreError::Key(format!(
+                "the signer given for log {name:?} is not the log's key ({})",
+                meta.verifier.to_vkey()
+            )));
+        }
         let dir = self.log_dir(name);
         let lock_path = dir.join("LOCK");
-        let lock = self.vfs.lock(&lock_path).map_err(|e| {
+        let lock = self.env.vfs.lock(&lock_path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
                 StoreError::Locked(name.to_owned())
             } else {
                 StoreError::io(&lock_path, e)
             }
         })?;
-        let shared = crate::recovery::open(
-            self.vfs.clone(),
-            dir,
-            name.to_owned(),
-            signer,
-            meta.verifier,
-            config,
-            self.flags.clone(),
-        )?;
+        let shared = crate::recovery::open(self.opening(name, meta, config), signer)?;
         Ok(Log::start(shared, lock))
+    }
+
+    /// Opens a log for reading only: no lock (a server may be writing it),
+    /// no recovery, nothing written, no threads, no signing key needed. It
+    /// serves what the newest complete checkpoint signed when it was opened.
+    ///
+    /// # Errors
+    /// `NoSuchLog`, `Corrupted` (the newest checkpoint does not verify, or
+    /// the hash levels do not reproduce it), I/O errors.
+    pub fn open_log_read(&self, name: &str) -> Result<LogReader> {
+        let meta = self.meta(name)?;
+        let shared =
+            crate::recovery::open_read_only(self.opening(name, meta, LogConfig::default()))?;
+        Ok(LogReader::new(shared))
+    }
+
+    fn opening(&self, name: &str, meta: LogMeta, config: LogConfig) -> Opening {
+        Opening {
+            env: self.env.clone(),
+            dir: self.log_dir(name),
+            name: name.to_owned(),
+            verifier: meta.verifier,
+            config,
+        }
     }
 }

@@ -32,8 +32,18 @@ pub enum StoreError {
     Poisoned {
         /// the log
         log: String,
-        /// the first failure
-        cause: String,
+        /// the first failure, whole
+        #[source]
+        cause: std::sync::Arc<StoreError>,
+    },
+    /// An entry read back does not hash to the leaf hash the tree holds for
+    /// it: its stored bytes were changed. It is never returned.
+    #[error("entry {index} of log {log:?} does not match its leaf hash in the tree: its stored bytes were changed (run `veritrail verify`)")]
+    EntryMismatch {
+        /// the log
+        log: String,
+        /// the entry
+        index: u64,
     },
     /// The log is shutting down.
     #[error("log {0} is closed")]

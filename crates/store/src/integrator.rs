@@ -13,14 +13,14 @@ use veritrail_core::hash::Hash;
 use veritrail_core::tree::TreeSize;
 
 use crate::error::{Result, StoreError};
-use crate::log::{Published, Shared};
 use crate::segment::Stream;
+use crate::state::{Published, Shared};
 
 pub(crate) fn run(shared: &Shared) {
-    let mut tree = match crate::recovery::tree_at(shared, shared.published().size) {
+    let mut tree = match crate::read::tree_at(shared, shared.published().size) {
         Ok(t) => t,
         Err(e) => {
-            shared.poison(&e);
+            shared.poison(e);
             return;
         }
     };
@@ -72,7 +72,7 @@ pub(crate) fn run(shared: &Shared) {
         };
         if !leaves.is_empty() {
             if let Err(e) = integrate(shared, &mut tree, &leaves, &offsets) {
-                shared.poison(&e);
+                shared.poison(e);
                 return;
             }
             last_sign = Instant::now();
@@ -182,9 +182,13 @@ pub(crate) fn integrate(
 pub(crate) fn sign_and_publish(shared: &Shared, size: u64, root: Hash) -> Result<()> {
     let origin = Origin::new(shared.verifier.name()).map_err(|e| StoreError::Key(e.to_string()))?;
     let cp = Checkpoint::new(origin, TreeSize(size), root);
-    let note = cp
-        .sign(&shared.signer)
-        .map_err(|e| StoreError::Key(e.to_string()))?;
+    let signer = shared
+        .signer
+        .as_ref()
+        .expect("only a log open for writing signs checkpoints");
+    let note = signer
+        .sign(&cp)
+        .map_err(|e| StoreError::Key(format!("signing the checkpoint at size {size}: {e}")))?;
     let rec = crate::checkpoints::encode(note.as_bytes());
     let next = shared
         .checkpoint_records
@@ -194,17 +198,18 @@ pub(crate) fn sign_and_publish(shared: &Shared, size: u64, root: Hash) -> Result
     shared
         .checkpoint_records
         .store(next + 1, std::sync::atomic::Ordering::Release);
+    let published = Published {
+        size,
+        root,
+        checkpoint: Arc::from(note.as_str()),
+        signed_at: shared.env.now_nanos(),
+    };
+    *shared.published.write().expect("published lock") = published.clone();
     {
-        let mut p = shared.published.write().expect("published lock");
-        *p = Published {
-            size,
-            root,
-            checkpoint: Arc::from(note.as_str()),
-            signed_at: crate::now_nanos(),
-        };
+        let _g = shared.published_mx.lock().expect("published mutex");
+        shared.published_cv.notify_all();
     }
-    let _g = shared.published_mx.lock().expect("published mutex");
-    shared.published_cv.notify_all();
+    shared.publisher.offer(&published);
     Ok(())
 }
 

@@ -4,38 +4,59 @@
 //! writer, group commit: one `write` per group, one `fdatasync` for the
 //! groups written since the last, overlapping the next write; ack after the
 //! sync), an integrator (hash levels, sparse index, signed C2SP
-//! checkpoints, off the ack path), crash recovery that reads only the tail of
-//! each file, storage-level immutability (`chattr +a` / `+i` where possible),
-//! readers for entries, tiles, proofs and checkpoints, and full verification.
-//! The byte layout is in `docs/FORMAT.md`.
+//! checkpoints, off the ack path), the checkpoint-publishing steps, crash
+//! recovery that reads only the tail of each file, storage-level
+//! immutability (`chattr +a` / `+i` where possible), readers for entries,
+//! tiles, proofs and checkpoints (also as a read-only handle), subscriptions
+//! that follow a log, and full verification. The byte layout is in
+//! `docs/FORMAT.md`.
+//!
+//! Modules, bottom up (none imports one above it): `error`, `clock`, `vfs`,
+//! `immutable`, `env`, `durable`, `stats`; `segment` (segmented streams);
+//! `wal`, `checkpoints` (record formats), `layout` (a log's directories),
+//! `config`, `signer`, `published`, `publish`; `state` (what a log's
+//! threads share);
+//! `read`, `subscribe`; `sequencer`, `integrator`; `recovery`; `log`;
+//! `datadir`; `verify`.
 
 #![forbid(unsafe_code)]
 
 pub mod checkpoints;
+pub mod clock;
+pub mod config;
 pub mod datadir;
+pub(crate) mod durable;
+pub mod env;
 pub mod error;
 pub mod immutable;
 pub(crate) mod integrator;
+pub(crate) mod layout;
 pub mod log;
+#[cfg(any(test, feature = "testing"))]
 pub mod memfs;
-pub mod query;
+pub mod publish;
+pub mod published;
 pub mod read;
 pub(crate) mod recovery;
 pub mod segment;
 pub(crate) mod sequencer;
+pub mod signer;
+pub(crate) mod state;
 pub mod stats;
+pub mod subscribe;
 pub mod verify;
 pub mod vfs;
 pub mod wal;
 
+pub use clock::{now_nanos, Clock, SystemClock};
+pub use config::{LogConfig, DEFAULT_CACHE_KEEP, DEFAULT_SYNCS_IN_FLIGHT};
 pub use datadir::DataDir;
 pub use error::{Result, StoreError};
-pub use log::{Appended, Log, LogConfig, PreparedBatch, Published};
+pub use log::Log;
+pub use publish::PublishStep;
+pub use read::LogReader;
+pub use signer::CheckpointSigner;
+pub use state::{Appended, Published};
+pub use subscribe::{Delivery, Subscription};
 pub use vfs::{RealFs, Vfs};
-
-/// Current time in Unix nanoseconds (the store's only clock).
-pub fn now_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
+pub use wal::PreparedBatch;

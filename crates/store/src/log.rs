@@ -1,407 +1,46 @@
-//! A named log: sequencer threads (group commit: one writer, then up to
-//! `syncs_in_flight` syncers), an acker, one integrator thread (hash levels,
-//! index, signed checkpoints), and readers over published data.
+//! A named log open for writing: sequencer threads (group commit: one
+//! writer, then up to `syncs_in_flight` syncers), an acker, one integrator
+//! thread (hash levels, index, signed checkpoints), the checkpoint
+//! publisher, and a [`LogReader`] over what is published.
 //! See docs/FORMAT.md "Life of an event".
 
-use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use veritrail_core::hash::Hash;
-use veritrail_core::note::{Signer, Verifier};
 use veritrail_core::tree::TreeSize;
 
 use crate::error::{Result, StoreError};
-use crate::immutable::FlagReport;
-use crate::segment::{Kind, Stream};
-use crate::vfs::Vfs;
-use crate::wal::{encode_record, set_end_of_batch, MAX_PAYLOAD};
-
-/// Tunables of a log. The defaults suit production.
-#[derive(Clone, Debug)]
-pub struct LogConfig {
-    /// Longest delay between new entries and the checkpoint covering them.
-    pub checkpoint_interval: Duration,
-    /// Shortest delay between checkpoints signed on request (receipts).
-    pub min_checkpoint_interval: Duration,
-    /// Largest commit group, and so the largest torn tail recovery accepts.
-    pub max_group_bytes: usize,
-    /// WAL segments are closed at this size.
-    pub wal_segment_bytes: u64,
-    /// How long the sequencer may wait for a group to fill up to the size of
-    /// the previous one (adaptive group commit; 0 disables).
-    pub group_wait: Duration,
-    /// How many of the WAL's newest bytes stay in the page cache once
-    /// durable (of hash level 0, which grows with every entry too, an
-    /// eighth: about as many entries); older pages are released as the
-    /// writers move on, so ingest reuses them instead of taking fresh memory
-    /// (`None`: the kernel keeps whatever it likes).
-    pub cache_keep: Option<u64>,
-    /// How many `fdatasync`s of the WAL may be in progress at once (each
-    /// through its own handle, by its own thread); at least 1. A disk that
-    /// writes back one group while it commits another makes more bytes
-    /// durable per second with several in flight; acknowledgements stay in
-    /// order either way.
-    pub syncs_in_flight: usize,
-}
-
-/// The default [`LogConfig::cache_keep`]: several seconds of single-event
-/// ingest at the highest rates measured, so the query indexer and readers of
-/// recent entries find them in memory.
-pub const DEFAULT_CACHE_KEEP: u64 = 64 << 20;
-
-/// The default [`LogConfig::syncs_in_flight`].
-pub const DEFAULT_SYNCS_IN_FLIGHT: usize = 4;
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            checkpoint_interval: Duration::from_secs(1),
-            min_checkpoint_interval: Duration::from_millis(50),
-            max_group_bytes: 64 << 20,
-            wal_segment_bytes: crate::segment::DEFAULT_SEGMENT_LIMIT,
-            group_wait: Duration::from_micros(150),
-            cache_keep: Some(DEFAULT_CACHE_KEEP),
-            syncs_in_flight: DEFAULT_SYNCS_IN_FLIGHT,
-        }
-    }
-}
-
-/// The answer to an append: where the entries went and their leaf hashes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Appended {
-    /// Index of the first entry of the batch; the rest follow consecutively.
-    pub first_index: u64,
-    /// Leaf hash of each entry, in order.
-    pub leaf_hashes: Vec<Hash>,
-}
-
-/// A batch made ready off the sequencer: encoded WAL records and leaf hashes.
-pub struct PreparedBatch {
-    pub(crate) records: Vec<u8>,
-    pub(crate) starts: Vec<u32>,
-    pub(crate) leaf_hashes: Vec<Hash>,
-}
-
-impl PreparedBatch {
-    /// Encodes entries (canonical event bytes) and hashes them. This is the
-    /// expensive part of an append and runs in the caller's thread.
-    ///
-    /// # Errors
-    /// `BadBatch` for an empty batch or an entry over 65,535 bytes (naming it).
-    pub fn new<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Result<PreparedBatch> {
-        if entries.is_empty() {
-            return Err(StoreError::BadBatch("empty batch".into()));
-        }
-        let total: usize = entries
-            .iter()
-            .map(|e| e.as_ref().len() + crate::wal::RECORD_OVERHEAD)
-            .sum();
-        let mut records = Vec::with_capacity(total);
-        let mut starts = Vec::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            let e = e.as_ref();
-            if e.len() > MAX_PAYLOAD {
-                return Err(StoreError::BadBatch(format!(
-                    "entry {i} is {} bytes; at most 65,535 are allowed",
-                    e.len()
-                )));
-            }
-            starts.push(records.len() as u32);
-            encode_record(e, false, &mut records);
-        }
-        let last = *starts.last().expect("non-empty") as usize;
-        set_end_of_batch(&mut records[last..], true);
-        let leaf_hashes = veritrail_core::compact::hash_leaves(entries);
-        Ok(PreparedBatch {
-            records,
-            starts,
-            leaf_hashes,
-        })
-    }
-
-    /// An empty batch to fill with [`PreparedBatch::push`] (capacity hints:
-    /// entries and total entry bytes).
-    pub fn builder(entries: usize, bytes: usize) -> PreparedBatch {
-        PreparedBatch {
-            records: Vec::with_capacity(bytes + entries * crate::wal::RECORD_OVERHEAD),
-            starts: Vec::with_capacity(entries),
-            leaf_hashes: Vec::with_capacity(entries),
-        }
-    }
-
-    /// Adds one entry: encodes its WAL record and hashes it.
-    ///
-    /// # Errors
-    /// `BadBatch` for an entry over 65,535 bytes.
-    pub fn push(&mut self, entry: &[u8]) -> Result<()> {
-        if entry.len() > MAX_PAYLOAD {
-            return Err(StoreError::BadBatch(format!(
-                "entry {} is {} bytes; at most 65,535 are allowed",
-                self.starts.len(),
-                entry.len()
-            )));
-        }
-        // Entries added by push_with are hashed first, to keep the order.
-        self.hash_pending();
-        self.starts.push(self.records.len() as u32);
-        encode_record(entry, false, &mut self.records);
-        self.leaf_hashes.push(veritrail_core::leaf_hash(entry));
-        Ok(())
-    }
-
-    /// Adds one entry that `write` appends straight into the batch's record
-    /// buffer (no copy of the entry). Its leaf hash is computed by
-    /// [`PreparedBatch::finish`], so a caller can validate many entries now
-    /// and hash them later. If `write` fails, the batch is left as it was.
-    ///
-    /// # Errors
-    /// The outer `BadBatch` if `write` appended more than 65,535 bytes (the
-    /// entry is dropped); the inner error is `write`'s own.
-    pub fn push_with<E>(
-        &mut self,
-        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), E>,
-    ) -> Result<std::result::Result<(), E>> {
-        let start = self.records.len();
-        self.records
-            .extend_from_slice(&[0; crate::wal::RECORD_OVERHEAD]);
-        if let Err(e) = write(&mut self.records) {
-            self.records.truncate(start);
-            return Ok(Err(e));
-        }
-        let len = self.records.len() - start - crate::wal::RECORD_OVERHEAD;
-        if len > MAX_PAYLOAD {
-            self.records.truncate(start);
-            return Err(StoreError::BadBatch(format!(
-                "entry {} is {len} bytes; at most 65,535 are allowed",
-                self.starts.len()
-            )));
-        }
-        crate::wal::fill_header(&mut self.records[start..], false);
-        self.starts.push(start as u32);
-        Ok(Ok(()))
-    }
-
-    /// Marks the end of the batch and hashes, on all cores, the entries added
-    /// by [`PreparedBatch::push_with`]; call after the last push.
-    ///
-    /// # Errors
-    /// `BadBatch` if the batch is empty.
-    pub fn finish(mut self) -> Result<PreparedBatch> {
-        let Some(&last) = self.starts.last() else {
-            return Err(StoreError::BadBatch("empty batch".into()));
-        };
-        set_end_of_batch(&mut self.records[last as usize..], true);
-        self.hash_pending();
-        Ok(self)
-    }
-
-    /// Hashes, on all cores, the entries added by `push_with` and not hashed yet.
-    fn hash_pending(&mut self) {
-        let hashed = self.leaf_hashes.len();
-        if hashed == self.starts.len() {
-            return;
-        }
-        let (records, starts) = (&self.records, &self.starts);
-        let payloads: Vec<&[u8]> = (hashed..starts.len())
-            .map(|k| {
-                let from = starts[k] as usize + crate::wal::RECORD_OVERHEAD;
-                let to = starts.get(k + 1).map_or(records.len(), |&s| s as usize);
-                &records[from..to]
-            })
-            .collect();
-        let mut rest = veritrail_core::compact::hash_leaves(&payloads);
-        self.leaf_hashes.append(&mut rest);
-    }
-
-    /// Whether [`PreparedBatch::finish`] completed it: every entry hashed
-    /// and the last record marked `END_OF_BATCH`.
-    fn is_finished(&self) -> bool {
-        self.starts.last().is_some_and(|&last| {
-            let word = &self.records[last as usize..last as usize + 4];
-            self.leaf_hashes.len() == self.starts.len()
-                && u32::from_le_bytes(word.try_into().expect("4 bytes")) & crate::wal::END_OF_BATCH
-                    != 0
-        })
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.starts.len()
-    }
-
-    /// Whether the batch is empty (never, once built).
-    pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
-    }
-
-    /// Encoded size.
-    pub fn bytes(&self) -> usize {
-        self.records.len()
-    }
-}
-
-pub(crate) type Done = Box<dyn FnOnce(Result<Appended>) + Send>;
-
-pub(crate) struct Job {
-    pub batch: PreparedBatch,
-    pub done: Done,
-}
-
-pub(crate) struct Queue {
-    pub jobs: VecDeque<Job>,
-    pub closed: bool,
-    /// Jobs in the previous group: as many are expected back.
-    pub hint: usize,
-    /// Submitters wake the sequencer once this many jobs are queued.
-    pub wake_at: usize,
-    /// Bytes of the queued batches.
-    pub bytes: usize,
-    /// … or once this many bytes are.
-    pub wake_bytes: usize,
-}
-
-impl Default for Queue {
-    fn default() -> Self {
-        Queue {
-            jobs: VecDeque::new(),
-            closed: false,
-            hint: 1,
-            wake_at: 1,
-            bytes: 0,
-            wake_bytes: usize::MAX,
-        }
-    }
-}
-
-/// What the sequencer hands to the integrator: durable but not yet integrated.
-#[derive(Default)]
-pub(crate) struct Pending {
-    /// Leaf hashes of durable entries after the integrated size.
-    pub leaves: Vec<Hash>,
-    /// (entry index, WAL byte offset) for entries whose index is a multiple of 256.
-    pub index_offsets: Vec<(u64, u64)>,
-    /// A receipt is waiting for the next checkpoint.
-    pub wanted: bool,
-    pub closed: bool,
-}
-
-/// What readers may see: everything up to the latest signed checkpoint.
-#[derive(Clone, Debug)]
-pub struct Published {
-    /// Tree size of the latest checkpoint.
-    pub size: u64,
-    /// Its root.
-    pub root: Hash,
-    /// The signed checkpoint note.
-    pub checkpoint: Arc<str>,
-    /// Unix nanoseconds when it was signed (by this process or found on open).
-    pub signed_at: u64,
-}
-
-/// State shared by the log's threads and its readers.
-pub(crate) struct Shared {
-    pub name: String,
-    pub dir: PathBuf,
-    pub vfs: Arc<dyn Vfs>,
-    pub config: LogConfig,
-    pub signer: Signer,
-    pub verifier: Verifier,
-    pub flags: Arc<FlagReport>,
-    pub wal: Stream,
-    pub levels: RwLock<Vec<Arc<Stream>>>,
-    pub index: Stream,
-    pub checkpoints: Stream,
-    pub queue: Mutex<Queue>,
-    pub queue_cv: Condvar,
-    pub pending: Mutex<Pending>,
-    pub pending_cv: Condvar,
-    pub published: RwLock<Published>,
-    pub published_cv: Condvar,
-    pub published_mx: Mutex<()>,
-    /// Records in the checkpoint history.
-    pub checkpoint_records: std::sync::atomic::AtomicU64,
-    /// Durable entries (acknowledged or being acknowledged).
-    pub durable: std::sync::atomic::AtomicU64,
-    pub poison: Mutex<Option<String>>,
-    pub poisoned: AtomicBool,
-    /// Counters for metrics.
-    pub stats: crate::stats::LogStats,
-    /// Discarded torn tails found on open: (file, bytes).
-    pub torn_tails: Mutex<Vec<(PathBuf, u64)>>,
-}
-
-impl Shared {
-    pub fn poison(&self, cause: &StoreError) {
-        let mut p = self.poison.lock().expect("poison lock");
-        if p.is_none() {
-            tracing::error!(log = %self.name, error = %cause, "log stopped after an I/O failure; reopen to recover");
-            *p = Some(cause.to_string());
-        }
-        self.poisoned.store(true, Ordering::Release);
-        // Wake everyone so that waiters fail instead of hanging.
-        self.pending_cv.notify_all();
-        self.published_cv.notify_all();
-    }
-
-    pub fn check_poison(&self) -> Result<()> {
-        if self.poisoned.load(Ordering::Acquire) {
-            let cause = self
-                .poison
-                .lock()
-                .expect("poison lock")
-                .clone()
-                .unwrap_or_default();
-            return Err(StoreError::Poisoned {
-                log: self.name.clone(),
-                cause,
-            });
-        }
-        Ok(())
-    }
-
-    pub fn level_stream(&self, level: u8) -> Option<Arc<Stream>> {
-        self.levels
-            .read()
-            .expect("levels lock")
-            .get(level as usize)
-            .cloned()
-    }
-
-    pub fn published(&self) -> Published {
-        self.published.read().expect("published lock").clone()
-    }
-
-    pub fn level_dir(dir: &Path, level: u8) -> PathBuf {
-        dir.join("hash").join(level.to_string())
-    }
-
-    pub fn open_or_create_level(&self, level: u8) -> Result<Arc<Stream>> {
-        let mut levels = self.levels.write().expect("levels lock");
-        while levels.len() <= level as usize {
-            let l = levels.len() as u8;
-            let d = Shared::level_dir(&self.dir, l);
-            let s = Stream::create(self.vfs.clone(), &d, Kind::Hash, l, 0, self.flags.clone())?;
-            levels.push(Arc::new(s));
-        }
-        Ok(levels[level as usize].clone())
-    }
-}
+use crate::publish::PublishStep;
+use crate::read::LogReader;
+use crate::state::{Appended, Job, Published, Shared};
+use crate::wal::PreparedBatch;
 
 /// An open log. Dropping it (or [`Log::close`]) stops the threads after
 /// integrating and signing what was appended.
+///
+/// A `Log` reads as its [`LogReader`] does (it dereferences to it): entries,
+/// tiles, proofs and checkpoints up to the latest one signed.
 pub struct Log {
-    pub(crate) shared: Arc<Shared>,
+    reader: LogReader,
+    shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     _lock: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl Deref for Log {
+    type Target = LogReader;
+    fn deref(&self) -> &LogReader {
+        &self.reader
+    }
 }
 
 impl Log {
     pub(crate) fn start(shared: Arc<Shared>, lock: Box<dyn std::any::Any + Send + Sync>) -> Log {
         let s2 = shared.clone();
+        let s3 = shared.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let ack = std::thread::Builder::new()
             .name(format!("vt-ack-{}", shared.name))
@@ -411,29 +50,22 @@ impl Log {
         drop(tx);
         let int = std::thread::Builder::new()
             .name(format!("vt-int-{}", shared.name))
-            .spawn(move || crate::integrator::run(&s2))
+            .spawn(move || {
+                crate::integrator::run(&s2);
+                s2.publisher.close();
+            })
             .expect("spawn integrator");
-        threads.extend([ack, int]);
+        let publish = std::thread::Builder::new()
+            .name(format!("vt-pub-{}", shared.name))
+            .spawn(move || s3.publisher.run(&s3.name, &s3.stats))
+            .expect("spawn publisher");
+        threads.extend([ack, int, publish]);
         Log {
+            reader: LogReader::new(shared.clone()),
             shared,
             threads: Mutex::new(threads),
             _lock: lock,
         }
-    }
-
-    /// Log name.
-    pub fn name(&self) -> &str {
-        &self.shared.name
-    }
-
-    /// The verifier key of the log (its origin is the key name).
-    pub fn verifier(&self) -> &Verifier {
-        &self.shared.verifier
-    }
-
-    /// The log directory.
-    pub fn dir(&self) -> &Path {
-        &self.shared.dir
     }
 
     /// Queues a prepared batch; `done` is called once it is durable (or
@@ -497,12 +129,9 @@ impl Log {
 
     /// Number of durable entries.
     pub fn durable_size(&self) -> u64 {
-        self.shared.durable.load(Ordering::Acquire)
-    }
-
-    /// The latest signed checkpoint and what it covers.
-    pub fn published(&self) -> Published {
-        self.shared.published()
+        self.shared
+            .durable
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Asks for a checkpoint covering `size` entries as soon as allowed and
@@ -516,51 +145,29 @@ impl Log {
             p.wanted = true;
         }
         self.shared.pending_cv.notify_all();
-        self.wait_published(size, timeout)
+        self.reader.wait_published(size, timeout)
     }
 
-    /// Waits (up to `timeout`) until a checkpoint covers `size` entries,
-    /// without asking for one sooner than the regular interval.
-    ///
-    /// # Errors
-    /// `Poisoned`, or `OutOfRange` on timeout.
-    pub fn wait_published(&self, size: u64, timeout: Duration) -> Result<Published> {
-        let deadline = std::time::Instant::now() + timeout;
-        let mut g = self.shared.published_mx.lock().expect("published mutex");
-        loop {
-            self.shared.check_poison()?;
-            let p = self.shared.published();
-            if p.size >= size {
-                return Ok(p);
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return Err(StoreError::OutOfRange(format!(
-                    "no checkpoint covering {size} entries within {timeout:?}"
-                )));
-            }
-            g = self
-                .shared
-                .published_cv
-                .wait_timeout(g, deadline - now)
-                .expect("published mutex")
-                .0;
-        }
+    /// Adds a checkpoint-publishing step ([`crate::publish`]): it runs for
+    /// the current checkpoint, then for each new one.
+    pub fn add_publish_step(&self, step: Arc<dyn PublishStep>) {
+        self.shared.publisher.add(step, self.shared.published());
     }
 
-    /// Counters: entries, commit groups, fdatasync latency, batch sizes.
-    pub fn stats(&self) -> &crate::stats::LogStats {
-        &self.shared.stats
+    /// The reading side of the log, to hand to consumers that outlive this
+    /// borrow (it shares the log's state, not a copy).
+    pub fn reader(&self) -> LogReader {
+        self.reader.clone()
     }
 
-    /// Whether an I/O failure stopped the log.
-    pub fn poisoned(&self) -> Option<String> {
+    /// The failure that stopped the log, if one did.
+    pub fn poisoned(&self) -> Option<Arc<StoreError>> {
         self.shared.poison.lock().expect("poison lock").clone()
     }
 
     /// Why immutability flags could not be set, if they could not.
     pub fn flag_problem(&self) -> Option<String> {
-        self.shared.flags.problem()
+        self.shared.env.flags.problem()
     }
 
     /// Torn tails that recovery discarded when this log was opened.
@@ -599,87 +206,7 @@ impl Drop for Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entries() -> Vec<Vec<u8>> {
-        (0..1000u32)
-            .map(|i| {
-                format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i as usize % 300)).into_bytes()
-            })
-            .collect()
-    }
-
-    fn parts(b: &PreparedBatch) -> (&[u8], &[u32], &[Hash]) {
-        (&b.records, &b.starts, &b.leaf_hashes)
-    }
-
-    /// Every way of building a batch gives the same records and leaf hashes.
-    #[test]
-    fn push_with_and_finish_build_the_same_batch_as_new() {
-        let es = entries();
-        let reference = PreparedBatch::new(&es).unwrap();
-
-        let mut pushed = PreparedBatch::builder(10, 10);
-        for e in &es {
-            pushed.push(e).unwrap();
-        }
-        let pushed = pushed.finish().unwrap();
-        assert_eq!(parts(&pushed), parts(&reference));
-
-        let mut written = PreparedBatch::builder(10, 10);
-        for (i, e) in es.iter().enumerate() {
-            // Failed writes in between leave no trace.
-            if i % 7 == 0 {
-                let r = written.push_with(|out| {
-                    out.extend_from_slice(b"half an entry");
-                    Err("refused")
-                });
-                assert_eq!(r.unwrap(), Err("refused"));
-            }
-            written
-                .push_with(|out| {
-                    out.extend_from_slice(e);
-                    Ok::<(), ()>(())
-                })
-                .unwrap()
-                .unwrap();
-        }
-        assert_eq!(written.len(), es.len());
-        let written = written.finish().unwrap();
-        assert_eq!(parts(&written), parts(&reference));
-
-        // Mixed: push after push_with keeps leaf hashes in entry order.
-        let mut mixed = PreparedBatch::builder(10, 10);
-        for (i, e) in es.iter().enumerate() {
-            if i % 3 == 0 {
-                mixed.push(e).unwrap();
-            } else {
-                mixed
-                    .push_with(|out| {
-                        out.extend_from_slice(e);
-                        Ok::<(), ()>(())
-                    })
-                    .unwrap()
-                    .unwrap();
-            }
-        }
-        let mixed = mixed.finish().unwrap();
-        assert_eq!(parts(&mixed), parts(&reference));
-    }
-
-    #[test]
-    fn push_with_refuses_an_oversized_entry_and_keeps_the_batch() {
-        let mut b = PreparedBatch::builder(1, 10);
-        b.push(b"first").unwrap();
-        let before = b.records.clone();
-        let r = b.push_with(|out| {
-            out.extend(std::iter::repeat_n(b'x', MAX_PAYLOAD + 1));
-            Ok::<(), ()>(())
-        });
-        assert!(matches!(r, Err(StoreError::BadBatch(_))));
-        assert_eq!(b.records, before);
-        assert_eq!(b.len(), 1);
-        assert!(PreparedBatch::builder(1, 1).finish().is_err());
-    }
+    use crate::LogConfig;
 
     /// A log opened with a cache window releases the WAL's and hash level
     /// 0's synced pages behind it (level 0 with an eighth of the window):

@@ -1,5 +1,12 @@
 //! Readers over published data: node hashes, entries, C2SP tiles, proofs and
-//! checkpoints. Nothing beyond the latest signed checkpoint is served.
+//! checkpoints. Nothing beyond the latest signed checkpoint is served, and
+//! every entry read is checked against the leaf hash the tree holds for it
+//! (hash level 0) before it is returned: a changed entry is an error, never
+//! an answer.
+//!
+//! A [`LogReader`] is either the reading side of an open [`crate::Log`] or a
+//! read-only handle ([`crate::DataDir::open_log_read`]): no lock, no
+//! recovery, no threads, a snapshot of what was signed when it was opened.
 
 use veritrail_core::hash::{node_hash, Hash};
 use veritrail_core::tile::{encode_entry_bundle, tile_width, Tile, TileKind};
@@ -7,9 +14,17 @@ use veritrail_core::tree::{
     prove_consistency, prove_inclusion, HashReader, LeafIndex, NodeId, TreeError, TreeSize,
 };
 
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use veritrail_core::compact::CompactRange;
+use veritrail_core::note::Verifier;
+
 use crate::error::{Result, StoreError};
-use crate::log::{Log, Shared};
 use crate::segment::HEADER_LEN;
+use crate::state::{Published, Shared};
 use crate::wal::Scanner;
 
 /// Reads any complete node from the stored tile levels: a node of level `l`
@@ -47,6 +62,17 @@ impl HashReader for StoreHashReader<'_> {
     }
 }
 
+/// The compact range at `size`, read from the hash levels.
+///
+/// # Errors
+/// `Corrupted` when the levels do not hold what `size` needs; I/O errors.
+pub(crate) fn tree_at(shared: &Shared, size: u64) -> Result<CompactRange> {
+    CompactRange::from_reader(TreeSize(size), &StoreHashReader(shared)).map_err(|e| match e {
+        TreeError::Read(e) => e,
+        other => StoreError::corrupted(shared.dir.join("hash"), 0, other.to_string()),
+    })
+}
+
 fn tree_err(e: TreeError<StoreError>) -> StoreError {
     match e {
         TreeError::Read(e) => e,
@@ -54,9 +80,40 @@ fn tree_err(e: TreeError<StoreError>) -> StoreError {
     }
 }
 
-/// Reads `count` entries starting at `first` (callers bound them by the
-/// integrated size, which the index covers).
+/// Reads `count` entries starting at `first` and checks each against its
+/// leaf hash in hash level 0 (callers bound them by the integrated size,
+/// which the index and level 0 cover).
+///
+/// # Errors
+/// [`StoreError::EntryMismatch`] for an entry whose bytes do not hash to its
+/// leaf (counted in the log's stats); `Corrupted`; I/O errors.
 pub(crate) fn read_entries(shared: &Shared, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
+    let entries = read_entries_unchecked(shared, first, count)?;
+    if count == 0 {
+        return Ok(entries);
+    }
+    let l0 = shared
+        .level_stream(0)
+        .ok_or_else(|| StoreError::OutOfRange("hash level 0 does not exist yet".into()))?;
+    let stored = l0.read_records(first, count, 32)?;
+    let mut leaves = vec![Hash::default(); entries.len()];
+    veritrail_core::hash::leaf_hashes_to(&entries, &mut leaves);
+    if let Some(k) = (0..entries.len()).find(|&k| stored[k * 32..k * 32 + 32] != leaves[k].0) {
+        let index = first + k as u64;
+        shared
+            .stats
+            .integrity_errors
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(log = %shared.name, index, "an entry read back does not match its leaf hash: its stored bytes were changed");
+        return Err(StoreError::EntryMismatch {
+            log: shared.name.clone(),
+            index,
+        });
+    }
+    Ok(entries)
+}
+
+fn read_entries_unchecked(shared: &Shared, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
     let mut out = Vec::with_capacity(count as usize);
     if count == 0 {
         return Ok(out);
@@ -87,7 +144,73 @@ pub(crate) fn read_entries(shared: &Shared, first: u64, count: u64) -> Result<Ve
     Ok(out)
 }
 
-impl Log {
+/// Reads a log's published entries, tiles, proofs and checkpoints.
+#[derive(Clone)]
+pub struct LogReader {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl LogReader {
+    pub(crate) fn new(shared: Arc<Shared>) -> LogReader {
+        LogReader { shared }
+    }
+
+    /// Log name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The verifier key of the log (its origin is the key name).
+    pub fn verifier(&self) -> &Verifier {
+        &self.shared.verifier
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The latest signed checkpoint and what it covers.
+    pub fn published(&self) -> Published {
+        self.shared.published()
+    }
+
+    /// Counters: entries, commit groups, fdatasync latency, batch sizes,
+    /// publishing and integrity errors.
+    pub fn stats(&self) -> &crate::stats::LogStats {
+        &self.shared.stats
+    }
+
+    /// Waits (up to `timeout`) until a checkpoint covers `size` entries,
+    /// without asking for one sooner than the regular interval. A read-only
+    /// handle sees no new checkpoints: it answers at once or times out.
+    ///
+    /// # Errors
+    /// `Poisoned`, or `OutOfRange` on timeout.
+    pub fn wait_published(&self, size: u64, timeout: Duration) -> Result<Published> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = self.shared.published_mx.lock().expect("published mutex");
+        loop {
+            self.shared.check_poison()?;
+            let p = self.shared.published();
+            if p.size >= size {
+                return Ok(p);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(StoreError::OutOfRange(format!(
+                    "no checkpoint covering {size} entries within {timeout:?}"
+                )));
+            }
+            g = self
+                .shared
+                .published_cv
+                .wait_timeout(g, deadline - now)
+                .expect("published mutex")
+                .0;
+        }
+    }
+
     fn bound(&self, end: u64, what: &str) -> Result<u64> {
         let size = self.shared.published().size;
         if end > size {
@@ -277,7 +400,7 @@ impl HashReader for BatchProver<'_> {
     }
 }
 
-impl Log {
+impl LogReader {
     /// A prover for many inclusion proofs to tree `size` (≤ the latest
     /// checkpoint). Use one per thread; give it indexes in increasing order.
     ///

@@ -9,51 +9,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use veritrail_core::checkpoint::open_checkpoint;
-use veritrail_core::compact::CompactRange;
 use veritrail_core::hash::{leaf_hash, Hash};
-use veritrail_core::note::{Signer, Verifier};
-use veritrail_core::tree::TreeSize;
+use veritrail_core::note::Verifier;
 
+use crate::config::LogConfig;
+use crate::env::Env;
 use crate::error::{Result, StoreError};
-use crate::immutable::FlagReport;
-use crate::log::{LogConfig, Pending, Published, Queue, Shared};
-use crate::read::StoreHashReader;
-use crate::segment::{Kind, LogStreams, Stream, HEADER_LEN};
-use crate::vfs::Vfs;
+use crate::layout::{level_dir, LogStreams};
+use crate::read::tree_at;
+use crate::segment::{Stream, HEADER_LEN};
+use crate::signer::CheckpointSigner;
+use crate::state::{Pending, Published, Queue, Shared};
 use crate::wal::Scanner;
-
-/// Creates the streams of a new, empty log. A stream that a crash left with
-/// a complete first segment is kept; one left with nothing but a temporary
-/// segment file is created again.
-pub(crate) fn create_streams(
-    vfs: &Arc<dyn Vfs>,
-    dir: &Path,
-    flags: &Arc<FlagReport>,
-) -> Result<()> {
-    for (sdir, kind) in [
-        (dir.join("wal"), Kind::Wal),
-        (dir.join("index"), Kind::Index),
-        (dir.join("checkpoints"), Kind::Checkpoints),
-        (Shared::level_dir(dir, 0), Kind::Hash),
-    ] {
-        if vfs.is_dir(&sdir) {
-            match crate::segment::unborn(vfs.as_ref(), &sdir)? {
-                None => continue,
-                Some(tmps) => crate::segment::remove_leftovers(vfs.as_ref(), &tmps)?,
-            }
-        }
-        Stream::create(vfs.clone(), &sdir, kind, 0, 0, flags.clone())?;
-    }
-    Ok(())
-}
-
-/// The compact range at `size`, read from the hash levels.
-pub(crate) fn tree_at(shared: &Shared, size: u64) -> Result<CompactRange> {
-    CompactRange::from_reader(TreeSize(size), &StoreHashReader(shared)).map_err(|e| match e {
-        veritrail_core::tree::TreeError::Read(e) => e,
-        other => StoreError::corrupted(shared.dir.join("hash"), 0, other.to_string()),
-    })
-}
 
 fn corrupt_context(e: StoreError, file: &Path, what: &str) -> StoreError {
     match e {
@@ -62,26 +29,27 @@ fn corrupt_context(e: StoreError, file: &Path, what: &str) -> StoreError {
     }
 }
 
-/// Opens and recovers a log.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn open(
-    vfs: Arc<dyn Vfs>,
-    dir: PathBuf,
-    name: String,
-    signer: Signer,
-    verifier: Verifier,
-    config: LogConfig,
-    flags: Arc<FlagReport>,
-) -> Result<Arc<Shared>> {
-    let streams = LogStreams::open(
-        &vfs,
-        &dir,
-        &flags,
-        config.wal_segment_bytes,
-        config.cache_keep,
-    )?;
+/// Who a log is opened by, and for what.
+pub(crate) struct Opening {
+    pub env: Env,
+    pub dir: PathBuf,
+    pub name: String,
+    pub verifier: Verifier,
+    pub config: LogConfig,
+}
+
+/// Opens and recovers a log for writing with `signer`.
+pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<Shared>> {
+    let Opening {
+        env,
+        dir,
+        name,
+        verifier,
+        config,
+    } = o;
+    let streams = LogStreams::open(&env, &dir, config.wal_segment_bytes, config.cache_keep)?;
     // 0. Segment files whose creation a crash interrupted hold nothing.
-    streams.discard_leftovers(vfs.as_ref())?;
+    streams.discard_leftovers(env.vfs.as_ref())?;
     let LogStreams {
         mut wal,
         index,
@@ -111,56 +79,26 @@ pub(crate) fn open(
         let next = last_cp_seg.header.start + recs.len() as u64;
         checkpoints.recover_end(good_end, next)?;
     }
-    let (latest, cp_count) = crate::checkpoints::latest(&checkpoints)?;
-    let (cp_size, cp_root, cp_note) = match &latest {
-        Some(stored) => {
-            let opened = open_checkpoint(&stored.note, &verifier, &[]).map_err(|e| {
-                StoreError::corrupted(
-                    &checkpoints.last().path,
-                    stored.offset,
-                    format!("newest checkpoint does not verify: {e}"),
-                )
-            })?;
-            (
-                opened.checkpoint.size.0,
-                opened.checkpoint.root,
-                Some(String::from_utf8_lossy(&stored.note).into_owned()),
-            )
-        }
-        None => (0, Hash::EMPTY_ROOT, None),
-    };
-
-    let shared = Arc::new(Shared {
-        name,
-        dir: dir.clone(),
-        vfs: vfs.clone(),
-        config,
-        signer,
-        verifier,
-        flags,
-        wal,
-        levels: RwLock::new(levels),
-        index,
-        checkpoints,
-        queue: Mutex::new(Queue::default()),
-        queue_cv: Condvar::new(),
-        pending: Mutex::new(Pending::default()),
-        pending_cv: Condvar::new(),
-        published: RwLock::new(Published {
-            size: cp_size,
-            root: cp_root,
-            checkpoint: Arc::from(cp_note.clone().unwrap_or_default().as_str()),
-            signed_at: crate::now_nanos(),
-        }),
-        published_cv: Condvar::new(),
-        published_mx: Mutex::new(()),
-        checkpoint_records: AtomicU64::new(cp_count),
-        durable: AtomicU64::new(0),
-        poison: Mutex::new(None),
-        poisoned: AtomicBool::new(false),
-        torn_tails: Mutex::new(Vec::new()),
-        stats: crate::stats::LogStats::default(),
-    });
+    let newest = newest_checkpoint(&checkpoints, &verifier)?;
+    let (cp_size, cp_root, cp_note) = (newest.size, newest.root, newest.note.clone());
+    let shared = Arc::new(Shared::assemble(
+        Opening {
+            env,
+            dir: dir.clone(),
+            name,
+            verifier,
+            config,
+        },
+        Some(signer),
+        crate::layout::LogStreams {
+            wal,
+            index,
+            checkpoints,
+            levels,
+            unborn_level: Vec::new(),
+        },
+        newest,
+    ));
 
     // 2. The hash levels must reproduce the signed root.
     let mut tree = tree_at(&shared, cp_size).map_err(|e| {
@@ -172,7 +110,7 @@ pub(crate) fn open(
     })?;
     if tree.root() != cp_root {
         return Err(StoreError::corrupted(
-            Shared::level_dir(&dir, 0),
+            level_dir(&dir, 0),
             0,
             format!(
                 "hash levels give a different root than the signed checkpoint at size {cp_size}"
@@ -208,6 +146,129 @@ pub(crate) fn open(
     // 5. No derived stream may hold more than the tree does.
     check_derived_tails(&shared, durable)?;
     *shared.torn_tails.lock().expect("torn lock") = torn;
+    Ok(shared)
+}
+
+/// The newest signed checkpoint of a log, checked against its key.
+pub(crate) struct Newest {
+    pub size: u64,
+    pub root: Hash,
+    /// `None` before the first checkpoint was signed.
+    pub note: Option<String>,
+    /// Records in the checkpoint history.
+    pub records: u64,
+}
+
+/// The newest checkpoint in `checkpoints` (whose last segment's valid end
+/// recovery has set), its signature checked against `verifier`.
+///
+/// # Errors
+/// `Corrupted` when it does not verify; I/O errors.
+fn newest_checkpoint(checkpoints: &Stream, verifier: &Verifier) -> Result<Newest> {
+    let (latest, records) = crate::checkpoints::latest(checkpoints)?;
+    let Some(stored) = latest else {
+        return Ok(Newest {
+            size: 0,
+            root: Hash::EMPTY_ROOT,
+            note: None,
+            records,
+        });
+    };
+    let opened = open_checkpoint(&stored.note, verifier, &[]).map_err(|e| {
+        StoreError::corrupted(
+            &checkpoints.last().path,
+            stored.offset,
+            format!("newest checkpoint does not verify: {e}"),
+        )
+    })?;
+    Ok(Newest {
+        size: opened.checkpoint.size.0,
+        root: opened.checkpoint.root,
+        note: Some(String::from_utf8_lossy(&stored.note).into_owned()),
+        records,
+    })
+}
+
+impl Shared {
+    /// The state of a log whose streams are open and whose newest
+    /// checkpoint is `newest`; nothing durable yet beyond it.
+    pub(crate) fn assemble(
+        o: Opening,
+        signer: Option<Arc<dyn CheckpointSigner>>,
+        streams: crate::layout::LogStreams,
+        newest: Newest,
+    ) -> Shared {
+        let signed_at = o.env.now_nanos();
+        Shared {
+            name: o.name,
+            dir: o.dir,
+            env: o.env,
+            config: o.config,
+            signer,
+            verifier: o.verifier,
+            wal: streams.wal,
+            levels: RwLock::new(streams.levels),
+            index: streams.index,
+            checkpoints: streams.checkpoints,
+            queue: Mutex::new(Queue::default()),
+            queue_cv: Condvar::new(),
+            pending: Mutex::new(Pending::default()),
+            pending_cv: Condvar::new(),
+            published: RwLock::new(Published {
+                size: newest.size,
+                root: newest.root,
+                checkpoint: Arc::from(newest.note.unwrap_or_default().as_str()),
+                signed_at,
+            }),
+            published_cv: Condvar::new(),
+            published_mx: Mutex::new(()),
+            checkpoint_records: AtomicU64::new(newest.records),
+            durable: AtomicU64::new(0),
+            poison: Mutex::new(None),
+            poisoned: AtomicBool::new(false),
+            torn_tails: Mutex::new(Vec::new()),
+            stats: crate::stats::LogStats::default(),
+            publisher: crate::publish::Publisher::default(),
+        }
+    }
+}
+
+/// Opens a log for reading only: no lock, nothing written, no threads. It
+/// serves what its newest complete checkpoint signed, once the hash levels
+/// are found to reproduce that checkpoint's root; a record a writer is
+/// still writing (or a crash cut short) after it is left alone.
+///
+/// # Errors
+/// `Corrupted` when the newest checkpoint does not verify or the hash levels
+/// do not reproduce it; I/O errors.
+pub(crate) fn open_read_only(o: Opening) -> Result<Arc<Shared>> {
+    let streams = LogStreams::open(&o.env, &o.dir, o.config.wal_segment_bytes, None)?;
+    let last = streams.checkpoints.last();
+    let len = last.file.len().map_err(|e| StoreError::io(&last.path, e))?;
+    let (_, good_end) = crate::checkpoints::scan_segment(&last, len, false)?;
+    // Only in this handle's view: the file is not touched.
+    last.set_valid_end(good_end);
+    let newest = newest_checkpoint(&streams.checkpoints, &o.verifier)?;
+    let (size, root) = (newest.size, newest.root);
+    let dir = o.dir.clone();
+    let shared = Arc::new(Shared::assemble(o, None, streams, newest));
+    let tree = tree_at(&shared, size).map_err(|e| {
+        corrupt_context(
+            e,
+            &dir.join("hash"),
+            "hash levels do not cover the newest checkpoint",
+        )
+    })?;
+    if tree.root() != root {
+        return Err(StoreError::corrupted(
+            level_dir(&dir, 0),
+            0,
+            format!("hash levels give a different root than the signed checkpoint at size {size}"),
+        ));
+    }
+    shared
+        .durable
+        .store(size, std::sync::atomic::Ordering::Release);
     Ok(shared)
 }
 

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::env::Env;
 use crate::error::{Result, StoreError};
-use crate::immutable::FlagReport;
-use crate::vfs::{AppendFile, Flag, ReadFile, Vfs};
+use crate::vfs::{AppendFile, Flag, ReadFile};
 
 /// Length of every segment header.
 pub const HEADER_LEN: u64 = 64;
@@ -127,6 +127,12 @@ impl Segment {
         self.valid_end.load(Ordering::Acquire)
     }
 
+    /// Sets where this handle's view of the segment's valid data ends (a
+    /// read-only handle leaves a record being written out of its view).
+    pub(crate) fn set_valid_end(&self, end: u64) {
+        self.valid_end.store(end, Ordering::Release);
+    }
+
     /// Reads `buf.len()` bytes at `offset` of this segment.
     ///
     /// # Errors
@@ -227,7 +233,7 @@ fn release_behind(file: &dyn AppendFile, segment: &Segment, end: u64, keep: Opti
 
 /// A segmented, append-only stream.
 pub struct Stream {
-    vfs: Arc<dyn Vfs>,
+    env: Env,
     dir: PathBuf,
     kind: Kind,
     level: u8,
@@ -241,7 +247,6 @@ pub struct Stream {
     /// Extra handles opened with each live segment's append handle, for
     /// concurrent syncs ([`Unsynced::sync_through`]).
     sync_handles: usize,
-    flags: Arc<FlagReport>,
     /// The last segment was sealed (+i) by a roll-over that a crash cut
     /// short: the next append starts a new segment instead of writing to it.
     sealed_tail: AtomicBool,
@@ -263,7 +268,7 @@ struct Writer {
 /// Suffix of a segment file while its header is written: it is renamed to
 /// its `.seg` name only once the header is durable, so a `.seg` file always
 /// starts with a complete header.
-const TMP_SUFFIX: &str = ".tmp";
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
 
 /// `<start>.seg`, or `<start>.<gen>.seg` when a segment with that start
 /// already exists (recovery closed one that held only a torn tail).
@@ -275,7 +280,7 @@ fn seg_name(start: u64, gen: u32) -> String {
     }
 }
 
-fn parse_seg_name(name: &str) -> Option<(u64, u32)> {
+pub(crate) fn parse_seg_name(name: &str) -> Option<(u64, u32)> {
     let stem = name.strip_suffix(".seg")?;
     let (start, gen) = match stem.split_once('.') {
         Some((a, g)) => (
@@ -297,18 +302,12 @@ impl Stream {
     ///
     /// # Errors
     /// I/O errors.
-    pub fn create(
-        vfs: Arc<dyn Vfs>,
-        dir: &Path,
-        kind: Kind,
-        level: u8,
-        start: u64,
-        flags: Arc<FlagReport>,
-    ) -> Result<Stream> {
-        vfs.create_dir_all(dir)
+    pub fn create(env: &Env, dir: &Path, kind: Kind, level: u8, start: u64) -> Result<Stream> {
+        env.vfs
+            .create_dir_all(dir)
             .map_err(|e| StoreError::io(dir, e))?;
         let s = Stream {
-            vfs,
+            env: env.clone(),
             dir: dir.to_path_buf(),
             kind,
             level,
@@ -317,13 +316,13 @@ impl Stream {
             segs: RwLock::new(Vec::new()),
             writer: Mutex::new(None),
             sync_handles: 0,
-            flags,
             sealed_tail: AtomicBool::new(false),
             leftovers: Vec::new(),
         };
-        s.new_segment(start, 0, crate::now_nanos())?;
+        s.new_segment(start, 0)?;
         if let Some(parent) = dir.parent() {
-            s.vfs
+            s.env
+                .vfs
                 .sync_dir(parent)
                 .map_err(|e| StoreError::io(parent, e))?;
         }
@@ -338,13 +337,8 @@ impl Stream {
     /// # Errors
     /// `Corrupted` for a bad header or broken chain, or a stream without a
     /// complete segment; I/O errors.
-    pub fn open(
-        vfs: Arc<dyn Vfs>,
-        dir: &Path,
-        kind: Kind,
-        level: u8,
-        flags: Arc<FlagReport>,
-    ) -> Result<Stream> {
+    pub fn open(env: &Env, dir: &Path, kind: Kind, level: u8) -> Result<Stream> {
+        let vfs = &env.vfs;
         let mut names: Vec<((u64, u32), String)> = Vec::new();
         let mut leftovers = Vec::new();
         for n in vfs.list(dir).map_err(|e| StoreError::io(dir, e))? {
@@ -441,7 +435,7 @@ impl Stream {
         let last = segs.last().expect("at least one segment");
         let sealed = vfs.flags(&last.path).is_ok_and(|(_, immutable)| immutable);
         Ok(Stream {
-            vfs,
+            env: env.clone(),
             dir: dir.to_path_buf(),
             kind,
             level,
@@ -450,7 +444,6 @@ impl Stream {
             segs: RwLock::new(segs),
             writer: Mutex::new(None),
             sync_handles: 0,
-            flags,
             sealed_tail: AtomicBool::new(sealed),
             leftovers,
         })
@@ -512,9 +505,10 @@ impl Stream {
         (i > 0).then(|| segs[i - 1].clone())
     }
 
-    fn new_segment(&self, start: u64, prev_end: u64, created: u64) -> Result<()> {
+    fn new_segment(&self, start: u64, prev_end: u64) -> Result<()> {
+        let vfs = self.env.vfs.as_ref();
         let mut gen = 0;
-        while self.vfs.exists(&self.dir.join(seg_name(start, gen))) {
+        while vfs.exists(&self.dir.join(seg_name(start, gen))) {
             gen += 1;
         }
         let path = self.dir.join(seg_name(start, gen));
@@ -526,28 +520,17 @@ impl Stream {
             level: self.level,
             start,
             prev_end,
-            created,
+            created: self.env.now_nanos(),
         };
-        // Syscall order: create exclusive `<name>.tmp` → write header →
-        // fdatasync → rename to `<name>` (never replacing) → fsync dir →
-        // chattr +a. A crash before the rename leaves only the temporary
-        // file, which recovery removes; a `.seg` always has its header.
-        let w = self
-            .vfs
-            .create_new(&tmp, 0o644)
-            .map_err(|e| StoreError::io(&tmp, e))?;
-        w.append(&header.encode())
-            .map_err(|e| StoreError::io(&tmp, e))?;
-        w.sync_data().map_err(|e| StoreError::io(&tmp, e))?;
-        drop(w);
-        self.vfs
-            .rename_new(&tmp, &path)
-            .map_err(|e| StoreError::io(&path, e))?;
-        self.vfs
-            .sync_dir(&self.dir)
-            .map_err(|e| StoreError::io(&self.dir, e))?;
-        self.flags.apply(self.vfs.as_ref(), &path, Flag::AppendOnly);
+        // The header is written as a new file (durable.rs: temporary name,
+        // fdatasync, rename without replacing, fsync dir), then the segment
+        // is marked append-only. A crash before the rename leaves only the
+        // temporary file, which recovery removes; a `.seg` always has its
+        // header.
+        crate::durable::create_new_file(vfs, &tmp, &path, &header.encode(), 0o644)?;
+        self.env.flags.apply(vfs, &path, Flag::AppendOnly);
         let file = self
+            .env
             .vfs
             .open_read(&path)
             .map_err(|e| StoreError::io(&path, e))?;
@@ -584,9 +567,10 @@ impl Stream {
                 discarded = len - valid_end,
                 "discarding a torn tail left by a crash; continuing in a new segment"
             );
-            self.flags
-                .apply(self.vfs.as_ref(), &last.path, Flag::Immutable);
-            self.new_segment(next_start, valid_end, crate::now_nanos())?;
+            self.env
+                .flags
+                .apply(self.env.vfs.as_ref(), &last.path, Flag::Immutable);
+            self.new_segment(next_start, valid_end)?;
             return Ok(true);
         }
         Ok(false)
@@ -621,7 +605,8 @@ impl Stream {
             Some(h) => h.clone(),
             None => {
                 let open = || {
-                    self.vfs
+                    self.env
+                        .vfs
                         .open_append(&last.path)
                         .map_err(|e| StoreError::io(&last.path, e))
                 };
@@ -676,9 +661,10 @@ impl Stream {
         self.sync()?;
         let last = self.last();
         *self.writer.lock().expect("writer lock") = None;
-        self.flags
-            .apply(self.vfs.as_ref(), &last.path, Flag::Immutable);
-        self.new_segment(next_start, last.valid_end(), crate::now_nanos())
+        self.env
+            .flags
+            .apply(self.env.vfs.as_ref(), &last.path, Flag::Immutable);
+        self.new_segment(next_start, last.valid_end())
     }
 
     /// Fixed-size records: total number of valid records.
@@ -736,157 +722,6 @@ impl Stream {
     }
 }
 
-/// The streams of one log directory (docs/FORMAT.md "Directory layout").
-pub(crate) struct LogStreams {
-    pub wal: Stream,
-    pub index: Stream,
-    pub checkpoints: Stream,
-    pub levels: Vec<Arc<Stream>>,
-    /// The temporary files of a top hash level whose creation a crash
-    /// interrupted before its first segment was complete (the level is not
-    /// in `levels`; it is created again when needed).
-    pub unborn_level: Vec<PathBuf>,
-}
-
-/// Checkpoint segments are kept small so recovery can scan the newest one.
-pub(crate) const CHECKPOINT_SEGMENT_LIMIT: u64 = 16 << 20;
-
-impl LogStreams {
-    /// Opens every stream of the log in `dir`, checking that the hash levels
-    /// are 0, 1, 2, … without gaps.
-    ///
-    /// # Errors
-    /// `Corrupted` for bad headers, broken chains or a missing level; I/O errors.
-    pub(crate) fn open(
-        vfs: &Arc<dyn Vfs>,
-        dir: &Path,
-        flags: &Arc<FlagReport>,
-        wal_limit: u64,
-        cache_keep: Option<u64>,
-    ) -> Result<LogStreams> {
-        let open = |name: &str, kind: Kind, level: u8| {
-            Stream::open(vfs.clone(), &dir.join(name), kind, level, flags.clone())
-        };
-        // Each stream's extent is fixed when it is opened. A writer may be
-        // running (`verify` takes no lock), and it makes data durable in the
-        // order WAL → hash levels and index → checkpoint, so the streams are
-        // opened in the reverse order: whatever a checkpoint seen here covers
-        // is in the levels and index seen here, and whatever those hold is in
-        // the WAL seen here.
-        let mut checkpoints = open("checkpoints", Kind::Checkpoints, 0)?;
-        checkpoints.set_segment_limit(CHECKPOINT_SEGMENT_LIMIT);
-        let hdir = dir.join("hash");
-        let mut found: Vec<u8> = Vec::new();
-        for n in vfs.list(&hdir).map_err(|e| StoreError::io(&hdir, e))? {
-            let l: u8 = n.parse().map_err(|_| {
-                StoreError::corrupted(hdir.join(&n), 0, "unexpected entry in hash/")
-            })?;
-            found.push(l);
-        }
-        found.sort_unstable();
-        let top = found.last().copied();
-        let mut levels = Vec::with_capacity(found.len());
-        let mut unborn_level = Vec::new();
-        for (i, l) in found.into_iter().enumerate() {
-            if usize::from(l) != i {
-                return Err(StoreError::corrupted(
-                    &hdir,
-                    0,
-                    format!("hash level {i} is missing"),
-                ));
-            }
-            let ldir = dir.join(format!("hash/{l}"));
-            if l > 0 && Some(l) == top {
-                if let Some(tmps) = unborn(vfs.as_ref(), &ldir)? {
-                    unborn_level = tmps;
-                    continue;
-                }
-            }
-            let mut level = open(&format!("hash/{l}"), Kind::Hash, l)?;
-            // Level 0 grows by 32 bytes per entry, about a tenth of the WAL,
-            // so an eighth of the WAL's window covers as many entries; the
-            // levels above grow by 1/256 of that each, too little to matter.
-            if l == 0 {
-                level.set_cache_keep(cache_keep.map(|k| k / 8));
-            }
-            levels.push(Arc::new(level));
-        }
-        if levels.is_empty() {
-            return Err(StoreError::corrupted(&hdir, 0, "hash level 0 is missing"));
-        }
-        let index = open("index", Kind::Index, 0)?;
-        let mut wal = open("wal", Kind::Wal, 0)?;
-        wal.set_segment_limit(wal_limit);
-        wal.set_cache_keep(cache_keep);
-        Ok(LogStreams {
-            wal,
-            index,
-            checkpoints,
-            levels,
-            unborn_level,
-        })
-    }
-
-    /// Every temporary segment file a crash left behind (none is part of the log).
-    pub(crate) fn leftovers(&self) -> Vec<PathBuf> {
-        let mut out = self.wal.leftovers().to_vec();
-        out.extend_from_slice(self.index.leftovers());
-        out.extend_from_slice(self.checkpoints.leftovers());
-        for l in &self.levels {
-            out.extend_from_slice(l.leftovers());
-        }
-        out.extend_from_slice(&self.unborn_level);
-        out
-    }
-
-    /// Recovery: removes every [`LogStreams::leftovers`] file, so their names
-    /// are free for the segments that replace them.
-    ///
-    /// # Errors
-    /// I/O errors: a leftover that cannot be removed stops recovery.
-    pub(crate) fn discard_leftovers(&self, vfs: &dyn Vfs) -> Result<()> {
-        remove_leftovers(vfs, &self.leftovers())
-    }
-}
-
-/// Removes temporary segment files left by interrupted creations (each
-/// logged), then syncs their directories.
-///
-/// # Errors
-/// I/O errors.
-pub(crate) fn remove_leftovers(vfs: &dyn Vfs, files: &[PathBuf]) -> Result<()> {
-    let mut dirs: Vec<&Path> = Vec::new();
-    for path in files {
-        tracing::warn!(
-            file = %path.display(),
-            "removing a segment file whose creation a crash interrupted (it holds nothing of the log)"
-        );
-        vfs.remove_file(path).map_err(|e| StoreError::io(path, e))?;
-        let dir = path.parent().expect("a segment file has a directory");
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
-    }
-    for dir in dirs {
-        vfs.sync_dir(dir).map_err(|e| StoreError::io(dir, e))?;
-    }
-    Ok(())
-}
-
-/// A stream directory holding nothing but temporary segment files (or
-/// nothing at all): a stream whose creation a crash cut short. Returns those
-/// files, or `None` when the directory holds anything else.
-pub(crate) fn unborn(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
-    let mut tmps = Vec::new();
-    for n in vfs.list(dir).map_err(|e| StoreError::io(dir, e))? {
-        match n.strip_suffix(TMP_SUFFIX).and_then(parse_seg_name) {
-            Some(_) => tmps.push(dir.join(n)),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(tmps))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -900,15 +735,7 @@ mod tests {
     fn a_roll_over_syncs_the_segment_it_closes() {
         let fs = MemFs::new();
         let dir = Path::new("/wal");
-        let mut s = Stream::create(
-            Arc::new(fs.clone()),
-            dir,
-            Kind::Wal,
-            0,
-            0,
-            Arc::new(FlagReport::default()),
-        )
-        .unwrap();
+        let mut s = Stream::create(&Env::new(Arc::new(fs.clone())), dir, Kind::Wal, 0, 0).unwrap();
         s.set_segment_limit(HEADER_LEN + 100);
         let first = s.append_unsynced(&[1u8; 80], 0).unwrap();
         let second = s.append_unsynced(&[2u8; 80], 1).unwrap();
@@ -934,12 +761,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let write = |name: &str, keep: Option<u64>, unsynced: bool| {
             let mut s = Stream::create(
-                Arc::new(RealFs),
+                &Env::new(Arc::new(RealFs)),
                 &tmp.path().join(name),
                 Kind::Wal,
                 0,
                 0,
-                Arc::new(FlagReport::default()),
             )
             .unwrap();
             s.set_cache_keep(keep);

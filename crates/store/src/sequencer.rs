@@ -25,13 +25,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::error::StoreError;
-use crate::log::{Appended, Job, Shared};
 use crate::segment::Unsynced;
+use crate::state::{Appended, Done, Job, Queue, Shared};
 
 /// Acknowledgements computed after a sync (by a syncer, or by the writer
 /// for a group it synced itself), delivered by the acker thread so that the
 /// next write and sync overlap with waking callers.
-pub(crate) type Acks = Vec<(crate::log::Done, crate::error::Result<Appended>)>;
+pub(crate) type Acks = Vec<(Done, crate::error::Result<Appended>)>;
 
 /// A group written to the WAL, waiting for its sync.
 struct Written {
@@ -183,8 +183,8 @@ fn write_groups(shared: &Shared, handover: &Handover, acker: &Sender<Acks>, infl
                 if !inline {
                     inflight.release(buf.len());
                 }
-                shared.poison(&e);
-                fail_all(jobs, &poisoned(shared, &e));
+                shared.poison(e);
+                fail_all(jobs, &shared.poisoned_error());
             }
         }
     }
@@ -300,8 +300,8 @@ fn poison_with(shared: &Shared, e: StoreError) -> StoreError {
     match e {
         p @ StoreError::Poisoned { .. } => p,
         e => {
-            shared.poison(&e);
-            poisoned(shared, &e)
+            shared.poison(e);
+            shared.poisoned_error()
         }
     }
 }
@@ -311,13 +311,6 @@ fn send_acks(acker: &Sender<Acks>, acks: Acks) {
         for (done, r) in acks {
             done(r);
         }
-    }
-}
-
-fn poisoned(shared: &Shared, e: &StoreError) -> StoreError {
-    StoreError::Poisoned {
-        log: shared.name.clone(),
-        cause: e.to_string(),
     }
 }
 
@@ -370,7 +363,7 @@ fn take_group(shared: &Shared, inflight: &InFlight) -> Option<Vec<Job>> {
 
 /// Moves queued jobs to `jobs` while the group stays within its limit (a
 /// first job always goes), and remembers the group's size as the hint.
-fn move_queued(shared: &Shared, q: &mut crate::log::Queue, jobs: &mut Vec<Job>) {
+fn move_queued(shared: &Shared, q: &mut Queue, jobs: &mut Vec<Job>) {
     let mut bytes: usize = jobs.iter().map(|j| j.batch.bytes()).sum();
     while let Some(j) = q.jobs.front() {
         let b = j.batch.bytes();
@@ -384,17 +377,16 @@ fn move_queued(shared: &Shared, q: &mut crate::log::Queue, jobs: &mut Vec<Job>) 
     q.hint = jobs.len().max(1);
 }
 
+/// Fails every job with `e`, the log's [`StoreError::Poisoned`] (which
+/// carries the failure that stopped the log, whole).
 fn fail_all(jobs: Vec<Job>, e: &StoreError) {
+    let StoreError::Poisoned { log, cause } = e else {
+        unreachable!("jobs are failed only with the log's poison, not {e}");
+    };
     for j in jobs {
-        (j.done)(Err(match e {
-            StoreError::Poisoned { log, cause } => StoreError::Poisoned {
-                log: log.clone(),
-                cause: cause.clone(),
-            },
-            other => StoreError::Poisoned {
-                log: String::new(),
-                cause: other.to_string(),
-            },
+        (j.done)(Err(StoreError::Poisoned {
+            log: log.clone(),
+            cause: cause.clone(),
         }));
     }
 }

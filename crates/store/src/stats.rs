@@ -64,6 +64,11 @@ pub struct LogStats {
     pub fsync: Histogram<12>,
     /// Entries per append call.
     pub batches: Histogram<6>,
+    /// Checkpoint publishing steps that failed ([`crate::publish`]).
+    pub publish_errors: AtomicU64,
+    /// Entries read back whose bytes did not hash to the leaf hash the tree
+    /// holds for them (refused, never served).
+    pub integrity_errors: AtomicU64,
 }
 
 impl LogStats {

@@ -1,4 +1,8 @@
-//! WAL records (docs/FORMAT.md "wal/"): `[u32 len | END_OF_BATCH][u32 crc32c][payload]`.
+//! WAL records (docs/FORMAT.md "wal/"): `[u32 len | END_OF_BATCH][u32 crc32c][payload]`:
+//! encoding a batch ([`PreparedBatch`], off the sequencer, in the caller's
+//! thread), and reading records back ([`Scanner`], [`frame`]).
+
+use veritrail_core::hash::Hash;
 
 use crate::error::{Result, StoreError};
 use crate::segment::Segment;
@@ -51,6 +55,169 @@ pub fn set_end_of_batch(record: &mut [u8], end: bool) {
     record[0..4].copy_from_slice(&word.to_le_bytes());
     let crc = crc32c::crc32c_append(crc32c::crc32c(&record[0..4]), &record[RECORD_OVERHEAD..]);
     record[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A batch made ready off the sequencer: encoded WAL records and leaf hashes.
+pub struct PreparedBatch {
+    pub(crate) records: Vec<u8>,
+    pub(crate) starts: Vec<u32>,
+    pub(crate) leaf_hashes: Vec<Hash>,
+}
+
+impl PreparedBatch {
+    /// Encodes entries (canonical event bytes) and hashes them. This is the
+    /// expensive part of an append and runs in the caller's thread.
+    ///
+    /// # Errors
+    /// `BadBatch` for an empty batch or an entry over 65,535 bytes (naming it).
+    pub fn new<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Result<PreparedBatch> {
+        if entries.is_empty() {
+            return Err(StoreError::BadBatch("empty batch".into()));
+        }
+        let total: usize = entries
+            .iter()
+            .map(|e| e.as_ref().len() + RECORD_OVERHEAD)
+            .sum();
+        let mut records = Vec::with_capacity(total);
+        let mut starts = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            let e = e.as_ref();
+            if e.len() > MAX_PAYLOAD {
+                return Err(StoreError::BadBatch(format!(
+                    "entry {i} is {} bytes; at most 65,535 are allowed",
+                    e.len()
+                )));
+            }
+            starts.push(records.len() as u32);
+            encode_record(e, false, &mut records);
+        }
+        let last = *starts.last().expect("non-empty") as usize;
+        set_end_of_batch(&mut records[last..], true);
+        let leaf_hashes = veritrail_core::compact::hash_leaves(entries);
+        Ok(PreparedBatch {
+            records,
+            starts,
+            leaf_hashes,
+        })
+    }
+
+    /// An empty batch to fill with [`PreparedBatch::push`] (capacity hints:
+    /// entries and total entry bytes).
+    pub fn builder(entries: usize, bytes: usize) -> PreparedBatch {
+        PreparedBatch {
+            records: Vec::with_capacity(bytes + entries * RECORD_OVERHEAD),
+            starts: Vec::with_capacity(entries),
+            leaf_hashes: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Adds one entry: encodes its WAL record and hashes it.
+    ///
+    /// # Errors
+    /// `BadBatch` for an entry over 65,535 bytes.
+    pub fn push(&mut self, entry: &[u8]) -> Result<()> {
+        if entry.len() > MAX_PAYLOAD {
+            return Err(StoreError::BadBatch(format!(
+                "entry {} is {} bytes; at most 65,535 are allowed",
+                self.starts.len(),
+                entry.len()
+            )));
+        }
+        // Entries added by push_with are hashed first, to keep the order.
+        self.hash_pending();
+        self.starts.push(self.records.len() as u32);
+        encode_record(entry, false, &mut self.records);
+        self.leaf_hashes.push(veritrail_core::leaf_hash(entry));
+        Ok(())
+    }
+
+    /// Adds one entry that `write` appends straight into the batch's record
+    /// buffer (no copy of the entry). Its leaf hash is computed by
+    /// [`PreparedBatch::finish`], so a caller can validate many entries now
+    /// and hash them later. If `write` fails, the batch is left as it was.
+    ///
+    /// # Errors
+    /// The outer `BadBatch` if `write` appended more than 65,535 bytes (the
+    /// entry is dropped); the inner error is `write`'s own.
+    pub fn push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        let start = self.records.len();
+        self.records.extend_from_slice(&[0; RECORD_OVERHEAD]);
+        if let Err(e) = write(&mut self.records) {
+            self.records.truncate(start);
+            return Ok(Err(e));
+        }
+        let len = self.records.len() - start - RECORD_OVERHEAD;
+        if len > MAX_PAYLOAD {
+            self.records.truncate(start);
+            return Err(StoreError::BadBatch(format!(
+                "entry {} is {len} bytes; at most 65,535 are allowed",
+                self.starts.len()
+            )));
+        }
+        fill_header(&mut self.records[start..], false);
+        self.starts.push(start as u32);
+        Ok(Ok(()))
+    }
+
+    /// Marks the end of the batch and hashes, on all cores, the entries added
+    /// by [`PreparedBatch::push_with`]; call after the last push.
+    ///
+    /// # Errors
+    /// `BadBatch` if the batch is empty.
+    pub fn finish(mut self) -> Result<PreparedBatch> {
+        let Some(&last) = self.starts.last() else {
+            return Err(StoreError::BadBatch("empty batch".into()));
+        };
+        set_end_of_batch(&mut self.records[last as usize..], true);
+        self.hash_pending();
+        Ok(self)
+    }
+
+    /// Hashes, on all cores, the entries added by `push_with` and not hashed yet.
+    fn hash_pending(&mut self) {
+        let hashed = self.leaf_hashes.len();
+        if hashed == self.starts.len() {
+            return;
+        }
+        let (records, starts) = (&self.records, &self.starts);
+        let payloads: Vec<&[u8]> = (hashed..starts.len())
+            .map(|k| {
+                let from = starts[k] as usize + RECORD_OVERHEAD;
+                let to = starts.get(k + 1).map_or(records.len(), |&s| s as usize);
+                &records[from..to]
+            })
+            .collect();
+        let mut rest = veritrail_core::compact::hash_leaves(&payloads);
+        self.leaf_hashes.append(&mut rest);
+    }
+
+    /// Whether [`PreparedBatch::finish`] completed it: every entry hashed
+    /// and the last record marked `END_OF_BATCH`.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.starts.last().is_some_and(|&last| {
+            let word = &self.records[last as usize..last as usize + 4];
+            self.leaf_hashes.len() == self.starts.len()
+                && u32::from_le_bytes(word.try_into().expect("4 bytes")) & END_OF_BATCH != 0
+        })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether the batch is empty (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Encoded size.
+    pub fn bytes(&self) -> usize {
+        self.records.len()
+    }
 }
 
 /// One decoded record.
@@ -236,4 +403,90 @@ pub fn frame(buf: &[u8], spans: &mut Vec<Span>) -> (usize, Option<Bad>) {
         pos += RECORD_OVERHEAD + len;
     }
     (pos, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> Vec<Vec<u8>> {
+        (0..1000u32)
+            .map(|i| {
+                format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i as usize % 300)).into_bytes()
+            })
+            .collect()
+    }
+
+    fn parts(b: &PreparedBatch) -> (&[u8], &[u32], &[Hash]) {
+        (&b.records, &b.starts, &b.leaf_hashes)
+    }
+
+    /// Every way of building a batch gives the same records and leaf hashes.
+    #[test]
+    fn push_with_and_finish_build_the_same_batch_as_new() {
+        let es = entries();
+        let reference = PreparedBatch::new(&es).unwrap();
+
+        let mut pushed = PreparedBatch::builder(10, 10);
+        for e in &es {
+            pushed.push(e).unwrap();
+        }
+        let pushed = pushed.finish().unwrap();
+        assert_eq!(parts(&pushed), parts(&reference));
+
+        let mut written = PreparedBatch::builder(10, 10);
+        for (i, e) in es.iter().enumerate() {
+            // Failed writes in between leave no trace.
+            if i % 7 == 0 {
+                let r = written.push_with(|out| {
+                    out.extend_from_slice(b"half an entry");
+                    Err("refused")
+                });
+                assert_eq!(r.unwrap(), Err("refused"));
+            }
+            written
+                .push_with(|out| {
+                    out.extend_from_slice(e);
+                    Ok::<(), ()>(())
+                })
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(written.len(), es.len());
+        let written = written.finish().unwrap();
+        assert_eq!(parts(&written), parts(&reference));
+
+        // Mixed: push after push_with keeps leaf hashes in entry order.
+        let mut mixed = PreparedBatch::builder(10, 10);
+        for (i, e) in es.iter().enumerate() {
+            if i % 3 == 0 {
+                mixed.push(e).unwrap();
+            } else {
+                mixed
+                    .push_with(|out| {
+                        out.extend_from_slice(e);
+                        Ok::<(), ()>(())
+                    })
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+        let mixed = mixed.finish().unwrap();
+        assert_eq!(parts(&mixed), parts(&reference));
+    }
+
+    #[test]
+    fn push_with_refuses_an_oversized_entry_and_keeps_the_batch() {
+        let mut b = PreparedBatch::builder(1, 10);
+        b.push(b"first").unwrap();
+        let before = b.records.clone();
+        let r = b.push_with(|out| {
+            out.extend(std::iter::repeat_n(b'x', MAX_PAYLOAD + 1));
+            Ok::<(), ()>(())
+        });
+        assert!(matches!(r, Err(StoreError::BadBatch(_))));
+        assert_eq!(b.records, before);
+        assert_eq!(b.len(), 1);
+        assert!(PreparedBatch::builder(1, 1).finish().is_err());
+    }
 }

@@ -14,7 +14,7 @@ use veritrail_core::proof::verify_consistency;
 use veritrail_core::tlog_proof::TlogProof;
 use veritrail_core::tree::LeafIndex;
 use veritrail_store::datadir::SYSTEM_LOG;
-use veritrail_store::Log;
+use veritrail_store::LogReader;
 
 use super::query::{matching_indexes, open_log_for_read, read_sorted, store_filter};
 use crate::args::{FilterArgs, LogArgs};
@@ -26,7 +26,7 @@ const STEP: usize = 65_536;
 const TASK: usize = 2048;
 
 fn since_section(
-    log: &Log,
+    log: &LogReader,
     file: &Path,
     size: u64,
     root: &veritrail_core::Hash,
@@ -94,13 +94,13 @@ pub fn run(
     let started = Instant::now();
     let f = store_filter(filter)?;
     let dd = super::open_data(&args.data.data)?;
-    let log = open_log_for_read(&dd, &args.log)?;
-    let sys_holder;
-    let sys: &Log = if args.log == SYSTEM_LOG {
-        &log
+    // The export is recorded in `_system`, which takes its lock (a server
+    // running on this directory refuses it); the exported log is only read.
+    let sys = &super::system::open(&dd, "a server is running on this data directory")?;
+    let log = if args.log == SYSTEM_LOG {
+        sys.reader()
     } else {
-        sys_holder = super::system::open(&dd, "a server is running on this data directory")?;
-        &sys_holder
+        open_log_for_read(&dd, &args.log)?
     };
     let published = log.published();
     if published.size == 0 {
@@ -221,9 +221,6 @@ pub fn run(
             sys.verifier().to_vkey()
         );
     }
-    if !std::ptr::eq(sys, &log) {
-        sys.close();
-    }
-    log.close();
+    sys.close();
     Ok(ExitCode::SUCCESS)
 }

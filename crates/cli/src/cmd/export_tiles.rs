@@ -26,7 +26,7 @@ pub fn run(args: &crate::args::LogArgs, to: &Path) -> anyhow::Result<ExitCode> {
             to.display()
         )));
     }
-    let log = super::open_log(args)?;
+    let log = super::open_log_read(args)?;
     let p = log.published();
     let size = TreeSize(p.size);
     let mut tiles = Vec::new();

@@ -171,9 +171,28 @@ pub fn store_err(e: StoreError) -> anyhow::Error {
         | StoreError::OutOfRange(_)
         | StoreError::BadBatch(_)
         | StoreError::Locked(_) => Exit::usage(e.to_string()),
-        StoreError::Corrupted { .. } => Exit::verify(e.to_string()),
+        StoreError::Corrupted { .. } | StoreError::EntryMismatch { .. } => {
+            Exit::verify(e.to_string())
+        }
         other => anyhow::Error::new(other).context("storage error"),
     }
+}
+
+/// Maps query-index errors: a store error underneath as [`store_err`].
+pub fn index_err(e: veritrail_index::IndexError) -> anyhow::Error {
+    match e {
+        veritrail_index::IndexError::Store(e) => store_err(e),
+        e @ veritrail_index::IndexError::AheadOfLog { .. } => Exit::usage(e.to_string()),
+        other => anyhow::Error::new(other).context("query index"),
+    }
+}
+
+/// Opens a log for reading only: no lock, no recovery, nothing written.
+pub fn open_log_read(args: &crate::args::LogArgs) -> anyhow::Result<veritrail_store::LogReader> {
+    let dd = open_data(&args.data.data)?;
+    dd.open_log_read(&args.log)
+        .map_err(store_err)
+        .with_context(|| format!("opening log {:?}", args.log))
 }
 
 /// Opens a log for writing (runs recovery).

@@ -18,7 +18,7 @@ pub fn run(
     tree_size: Option<u64>,
     range: Option<(u64, u64)>,
 ) -> anyhow::Result<ExitCode> {
-    let log = super::open_log(args)?;
+    let log = super::open_log_read(args)?;
     let latest = log.published();
     let out = match (index, range) {
         (Some(i), None) => {

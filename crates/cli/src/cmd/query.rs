@@ -6,8 +6,8 @@ use std::io::{IsTerminal as _, Write};
 use std::process::ExitCode;
 
 use veritrail_core::Timestamp;
-use veritrail_store::query::{catch_up, Filter, QueryIndex};
-use veritrail_store::{DataDir, Log, StoreError};
+use veritrail_index::{catch_up, Filter, IndexError, QueryIndex};
+use veritrail_store::{DataDir, LogReader};
 
 use super::remote::Remote;
 use super::render::{Renderer, Row};
@@ -69,48 +69,45 @@ pub fn filter_pairs(f: &FilterArgs) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// Opens a log for reading on the command line, with a pointer to the server
-/// when one holds it.
-pub fn open_log_for_read(dd: &DataDir, name: &str) -> anyhow::Result<Log> {
-    dd.open_log(name, veritrail_store::LogConfig::default())
-        .map_err(|e| match e {
-            StoreError::Locked(_) => Exit::usage(format!(
-                "{e}: a server is running on this data directory; ask it instead with --server URL --token T"
-            )),
-            other => super::store_err(other),
-        })
+/// Opens a log for reading only (no lock: a server may be writing it; what
+/// its newest checkpoint signed is read).
+pub fn open_log_for_read(dd: &DataDir, name: &str) -> anyhow::Result<LogReader> {
+    dd.open_log_read(name).map_err(super::store_err)
 }
 
 /// Brings the log's query index up to its latest checkpoint (with a progress
 /// bar) and returns every matching index, up to `limit`.
 pub fn matching_indexes(
     dd: &DataDir,
-    log: &Log,
+    log: &LogReader,
     name: &str,
     filter: &Filter,
     limit: Option<u64>,
 ) -> anyhow::Result<Vec<u64>> {
-    let qi = QueryIndex::open(&dd.query_index_path(name)).map_err(super::store_err)?;
+    let qi = QueryIndex::open(&dd.query_index_path(name)).map_err(super::index_err)?;
     let size = log.published().size;
-    let behind = size.saturating_sub(qi.indexed_through().map_err(super::store_err)?);
+    let behind = size.saturating_sub(qi.indexed_through().map_err(super::index_err)?);
     let pb = super::progress::bar(behind, "indexing");
     let start = size - behind;
-    catch_up(log, &qi, &mut |d, _| pb.set_position(d - start)).map_err(super::store_err)?;
+    catch_up(log, &qi, &mut |d, _| {
+        pb.set_position(d.saturating_sub(start));
+    })
+    .map_err(super::index_err)?;
     pb.finish_and_clear();
     let mut out = Vec::new();
     let limit = limit.unwrap_or(u64::MAX);
     if limit > 0 {
         qi.for_each(filter, &mut |i| {
             out.push(i);
-            Ok::<bool, StoreError>((out.len() as u64) < limit)
+            Ok::<bool, IndexError>((out.len() as u64) < limit)
         })
-        .map_err(super::store_err)?;
+        .map_err(super::index_err)?;
     }
     Ok(out)
 }
 
 /// Reads the entries at sorted `indexes`, one read per run of consecutive ones.
-pub fn read_sorted(log: &Log, indexes: &[u64]) -> anyhow::Result<Vec<Vec<u8>>> {
+pub fn read_sorted(log: &LogReader, indexes: &[u64]) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut out = Vec::with_capacity(indexes.len());
     let mut k = 0;
     while k < indexes.len() {
@@ -142,7 +139,6 @@ fn from_data(
             r.row(Row::new(*i, e))?;
         }
     }
-    log.close();
     Ok(())
 }
 
@@ -159,9 +155,7 @@ fn from_server(
     let mut cursor: Option<String> = None;
     let mut left = limit.unwrap_or(u64::MAX);
     while left > 0 {
-        let page = left
-            .min(u64::from(veritrail_store::query::MAX_LIMIT))
-            .to_string();
+        let page = left.min(u64::from(veritrail_index::MAX_LIMIT)).to_string();
         let mut q: Vec<(&str, &str)> = pairs
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

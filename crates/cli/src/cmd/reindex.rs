@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use veritrail_store::query::{catch_up, QueryIndex};
+use veritrail_index::{catch_up, QueryIndex};
 
-use super::store_err;
+use super::index_err;
 
 pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
     // Opening the log takes its lock, so this refuses while a server runs.
@@ -21,11 +21,11 @@ pub fn run(args: &crate::args::LogArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let qi = QueryIndex::open(&path).map_err(store_err)?;
+    let qi = QueryIndex::open(&path).map_err(index_err)?;
     let size = log.published().size;
     let pb = super::progress::bar(size, "indexing");
     let started = std::time::Instant::now();
-    let done = catch_up(&log, &qi, &mut |d, _| pb.set_position(d)).map_err(store_err)?;
+    let done = catch_up(&log, &qi, &mut |d, _| pb.set_position(d)).map_err(index_err)?;
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     println!(

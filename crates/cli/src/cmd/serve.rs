@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Deserialize;
 use veritrail_server::tls::TlsFiles;
-use veritrail_server::tokens::{Role, TokenStore};
 use veritrail_server::{AppState, ServerConfig};
+use veritrail_service::tokens::{Role, TokenStore};
 use veritrail_store::{DataDir, LogConfig, RealFs};
 
 use super::store_err;

@@ -1,7 +1,7 @@
 //! The `_system` log from the command line: offline changes and exports are
 //! recorded there, as the server records its own.
 
-use veritrail_core::Event;
+use veritrail_service::audit::{record_blocking, Actor, AuditRecord};
 use veritrail_store::datadir::SYSTEM_LOG;
 use veritrail_store::{DataDir, Log, LogConfig, StoreError};
 
@@ -40,23 +40,17 @@ pub fn record(
     metadata: serde_json::Value,
 ) -> anyhow::Result<(u64, Vec<u8>)> {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let mut ev = serde_json::json!({
-        "action": action,
-        "actor": {"id": user, "type": "cli"},
-        "source": {"app": "veritrail-cli"},
-        "metadata": metadata,
-    });
-    if let Some(t) = target {
-        ev["target"] = serde_json::json!({"type": "log", "id": t});
-    }
-    let bytes = serde_json::to_vec(&ev)?;
-    let canonical = Event::parse(&bytes)
-        .and_then(|e| e.into_canonical(super::append::now()))
-        .map_err(|e| anyhow::anyhow!(e))?;
-    let r = log
-        .append(std::slice::from_ref(&canonical))
-        .map_err(super::store_err)?;
-    Ok((r.first_index, canonical))
+    let record = AuditRecord {
+        action,
+        actor: Actor::cli(&user),
+        app: "veritrail-cli",
+        target,
+        metadata,
+    };
+    record_blocking(log, &record).map_err(|e| match e {
+        veritrail_service::ServiceError::Store(e) => super::store_err(e),
+        other => anyhow::Error::new(other),
+    })
 }
 
 /// `uid 1000` when the environment names no user.

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use veritrail_server::tokens::{Role, TokenStore};
+use veritrail_service::tokens::{Role, TokenStore};
 use veritrail_store::{DataDir, Log};
 
 use crate::exit::Exit;

@@ -1,4 +1,4 @@
-//! Audit events: the event model (DESIGN.md "Events") in [`model`], the
+//! Audit events: the event model (docs/API.md "Events") in [`model`], the
 //! strict JSON value and its RFC 8785 (JCS) canonical bytes in [`json`],
 //! and RFC 3339 timestamps in [`time`].
 //!

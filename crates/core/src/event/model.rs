@@ -1,4 +1,4 @@
-//! Audit events: validation against the event model (DESIGN.md "Events") and
+//! Audit events: validation against the event model (docs/API.md "Events") and
 //! the canonical bytes that become a Merkle leaf.
 //!
 //! An event is a JSON object. `action` and `actor` are required; `time`,
@@ -141,6 +141,11 @@ impl<'a> Event<'a> {
                     check_object(v, "source", &[("host", false, 255), ("app", false, 255)])?
                 }
                 "message" => {
+                    // A message that alone exceeds what an event may hold
+                    // makes the event too large (413), not the field invalid.
+                    if let Some(m) = v.as_str().filter(|m| m.len() > MAX_EVENT_SIZE) {
+                        return Err(EventError::TooLarge(m.len()));
+                    }
                     expect_str(v, "message", MAX_EVENT_SIZE)?;
                 }
                 "metadata" => {
@@ -280,16 +285,17 @@ fn expect_str<'b>(v: &'b Json<'_>, field: &str, max: usize) -> Result<&'b str, E
 
 fn check_action(v: &Json<'_>) -> Result<(), EventError> {
     let s = expect_str(v, "action", 128)?;
-    let ok = s.split('.').all(|seg| {
-        !seg.is_empty()
-            && seg
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    });
+    let ok = s.contains('.')
+        && s.split('.').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
     if !ok {
         return Err(field_err(
             "action",
-            "must be a dotted verb such as user.login: segments of letters, digits, '_' or '-' separated by '.'",
+            "must be a dotted verb such as user.login: two or more segments of letters, digits, '_' or '-' separated by '.'",
         ));
     }
     Ok(())
@@ -420,45 +426,59 @@ mod tests {
             err_field(r#"{"action":"x..y","actor":"a"}"#).as_deref(),
             Some("action")
         );
+        // Issue 18: a single word is not a dotted verb.
         assert_eq!(
-            err_field(r#"{"action":"x","actor":{"id":"a","ip":"300.1.1.1"}}"#).as_deref(),
+            err_field(r#"{"action":"login","actor":"a"}"#).as_deref(),
+            Some("action")
+        );
+        assert_eq!(
+            err_field(r#"{"action":"x.y","actor":{"id":"a","ip":"300.1.1.1"}}"#).as_deref(),
             Some("actor.ip")
         );
         assert_eq!(
-            err_field(r#"{"action":"x","actor":{"ip":"1.1.1.1"}}"#).as_deref(),
+            err_field(r#"{"action":"x.y","actor":{"ip":"1.1.1.1"}}"#).as_deref(),
             Some("actor.id")
         );
         assert_eq!(
-            err_field(r#"{"action":"x","actor":"a","outcome":"ok"}"#).as_deref(),
+            err_field(r#"{"action":"x.y","actor":"a","outcome":"ok"}"#).as_deref(),
             Some("outcome")
         );
         assert_eq!(
-            err_field(r#"{"action":"x","actor":"a","time":"yesterday"}"#).as_deref(),
+            err_field(r#"{"action":"x.y","actor":"a","time":"yesterday"}"#).as_deref(),
             Some("time")
         );
         assert_eq!(
-            err_field(r#"{"action":"x","actor":"a","target":{"id":5}}"#).as_deref(),
+            err_field(r#"{"action":"x.y","actor":"a","target":{"id":5}}"#).as_deref(),
             Some("target.id")
         );
         assert_eq!(
-            err_field(r#"{"action":"x","actor":"a","metadata":[]}"#).as_deref(),
+            err_field(r#"{"action":"x.y","actor":"a","metadata":[]}"#).as_deref(),
             Some("metadata")
         );
         assert_eq!(
-            err_field(r#"{"action":"x","actor":"a","received_at":"x"}"#).as_deref(),
+            err_field(r#"{"action":"x.y","actor":"a","received_at":"x"}"#).as_deref(),
             Some("received_at")
         );
         assert_eq!(err_field("[1]").as_deref(), Some(""));
         assert!(matches!(
-            Event::parse(br#"{"action":"x","actor":"a","metadata":{"n":1.5}}"#),
+            Event::parse(br#"{"action":"x.y","actor":"a","metadata":{"n":1.5}}"#),
             Err(EventError::Json(_))
         ));
     }
 
     #[test]
     fn size_limit_is_on_canonical_bytes() {
+        // Issue 18: a message over the limit on its own is too large too.
+        let long = format!(
+            r#"{{"action":"x.y","actor":"a","message":"{}"}}"#,
+            "m".repeat(MAX_EVENT_SIZE + 1)
+        );
+        assert!(matches!(
+            Event::parse(long.as_bytes()),
+            Err(EventError::TooLarge(_))
+        ));
         let msg = "m".repeat(MAX_EVENT_SIZE - 60);
-        let input = format!(r#"{{"action":"x","actor":"a","message":"{msg}"}}"#);
+        let input = format!(r#"{{"action":"x.y","actor":"a","message":"{msg}"}}"#);
         let e = Event::parse(input.as_bytes()).unwrap();
         assert!(matches!(
             e.into_canonical(Timestamp::default()),

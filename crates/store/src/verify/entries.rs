@@ -1,44 +1,19 @@
-//! Full verification of a log directory, read-only and without trusting any
-//! derived file: every entry is re-hashed, every stored hash (all levels) and
-//! index record recomputed, every checkpoint's signature checked and its root
-//! recomputed from the entries. The first discrepancy is reported with the
-//! entry index or the file and offset.
+//! The WAL's pass: every entry re-hashed (three stages at once: read,
+//! frame and hash on all cores, fold), its leaf compared with hash/0 and
+//! its offset with the index, every hash of the levels above recomputed,
+//! and every checkpoint's root checked at its size.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::Path;
 
 use rayon::prelude::*;
-use veritrail_core::checkpoint::open_checkpoint;
 use veritrail_core::compact::{CompactRange, VecSink};
 use veritrail_core::hash::{leaf_hashes_to, Hash};
 
-use crate::datadir::DataDir;
+use super::checkpoints::Found;
+use super::{being_written, check_torn, VerifyReport, RECOVERY_HINT};
 use crate::error::{Result, StoreError};
-use crate::segment::{LogStreams, Stream, HEADER_LEN};
+use crate::segment::{Stream, HEADER_LEN};
 use crate::vfs::SCAN_ALIGN;
-
-/// What a successful verification saw.
-#[derive(Clone, Debug, Default)]
-pub struct VerifyReport {
-    /// Entries in the WAL.
-    pub entries: u64,
-    /// Signed checkpoints in the history.
-    pub checkpoints: u64,
-    /// Size of the newest checkpoint.
-    pub checkpoint_size: u64,
-    /// Its root.
-    pub checkpoint_root: Hash,
-    /// Origin of the log.
-    pub origin: String,
-    /// Torn tails found (discarded by recovery, or pending recovery).
-    pub torn_tails: Vec<(PathBuf, u64)>,
-    /// Temporary segment files of a creation a crash interrupted (pending
-    /// recovery, which removes them; none holds any of the log).
-    pub interrupted: Vec<PathBuf>,
-    /// Bytes at the end of the WAL and checkpoint history that a running
-    /// writer was still writing when they were read (left for the next run).
-    pub in_flight: u64,
-}
 
 /// Bytes of WAL read at a time (a multiple of [`SCAN_ALIGN`]). Up to five
 /// windows are in flight between the three stages; 4 MiB keeps a cold 10 M
@@ -82,31 +57,31 @@ impl Window {
 }
 
 /// What the entry fold checks against.
-struct Ctx<'a> {
-    levels: &'a [Arc<Stream>],
-    index: &'a Stream,
-    l0_count: u64,
-    idx_count: u64,
-    checkpoints: &'a [(u64, Hash, PathBuf, u64)],
+pub(super) struct Ctx<'a> {
+    pub levels: &'a [std::sync::Arc<Stream>],
+    pub index: &'a Stream,
+    pub l0_count: u64,
+    pub idx_count: u64,
+    pub checkpoints: &'a [Found],
 }
 
 /// The running state of the entry fold.
-struct Fold {
-    tree: CompactRange,
-    next_cp: usize,
-    n: u64,
+pub(super) struct Fold {
+    pub tree: CompactRange,
+    pub next_cp: usize,
+    pub n: u64,
     /// Reused for the hash/0 records of each run.
     stored: Vec<u8>,
 }
 
 /// Checks a run of consecutive entries (their leaf hashes and WAL offsets)
 /// against hash/0, the index, the higher levels and the checkpoints.
-fn fold(
+pub(super) fn fold(
     ctx: &Ctx<'_>,
     st: &mut Fold,
     leaves: &[Hash],
     offsets: &[u64],
-    path: &std::path::Path,
+    path: &Path,
 ) -> Result<()> {
     if leaves.is_empty() {
         return Ok(());
@@ -146,13 +121,13 @@ fn fold(
     let mut pos = 0usize;
     while pos < leaves.len() {
         while st.next_cp < ctx.checkpoints.len()
-            && ctx.checkpoints[st.next_cp].0 == st.tree.size().0
+            && ctx.checkpoints[st.next_cp].size == st.tree.size().0
         {
-            check_cp(&ctx.checkpoints[st.next_cp], &st.tree)?;
+            super::check_cp(&ctx.checkpoints[st.next_cp], &st.tree)?;
             st.next_cp += 1;
         }
         let stop = if st.next_cp < ctx.checkpoints.len() {
-            ((ctx.checkpoints[st.next_cp].0 - st.tree.size().0) as usize).min(leaves.len() - pos)
+            ((ctx.checkpoints[st.next_cp].size - st.tree.size().0) as usize).min(leaves.len() - pos)
         } else {
             leaves.len() - pos
         };
@@ -182,129 +157,19 @@ fn fold(
     Ok(())
 }
 
-/// Verifies log `name`. `progress(done, total)` is called as entries are checked.
+/// Folds every entry of `wal` into a tree, checking it against `ctx` and
+/// `report.checkpoint_size`; returns the fold's end state (entries counted,
+/// checkpoints checked so far).
 ///
 /// # Errors
-/// `Corrupted` naming the first bad entry, file or offset; I/O errors.
-pub fn verify_log(
-    dd: &DataDir,
-    name: &str,
+/// `Corrupted` naming the first bad entry; I/O errors.
+pub(super) fn pass(
+    wal: &Stream,
+    ctx: &Ctx<'_>,
+    report: &mut VerifyReport,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<VerifyReport> {
-    let meta = dd.meta(name)?;
-    let vfs = dd.vfs().clone();
-    let dir = dd.log_dir(name);
-    let flags = dd.flags().clone();
-    let streams = LogStreams::open(
-        &vfs,
-        &dir,
-        &flags,
-        crate::segment::DEFAULT_SEGMENT_LIMIT,
-        None,
-    )?;
-    let mut report = VerifyReport {
-        origin: meta.origin.clone(),
-        interrupted: streams.leftovers(),
-        ..VerifyReport::default()
-    };
-    let LogStreams {
-        wal,
-        index,
-        checkpoints: cps,
-        levels,
-        ..
-    } = streams;
-
-    // Checkpoints: every signature, sizes never decreasing.
-    let mut checkpoints: Vec<(u64, Hash, PathBuf, u64)> = Vec::new();
-    let cp_segs = cps.segments();
-    for (i, seg) in cp_segs.iter().enumerate() {
-        let file_len = seg.file.len().map_err(|e| StoreError::io(&seg.path, e))?;
-        let last = i + 1 == cp_segs.len();
-        // Strict everywhere: only a tail that recovery already closed off (a
-        // successor's prev_end) is tolerated, and reported; and, at the end
-        // of the newest segment, a record that a running writer is still
-        // writing (cut short, never damaged, and the file grows).
-        let recs = match crate::checkpoints::scan_segment(seg, seg.valid_end(), true) {
-            Ok((recs, _)) => recs,
-            Err(e) if last => {
-                let (recs, good) = crate::checkpoints::scan_segment(seg, seg.valid_end(), false)?;
-                if !crate::checkpoints::is_cut_record(seg, good, seg.valid_end())?
-                    || !being_written(seg, seg.valid_end())
-                {
-                    return Err(needs_recovery_hint(true)(e));
-                }
-                report.in_flight += seg.valid_end() - good;
-                recs
-            }
-            Err(e) => return Err(e),
-        };
-        if !last && seg.valid_end() < file_len {
-            check_torn(&seg.path, seg.valid_end(), file_len)?;
-            report
-                .torn_tails
-                .push((seg.path.clone(), file_len - seg.valid_end()));
-        }
-        if seg.header.start != checkpoints.len() as u64 {
-            return Err(StoreError::corrupted(
-                &seg.path,
-                8,
-                "checkpoint segment does not continue its predecessor",
-            ));
-        }
-        let opened: Vec<Result<(u64, Hash)>> = recs
-            .par_iter()
-            .map(|r| {
-                let c = open_checkpoint(&r.note, &meta.verifier, &[]).map_err(|e| {
-                    StoreError::corrupted(
-                        &seg.path,
-                        r.offset,
-                        format!("checkpoint does not verify: {e}"),
-                    )
-                })?;
-                Ok((c.checkpoint.size.0, c.checkpoint.root))
-            })
-            .collect();
-        for (r, o) in recs.iter().zip(opened) {
-            let (size, root) = o?;
-            if let Some(prev) = checkpoints.last() {
-                if size < prev.0 {
-                    return Err(StoreError::corrupted(
-                        &seg.path,
-                        r.offset,
-                        format!("checkpoint size {size} is smaller than the previous one ({}): the log was rolled back", prev.0),
-                    ));
-                }
-            }
-            checkpoints.push((size, root, seg.path.clone(), r.offset));
-        }
-    }
-    // Creating a log signs the checkpoint of its empty tree.
-    let Some(newest) = checkpoints.last() else {
-        return Err(StoreError::corrupted(
-            cps.dir(),
-            HEADER_LEN,
-            "the checkpoint history is empty, but every log keeps the checkpoint signed when it was created",
-        ));
-    };
-    report.checkpoints = checkpoints.len() as u64;
-    report.checkpoint_size = newest.0;
-    report.checkpoint_root = newest.1;
+) -> Result<Fold> {
     let total_hint = report.checkpoint_size.max(1);
-
-    // Entries: re-hash, compare with every stored level and the index, fold
-    // into the tree, and check each checkpoint root at its size. Each segment
-    // is read in large windows; record boundaries come from the headers, then
-    // checksums and leaf hashes are computed in parallel from the buffer.
-    let l0_count = levels.first().map_or(0, |s| s.record_count(32));
-    let idx_count = index.record_count(8);
-    let ctx = Ctx {
-        levels: &levels,
-        index: &index,
-        l0_count,
-        idx_count,
-        checkpoints: &checkpoints,
-    };
     let mut st = Fold {
         tree: CompactRange::new(),
         next_cp: 0,
@@ -467,7 +332,7 @@ pub fn verify_log(
                         open_batch += 1;
                     }
                 }
-                fold(&ctx, &mut st, &w.leaves[..upto], &offsets, &seg.path)?;
+                fold(ctx, &mut st, &w.leaves[..upto], &offsets, &seg.path)?;
                 progress(st.n, total_hint);
                 if let Some(k) = w.crc_bad {
                     let at = st.n;
@@ -538,157 +403,5 @@ pub fn verify_log(
             ));
         }
     }
-    let Fold {
-        tree,
-        mut next_cp,
-        n,
-        ..
-    } = st;
-    while next_cp < checkpoints.len() && checkpoints[next_cp].0 == tree.size().0 {
-        check_cp(&checkpoints[next_cp], &tree)?;
-        next_cp += 1;
-    }
-    if next_cp < checkpoints.len() {
-        let (size, _, path, off) = &checkpoints[next_cp];
-        return Err(StoreError::corrupted(
-            path,
-            *off,
-            format!(
-                "checkpoint covers {size} entries but the WAL holds only {n}: entries were removed"
-            ),
-        ));
-    }
-    // Derived data may lag the WAL (integration is asynchronous) but never exceed it.
-    if l0_count > n {
-        return Err(StoreError::corrupted(
-            levels[0].dir(),
-            0,
-            format!("hash/0 holds {l0_count} hashes for {n} entries"),
-        ));
-    }
-    if l0_count < report.checkpoint_size {
-        return Err(StoreError::corrupted(
-            levels[0].dir(),
-            HEADER_LEN + l0_count * 32,
-            format!(
-                "hash/0 holds {l0_count} hashes but the newest checkpoint covers {}",
-                report.checkpoint_size
-            ),
-        ));
-    }
-    // Every hash of every level that the newest checkpoint covers was written
-    // before it was signed, and tiles up to its size are served from them.
-    for l in 1..8u32 {
-        let need = report.checkpoint_size >> (8 * l);
-        if need == 0 {
-            break;
-        }
-        let have = levels.get(l as usize).map_or(0, |s| s.record_count(32));
-        if have < need {
-            let ldir = levels.get(l as usize).map_or_else(
-                || dir.join("hash").join(l.to_string()),
-                |s| s.dir().to_path_buf(),
-            );
-            return Err(StoreError::corrupted(
-                ldir,
-                HEADER_LEN + have * 32,
-                format!(
-                    "hash level {l} holds {have} hashes but the newest checkpoint covers {need}"
-                ),
-            ));
-        }
-    }
-    for (l, s) in levels.iter().enumerate().skip(1) {
-        let max = n >> (8 * l as u32);
-        if s.record_count(32) > max {
-            return Err(StoreError::corrupted(
-                s.dir(),
-                0,
-                format!("hash level {l} holds more hashes than the entries allow"),
-            ));
-        }
-    }
-    // Like the hash levels, the index is written before the checkpoint covering it.
-    let idx_need = report.checkpoint_size.div_ceil(256);
-    if idx_count < idx_need {
-        return Err(StoreError::corrupted(
-            index.dir(),
-            HEADER_LEN + idx_count * 8,
-            format!("index holds {idx_count} records but the newest checkpoint covers {idx_need}"),
-        ));
-    }
-    if idx_count > n.div_ceil(256) {
-        return Err(StoreError::corrupted(
-            index.dir(),
-            0,
-            "index holds records past the end of the WAL",
-        ));
-    }
-    progress(n, n.max(1));
-    report.entries = n;
-    Ok(report)
-}
-
-/// Recovery only ever leaves one interrupted commit group after a segment's
-/// valid end; more than that is not a torn tail.
-fn check_torn(path: &std::path::Path, valid_end: u64, file_len: u64) -> Result<()> {
-    if file_len - valid_end > crate::log::LogConfig::default().max_group_bytes as u64 + 4096 {
-        return Err(StoreError::corrupted(
-            path,
-            valid_end,
-            format!(
-                "{} bytes after the segment's recorded end: more than a crash can leave",
-                file_len - valid_end
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Whether a writer is still appending to `seg`: its length grows past
-/// `end` within a second. A record that was cut short only because it was
-/// being written is complete an instant later; a torn tail left by a crash
-/// never grows.
-fn being_written(seg: &crate::segment::Segment, end: u64) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    loop {
-        if seg.file.len().is_ok_and(|len| len > end) {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
-const RECOVERY_HINT: &str = "; if the log crashed and has not been opened since, let recovery discard the torn tail first (open the log once, e.g. `veritrail checkpoint`), then verify again";
-
-fn needs_recovery_hint(last: bool) -> impl Fn(StoreError) -> StoreError {
-    move |e| match e {
-        StoreError::Corrupted {
-            file,
-            offset,
-            reason,
-        } if last => StoreError::Corrupted {
-            file,
-            offset,
-            reason: format!("{reason}{RECOVERY_HINT}"),
-        },
-        other => other,
-    }
-}
-
-fn check_cp(cp: &(u64, Hash, PathBuf, u64), tree: &CompactRange) -> Result<()> {
-    if tree.root() != cp.1 {
-        return Err(StoreError::corrupted(
-            &cp.2,
-            cp.3,
-            format!(
-                "checkpoint at size {} signs a root that the entries do not produce",
-                cp.0
-            ),
-        ));
-    }
-    Ok(())
+    Ok(st)
 }

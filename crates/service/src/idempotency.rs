@@ -10,6 +10,17 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension as _};
 
+/// Why the store of answers failed.
+#[derive(Debug, thiserror::Error)]
+#[error("idempotency store {path}: {source}")]
+pub struct IdempotencyError {
+    /// the database
+    pub path: std::path::PathBuf,
+    /// SQLite's or the OS's error
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// How long an answer is kept.
 pub const RETENTION_SECS: u64 = 24 * 3600;
 
@@ -24,6 +35,7 @@ pub struct Stored {
 
 /// The store of answers, and the keys being processed right now.
 pub struct Idempotency {
+    path: std::path::PathBuf,
     conn: Mutex<Connection>,
     inflight: Mutex<HashSet<(String, String)>>,
 }
@@ -51,23 +63,35 @@ fn now() -> u64 {
 }
 
 impl Idempotency {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> IdempotencyError + '_ {
+        |e| IdempotencyError {
+            path: self.path.clone(),
+            source: Box::new(e),
+        }
+    }
+
     /// Opens or creates the store.
     ///
     /// # Errors
-    /// SQLite or I/O errors, as text.
-    pub fn open(path: &Path) -> Result<Idempotency, String> {
+    /// SQLite or I/O errors.
+    pub fn open(path: &Path) -> Result<Idempotency, IdempotencyError> {
+        let fail = |e: Box<dyn std::error::Error + Send + Sync>| IdempotencyError {
+            path: path.to_path_buf(),
+            source: e,
+        };
         if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            std::fs::create_dir_all(d).map_err(|e| fail(Box::new(e)))?;
         }
-        let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let conn = Connection::open(path).map_err(|e| fail(Box::new(e)))?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
              CREATE TABLE IF NOT EXISTS answers(token TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,
                  body TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY(token, key));
              CREATE INDEX IF NOT EXISTS answers_created ON answers(created);",
         )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| fail(Box::new(e)))?;
         Ok(Idempotency {
+            path: path.to_path_buf(),
             conn: Mutex::new(conn),
             inflight: Mutex::new(HashSet::new()),
         })
@@ -76,8 +100,8 @@ impl Idempotency {
     /// The remembered answer for (token, key), if younger than 24 hours.
     ///
     /// # Errors
-    /// SQLite errors, as text.
-    pub fn get(&self, token: &str, key: &str) -> Result<Option<Stored>, String> {
+    /// SQLite errors.
+    pub fn get(&self, token: &str, key: &str) -> Result<Option<Stored>, IdempotencyError> {
         let c = self.conn.lock().expect("idempotency lock");
         c.query_row(
             "SELECT request, body FROM answers WHERE token = ? AND key = ? AND created >= ?",
@@ -90,7 +114,7 @@ impl Idempotency {
             },
         )
         .optional()
-        .map_err(|e| e.to_string())
+        .map_err(self.err())
     }
 
     /// Marks (token, key) as being processed; `None` if it already is.
@@ -109,19 +133,25 @@ impl Idempotency {
     /// Remembers an answer (and forgets answers older than 24 hours).
     ///
     /// # Errors
-    /// SQLite errors, as text.
-    pub fn put(&self, token: &str, key: &str, request: &str, body: &str) -> Result<(), String> {
+    /// SQLite errors.
+    pub fn put(
+        &self,
+        token: &str,
+        key: &str,
+        request: &str,
+        body: &str,
+    ) -> Result<(), IdempotencyError> {
         let c = self.conn.lock().expect("idempotency lock");
         c.execute(
             "DELETE FROM answers WHERE created < ?",
             params![(now().saturating_sub(RETENTION_SECS)) as i64],
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(self.err())?;
         c.execute(
             "INSERT OR REPLACE INTO answers(token, key, request, body, created) VALUES (?, ?, ?, ?, ?)",
             params![token, key, request, body, now() as i64],
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(self.err())?;
         Ok(())
     }
 }

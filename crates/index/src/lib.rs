@@ -1,205 +1,29 @@
-//! The derived query index: an SQLite database (bundled SQLite with FTS5) per
-//! log, fed from published entries, rebuildable at any time, and never the
-//! source of truth — queries return entry indexes, and callers read the event
-//! bytes from the log itself.
+//! veritrail-index: the derived query index. An SQLite database (bundled
+//! SQLite with FTS5) per log, fed by following the log ([`follow`]),
+//! rebuildable at any time, and never the source of truth: queries return
+//! entry indexes, and callers read the event bytes from the log itself
+//! (where each is checked against its leaf hash).
+//!
+//! The durable log does not link SQLite; this crate does.
+
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rayon::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension as _};
-use veritrail_core::json::Json;
-use veritrail_core::Timestamp;
 
-use crate::error::{Result, StoreError};
+pub mod error;
+pub mod filter;
+pub mod follow;
+mod row;
 
-/// Most results one query returns.
-pub const MAX_LIMIT: u32 = 1000;
+pub use error::{IndexError, Result};
+pub use filter::{Filter, MAX_LIMIT};
+pub use follow::{catch_up, Follower};
 
-/// A query. Every given filter must match; results come in index order,
-/// after `cursor`.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    /// Actor id, exact.
-    pub actor: Option<String>,
-    /// Action, exact; `auth.*` (or `auth*`) matches a prefix.
-    pub action: Option<String>,
-    /// Outcome, exact.
-    pub outcome: Option<String>,
-    /// Target id, exact.
-    pub target: Option<String>,
-    /// Source host or app, exact.
-    pub source: Option<String>,
-    /// `received_at` at or after this instant.
-    pub since: Option<Timestamp>,
-    /// `received_at` before this instant.
-    pub until: Option<Timestamp>,
-    /// Full text over `message` and `metadata`: every word must occur.
-    pub q: Option<String>,
-    /// Results wanted (1..=1000).
-    pub limit: u32,
-    /// Only entries after this index.
-    pub cursor: Option<u64>,
-}
-
-/// The fields of a stored event that queries use.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Row {
-    actor: Option<String>,
-    action: Option<String>,
-    outcome: Option<String>,
-    target: Option<String>,
-    host: Option<String>,
-    app: Option<String>,
-    received: Option<i64>,
-    text: String,
-}
-
-fn s(v: Option<&Json<'_>>) -> Option<String> {
-    v.and_then(Json::as_str).map(str::to_owned)
-}
-
-fn flatten(v: &Json<'_>, out: &mut String) {
-    match v {
-        Json::Str(x) => {
-            out.push_str(x);
-            out.push(' ');
-        }
-        Json::Int(i) => {
-            out.push_str(&i.to_string());
-            out.push(' ');
-        }
-        Json::Bool(b) => out.push_str(if *b { "true " } else { "false " }),
-        Json::Null => {}
-        Json::Array(a) => a.iter().for_each(|x| flatten(x, out)),
-        Json::Object(m) => m.iter().for_each(|(k, x)| {
-            out.push_str(k);
-            out.push(' ');
-            flatten(x, out);
-        }),
-    }
-}
-
-fn row(entry: &[u8]) -> Row {
-    let Ok(v) = Json::parse(entry) else {
-        return Row::default();
-    };
-    let actor = match v.get("actor") {
-        Some(a @ Json::Str(_)) => s(Some(a)),
-        Some(a) => s(a.get("id")),
-        None => None,
-    };
-    let mut text = String::new();
-    if let Some(m) = v.get("message") {
-        flatten(m, &mut text);
-    }
-    if let Some(m) = v.get("metadata") {
-        flatten(m, &mut text);
-    }
-    Row {
-        actor,
-        action: s(v.get("action")),
-        outcome: s(v.get("outcome")),
-        target: v.get("target").and_then(|t| s(t.get("id"))),
-        host: v.get("source").and_then(|t| s(t.get("host"))),
-        app: v.get("source").and_then(|t| s(t.get("app"))),
-        received: v
-            .get("received_at")
-            .and_then(Json::as_str)
-            .and_then(|t| Timestamp::parse_rfc3339(t).ok())
-            .map(|t| {
-                t.unix_nanos()
-                    .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-            }),
-        text,
-    }
-}
-
-fn rows_of(entries: &[Vec<u8>]) -> Vec<Row> {
-    entries
-        .par_iter()
-        .with_min_len(256)
-        .map(|e| row(e))
-        .collect()
-}
-
-/// The `WHERE …` of a filter (empty when nothing is filtered) and its arguments.
-fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let eq = |col: &str,
-              v: &Option<String>,
-              clauses: &mut Vec<String>,
-              args: &mut Vec<rusqlite::types::Value>| {
-        if let Some(v) = v {
-            clauses.push(format!("{col} = ?"));
-            args.push(v.clone().into());
-        }
-    };
-    eq("actor", &f.actor, &mut clauses, &mut args);
-    eq("outcome", &f.outcome, &mut clauses, &mut args);
-    eq("target", &f.target, &mut clauses, &mut args);
-    if let Some(a) = &f.action {
-        match a
-            .strip_suffix(".*")
-            .map(|p| format!("{p}."))
-            .or_else(|| a.strip_suffix('*').map(str::to_owned))
-        {
-            // A prefix as a range, so the action index is used.
-            Some(prefix) => {
-                let mut upper = prefix.clone().into_bytes();
-                if let Some(last) = upper.last_mut() {
-                    *last += 1;
-                }
-                clauses.push("action >= ? AND action < ?".into());
-                args.push(prefix.into());
-                args.push(String::from_utf8_lossy(&upper).into_owned().into());
-            }
-            None => {
-                clauses.push("action = ?".into());
-                args.push(a.clone().into());
-            }
-        }
-    }
-    if let Some(s) = &f.source {
-        clauses.push("(host = ? OR app = ?)".into());
-        args.push(s.clone().into());
-        args.push(s.clone().into());
-    }
-    let ns = |t: &Timestamp| {
-        t.unix_nanos()
-            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-    };
-    if let Some(t) = &f.since {
-        clauses.push("received >= ?".into());
-        args.push(ns(t).into());
-    }
-    if let Some(t) = &f.until {
-        clauses.push("received < ?".into());
-        args.push(ns(t).into());
-    }
-    if let Some(q) = &f.q {
-        // Every word as a quoted FTS5 string: no query syntax from users.
-        let m: Vec<String> = q
-            .split_whitespace()
-            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-            .collect();
-        if !m.is_empty() {
-            clauses.push("idx IN (SELECT rowid FROM ev_fts WHERE ev_fts MATCH ?)".into());
-            args.push(m.join(" ").into());
-        }
-    }
-    if let Some(c) = f.cursor {
-        clauses.push("idx > ?".into());
-        args.push((c as i64).into());
-    }
-    let where_sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    (where_sql, args)
-}
+use filter::where_clause;
+use row::{rows_of, Row};
 
 /// One log's query index.
 pub struct QueryIndex {
@@ -207,18 +31,29 @@ pub struct QueryIndex {
     conn: Mutex<Connection>,
 }
 
-fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |e| StoreError::io(path, std::io::Error::other(e.to_string()))
+fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> IndexError + '_ {
+    move |source| IndexError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl QueryIndex {
+    /// Where the database is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Opens or creates the index database at `path`.
     ///
     /// # Errors
     /// SQLite errors (as I/O errors on the path).
     pub fn open(path: &Path) -> Result<QueryIndex> {
         if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(|e| StoreError::io(d, e))?;
+            std::fs::create_dir_all(d).map_err(|source| IndexError::Io {
+                path: d.to_path_buf(),
+                source,
+            })?;
         }
         let conn = Connection::open(path).map_err(sql(path))?;
         // The index is derived data: a crash may lose its tail, which is
@@ -263,12 +98,12 @@ impl QueryIndex {
     /// Indexes `entries`, which must start exactly at `first` = indexed_through.
     ///
     /// # Errors
-    /// SQLite errors; `OutOfRange` if `first` is not where the index ends.
+    /// SQLite errors; `Gap` if `first` is not where the index ends.
     pub fn add(&self, first: u64, entries: &[Vec<u8>]) -> Result<()> {
         self.add_rows(first, &rows_of(entries))
     }
 
-    fn add_rows(&self, first: u64, rows: &[Row]) -> Result<()> {
+    pub(crate) fn add_rows(&self, first: u64, rows: &[Row]) -> Result<()> {
         let mut c = self.conn.lock().expect("index lock");
         let tx = c.transaction().map_err(sql(&self.path))?;
         let have: i64 = tx
@@ -279,9 +114,11 @@ impl QueryIndex {
             )
             .map_err(sql(&self.path))?;
         if have as u64 != first {
-            return Err(StoreError::OutOfRange(format!(
-                "index ends at {have}, not {first}"
-            )));
+            return Err(IndexError::Gap {
+                path: self.path.clone(),
+                have: have as u64,
+                first,
+            });
         }
         {
             let mut ins = tx
@@ -344,7 +181,11 @@ impl QueryIndex {
     ///
     /// # Errors
     /// SQLite errors, or what `each` returns.
-    pub fn for_each(&self, f: &Filter, each: &mut dyn FnMut(u64) -> Result<bool>) -> Result<()> {
+    pub fn for_each<E: From<IndexError>>(
+        &self,
+        f: &Filter,
+        each: &mut dyn FnMut(u64) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<(), E> {
         let (where_sql, args) = where_clause(f);
         let c = self.conn.lock().expect("index lock");
         let mut st = c
@@ -363,55 +204,10 @@ impl QueryIndex {
     }
 }
 
-/// Indexes published entries of `log` from where `qi` ends up to the latest
-/// checkpoint, in chunks. Returns the new `indexed_through`.
-///
-/// # Errors
-/// Store and SQLite errors.
-pub fn catch_up(
-    log: &crate::Log,
-    qi: &QueryIndex,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<u64> {
-    const CHUNK: u64 = 20_000;
-    let size = log.published().size;
-    let mut from = qi.indexed_through()?;
-    if from > size {
-        return Err(StoreError::corrupted(
-            &qi.path,
-            0,
-            format!("the query index covers {from} entries but the log has {size}: rebuild it with `veritrail reindex`"),
-        ));
-    }
-    // Read and parse the next chunk while the current one is inserted.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(u64, Vec<Row>)>>(1);
-    std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(move || {
-            let mut at = from;
-            while at < size {
-                let n = CHUNK.min(size - at);
-                let r = log.entries(at, n).map(|e| (at, rows_of(&e)));
-                let stop = r.is_err();
-                if tx.send(r).is_err() || stop {
-                    return;
-                }
-                at += n;
-            }
-        });
-        for r in rx {
-            let (at, rows) = r?;
-            qi.add_rows(at, &rows)?;
-            from = at + rows.len() as u64;
-            progress(from, size);
-        }
-        Ok(())
-    })?;
-    Ok(from)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use veritrail_core::Timestamp;
 
     fn ev(i: u64) -> Vec<u8> {
         let action = ["auth.login", "auth.logout", "file.modify"][(i % 3) as usize];
@@ -446,7 +242,7 @@ mod tests {
             let mut streamed = Vec::new();
             qi.for_each(&f, &mut |i| {
                 streamed.push(i);
-                Ok(true)
+                Ok::<_, IndexError>(true)
             })
             .unwrap();
             assert_eq!(paged, streamed, "query and for_each disagree for {f:?}");

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
+use veritrail_store::datadir::SYSTEM_LOG;
 
 /// What a token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +101,9 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// The longest a token may live: 10 years (365-day years), in seconds.
+pub const MAX_TTL_SECS: u64 = 10 * 365 * 86_400;
+
 /// The token store of a data directory.
 pub struct TokenStore {
     path: PathBuf,
@@ -165,7 +169,9 @@ impl TokenStore {
     /// Creates a token; returns the secret (shown once) and the record.
     ///
     /// # Errors
-    /// `Invalid` for a writer or reader without logs; I/O errors.
+    /// `Invalid` for a writer or reader without logs or with `_system`
+    /// among them (only auditors and admins see `_system`, and nobody
+    /// writes it), or a lifetime of 0 or over [`MAX_TTL_SECS`]; I/O errors.
     pub fn create(
         &self,
         role: Role,
@@ -177,6 +183,18 @@ impl TokenStore {
             return Err(TokenError::Invalid(
                 "writer and reader tokens need at least one --log".into(),
             ));
+        }
+        if logs.iter().any(|l| l == SYSTEM_LOG) {
+            return Err(TokenError::Invalid(format!(
+                "{SYSTEM_LOG} cannot be given to a token: only the server writes it, and auditors and admins read it"
+            )));
+        }
+        if let Some(t) = ttl_secs {
+            if t == 0 || t > MAX_TTL_SECS {
+                return Err(TokenError::Invalid(format!(
+                    "expires_in_secs must be 1..={MAX_TTL_SECS} (10 years); got {t}"
+                )));
+            }
         }
         let mut secret_bytes = [0u8; 32];
         getrandom::getrandom(&mut secret_bytes)
@@ -191,7 +209,7 @@ impl TokenStore {
             logs,
             hash,
             created: now,
-            expires: ttl_secs.map(|t| now + t),
+            expires: ttl_secs.map(|t| now.saturating_add(t)),
             revoked: None,
         };
         let mut all = self.tokens.write().expect("token lock");
@@ -248,5 +266,40 @@ impl TokenStore {
         self.tokens.read().expect("token lock").iter().any(|t| {
             t.role == Role::Admin && t.revoked.is_none() && t.expires.is_none_or(|e| e > now)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 18: `_system` in a reader's or writer's logs, and lifetimes
+    /// that overflow or exceed 10 years, were accepted.
+    #[test]
+    fn system_logs_and_unbounded_lifetimes_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = TokenStore::open(tmp.path()).unwrap();
+        for role in [Role::Reader, Role::Writer] {
+            let e = store
+                .create(role, vec!["default".into(), SYSTEM_LOG.into()], "x", None)
+                .unwrap_err();
+            assert!(matches!(e, TokenError::Invalid(_)), "{e}");
+        }
+        for ttl in [0, MAX_TTL_SECS + 1, 9_223_372_036_854_775_807, u64::MAX] {
+            let e = store
+                .create(Role::Auditor, vec![], "x", Some(ttl))
+                .unwrap_err();
+            assert!(matches!(e, TokenError::Invalid(_)), "{ttl}: {e}");
+        }
+        assert!(store.list().is_empty(), "nothing was stored");
+        let (_, t) = store
+            .create(
+                Role::Reader,
+                vec!["default".into()],
+                "x",
+                Some(MAX_TTL_SECS),
+            )
+            .unwrap();
+        assert!(t.expires.unwrap() > t.created);
     }
 }

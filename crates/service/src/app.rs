@@ -1,0 +1,176 @@
+//! The application: a data directory with its logs open for writing, each
+//! followed by its query index, the token store, the remembered answers to
+//! idempotency keys, and the `_system` audit trail. The HTTP server, and the
+//! collectors to come, are edges over one [`Service`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use veritrail_core::note::Verifier;
+use veritrail_index::{Follower, QueryIndex};
+use veritrail_store::datadir::SYSTEM_LOG;
+use veritrail_store::{DataDir, Log, LogConfig, StoreError};
+
+use crate::audit::AuditRecord;
+use crate::error::{Result, ServiceError};
+use crate::idempotency::Idempotency;
+use crate::tokens::TokenStore;
+
+/// Settings of a running service.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// How long [`crate::ingest::Wait::Proof`] waits for the checkpoint.
+    pub receipt_timeout: Duration,
+    /// Log tunables.
+    pub log: LogConfig,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            receipt_timeout: Duration::from_secs(30),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// A data directory in service.
+pub struct Service {
+    data: DataDir,
+    logs: RwLock<BTreeMap<String, Arc<Log>>>,
+    indexes: RwLock<BTreeMap<String, Arc<QueryIndex>>>,
+    followers: Mutex<Vec<Follower>>,
+    /// Tokens and roles.
+    pub tokens: TokenStore,
+    pub(crate) idempotency: Arc<Idempotency>,
+    pub(crate) config: ServiceConfig,
+}
+
+impl Service {
+    /// Opens every log of the data directory (running recovery), creating
+    /// `_system` if needed and finishing log creations a crash interrupted,
+    /// and starts following each with its query index.
+    ///
+    /// # Errors
+    /// Store, index, token and idempotency-store errors.
+    pub fn open(data: DataDir, config: ServiceConfig) -> Result<Arc<Service>> {
+        for name in data.finish_unfinished_logs()? {
+            tracing::warn!(log = %name, "finished creating a log that a crash had interrupted");
+        }
+        data.ensure_system_log()?;
+        let tokens = TokenStore::open(data.root())?;
+        let idempotency = Arc::new(Idempotency::open(
+            &data.root().join("query").join("idempotency.sqlite"),
+        )?);
+        let svc = Service {
+            data,
+            logs: RwLock::new(BTreeMap::new()),
+            indexes: RwLock::new(BTreeMap::new()),
+            followers: Mutex::new(Vec::new()),
+            tokens,
+            idempotency,
+            config,
+        };
+        for name in svc.data.list_logs()? {
+            svc.start_log(&name)?;
+        }
+        Ok(Arc::new(svc))
+    }
+
+    /// Opens log `name` and starts its index follower.
+    fn start_log(&self, name: &str) -> Result<Arc<Log>> {
+        let log = Arc::new(self.data.open_log(name, self.config.log.clone())?);
+        let qi = Arc::new(QueryIndex::open(&self.data.query_index_path(name))?);
+        let follower = Follower::spawn(log.reader(), qi.clone()).map_err(ServiceError::Thread)?;
+        self.followers
+            .lock()
+            .expect("followers lock")
+            .push(follower);
+        self.indexes
+            .write()
+            .expect("indexes lock")
+            .insert(name.to_owned(), qi);
+        self.logs
+            .write()
+            .expect("logs lock")
+            .insert(name.to_owned(), log.clone());
+        Ok(log)
+    }
+
+    /// Creates a log (a new signing key, its streams), opens it and starts
+    /// its index. Returns the verifier key.
+    ///
+    /// # Errors
+    /// `BadLogName`, `LogExists`; store and index errors.
+    pub fn create_log(&self, name: &str) -> Result<Verifier> {
+        let v = self.data.create_log(name)?;
+        self.start_log(name)?;
+        Ok(v)
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// An open log (`_system` included).
+    ///
+    /// # Errors
+    /// `NoSuchLog`.
+    pub fn log(&self, name: &str) -> Result<Arc<Log>> {
+        self.logs
+            .read()
+            .expect("logs lock")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StoreError::NoSuchLog(name.to_owned()).into())
+    }
+
+    /// Every open log, by name.
+    pub fn logs(&self) -> Vec<(String, Arc<Log>)> {
+        self.logs
+            .read()
+            .expect("logs lock")
+            .iter()
+            .map(|(n, l)| (n.clone(), l.clone()))
+            .collect()
+    }
+
+    /// The query index of a log.
+    ///
+    /// # Errors
+    /// `NoSuchLog`.
+    pub fn index(&self, name: &str) -> Result<Arc<QueryIndex>> {
+        self.indexes
+            .read()
+            .expect("indexes lock")
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StoreError::NoSuchLog(name.to_owned()).into())
+    }
+
+    /// Appends `record` to `_system`; returns once it is durable.
+    ///
+    /// # Errors
+    /// The `_system` log's errors.
+    pub async fn audit(&self, record: &AuditRecord<'_>) -> Result<u64> {
+        crate::audit::record(&*self.log(SYSTEM_LOG)?, record).await
+    }
+
+    /// Stops the index followers and closes every log (each signs a final
+    /// checkpoint). Blocks: call from a blocking thread.
+    pub fn close(&self) {
+        for mut f in std::mem::take(&mut *self.followers.lock().expect("followers lock")) {
+            f.stop();
+        }
+        for (_, l) in self.logs() {
+            l.close();
+        }
+    }
+}

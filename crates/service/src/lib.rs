@@ -1,0 +1,27 @@
+//! veritrail-service: the application layer between the durable store and
+//! the edges (HTTP, command line, collectors).
+//!
+//! - [`Service`] (`app`): a data directory in service — its logs open for
+//!   writing and followed by their query indexes.
+//! - [`ingest`]: one ingest API for every transport (validation,
+//!   canonicalization, atomic batches, idempotency keys, wait modes).
+//! - [`audit`]: the one writer of the `_system` audit trail.
+//! - [`tokens`]: bearer tokens and roles.
+//! - [`cursor`]: durable positions for consumers that follow a log
+//!   ([`veritrail_store::subscribe`]).
+//! - Read-only access for commands that only read:
+//!   [`veritrail_store::DataDir::open_log_read`].
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod audit;
+pub mod cursor;
+pub mod error;
+pub mod idempotency;
+pub mod ingest;
+pub mod tokens;
+
+pub use app::{Service, ServiceConfig};
+pub use error::{blocking, Result, ServiceError};
+pub use ingest::{Format, IngestError, Input, Options, Outcome, Receipt, Wait};

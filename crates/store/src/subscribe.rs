@@ -1,0 +1,114 @@
+//! Following a log. A [`Subscription`] hands its consumer every published
+//! entry from the index the consumer chose, in order and exactly once per
+//! subscription, in chunks, each with the signed checkpoint that covers it.
+//! The query indexer is one consumer; live streams, alert rules, witnesses
+//! and uploaders follow logs the same way.
+//!
+//! It is pulled, not pushed: entries are read back from the log (checked
+//! against their leaf hashes, as every read is) when the consumer asks, so a
+//! slow consumer falls behind on its own and never slows ingest or the
+//! other consumers. Its position is [`Subscription::position`]; a consumer
+//! that persists it (with what it made of the entries, ideally in one
+//! transaction) resumes after a restart with [`crate::LogReader::subscribe`]
+//! from there, and sees nothing twice and nothing missed.
+
+use std::time::Duration;
+
+use crate::error::{Result, StoreError};
+use crate::read::LogReader;
+use crate::state::Published;
+
+/// Entries per delivery unless [`Subscription::with_chunk`] says otherwise.
+pub const DEFAULT_CHUNK: u64 = 20_000;
+
+/// Entries `first ..` of the log, all covered by `checkpoint`.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// Index of the first entry.
+    pub first: u64,
+    /// The entries exactly as stored (canonical event bytes), in order.
+    pub entries: Vec<Vec<u8>>,
+    /// The newest checkpoint when the entries were read; it covers them.
+    pub checkpoint: Published,
+}
+
+impl Delivery {
+    /// The index after the last entry: the subscription's next position.
+    pub fn end(&self) -> u64 {
+        self.first + self.entries.len() as u64
+    }
+
+    /// Whether this delivery ends at its checkpoint's size (the consumer
+    /// has seen everything the checkpoint covers).
+    pub fn reaches_checkpoint(&self) -> bool {
+        self.end() == self.checkpoint.size
+    }
+}
+
+impl LogReader {
+    /// Follows the log from entry `from`.
+    pub fn subscribe(&self, from: u64) -> Subscription {
+        Subscription {
+            reader: self.clone(),
+            next: from,
+            chunk: DEFAULT_CHUNK,
+        }
+    }
+}
+
+/// A consumer's place in a log.
+pub struct Subscription {
+    reader: LogReader,
+    next: u64,
+    chunk: u64,
+}
+
+impl Subscription {
+    /// Delivers at most `n` entries at a time (at least 1).
+    #[must_use]
+    pub fn with_chunk(mut self, n: u64) -> Subscription {
+        self.chunk = n.max(1);
+        self
+    }
+
+    /// The index of the next entry this subscription delivers.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// The next entries, once published: waits up to `timeout` for a
+    /// checkpoint past the position (`Ok(None)` if none came).
+    ///
+    /// # Errors
+    /// `OutOfRange` when the position is beyond every entry the log holds
+    /// (a consumer that remembers more than the log has: the log was
+    /// replaced, or the consumer's state belongs to another log);
+    /// `EntryMismatch` for a changed entry; `Poisoned`; I/O errors.
+    pub fn next(&mut self, timeout: Duration) -> Result<Option<Delivery>> {
+        let shared = &self.reader.shared;
+        let durable = shared
+            .durable
+            .load(std::sync::atomic::Ordering::Acquire)
+            .max(shared.published().size);
+        if self.next > durable {
+            return Err(StoreError::OutOfRange(format!(
+                "subscription to log {:?} at entry {}, but the log holds {durable} entries",
+                shared.name, self.next
+            )));
+        }
+        let checkpoint = match self.reader.wait_published(self.next + 1, timeout) {
+            Ok(p) => p,
+            Err(StoreError::OutOfRange(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let n = (checkpoint.size - self.next).min(self.chunk);
+        let entries = self.reader.entries(self.next, n)?;
+        let d = Delivery {
+            first: self.next,
+            entries,
+            checkpoint,
+        };
+        self.next = d.end();
+        Ok(Some(d))
+    }
+}
