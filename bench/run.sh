@@ -280,4 +280,5 @@ machine="$(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xar
 python3 "$here/bench/report.py" "$out.json" "$out.md" "$out-plot.svg" \
   --machine "$machine" --command "$invocation" \
   --scale "$here/bench/results/2026-11-26-scale.md"
-say "wrote $out.md, $out.json and $out-plot.svg"
+bash "$here/bench/machine.sh" "$here" > "$out-machine.txt" 2>/dev/null || true
+say "wrote $out.md, $out.json, $out-plot.svg and $out-machine.txt"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine with Rust installed.
 # Installs what the tests need (Debian packages, the wasm target, cargo-fuzz),
-# then runs: format and lint checks, every cargo test, the wasm build, the
-# cross-check against golang.org/x/mod, and a fuzz smoke run of every parser.
+# then runs: format and lint checks, the check that every reference in the
+# docs and comments resolves (files, sections, symbols: rustdoc's broken-link
+# lints for code, scripts/check-doc-refs.py for prose), every cargo test, the
+# wasm build, the cross-check against golang.org/x/mod, and a fuzz smoke run
+# of every parser.
 # The evidence-bundle tests also run tools/verify_bundle.py (Python 3 with the
 # `cryptography` package) on the same good and tampered bundles as Rust.
 # Usage: scripts/test.sh            (FUZZ_SECONDS=10 by default)
@@ -33,6 +36,11 @@ cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "every reference in docs and comments resolves"
+python3 scripts/check-doc-refs.py
+RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" \
+  cargo doc --workspace --no-deps --document-private-items --quiet
 
 step "cargo test"
 cargo test --workspace --release

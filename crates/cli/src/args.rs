@@ -60,7 +60,7 @@ pub enum Command {
     Init {
         #[command(flatten)]
         data: DataArgs,
-        /// Origin prefix for the logs' checkpoints (default veritrail.local/<random>).
+        /// Origin prefix for the logs' checkpoints (default `veritrail.local/<random>`).
         #[arg(long)]
         origin_prefix: Option<String>,
     },
@@ -87,7 +87,11 @@ pub enum Command {
     /// Exit 0 with a summary line, or 1 naming the first bad entry or file and offset.
     Verify {
         #[command(flatten)]
-        log: LogArgs,
+        data: DataArgs,
+        /// The log to verify [default: every log of the data directory,
+        /// `_system` included; with --server or --tiles: `default`].
+        #[arg(long)]
+        log: Option<String>,
         /// Print only the result line.
         #[arg(long, short)]
         quiet: bool,
@@ -112,7 +116,7 @@ pub enum Command {
         #[arg(long)]
         trust: Option<PathBuf>,
         /// With --server or --tiles: where progress is saved so an interrupted
-        /// run resumes [default: <trust file>.progress, or none].
+        /// run resumes [default: the trust file's name + .progress, or none].
         #[arg(long)]
         resume: Option<PathBuf>,
     },
@@ -256,6 +260,15 @@ pub struct ServeArgs {
     /// Require client certificates signed by this CA (PEM): mutual TLS.
     #[arg(long, env = "VERITRAIL_CLIENT_CA")]
     pub client_ca: Option<PathBuf>,
+    /// A request's head (and a TLS handshake) must arrive within this, e.g. 10s [default: 10s].
+    #[arg(long, env = "VERITRAIL_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    /// A request's body must arrive within this, e.g. 60s [default: 60s].
+    #[arg(long, env = "VERITRAIL_BODY_TIMEOUT")]
+    pub body_timeout: Option<String>,
+    /// Connections one client address may hold at once [default: 256].
+    #[arg(long, env = "VERITRAIL_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// `veritrail monitor` settings.

@@ -13,9 +13,8 @@ use std::time::Duration;
 use veritrail_core::hash::{leaf_hash, Hash};
 use veritrail_store::{DataDir, LogConfig, RealFs};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_veritrail")
-}
+mod common;
+use common::bin;
 
 /// `VERITRAIL_CRASH_ROUNDS` (default 30) and `VERITRAIL_CRASH_MAX_MS`, the
 /// longest a writer runs before its kill (default 220). A soak run by hand,
@@ -98,16 +97,19 @@ fn sigkill_during_concurrent_appends_loses_nothing_acknowledged() {
         }
         // Recover in this process; this round's acks are compared entry by
         // entry (earlier rounds' are covered by `verify` and the final check).
+        // (Through the service: what recovery discards is recorded in
+        // `_system`, checked at the end.)
         let dd = DataDir::open(Arc::new(RealFs), &data).unwrap();
-        let log = dd
-            .open_log(
-                "default",
-                LogConfig {
-                    wal_segment_bytes: 262_144,
-                    ..LogConfig::default()
-                },
-            )
-            .unwrap_or_else(|e| panic!("round {round}: recovery failed: {e}"));
+        let log = veritrail_service::open::open_log(
+            &dd,
+            "default",
+            LogConfig {
+                wal_segment_bytes: 262_144,
+                ..LogConfig::default()
+            },
+            "crash-test",
+        )
+        .unwrap_or_else(|e| panic!("round {round}: recovery failed: {e}"));
         let size = log.published().size;
         let max = acked.keys().next_back().map_or(0, |m| m + 1);
         assert!(
@@ -139,6 +141,52 @@ fn sigkill_during_concurrent_appends_loses_nothing_acknowledged() {
         check_acked(&log, &acked, lo, (lo + (1 << 16)).min(max), "at the end");
     }
     drop(log);
+    // Every tail recovery discarded was copied to a quarantine file and
+    // recorded in `_system` with its SHA-256 (issue 18.3).
+    let mut quarantined = Vec::new();
+    let mut stack = vec![data.join("logs")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().contains(".seg.torn-") {
+                quarantined.push(p);
+            }
+        }
+    }
+    // (A kill leaves every completed write in the page cache, so torn tails
+    // are rare here; `_system` exists once one was recorded.)
+    let records: Vec<serde_json::Value> = match dd.open_log_read("_system") {
+        Ok(sys) => sys
+            .entries(0, sys.published().size)
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::from_slice::<serde_json::Value>(e).unwrap())
+            .filter(|v| v["action"] == "recovery.discarded")
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    for q in &quarantined {
+        let rel = q.strip_prefix(&data).unwrap().display().to_string();
+        let sha = Hash(veritrail_core::hash::sha256(&[&std::fs::read(q).unwrap()])).to_hex();
+        assert!(
+            records
+                .iter()
+                .any(|r| r["metadata"]["quarantine"] == rel.as_str()
+                    && r["metadata"]["sha256"] == sha.as_str()),
+            "{rel} has no recovery.discarded record with its SHA-256"
+        );
+    }
+    assert_eq!(
+        records.len(),
+        quarantined.len(),
+        "one record per discarded tail"
+    );
+    eprintln!(
+        "{} torn tails discarded, quarantined and recorded",
+        quarantined.len()
+    );
     assert!(
         acked.len() > 1000,
         "the writer acknowledged too little to test anything: {}",

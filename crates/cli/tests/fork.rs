@@ -26,13 +26,7 @@ fn append(data: &Path, tag: &str, n: usize) {
 }
 
 fn copy(from: &Path, to: &Path) {
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap()
-        .success());
+    common::copy_dir(from, to);
 }
 
 /// A server for `data` with an auditor token; returns (child, url, token).
@@ -407,6 +401,18 @@ fn a_static_mirror_verifies_through_its_tiles() {
         "",
     );
     assert!(o.status.success(), "{}", text(&o));
+    // The same tree read as a directory, by path and as a file:// URL
+    // (issue 18.11: README suggests it for an export-tiles mirror).
+    let file_url = format!("file://{}", site.display());
+    for prefix in [site.to_str().unwrap(), file_url.as_str()] {
+        let o = run(&["verify", "--tiles", prefix, "--key", &key], "");
+        assert!(o.status.success(), "{prefix}: {}", text(&o));
+        assert!(
+            text(&o).contains("700 entries verified"),
+            "{prefix}: {}",
+            text(&o)
+        );
+    }
     // Change one byte of a full entry bundle on the mirror.
     let bundle = site.join("tile/entries/001");
     let mut bytes = std::fs::read(&bundle).unwrap();
@@ -422,6 +428,16 @@ fn a_static_mirror_verifies_through_its_tiles() {
     assert!(
         text(&o).contains("entry 384: its leaf hash differs"),
         "names the altered entry: {}",
+        text(&o)
+    );
+    let o = run(
+        &["verify", "--tiles", site.to_str().unwrap(), "--key", &key],
+        "",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a directory is checked as strictly: {}",
         text(&o)
     );
     let _ = web.kill();

@@ -10,14 +10,7 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let o = common::run(args, stdin);
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8(o.stdout).unwrap(),
-        String::from_utf8(o.stderr).unwrap(),
-    )
-}
+use common::run3 as run;
 
 /// An incident: alice logs in, reads, fails to escalate twice and comes back
 /// after a pause; bob and a service account act in between.

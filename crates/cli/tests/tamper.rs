@@ -5,32 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_veritrail")
-}
+mod common;
 
-fn run(args: &[&str], data: &Path, stdin: Option<&str>) -> (i32, String) {
-    use std::io::Write as _;
-    let mut c = Command::new(bin());
-    c.args(args).arg("--data").arg(data);
-    c.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use common::run_on as run;
 
 /// A data directory with 600 fixed-size events (two level-1 hashes).
 fn fixture(root: &Path) -> PathBuf {
@@ -49,13 +26,7 @@ fn fixture(root: &Path) -> PathBuf {
 /// A flag-free copy of the fixture to damage.
 fn copy(src: &Path, root: &Path, name: &str) -> PathBuf {
     let dst = root.join(name);
-    let st = Command::new("cp")
-        .arg("-r")
-        .arg(src)
-        .arg(&dst)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::copy_dir(src, &dst);
     dst
 }
 
@@ -302,7 +273,7 @@ fn verify_with_a_pinned_key_detects_a_replaced_key() {
         .to_owned();
     let (code, out) = run(&["verify", "--key", &published], &data, None);
     assert_eq!(code, 0, "{out}");
-    let other = Command::new(bin())
+    let other = Command::new(common::bin())
         .args(["keygen", "--origin", "evil.example/default", "--out"])
         .arg(tmp.path().join("k"))
         .output()
@@ -315,4 +286,124 @@ fn verify_with_a_pinned_key_detects_a_replaced_key() {
         .args(["-R", "-a", "-i"])
         .arg(tmp.path())
         .status();
+}
+
+/// The last segment file of `stream` of `log`.
+fn seg_of(data: &Path, log: &str, stream: &str) -> PathBuf {
+    let dir = data.join("logs").join(log).join(stream);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    v.sort();
+    v.pop().unwrap()
+}
+
+/// Replaces `from` by `to` (same length) in a text file.
+fn edit(path: &Path, from: &str, to: &str) {
+    let t = std::fs::read_to_string(path).unwrap();
+    assert!(t.contains(from), "{} holds {from:?}", path.display());
+    std::fs::write(path, t.replacen(from, to, 1)).unwrap();
+}
+
+/// Issue 18.2 and 18.5: a plain `verify` checks every log (`_system`
+/// included, each named), the small files that matter (the marker, each
+/// log's meta, the keys' public halves), and after a clean close finds the
+/// newest checkpoint record cut away.
+#[test]
+fn plain_verify_checks_every_log_the_small_files_and_cut_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = fixture(tmp.path());
+    // The fixture's token commands wrote to _system; make sure it has entries.
+    let (code, out) = run(&["token", "create", "--role", "auditor"], &orig, None);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&["verify"], &orig, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK: log \"default\"") && out.contains("OK: log \"_system\""),
+        "every log is named: {out}"
+    );
+    type Damage = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "a byte of _system's WAL",
+            Box::new(|d: &Path| flip(&seg_of(d, "_system", "wal"), 64 + 8 + 10)),
+            "FAILED: log \"_system\"",
+        ),
+        (
+            "the newest checkpoint record, removed whole after a clean close",
+            Box::new(|d: &Path| {
+                let p = seg_of(d, "default", "checkpoints");
+                let b = std::fs::read(&p).unwrap();
+                let n = u32::from_le_bytes(b[b.len() - 4..].try_into().unwrap()) as u64;
+                cut(&p, 12 + n);
+            }),
+            "checkpoint records were removed",
+        ),
+        (
+            "veritrail.data",
+            Box::new(|d: &Path| {
+                edit(
+                    &d.join("veritrail.data"),
+                    "veritrail.local/",
+                    "veritrail.locaL/",
+                )
+            }),
+            "veritrail.data",
+        ),
+        (
+            "the created line of meta",
+            Box::new(|d: &Path| edit(&d.join("logs/default/meta"), "created 2", "created 1")),
+            "meta",
+        ),
+        (
+            "_system's meta",
+            Box::new(|d: &Path| edit(&d.join("logs/_system/meta"), "created 2", "created 1")),
+            "meta",
+        ),
+        (
+            "a key replaced by another",
+            Box::new(|d: &Path| {
+                std::fs::copy(d.join("keys/_system.key"), d.join("keys/default.key")).unwrap();
+            }),
+            "default.key",
+        ),
+    ];
+    for (i, (what, damage, expect)) in cases.iter().enumerate() {
+        let d = copy(&orig, tmp.path(), &format!("small{i}"));
+        damage(&d);
+        let (code, out) = run(&["verify"], &d, None);
+        assert_eq!(
+            code, 1,
+            "{what} must fail a plain verify with exit 1, got {code}: {out}"
+        );
+        assert!(
+            out.contains(expect),
+            "verify output for {what} should name {expect:?}: {out}"
+        );
+    }
+}
+
+/// Issue 18.3: the newest checkpoint record made complete-but-wrong is not
+/// a "torn tail": opening the log (`veritrail checkpoint`, which verify's
+/// hint suggests) refuses it instead of discarding it and signing anew, so
+/// verify still fails afterwards.
+#[test]
+fn opening_refuses_a_damaged_newest_checkpoint_instead_of_resigning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = fixture(tmp.path());
+    let d = copy(&orig, tmp.path(), "cp");
+    let p = seg_of(&d, "default", "checkpoints");
+    let len = std::fs::metadata(&p).unwrap().len() as usize;
+    flip(&p, len - 30);
+    let (code, out) = run(&["checkpoint"], &d, None);
+    assert_eq!(code, 1, "opening must refuse: {out}");
+    let (code, out) = run(&["verify", "--log", "default"], &d, None);
+    assert_eq!(code, 1, "verify still fails: {out}");
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().len() as usize,
+        len,
+        "nothing was changed"
+    );
 }

@@ -1,18 +1,12 @@
 //! `veritrail token create|list|revoke` work offline on a data directory, and
 //! the tokens they make are the ones the server accepts.
 
+mod common;
+
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_veritrail"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    common::run3(args, "")
 }
 
 #[test]

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use crate::auth::{required, ClientIp};
-use crate::error::AppError;
+use crate::error::{shown, AppError};
+use crate::params::Params;
 use crate::state::AppState;
 use crate::tokens::{Role, Token, TokenError};
 
@@ -24,7 +25,7 @@ fn admin(t: &Token) -> Result<(), AppError> {
 
 fn token_err(e: TokenError) -> AppError {
     match e {
-        TokenError::NotFound(id) => AppError::not_found(format!("no token {id:?}")),
+        TokenError::NotFound(id) => AppError::not_found(format!("no token {}", shown(&id))),
         TokenError::Invalid(m) => AppError::bad_request("invalid_token_request", m),
         other => AppError::internal(&other),
     }
@@ -34,47 +35,123 @@ fn public(t: &Token) -> serde_json::Value {
     json!({"id": t.id, "name": t.name, "role": t.role, "logs": t.logs, "created": t.created, "expires": t.expires, "revoked": t.revoked})
 }
 
-/// Body of `POST /v1/tokens`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    role: String,
-    #[serde(default)]
-    logs: Vec<String>,
-    #[serde(default)]
-    name: String,
-    expires_in_secs: Option<u64>,
+/// A JSON object body, its fields checked against `allowed` (in our words:
+/// which field, what was expected).
+fn object_body(
+    headers: &HeaderMap,
+    body: &Bytes,
+    allowed: &[&str],
+) -> Result<Map<String, Value>, AppError> {
+    let media = crate::media_type(headers, "application/json")?;
+    if media != "application/json" {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type {}: use application/json", shown(&media)),
+        ));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| AppError::bad_request("invalid_json", "the body is not JSON"))?;
+    let Value::Object(m) = v else {
+        return Err(AppError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    };
+    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(AppError::bad_request(
+            "invalid_field",
+            format!(
+                "unknown field {}: expected {}",
+                shown(k),
+                allowed.join(", ")
+            ),
+        )
+        .at_field(Some(k)));
+    }
+    Ok(m)
 }
 
-/// `POST /v1/tokens`.
+fn field_error(field: &str, why: &str) -> AppError {
+    AppError::bad_request("invalid_field", format!("field `{field}`: {why}")).at_field(Some(field))
+}
+
+/// `POST /v1/tokens` with `{"role","logs","name","expires_in_secs"}`.
 pub async fn create(
     State(st): State<Arc<AppState>>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
-    body: Result<axum::Json<CreateToken>, axum::extract::rejection::JsonRejection>,
+    body: Bytes,
 ) -> Result<Response, AppError> {
+    params.only(&[])?;
     let t = required(&st, &headers, ip).await?;
     admin(&t)?;
-    let axum::Json(req) = body.map_err(|e| AppError::bad_request("invalid_json", e.body_text()))?;
-    let role = Role::parse(&req.role).ok_or_else(|| {
+    let m = object_body(
+        &headers,
+        &body,
+        &["role", "logs", "name", "expires_in_secs"],
+    )?;
+    let role_text = match m.get("role") {
+        Some(Value::String(r)) => r.clone(),
+        Some(_) => return Err(field_error("role", "must be a string")),
+        None => {
+            return Err(field_error(
+                "role",
+                "is required: writer, reader, auditor or admin",
+            ))
+        }
+    };
+    let role = Role::parse(&role_text).ok_or_else(|| {
         AppError::bad_request(
             "invalid_role",
             "role must be writer, reader, auditor or admin",
         )
+        .at_field(Some("role"))
     })?;
-    for l in &req.logs {
+    let logs: Vec<String> = match m.get("logs") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| field_error("logs", "must be an array of log names"))?,
+        Some(_) => return Err(field_error("logs", "must be an array of log names")),
+    };
+    let name = match m.get("name") {
+        None => String::new(),
+        Some(Value::String(n)) if n.len() <= 256 => n.clone(),
+        Some(_) => return Err(field_error("name", "must be a string of at most 256 bytes")),
+    };
+    let ttl = match m.get("expires_in_secs") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|t| (1..=crate::tokens::MAX_TTL_SECS).contains(t))
+                .ok_or_else(|| {
+                    field_error(
+                        "expires_in_secs",
+                        &format!(
+                            "must be a whole number of seconds from 1 to {} (10 years)",
+                            crate::tokens::MAX_TTL_SECS
+                        ),
+                    )
+                })?,
+        ),
+    };
+    for l in &logs {
         st.log(l)?;
     }
     let (secret, rec) = st
         .tokens
-        .create(role, req.logs, &req.name, req.expires_in_secs)
+        .create(role, logs, &name, ttl)
         .map_err(token_err)?;
     st.audit(
         "token.create",
         Some(&t),
         ip.0,
         None,
-        json!({"token": rec.id, "role": req.role}),
+        json!({"token": rec.id, "role": role_text}),
     )
     .await?;
     let mut body = public(&rec);
@@ -85,9 +162,11 @@ pub async fn create(
 /// `GET /v1/tokens`.
 pub async fn list(
     State(st): State<Arc<AppState>>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    params.only(&[])?;
     let t = required(&st, &headers, ip).await?;
     admin(&t)?;
     Ok(
@@ -100,9 +179,11 @@ pub async fn list(
 pub async fn revoke(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    params.only(&[])?;
     let t = required(&st, &headers, ip).await?;
     admin(&t)?;
     let rec = st.tokens.revoke(&id).map_err(token_err)?;
@@ -117,25 +198,30 @@ pub async fn revoke(
     Ok(axum::Json(public(&rec)).into_response())
 }
 
-/// Body of `POST /v1/logs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLog {
-    name: String,
-}
-
-/// `POST /v1/logs` (admin): creates a log with its own signing key.
+/// `POST /v1/logs` with `{"name"}` (admin): creates a log with its own
+/// signing key.
 pub async fn create_log(
     State(st): State<Arc<AppState>>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
-    body: Result<axum::Json<CreateLog>, axum::extract::rejection::JsonRejection>,
+    body: Bytes,
 ) -> Result<Response, AppError> {
+    params.only(&[])?;
     let t = required(&st, &headers, ip).await?;
     if t.role != Role::Admin {
         return Err(AppError::forbidden("create logs"));
     }
-    let axum::Json(req) = body.map_err(|e| AppError::bad_request("invalid_json", e.body_text()))?;
+    let m = object_body(&headers, &body, &["name"])?;
+    let name = match m.get("name") {
+        Some(Value::String(n)) => n.clone(),
+        Some(_) => return Err(field_error("name", "must be a string")),
+        None => return Err(field_error("name", "is required")),
+    };
+    struct Req {
+        name: String,
+    }
+    let req = Req { name };
     let st2 = st.clone();
     let name = req.name.clone();
     let v = tokio::task::spawn_blocking(move || st2.create_log(&name))

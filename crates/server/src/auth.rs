@@ -27,7 +27,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 }
 
 /// The caller's token: `None` without an Authorization header. A header with
-/// an unknown, revoked or expired token is a 401, recorded in `_system`.
+/// an unknown, revoked or expired token is a 401, recorded in `_system`
+/// (repeats from one address gathered per minute).
 ///
 /// # Errors
 /// 401.
@@ -47,15 +48,20 @@ pub async fn caller(
     match secret.and_then(|s| st.tokens.authenticate(s)) {
         Some(t) => Ok(Some(t)),
         None => {
-            let delay = st.failures.record(ip.0);
-            st.audit(
-                "auth.failure",
-                None,
-                ip.0,
-                None,
-                json!({"delay_ms": delay.as_millis() as u64}),
-            )
-            .await?;
+            let (delay, record_now) = st.failures.record(ip.0);
+            // The first failure of an address is recorded at once; the ones
+            // after it within a minute are counted and recorded together
+            // (`AppState::flush_auth_failures`).
+            if record_now {
+                st.audit(
+                    "auth.failure",
+                    None,
+                    ip.0,
+                    None,
+                    json!({"delay_ms": delay.as_millis() as u64}),
+                )
+                .await?;
+            }
             // Slow down guessing from this address: the delay doubles with
             // each recent failure.
             tokio::time::sleep(delay).await;

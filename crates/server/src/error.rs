@@ -22,6 +22,18 @@ pub struct AppError {
     pub item: Option<usize>,
     /// Path of the offending field.
     pub field: Option<String>,
+    /// A damaged entry was refused: recorded in `_system` after the answer.
+    pub integrity: Option<IntegrityFailure>,
+}
+
+/// Which entry failed its leaf-hash check (a response extension that the
+/// server's middleware records in `_system`).
+#[derive(Clone, Debug)]
+pub struct IntegrityFailure {
+    /// The log.
+    pub log: String,
+    /// The entry.
+    pub index: u64,
 }
 
 impl AppError {
@@ -33,6 +45,7 @@ impl AppError {
             message: message.into(),
             item: None,
             field: None,
+            integrity: None,
         }
     }
     /// 400 for bad input.
@@ -112,10 +125,12 @@ impl From<StoreError> for AppError {
             }
             StoreError::EntryMismatch { log, index } => {
                 tracing::error!(log = %log, index, "an entry does not match its leaf hash; it is not served");
-                AppError::integrity(format!(
+                let mut e = AppError::integrity(format!(
                     "entry {index} of log {} does not match its leaf hash in the tree: its stored bytes were changed; it is not served",
                     shown(&log)
-                ))
+                ));
+                e.integrity = Some(IntegrityFailure { log, index });
+                e
             }
             e @ StoreError::Corrupted { .. } => {
                 tracing::error!(error = %e, "damaged log data");
@@ -142,6 +157,10 @@ impl From<ServiceError> for AppError {
     fn from(e: ServiceError) -> AppError {
         match e {
             ServiceError::Store(e) => AppError::from(e),
+            ServiceError::Damaged(log) => AppError::integrity(format!(
+                "log {} is damaged and was not opened; see /healthz",
+                shown(&log)
+            )),
             other => AppError::internal(&other),
         }
     }
@@ -195,6 +214,10 @@ impl IntoResponse for AppError {
         if let Some(f) = self.field {
             err["field"] = json!(f);
         }
-        (self.status, axum::Json(json!({ "error": err }))).into_response()
+        let mut resp = (self.status, axum::Json(json!({ "error": err }))).into_response();
+        if let Some(i) = self.integrity {
+            resp.extensions_mut().insert(i);
+        }
+        resp
     }
 }

@@ -6,17 +6,19 @@
 
 use std::sync::Arc;
 
+use std::io::Read as _;
+
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use veritrail_service::ingest::IdempotencyKey;
 use veritrail_service::{Format, Input, Options, Outcome, Wait};
 use veritrail_store::datadir::SYSTEM_LOG;
 
 use crate::auth::{required, ClientIp};
-use crate::error::AppError;
+use crate::error::{shown, AppError};
+use crate::params::Params;
 use crate::state::AppState;
 
 /// Largest request body.
@@ -24,22 +26,70 @@ pub const MAX_BODY: usize = 16 << 20;
 /// Most events per request.
 pub const MAX_EVENTS: usize = veritrail_service::ingest::MAX_EVENTS;
 
-/// Query string of an ingest.
-#[derive(Debug, Deserialize)]
-pub struct IngestQuery {
-    /// `proof` to wait for a receipt.
-    pub wait: Option<String>,
+/// Decodes a body sent with `Content-Encoding` (gzip or zstd; identity or
+/// none as it is), never to more than [`MAX_BODY`] bytes: a compressed bomb
+/// is refused once its output passes the limit, without holding more.
+///
+/// # Errors
+/// 415 for another encoding, 400 for a body that does not decode, 413 past
+/// the limit.
+pub fn decode_body(headers: &HeaderMap, body: Bytes) -> Result<Bytes, AppError> {
+    let Some(enc) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(body);
+    };
+    let enc = enc.to_str().unwrap_or("").trim().to_ascii_lowercase();
+    let reader: Box<dyn std::io::Read> = match enc.as_str() {
+        "identity" | "" => return Ok(body),
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(&body[..])),
+        "zstd" => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(&body[..]).map_err(|e| {
+                AppError::bad_request("bad_encoding", format!("the body is not zstd data: {e}"))
+            })?,
+        ),
+        other => {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_encoding",
+                format!(
+                    "Content-Encoding {}: use gzip, zstd or identity",
+                    shown(other)
+                ),
+            ))
+        }
+    };
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_BODY));
+    let n = reader
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            AppError::bad_request(
+                "bad_encoding",
+                format!("the body does not decode as {enc}: {e}"),
+            )
+        })?;
+    if n > MAX_BODY {
+        return Err(AppError::too_large(format!(
+            "the decoded request body exceeds {} MiB",
+            MAX_BODY >> 20
+        )));
+    }
+    Ok(Bytes::from(out))
 }
 
 /// The handler.
 pub async fn post_events(
     State(st): State<Arc<AppState>>,
     Path(log_name): Path<String>,
-    Query(q): Query<IngestQuery>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, AppError> {
+    let params = params.only(&["wait"])?;
+    let wait = match params.one_of("wait", &["proof", "none"])? {
+        Some("proof") => Wait::Proof,
+        _ => Wait::Durable,
+    };
     let token = required(&st, &headers, ip).await?;
     if log_name == SYSTEM_LOG || !token.can_write(&log_name) {
         st.log(&log_name)?;
@@ -49,19 +99,18 @@ pub async fn post_events(
     let body = body.map_err(|_| {
         AppError::too_large(format!("the request body exceeds {} MiB", MAX_BODY >> 20))
     })?;
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = ct.split(';').next().unwrap_or("").trim();
-    let format = Format::from_media_type(media).ok_or_else(|| {
-        AppError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("Content-Type {media:?}: use application/json or application/x-ndjson"),
-        )
-    })?;
-    let wait = Wait::parse(q.wait.as_deref()).unwrap_or(Wait::Durable);
+    const ACCEPTED: &str = "application/json or application/x-ndjson";
+    let media = crate::media_type(&headers, ACCEPTED)?;
+    let format = Format::from_media_type(&media)
+        .filter(|_| !media.is_empty())
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Content-Type {}: use {ACCEPTED}", shown(&media)),
+            )
+        })?;
+    let body = decode_body(&headers, body)?;
     let idempotency = headers
         .get("idempotency-key")
         .map(|v| {

@@ -1,8 +1,11 @@
-//! veritrail-server: the HTTP API over `veritrail-store` logs.
+//! veritrail-server: the HTTP API, a thin edge over `veritrail-service`.
 //!
 //! [`app`] builds the router (tests drive it with `tower::ServiceExt::oneshot`);
-//! [`serve`] runs it on a socket with graceful shutdown: stop accepting, finish
-//! in-flight requests, record the stop in `_system`, sign final checkpoints.
+//! [`serve`] runs it on a socket ([`listen`]: header and body deadlines, a
+//! connection cap per address) with graceful shutdown: stop accepting,
+//! finish in-flight requests, record the stop in `_system`, sign final
+//! checkpoints. Every error, from every layer, is a JSON body
+//! `{"error":{"code","message"}}` ([`error::AppError`]).
 
 #![forbid(unsafe_code)]
 
@@ -10,6 +13,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
@@ -24,17 +28,25 @@ pub use veritrail_service::tokens;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use serde_json::json;
 
 pub use error::AppError;
 pub use state::{AppState, ServerConfig};
 
+/// Longest request URI (path and query) accepted.
+pub const MAX_URI: usize = 8 * 1024;
+
 /// The router.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+    let inner = Router::new()
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route(
             "/v1/openapi.json",
@@ -46,18 +58,182 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(ingest::post_events).get(read::query),
         )
         .route("/v1/logs/{log}/events/{index}", get(read::event))
+        .route("/v1/logs/{log}/events/{index}/raw", get(read::event_raw))
         .route("/v1/logs/{log}/checkpoint", get(read::checkpoint))
+        .route("/v1/logs/{log}/checkpoints", get(read::checkpoints))
+        .route(
+            "/v1/logs/{log}/checkpoints/{size}",
+            get(read::checkpoint_at),
+        )
         .route("/v1/logs/{log}/tile/{*path}", get(read::tile))
         .route("/v1/logs/{log}/proof/inclusion", get(read::inclusion))
         .route("/v1/logs/{log}/proof/consistency", get(read::consistency))
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))
-        .layer(DefaultBodyLimit::max(ingest::MAX_BODY))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            body_deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            record_integrity_errors,
+        ))
+        .with_state(state.clone());
+    // Before routing: a bounded URI, and `//` read as `/` (a tlog-tiles
+    // client given a prefix with a trailing slash asks for `…//checkpoint`).
+    Router::new()
+        .fallback_service(
+            tower::ServiceBuilder::new()
+                .map_request(collapse_slashes)
+                .service(inner),
+        )
+        .layer(axum::middleware::from_fn(bounded_uri))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
             metrics::count_status,
         ))
-        .with_state(state)
+}
+
+/// `GET /healthz`: `ok` once every log has been recovered and opened and
+/// none was found damaged; otherwise 503 naming the damaged logs.
+async fn healthz(State(st): State<Arc<AppState>>) -> Response {
+    let damaged = st.damaged();
+    if damaged.is_empty() {
+        return "ok\n".into_response();
+    }
+    let logs: Vec<_> = damaged
+        .iter()
+        .map(|(n, why)| json!({"log": n, "problem": why}))
+        .collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({
+            "error": {"code": "integrity_error", "message": format!("{} log(s) damaged; run `veritrail verify`", damaged.len())},
+            "damaged": logs,
+        })),
+    )
+        .into_response()
+}
+
+async fn not_found(uri: Uri) -> AppError {
+    AppError::not_found(format!(
+        "no such endpoint: {} (the API is described at /v1/openapi.json)",
+        error::shown(uri.path())
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {} (see /v1/openapi.json)",
+            req.method(),
+            error::shown(req.uri().path())
+        ),
+    )
+}
+
+async fn bounded_uri(req: Request, next: Next) -> Response {
+    let len = req.uri().to_string().len();
+    if len > MAX_URI {
+        return AppError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request URI is {len} bytes; at most {MAX_URI} are accepted"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+fn collapse_slashes(mut req: Request) -> Request {
+    let uri = req.uri();
+    if uri.path().contains("//") {
+        let mut path = String::with_capacity(uri.path().len());
+        for c in uri.path().chars() {
+            if !(c == '/' && path.ends_with('/')) {
+                path.push(c);
+            }
+        }
+        let pq = match uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        if let Ok(p) = pq.parse::<axum::http::uri::PathAndQuery>() {
+            let mut parts = uri.clone().into_parts();
+            parts.path_and_query = Some(p);
+            if let Ok(u) = Uri::from_parts(parts) {
+                *req.uri_mut() = u;
+            }
+        }
+    }
+    req
+}
+
+/// Reads the whole request body within the body deadline and the size
+/// limit, before the handler runs: a client that trickles its body is cut
+/// off (408), one that sends too much is refused (413).
+async fn body_deadline(
+    State(st): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let (parts, body) = req.into_parts();
+    let limit = st.config.limits.body_timeout;
+    let bytes =
+        match tokio::time::timeout(limit, axum::body::to_bytes(body, ingest::MAX_BODY)).await {
+            Err(_) => {
+                return Err(AppError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!("the request body did not arrive within {limit:?}"),
+                ))
+            }
+            Ok(Err(e)) => {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                return Err(if too_large {
+                    AppError::too_large(format!(
+                        "the request body exceeds {} MiB",
+                        ingest::MAX_BODY >> 20
+                    ))
+                } else {
+                    AppError::bad_request("bad_body", "the request body could not be read")
+                });
+            }
+            Ok(Ok(b)) => b,
+        };
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}
+
+/// After a response that refused a damaged entry: records it in `_system`
+/// (`integrity.error`), so the finding is evidence too.
+async fn record_integrity_errors(
+    State(st): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let resp = next.run(req).await;
+    if let Some(f) = resp.extensions().get::<error::IntegrityFailure>().cloned() {
+        if let Err(e) = st
+            .audit(
+                "integrity.error",
+                None,
+                None,
+                Some(&f.log),
+                json!({"index": f.index, "problem": "the entry read back does not match its leaf hash"}),
+            )
+            .await
+        {
+            tracing::error!(error = %e.message, "could not record an integrity error in _system");
+        }
+    }
+    resp
 }
 
 /// Records the server's start in `_system`.
@@ -68,60 +244,81 @@ async fn record_start(state: &AppState, addr: SocketAddr, tls: bool) -> std::io:
             None,
             None,
             None,
-            serde_json::json!({"listen": addr.to_string(), "tls": tls}),
+            json!({"listen": addr.to_string(), "tls": tls}),
         )
         .await
         .map_err(|e| std::io::Error::other(e.message))
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then closes the
-/// logs (final checkpoints).
+/// Serves `state` on `listener` (over TLS with `tls`) until `shutdown`
+/// resolves, then closes the logs (final checkpoints).
 ///
 /// # Errors
-/// Socket errors.
+/// Socket and TLS configuration errors.
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
+    tls: Option<&tls::TlsFiles>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    record_start(&state, listener.local_addr()?, false).await?;
-    let router = app(state.clone());
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let acceptor = match tls {
+        Some(files) => {
+            let cfg = tls::server_config(files).map_err(std::io::Error::other)?;
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+        }
+        None => None,
+    };
+    record_start(&state, listener.local_addr()?, acceptor.is_some()).await?;
+    let flusher = {
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                st.flush_auth_failures(false).await;
+            }
+        })
+    };
+    let limits = state.config.limits;
+    listen::run(listener, acceptor, app(state.clone()), limits, shutdown).await?;
+    flusher.abort();
     state.close().await;
     Ok(())
 }
 
-/// Like [`serve`] but over TLS (rustls), with optional client certificates.
+/// The media type of a `Content-Type` value, checked: none, or a charset
+/// other than UTF-8, is refused (415).
 ///
 /// # Errors
-/// Socket and TLS configuration errors.
-pub async fn serve_tls(
-    state: Arc<AppState>,
-    listener: std::net::TcpListener,
-    files: &tls::TlsFiles,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let cfg = tls::server_config(files).map_err(std::io::Error::other)?;
-    record_start(&state, listener.local_addr()?, true).await?;
-    let handle = axum_server::Handle::new();
-    let h2 = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h2.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-    });
-    let router = app(state.clone());
-    axum_server::from_tcp_rustls(
-        listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(cfg)),
-    )
-    .handle(handle)
-    .serve(router.into_make_service_with_connect_info::<SocketAddr>())
-    .await?;
-    state.close().await;
-    Ok(())
+/// 415 naming what is wrong.
+pub fn media_type(headers: &axum::http::HeaderMap, accepted: &str) -> Result<String, AppError> {
+    let unsupported = |m: String| {
+        AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            m,
+        )
+    };
+    let Some(v) = headers.get(header::CONTENT_TYPE) else {
+        return Err(unsupported(format!("Content-Type is required: {accepted}")));
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| unsupported("Content-Type is not ASCII".into()))?;
+    let mut parts = v.split(';');
+    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    for p in parts {
+        let (k, val) = p.split_once('=').unwrap_or((p, ""));
+        let (k, val) = (
+            k.trim().to_ascii_lowercase(),
+            val.trim().trim_matches('"').to_ascii_lowercase(),
+        );
+        if k == "charset" && (val == "utf-8" || val == "utf8") {
+            continue;
+        }
+        return Err(unsupported(format!(
+            "Content-Type parameter {}: only charset=utf-8 is accepted ({accepted})",
+            error::shown(p.trim())
+        )));
+    }
+    Ok(media)
 }

@@ -146,6 +146,46 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     }
     header(
         &mut o,
+        "veritrail_integrity_errors_total",
+        "counter",
+        "Entries read back that did not match their leaf hash (refused, never served).",
+    );
+    for (n, l) in &logs {
+        let v = l.stats().integrity_errors.load(Ordering::Relaxed);
+        let _ = writeln!(o, "veritrail_integrity_errors_total{{log=\"{n}\"}} {v}");
+    }
+    header(
+        &mut o,
+        "veritrail_log_damaged",
+        "gauge",
+        "1 for a log found damaged (refused at start, or an entry failed its check); /healthz lists them.",
+    );
+    for (n, _) in st.damaged() {
+        let _ = writeln!(o, "veritrail_log_damaged{{log=\"{n}\"}} 1");
+    }
+    header(
+        &mut o,
+        "veritrail_publish_errors_total",
+        "counter",
+        "Checkpoint publishing steps that failed.",
+    );
+    for (n, l) in &logs {
+        let v = l.stats().publish_errors.load(Ordering::Relaxed);
+        let _ = writeln!(o, "veritrail_publish_errors_total{{log=\"{n}\"}} {v}");
+    }
+    header(
+        &mut o,
+        "veritrail_connections_refused_total",
+        "counter",
+        "Connections closed at once because their address held the most allowed.",
+    );
+    let _ = writeln!(
+        o,
+        "veritrail_connections_refused_total {}",
+        crate::listen::REFUSED.load(Ordering::Relaxed)
+    );
+    header(
+        &mut o,
         "veritrail_http_responses_total",
         "counter",
         "HTTP responses by status code.",

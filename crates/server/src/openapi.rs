@@ -44,7 +44,7 @@ pub fn document() -> Value {
             }
         },
         "paths": {
-            "/healthz": {"get": {"summary": "Ready once every log is recovered", "responses": {"200": {"description": "ok"}}}},
+            "/healthz": {"get": {"summary": "Ready once every log is recovered and none is damaged", "responses": {"200": {"description": "ok"}, "503": {"description": "damaged logs, named"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
             "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
             "/v1/logs": {
@@ -75,17 +75,26 @@ pub fn document() -> Value {
             "/v1/logs/{log}/events/{index}": {"get": {"summary": "One entry, exactly as stored", "security": bearer,
                 "parameters": [log_param(), {"name": "index", "in": "path", "required": true, "schema": {"type": "integer"}}],
                 "responses": {"200": {"description": "index, leaf_hash, event"}, "400": err(), "401": err(), "403": err(), "404": err()}}},
+            "/v1/logs/{log}/events/{index}/raw": {"get": {"summary": "One entry's stored bytes alone (the leaf is SHA-256(0x00 ‖ them))", "security": bearer,
+                "parameters": [log_param(), {"name": "index", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "application/octet-stream"}, "400": err(), "401": err(), "403": err(), "404": err(), "500": err()}}},
             "/v1/logs/{log}/checkpoint": {"get": {"summary": "Latest signed checkpoint (C2SP)", "security": public, "parameters": [log_param()],
                 "responses": {"200": {"description": "text/plain signed note"}, "401": err(), "404": err()}}},
+            "/v1/logs/{log}/checkpoints": {"get": {"summary": "Sizes of the signed checkpoints, oldest first", "security": public,
+                "parameters": [log_param(), q("after", "integer", "only sizes above this"), q("limit", "integer", "1-1000, default 100")],
+                "responses": {"200": {"description": "sizes, next_after"}, "400": err(), "404": err()}}},
+            "/v1/logs/{log}/checkpoints/{size}": {"get": {"summary": "The checkpoint signed at a size (C2SP)", "security": public,
+                "parameters": [log_param(), {"name": "size", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "text/plain signed note"}, "400": err(), "404": err()}}},
             "/v1/logs/{log}/tile/{path}": {"get": {"summary": "C2SP tlog-tiles: tile/<L>/<N>[.p/<W>] (public) or tile/entries/<N>[.p/<W>] (reader)",
                 "security": public, "parameters": [log_param(), {"name": "path", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "tile bytes"}, "400": err(), "401": err(), "403": err(), "404": err()}}},
             "/v1/logs/{log}/proof/inclusion": {"get": {"summary": "RFC 9162 inclusion proof", "security": public,
-                "parameters": [log_param(), q("index", "integer", "entry index"), q("tree_size", "integer", "default: latest checkpoint")],
-                "responses": {"200": {"description": "index, tree_size, proof"}, "400": err(), "404": err()}}},
+                "parameters": [log_param(), q("index", "integer", "entry index"), q("tree_size", "integer", "a signed size; default: the latest checkpoint")],
+                "responses": {"200": {"description": "index, tree_size, proof, checkpoint"}, "400": err(), "404": err()}}},
             "/v1/logs/{log}/proof/consistency": {"get": {"summary": "RFC 9162 consistency proof", "security": public,
                 "parameters": [log_param(), q("from", "integer", "old size"), q("to", "integer", "new size")],
-                "responses": {"200": {"description": "from, to, proof"}, "400": err(), "404": err()}}},
+                "responses": {"200": {"description": "from, to, proof, from_checkpoint, to_checkpoint"}, "400": err(), "404": err()}}},
             "/v1/tokens": {
                 "post": {"summary": "Create a token (admin); the secret is shown once", "security": bearer,
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["role"], "properties": {

@@ -5,18 +5,19 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::json;
+use veritrail_core::hash::Hash;
 use veritrail_core::tile::{Tile, TileKind};
 use veritrail_store::datadir::SYSTEM_LOG;
 
 use veritrail_service::ServiceError;
 
 use crate::auth::{caller, required, ClientIp};
-use crate::error::AppError;
+use crate::error::{shown, AppError};
+use crate::params::Params;
 use crate::state::{blocking, AppState};
 use crate::tokens::Token;
 
@@ -30,7 +31,7 @@ async fn public_or_token(
     if st.config.private_checkpoints || log == SYSTEM_LOG {
         match &t {
             Some(t) if t.can_see(log) => {}
-            Some(_) => return Err(AppError::forbidden(&format!("see log {log:?}"))),
+            Some(_) => return Err(AppError::forbidden(&format!("see log {}", shown(log)))),
             None => return Err(AppError::unauthorized()),
         }
     }
@@ -41,16 +42,21 @@ fn reader(t: &Token, log: &str) -> Result<(), AppError> {
     if t.can_read(log) {
         Ok(())
     } else {
-        Err(AppError::forbidden(&format!("read entries of log {log:?}")))
+        Err(AppError::forbidden(&format!(
+            "read entries of log {}",
+            shown(log)
+        )))
     }
 }
 
 /// `GET /v1/logs`.
 pub async fn list_logs(
     State(st): State<Arc<AppState>>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    params.only(&[])?;
     let t = required(&st, &headers, ip).await?;
     let logs: Vec<_> = st
         .logs()
@@ -64,36 +70,124 @@ pub async fn list_logs(
     Ok(axum::Json(json!({ "logs": logs })).into_response())
 }
 
-/// `GET /v1/logs/{log}/checkpoint` (text/plain signed note).
-pub async fn checkpoint(
-    State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let log = st.log(&name)?;
-    public_or_token(&st, &headers, ip, &name).await?;
-    let p = log.published();
-    Ok((
+fn note(text: String) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        p.checkpoint.to_string(),
+        text,
     )
-        .into_response())
+        .into_response()
+}
+
+/// `GET /v1/logs/{log}/checkpoint` (text/plain signed note).
+pub async fn checkpoint(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    params.only(&[])?;
+    let log = st.log(&name)?;
+    public_or_token(&st, &headers, ip, &name).await?;
+    Ok(note(log.published().checkpoint.to_string()))
+}
+
+/// Most sizes one `GET …/checkpoints` lists.
+pub const MAX_CHECKPOINTS: u64 = 1000;
+
+/// `GET /v1/logs/{log}/checkpoints?after=&limit=`: the sizes of the signed
+/// checkpoints after `after`, oldest first, each fetched with
+/// `…/checkpoints/{size}`.
+pub async fn checkpoints(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let params = params.only(&["after", "limit"])?;
+    let log = st.log(&name)?;
+    public_or_token(&st, &headers, ip, &name).await?;
+    let after = params.u64("after")?;
+    let limit = params.u64("limit")?.unwrap_or(100);
+    if !(1..=MAX_CHECKPOINTS).contains(&limit) {
+        return Err(AppError::bad_request(
+            "bad_query",
+            format!("limit must be 1..={MAX_CHECKPOINTS}"),
+        ));
+    }
+    let sizes = blocking(move || {
+        log.checkpoint_sizes(after.map_or(0, |a| a), limit as usize + 1)
+            .map(|mut v| {
+                if after.is_none() {
+                    // Without `after`, the empty tree's checkpoint comes first.
+                    v.insert(0, 0);
+                }
+                v
+            })
+    })
+    .await?;
+    let more = sizes.len() > limit as usize;
+    let sizes: Vec<u64> = sizes.into_iter().take(limit as usize).collect();
+    let next = if more { sizes.last().copied() } else { None };
+    Ok(axum::Json(json!({"sizes": sizes, "next_after": next})).into_response())
+}
+
+/// `GET /v1/logs/{log}/checkpoints/{size}`: the newest signed checkpoint of
+/// that size (text/plain signed note).
+pub async fn checkpoint_at(
+    State(st): State<Arc<AppState>>,
+    Path((name, size)): Path<(String, String)>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    params.only(&[])?;
+    let log = st.log(&name)?;
+    let size: u64 = size.parse().map_err(|_| {
+        AppError::bad_request("bad_size", format!("{} is not a tree size", shown(&size)))
+    })?;
+    public_or_token(&st, &headers, ip, &name).await?;
+    match blocking(move || log.checkpoint_at(size)).await? {
+        Some(text) => Ok(note(text)),
+        None => Err(no_checkpoint(size)),
+    }
+}
+
+/// 400 for a tree size beyond the latest checkpoint (not signed yet).
+fn beyond_latest(log: &veritrail_store::Log, size: Option<u64>) -> Result<(), AppError> {
+    let latest = log.published().size;
+    match size {
+        Some(s) if s > latest => Err(AppError::bad_request(
+            "out_of_range",
+            format!("tree size {s} is beyond the latest checkpoint ({latest})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn no_checkpoint(size: u64) -> AppError {
+    AppError::not_found(format!(
+        "no checkpoint was signed at tree size {size} (the signed sizes: GET …/checkpoints)"
+    ))
 }
 
 /// `GET /v1/logs/{log}/tile/{*path}`: the C2SP tlog-tiles API.
 pub async fn tile(
     State(st): State<Arc<AppState>>,
     Path((name, rest)): Path<(String, String)>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    params.only(&[])?;
     let log = st.log(&name)?;
-    let t = Tile::parse(&format!("tile/{rest}"))
-        .map_err(|e| AppError::bad_request("bad_tile_path", e.to_string()))?;
+    let t = Tile::parse(&format!("tile/{rest}")).map_err(|e| {
+        AppError::bad_request("bad_tile_path", format!("tile/{}: {e}", shown(&rest)))
+    })?;
     let token = public_or_token(&st, &headers, ip, &name).await?;
     if t.kind == TileKind::Entries {
         let token = token.ok_or_else(AppError::unauthorized)?;
@@ -129,19 +223,23 @@ pub async fn tile(
     Ok(resp)
 }
 
-/// `GET /v1/logs/{log}/events/{index}`: the stored event bytes, exactly.
-pub async fn event(
-    State(st): State<Arc<AppState>>,
-    Path((name, index)): Path<(String, String)>,
+/// Reads entry `index` for a reader, recording the read in `_system`.
+async fn read_entry(
+    st: &Arc<AppState>,
+    name: &str,
+    index: &str,
     ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let log = st.log(&name)?;
+    headers: &HeaderMap,
+) -> Result<(u64, Vec<u8>), AppError> {
+    let log = st.log(name)?;
     let index: u64 = index.parse().map_err(|_| {
-        AppError::bad_request("bad_index", format!("{index:?} is not an entry index"))
+        AppError::bad_request(
+            "bad_index",
+            format!("{} is not an entry index", shown(index)),
+        )
     })?;
-    let token = required(&st, &headers, ip).await?;
-    reader(&token, &name)?;
+    let token = required(st, headers, ip).await?;
+    reader(&token, name)?;
     let size = log.published().size;
     if index >= size {
         return Err(AppError::not_found(format!(
@@ -152,12 +250,40 @@ pub async fn event(
         "evidence.read",
         Some(&token),
         ip.0,
-        Some(&name),
+        Some(name),
         json!({"index": index}),
     )
     .await?;
-    let log2 = log.clone();
-    let entry = blocking(move || log2.entries(index, 1)).await?.remove(0);
+    let entry = blocking(move || log.entries(index, 1)).await?.remove(0);
+    Ok((index, entry))
+}
+
+fn raw(entry: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], entry).into_response()
+}
+
+/// `GET /v1/logs/{log}/events/{index}`: the stored event bytes, exactly,
+/// in JSON (`{"index","leaf_hash","event"}`), or alone with `Accept:
+/// application/octet-stream`.
+pub async fn event(
+    State(st): State<Arc<AppState>>,
+    Path((name, index)): Path<(String, String)>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    params.only(&[])?;
+    let (index, entry) = read_entry(&st, &name, &index, ip, &headers).await?;
+    let wants_raw = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',')
+                .any(|m| m.trim().starts_with("application/octet-stream"))
+        });
+    if wants_raw {
+        return Ok(raw(entry));
+    }
     let leaf = veritrail_core::leaf_hash(&entry).to_base64();
     // The stored canonical JSON is embedded byte for byte.
     let mut body = format!("{{\"index\":{index},\"leaf_hash\":\"{leaf}\",\"event\":").into_bytes();
@@ -166,83 +292,91 @@ pub async fn event(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Query of `proof/inclusion`.
-#[derive(Debug, Deserialize)]
-pub struct InclusionQuery {
-    index: Option<u64>,
-    tree_size: Option<u64>,
+/// `GET /v1/logs/{log}/events/{index}/raw`: the stored bytes alone — the
+/// Merkle leaf is SHA-256(0x00 ‖ these bytes).
+pub async fn event_raw(
+    State(st): State<Arc<AppState>>,
+    Path((name, index)): Path<(String, String)>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    params.only(&[])?;
+    let (_, entry) = read_entry(&st, &name, &index, ip, &headers).await?;
+    Ok(raw(entry))
 }
 
-/// `GET /v1/logs/{log}/proof/inclusion?index=&tree_size=`.
+fn b64(proof: &[Hash]) -> Vec<String> {
+    proof.iter().map(Hash::to_base64).collect()
+}
+
+/// `GET /v1/logs/{log}/proof/inclusion?index=&tree_size=`: the proof to a
+/// signed checkpoint (the latest without `tree_size`), with that checkpoint.
 pub async fn inclusion(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
-    q: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let params = params.only(&["index", "tree_size"])?;
     let log = st.log(&name)?;
     public_or_token(&st, &headers, ip, &name).await?;
-    let Query(q) = q.map_err(|e| AppError::bad_request("bad_query", e.body_text()))?;
-    let index = q
-        .index
-        .ok_or_else(|| AppError::bad_request("bad_query", "index is required"))?;
-    let size = q.tree_size.unwrap_or_else(|| log.published().size);
-    let log2 = log.clone();
-    let proof = blocking(move || log2.prove_inclusion(index, size)).await?;
-    Ok(axum::Json(json!({"index": index, "tree_size": size, "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>()})).into_response())
+    let index = params.required_u64("index")?;
+    let size = params.u64("tree_size")?;
+    beyond_latest(&log, size)?;
+    let (size, checkpoint, proof) = blocking(move || {
+        let (size, cp) = match size {
+            None => {
+                let p = log.published();
+                (p.size, Some(p.checkpoint.to_string()))
+            }
+            Some(s) => (s, log.checkpoint_at(s)?),
+        };
+        let Some(cp) = cp else {
+            return Ok((size, None, Vec::new()));
+        };
+        let proof = log.prove_inclusion(index, size)?;
+        Ok((size, Some(cp), proof))
+    })
+    .await?;
+    let checkpoint = checkpoint.ok_or_else(|| no_checkpoint(size))?;
+    Ok(axum::Json(
+        json!({"index": index, "tree_size": size, "proof": b64(&proof), "checkpoint": checkpoint}),
+    )
+    .into_response())
 }
 
-/// Query of `proof/consistency`.
-#[derive(Debug, Deserialize)]
-pub struct ConsistencyQuery {
-    from: Option<u64>,
-    to: Option<u64>,
-}
-
-/// `GET /v1/logs/{log}/proof/consistency?from=&to=`.
+/// `GET /v1/logs/{log}/proof/consistency?from=&to=`: between two signed
+/// checkpoints, with both.
 pub async fn consistency(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
-    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let params = params.only(&["from", "to"])?;
     let log = st.log(&name)?;
     public_or_token(&st, &headers, ip, &name).await?;
-    let Query(q) = q.map_err(|e| AppError::bad_request("bad_query", e.body_text()))?;
-    let (Some(from), Some(to)) = (q.from, q.to) else {
-        return Err(AppError::bad_request(
-            "bad_query",
-            "from and to are required",
-        ));
-    };
-    let log2 = log.clone();
-    let proof = blocking(move || log2.prove_consistency(from, to)).await?;
-    Ok(axum::Json(json!({"from": from, "to": to, "proof": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>()})).into_response())
+    let from = params.required_u64("from")?;
+    let to = params.required_u64("to")?;
+    beyond_latest(&log, Some(to))?;
+    let r = blocking(move || {
+        let (a, b) = (log.checkpoint_at(from)?, log.checkpoint_at(to)?);
+        match (a, b) {
+            (Some(a), Some(b)) => Ok(Ok((log.prove_consistency(from, to)?, a, b))),
+            (None, _) => Ok(Err(from)),
+            (_, None) => Ok(Err(to)),
+        }
+    })
+    .await?;
+    let (proof, a, b) = r.map_err(no_checkpoint)?;
+    Ok(axum::Json(json!({"from": from, "to": to, "proof": b64(&proof), "from_checkpoint": a, "to_checkpoint": b})).into_response())
 }
 
-/// Query string of `GET /v1/logs/{log}/events`.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct QueryParams {
-    actor: Option<String>,
-    action: Option<String>,
-    outcome: Option<String>,
-    target: Option<String>,
-    source: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    q: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<u64>,
-}
-
-fn time_param(
-    name: &str,
-    v: &Option<String>,
-) -> Result<Option<veritrail_core::Timestamp>, AppError> {
-    v.as_deref()
+fn time_param(p: &Params, name: &str) -> Result<Option<veritrail_core::Timestamp>, AppError> {
+    p.str(name)
         .map(|t| {
             veritrail_core::Timestamp::parse_rfc3339(t)
                 .map_err(|e| AppError::bad_request("bad_query", format!("{name}: {e}")))
@@ -250,45 +384,56 @@ fn time_param(
         .transpose()
 }
 
+/// The parameters of a query.
+const QUERY_PARAMS: [&str; 10] = [
+    "actor", "action", "outcome", "target", "source", "since", "until", "q", "limit", "cursor",
+];
+
 /// `GET /v1/logs/{log}/events?actor=&action=&outcome=&target=&source=&since=&until=&q=&limit=&cursor=`:
 /// matching entries in index order, read from the log itself (the index only
 /// finds them), with how far the index has caught up.
 pub async fn query(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
-    q: Result<Query<QueryParams>, axum::extract::rejection::QueryRejection>,
+    params: Params,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let log = st.log(&name)?;
     let token = required(&st, &headers, ip).await?;
     reader(&token, &name)?;
-    let Query(p) = q.map_err(|e| AppError::bad_request("bad_query", e.body_text()))?;
-    if p.limit == Some(0) || p.limit.is_some_and(|l| l > veritrail_index::MAX_LIMIT) {
+    let p = params.only(&QUERY_PARAMS)?;
+    let limit = p.u64("limit")?;
+    if limit == Some(0) || limit.is_some_and(|l| l > u64::from(veritrail_index::MAX_LIMIT)) {
         return Err(AppError::bad_request(
             "bad_query",
             format!("limit must be 1..={}", veritrail_index::MAX_LIMIT),
         ));
     }
+    let text = |k: &str| p.str(k).map(str::to_owned);
     let filter = veritrail_index::Filter {
-        since: time_param("since", &p.since)?,
-        until: time_param("until", &p.until)?,
-        actor: p.actor.clone(),
-        action: p.action.clone(),
-        outcome: p.outcome.clone(),
-        target: p.target.clone(),
-        source: p.source.clone(),
-        q: p.q.clone(),
-        limit: p.limit.unwrap_or(100),
-        cursor: p.cursor,
+        since: time_param(&p, "since")?,
+        until: time_param(&p, "until")?,
+        actor: text("actor"),
+        action: text("action"),
+        outcome: text("outcome"),
+        target: text("target"),
+        source: text("source"),
+        q: text("q"),
+        limit: limit.map_or(100, |l| l as u32),
+        cursor: p.u64("cursor")?,
     };
+    let asked: serde_json::Map<String, serde_json::Value> = QUERY_PARAMS
+        .iter()
+        .filter_map(|k| p.str(k).map(|v| ((*k).to_owned(), json!(v))))
+        .collect();
     let qi = st.index(&name)?;
     st.audit(
         "evidence.query",
         Some(&token),
         ip.0,
         Some(&name),
-        json!({"query": format!("{p:?}")}),
+        json!({"query": asked}),
     )
     .await?;
     let (hits, next, through, entries) = veritrail_service::blocking(move || {

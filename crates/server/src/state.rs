@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub receipt_timeout: Duration,
     /// Log tunables.
     pub log: LogConfig,
+    /// Connection limits: header and body deadlines, connections per address.
+    pub limits: crate::listen::Limits,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +37,7 @@ impl Default for ServerConfig {
             private_checkpoints: false,
             receipt_timeout: s.receipt_timeout,
             log: s.log,
+            limits: crate::listen::Limits::default(),
         }
     }
 }
@@ -101,13 +104,17 @@ impl AppState {
     /// 400 for a bad name, 409 if it exists, 500 otherwise.
     pub fn create_log(&self, name: &str) -> Result<veritrail_core::note::Verifier, AppError> {
         self.service.create_log(name).map_err(|e| match e {
-            ServiceError::Store(e @ StoreError::BadLogName(_)) => {
-                AppError::bad_request("bad_log_name", e.to_string())
-            }
-            ServiceError::Store(e @ StoreError::LogExists(_)) => AppError::new(
+            ServiceError::Store(StoreError::BadLogName(n)) => AppError::bad_request(
+                "bad_log_name",
+                format!(
+                    "invalid log name {}: use 1-63 of a-z 0-9 _ . - starting with a letter or digit",
+                    crate::error::shown(&n)
+                ),
+            ),
+            ServiceError::Store(StoreError::LogExists(n)) => AppError::new(
                 axum::http::StatusCode::CONFLICT,
                 "log_exists",
-                e.to_string(),
+                format!("a log named {} already exists", crate::error::shown(&n)),
             ),
             other => AppError::internal(&other),
         })
@@ -144,8 +151,30 @@ impl AppState {
         Ok(())
     }
 
+    /// Records the authentication failures gathered in windows that have
+    /// closed (all of them with `all`), one `auth.failure` per address with
+    /// their count.
+    pub async fn flush_auth_failures(&self, all: bool) {
+        let closed = self.failures.close_windows(std::time::Instant::now(), all);
+        for r in closed {
+            if let Err(e) = self
+                .audit(
+                    "auth.failure",
+                    None,
+                    r.ip,
+                    None,
+                    serde_json::json!({"repeats": r.count, "window_secs": crate::throttle::WINDOW.as_secs()}),
+                )
+                .await
+            {
+                tracing::error!(error = %e.message, "could not record authentication failures");
+            }
+        }
+    }
+
     /// Records the stop and closes every log (each signs a final checkpoint).
     pub async fn close(&self) {
+        self.flush_auth_failures(true).await;
         let _ = self
             .audit("system.stop", None, None, None, serde_json::json!({}))
             .await;

@@ -67,6 +67,87 @@ fn fixture() -> Fixture {
     }
 }
 
+/// One request to the router, built up and sent by [`Req::send`] (every
+/// request of these tests goes through it).
+struct Req {
+    method: String,
+    uri: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// What the router answered.
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    /// Status and body.
+    fn parts(self) -> (StatusCode, Vec<u8>) {
+        (self.status, self.body)
+    }
+}
+
+impl Req {
+    fn new(method: &str, uri: impl Into<String>) -> Req {
+        Req {
+            method: method.to_owned(),
+            uri: uri.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+    fn header(mut self, k: &str, v: impl Into<String>) -> Req {
+        self.headers.push((k.to_owned(), v.into()));
+        self
+    }
+    fn token(self, t: &str) -> Req {
+        self.header("Authorization", format!("Bearer {t}"))
+    }
+    fn maybe_token(self, t: Option<&str>) -> Req {
+        match t {
+            Some(t) => self.token(t),
+            None => self,
+        }
+    }
+    /// The body, with its Content-Type if any.
+    fn body(mut self, ct: Option<&str>, body: Vec<u8>) -> Req {
+        if let Some(c) = ct {
+            self = self.header("Content-Type", c);
+        }
+        self.body = body;
+        self
+    }
+    async fn send(self, st: &Arc<AppState>) -> Resp {
+        let mut req = Request::builder()
+            .method(self.method.as_str())
+            .uri(&self.uri);
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v);
+        }
+        let resp = app(st.clone())
+            .oneshot(req.body(Body::from(self.body)).unwrap())
+            .await
+            .unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// The common case: method, URI, token, Content-Type and body.
 async fn call(
     st: &Arc<AppState>,
     method: &str,
@@ -75,27 +156,12 @@ async fn call(
     ct: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, Vec<u8>) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    if let Some(c) = ct {
-        req = req.header("Content-Type", c);
-    }
-    let resp = app(st.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
+    Req::new(method, uri)
+        .maybe_token(token)
+        .body(ct, body)
+        .send(st)
         .await
-        .unwrap();
-    let status = resp.status();
-    (
-        status,
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
+        .parts()
 }
 
 fn json_of(b: &[u8]) -> Value {
@@ -112,39 +178,30 @@ const EV: &str =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_object_array_and_ndjson() {
     let f = fixture();
-    let (s, b) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&f.writer),
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    let (s, b) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
     assert_eq!(json_of(&b)["entries"][0]["index"], 0);
     let arr = format!("[{EV},{EV},{EV}]");
-    let (s, b) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&f.writer),
-        Some("application/json"),
-        arr.into(),
-    )
-    .await;
+    let (s, b) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/json"), arr.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(json_of(&b)["entries"].as_array().unwrap().len(), 3);
     let nd = format!("{EV}\n\n{EV}\n");
-    let (s, b) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&f.writer),
-        Some("application/x-ndjson"),
-        nd.into(),
-    )
-    .await;
+    let (s, b) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/x-ndjson"), nd.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(json_of(&b)["entries"][1]["index"], 5);
     assert_eq!(durable(&f.st, "default"), 6);
@@ -153,15 +210,12 @@ async fn ingest_object_array_and_ndjson() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_are_refused_and_store_nothing() {
     let f = fixture();
-    call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&f.writer),
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     let too_many = format!("[{}]", vec![EV; 10_001].join(","));
     // Every field within its own limit, the canonical event over 65,535 bytes.
     let huge_event = format!(
@@ -282,28 +336,25 @@ async fn bad_inputs_are_refused_and_store_nothing() {
         assert_eq!(durable(&f.st, "default"), before, "{what} changed the log");
     }
     // The failing batch names the item and the field.
-    let (_, b) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&f.writer),
-        Some("application/json"),
-        format!("[{EV},{{\"action\":\"x.y\"}}]").into(),
-    )
-    .await;
+    let (_, b) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&f.writer))
+        .body(
+            Some("application/json"),
+            format!("[{EV},{{\"action\":\"x.y\"}}]").into(),
+        )
+        .send(&f.st)
+        .await
+        .parts();
     let v = json_of(&b);
     assert_eq!(v["error"]["item"], 1);
     assert_eq!(v["error"]["field"], "actor");
     // Unknown log and bad proof queries.
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/nope/events",
-        Some(&f.writer),
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs/nope/events")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::NOT_FOUND);
     for q in [
         "index=99&tree_size=1",
@@ -311,15 +362,10 @@ async fn bad_inputs_are_refused_and_store_nothing() {
         "index=x",
         "tree_size=1",
     ] {
-        let (s, b) = call(
-            &f.st,
-            "GET",
-            &format!("/v1/logs/default/proof/inclusion?{q}"),
-            None,
-            None,
-            vec![],
-        )
-        .await;
+        let (s, b) = Req::new("GET", format!("/v1/logs/default/proof/inclusion?{q}"))
+            .send(&f.st)
+            .await
+            .parts();
         assert_eq!(
             s,
             StatusCode::BAD_REQUEST,
@@ -327,15 +373,10 @@ async fn bad_inputs_are_refused_and_store_nothing() {
             String::from_utf8_lossy(&b)
         );
     }
-    let (s, _) = call(
-        &f.st,
-        "GET",
-        "/v1/logs/default/proof/consistency?from=0&to=1",
-        None,
-        None,
-        vec![],
-    )
-    .await;
+    let (s, _) = Req::new("GET", "/v1/logs/default/proof/consistency?from=0&to=1")
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -345,16 +386,13 @@ async fn role_matrix() {
     let post = |t: Option<String>, log: &'static str| {
         let st = f.st.clone();
         async move {
-            call(
-                &st,
-                "POST",
-                &format!("/v1/logs/{log}/events"),
-                t.as_deref(),
-                Some("application/json"),
-                EV.into(),
-            )
-            .await
-            .0
+            Req::new("POST", format!("/v1/logs/{log}/events"))
+                .maybe_token(t.as_deref())
+                .body(Some("application/json"), EV.into())
+                .send(&st)
+                .await
+                .parts()
+                .0
         }
     };
     assert_eq!(post(None, "default").await, StatusCode::UNAUTHORIZED);
@@ -465,65 +503,52 @@ async fn role_matrix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_expired_tokens_are_refused() {
     let f = fixture();
-    let (s, b) = call(
-        &f.st,
-        "POST",
-        "/v1/tokens",
-        Some(&f.admin),
-        Some("application/json"),
-        br#"{"role":"writer","logs":["default"],"name":"temp"}"#.to_vec(),
-    )
-    .await;
+    let (s, b) = Req::new("POST", "/v1/tokens")
+        .maybe_token(Some(&f.admin))
+        .body(
+            Some("application/json"),
+            br#"{"role":"writer","logs":["default"],"name":"temp"}"#.to_vec(),
+        )
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED);
     let v = json_of(&b);
     let (secret, id) = (
         v["token"].as_str().unwrap().to_owned(),
         v["id"].as_str().unwrap().to_owned(),
     );
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&secret),
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&secret))
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _) = call(
-        &f.st,
-        "DELETE",
-        &format!("/v1/tokens/{id}"),
-        Some(&f.admin),
-        None,
-        vec![],
-    )
-    .await;
+    let (s, _) = Req::new("DELETE", format!("/v1/tokens/{id}"))
+        .maybe_token(Some(&f.admin))
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&secret),
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&secret))
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (expired, _) =
         f.st.tokens
             .create(Role::Writer, vec!["default".into()], "exp", Some(1))
             .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&expired),
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&expired))
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // Token changes and failed authentications are in the audit trail.
     let sys = f.st.log("_system").unwrap();
@@ -547,15 +572,12 @@ async fn revoked_and_expired_tokens_are_refused() {
 async fn receipt_verifies_offline_with_core_alone() {
     let f = fixture();
     let body = format!("[{EV},{EV}]");
-    let (s, b) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events?wait=proof",
-        Some(&f.writer),
-        Some("application/json"),
-        body.into(),
-    )
-    .await;
+    let (s, b) = Req::new("POST", "/v1/logs/default/events?wait=proof")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/json"), body.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
     let r = json_of(&b);
     // Everything below uses only the receipt and veritrail-core.
@@ -587,15 +609,11 @@ async fn receipt_verifies_offline_with_core_alone() {
         .unwrap();
     }
     // And the stored event hashes to the acknowledged leaf.
-    let (s, b) = call(
-        &f.st,
-        "GET",
-        "/v1/logs/default/events/1",
-        Some(&f.reader),
-        None,
-        vec![],
-    )
-    .await;
+    let (s, b) = Req::new("GET", "/v1/logs/default/events/1")
+        .maybe_token(Some(&f.reader))
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::OK);
     let v = json_of(&b);
     assert_eq!(v["leaf_hash"], r["entries"][1]["leaf_hash"]);
@@ -615,28 +633,21 @@ async fn query_filters_pages_and_reads_from_the_log() {
             i % 2
         ));
     }
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        Some(&f.writer),
-        Some("application/x-ndjson"),
-        nd.into(),
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs/default/events")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/x-ndjson"), nd.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED);
     // The index is fed asynchronously: wait until it has caught up.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, b) = call(
-            &f.st,
-            "GET",
-            "/v1/logs/default/events?limit=1",
-            Some(&f.reader),
-            None,
-            vec![],
-        )
-        .await;
+        let (_, b) = Req::new("GET", "/v1/logs/default/events?limit=1")
+            .maybe_token(Some(&f.reader))
+            .send(&f.st)
+            .await
+            .parts();
         if json_of(&b)["indexed_through"].as_u64() == Some(30) {
             break;
         }
@@ -707,25 +718,17 @@ async fn query_filters_pages_and_reads_from_the_log() {
         let (s, _) = get(format!("/v1/logs/default/events?{q}")).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
     }
-    let (s, _) = call(
-        &f.st,
-        "GET",
-        "/v1/logs/default/events",
-        Some(&f.writer),
-        None,
-        vec![],
-    )
-    .await;
+    let (s, _) = Req::new("GET", "/v1/logs/default/events")
+        .maybe_token(Some(&f.writer))
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = call(
-        &f.st,
-        "GET",
-        "/v1/logs/other/events",
-        Some(&f.reader),
-        None,
-        vec![],
-    )
-    .await;
+    let (s, _) = Req::new("GET", "/v1/logs/other/events")
+        .maybe_token(Some(&f.reader))
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Queries are recorded in the audit trail.
     let sys = f.st.log("_system").unwrap();
@@ -750,15 +753,11 @@ async fn tokens_without_a_name_are_audited_and_served() {
         f.st.tokens
             .create(Role::Reader, vec!["default".into()], "", None)
             .unwrap();
-    let (s, b) = call(
-        &f.st,
-        "GET",
-        "/v1/logs/default/events?limit=1",
-        Some(&nameless),
-        None,
-        vec![],
-    )
-    .await;
+    let (s, b) = Req::new("GET", "/v1/logs/default/events?limit=1")
+        .maybe_token(Some(&nameless))
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
 }
 
@@ -766,26 +765,19 @@ async fn tokens_without_a_name_are_audited_and_served() {
 async fn metrics_count_appends_fsyncs_and_responses() {
     let f = fixture();
     for _ in 0..3 {
-        let (s, _) = call(
-            &f.st,
-            "POST",
-            "/v1/logs/default/events",
-            Some(&f.writer),
-            Some("application/json"),
-            format!("[{EV},{EV}]").into(),
-        )
-        .await;
+        let (s, _) = Req::new("POST", "/v1/logs/default/events")
+            .maybe_token(Some(&f.writer))
+            .body(Some("application/json"), format!("[{EV},{EV}]").into())
+            .send(&f.st)
+            .await
+            .parts();
         assert_eq!(s, StatusCode::CREATED);
     }
-    call(
-        &f.st,
-        "POST",
-        "/v1/logs/default/events",
-        None,
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    Req::new("POST", "/v1/logs/default/events")
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     let (s, b) = call(&f.st, "GET", "/metrics", None, None, vec![]).await;
     assert_eq!(s, StatusCode::OK);
     let text = String::from_utf8(b).unwrap();
@@ -853,30 +845,17 @@ async fn call_with(
     key: &str,
     body: &str,
 ) -> (StatusCode, Option<String>, Vec<u8>) {
-    let req = Request::builder()
-        .method("POST")
-        .uri(uri)
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
+    let r = Req::new("POST", uri)
+        .token(token)
         .header("Idempotency-Key", key)
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    let resp = app(st.clone()).oneshot(req).await.unwrap();
-    let replayed = resp
-        .headers()
+        .body(Some("application/json"), body.as_bytes().to_vec())
+        .send(st)
+        .await;
+    let replayed = r
+        .headers
         .get("idempotent-replayed")
         .map(|v| v.to_str().unwrap().to_owned());
-    let status = resp.status();
-    (
-        status,
-        replayed,
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
+    (r.status, replayed, r.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -943,25 +922,17 @@ async fn private_checkpoints_need_a_token_that_sees_the_log() {
         let (s, _) = call(&st, "GET", uri, None, None, vec![]).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}");
     }
-    let (s, _) = call(
-        &st,
-        "GET",
-        "/v1/logs/default/checkpoint",
-        Some(&reader),
-        None,
-        vec![],
-    )
-    .await;
+    let (s, _) = Req::new("GET", "/v1/logs/default/checkpoint")
+        .maybe_token(Some(&reader))
+        .send(&st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = call(
-        &st,
-        "GET",
-        "/v1/logs/other/checkpoint",
-        Some(&reader),
-        None,
-        vec![],
-    )
-    .await;
+    let (s, _) = Req::new("GET", "/v1/logs/other/checkpoint")
+        .maybe_token(Some(&reader))
+        .send(&st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
@@ -969,63 +940,48 @@ async fn private_checkpoints_need_a_token_that_sees_the_log() {
 async fn admin_creates_logs_that_are_usable_at_once() {
     let f = fixture();
     let body = br#"{"name":"payments"}"#.to_vec();
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs",
-        Some(&f.writer),
-        Some("application/json"),
-        body.clone(),
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs")
+        .maybe_token(Some(&f.writer))
+        .body(Some("application/json"), body.clone())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, b) = call(
-        &f.st,
-        "POST",
-        "/v1/logs",
-        Some(&f.admin),
-        Some("application/json"),
-        body.clone(),
-    )
-    .await;
+    let (s, b) = Req::new("POST", "/v1/logs")
+        .maybe_token(Some(&f.admin))
+        .body(Some("application/json"), body.clone())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
     let v = json_of(&b);
     let key = Verifier::parse(v["verifier_key"].as_str().unwrap()).unwrap();
     assert!(key.name().ends_with("/payments"));
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs",
-        Some(&f.admin),
-        Some("application/json"),
-        body,
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs")
+        .maybe_token(Some(&f.admin))
+        .body(Some("application/json"), body)
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, _) = call(
-        &f.st,
-        "POST",
-        "/v1/logs",
-        Some(&f.admin),
-        Some("application/json"),
-        br#"{"name":"Bad Name"}"#.to_vec(),
-    )
-    .await;
+    let (s, _) = Req::new("POST", "/v1/logs")
+        .maybe_token(Some(&f.admin))
+        .body(Some("application/json"), br#"{"name":"Bad Name"}"#.to_vec())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // A writer for it can append right away, and the checkpoint verifies with the returned key.
     let (pw, _) =
         f.st.tokens
             .create(Role::Writer, vec!["payments".into()], "pay", None)
             .unwrap();
-    let (s, b) = call(
-        &f.st,
-        "POST",
-        "/v1/logs/payments/events?wait=proof",
-        Some(&pw),
-        Some("application/json"),
-        EV.into(),
-    )
-    .await;
+    let (s, b) = Req::new("POST", "/v1/logs/payments/events?wait=proof")
+        .maybe_token(Some(&pw))
+        .body(Some("application/json"), EV.into())
+        .send(&f.st)
+        .await
+        .parts();
     assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
     let r = json_of(&b);
     open_checkpoint(r["checkpoint"].as_str().unwrap().as_bytes(), &key, &[]).unwrap();
@@ -1042,4 +998,662 @@ async fn admin_creates_logs_that_are_usable_at_once() {
     assert!(all
         .iter()
         .any(|e| e.contains("\"log.create\"") && e.contains("payments")));
+}
+
+/// Issue 18, items 6-9 and 11: every refusal is the documented JSON body in
+/// our words, with a bounded echo, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_json_in_our_words_and_changes_nothing() {
+    let f = fixture();
+    let long_name = "n".repeat(5_000);
+    let long_uri = format!("/v1/logs/default/checkpoint?x={}", "y".repeat(9_000));
+    // (what, method, uri, token, content type, extra header, body, status, code)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        String,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<(&'a str, &'a str)>,
+        Vec<u8>,
+        StatusCode,
+        &'a str,
+    );
+    let post = "/v1/logs/default/events".to_owned();
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "a parameter twice",
+            "POST",
+            format!("{post}?wait=proof&wait=none"),
+            Some(&f.writer),
+            Some("application/json"),
+            None,
+            EV.into(),
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            "a wait mode that does not exist",
+            "POST",
+            format!("{post}?wait=garbage"),
+            Some(&f.writer),
+            Some("application/json"),
+            None,
+            EV.into(),
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            "an unknown parameter on ingest",
+            "POST",
+            format!("{post}?bogus=1"),
+            Some(&f.writer),
+            Some("application/json"),
+            None,
+            EV.into(),
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            "no Content-Type",
+            "POST",
+            post.clone(),
+            Some(&f.writer),
+            None,
+            None,
+            EV.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "a latin1 charset",
+            "POST",
+            post.clone(),
+            Some(&f.writer),
+            Some("application/json; charset=latin1"),
+            None,
+            EV.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "gzip declared over a plain body",
+            "POST",
+            post.clone(),
+            Some(&f.writer),
+            Some("application/json"),
+            Some(("Content-Encoding", "gzip")),
+            EV.into(),
+            StatusCode::BAD_REQUEST,
+            "bad_encoding",
+        ),
+        (
+            "an unknown encoding",
+            "POST",
+            post.clone(),
+            Some(&f.writer),
+            Some("application/json"),
+            Some(("Content-Encoding", "br")),
+            EV.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+        ),
+        (
+            "a gzip bomb",
+            "POST",
+            post.clone(),
+            Some(&f.writer),
+            Some("application/json"),
+            Some(("Content-Encoding", "gzip")),
+            gzip(&vec![b' '; 20 << 20]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            "an action without a dot",
+            "POST",
+            post.clone(),
+            Some(&f.writer),
+            Some("application/json"),
+            None,
+            br#"{"action":"login","actor":"a"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "a message over 65,535 bytes",
+            "POST",
+            post.clone(),
+            Some(&f.writer),
+            Some("application/json"),
+            None,
+            format!(
+                r#"{{"action":"a.b","actor":"a","message":"{}"}}"#,
+                "m".repeat(70_000)
+            )
+            .into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event_too_large",
+        ),
+        (
+            "an unknown parameter on a proof",
+            "GET",
+            "/v1/logs/default/proof/inclusion?index=0&bogus=1".into(),
+            None,
+            None,
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+        ),
+        (
+            "an unknown route",
+            "GET",
+            "/v1/nothing/here".into(),
+            None,
+            None,
+            None,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "a wrong method",
+            "PUT",
+            "/v1/logs".into(),
+            Some(&f.admin),
+            None,
+            None,
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "an over-long URI",
+            "GET",
+            long_uri,
+            None,
+            None,
+            None,
+            vec![],
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+        ),
+        (
+            "a 10,000-character log name",
+            "GET",
+            format!("/v1/logs/{long_name}/checkpoint"),
+            None,
+            None,
+            None,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "a reader token for _system",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"role":"reader","logs":["_system"]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_token_request",
+        ),
+        (
+            "a writer token for _system",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"role":"writer","logs":["_system"]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_token_request",
+        ),
+        (
+            "an expiry that overflows",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"role":"auditor","expires_in_secs":18446744073709551615}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "an expiry near 9.2e18",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"role":"auditor","expires_in_secs":9223372036854775000}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "an expiry over 10 years",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"role":"auditor","expires_in_secs":315360001}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "an expiry of the wrong type",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"role":"auditor","expires_in_secs":"soon"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "an unknown token field",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"role":"auditor","lgos":[]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+        (
+            "a token body that is not JSON",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            b"role=admin".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "a token request without Content-Type",
+            "POST",
+            "/v1/tokens".into(),
+            Some(&f.admin),
+            None,
+            None,
+            br#"{"role":"auditor"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "a log name that is not a string",
+            "POST",
+            "/v1/logs".into(),
+            Some(&f.admin),
+            Some("application/json"),
+            None,
+            br#"{"name":7}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
+    ];
+    let tokens_before = f.st.tokens.list().len();
+    for (what, method, uri, token, ct, extra, body, status, code) in cases {
+        let before = durable(&f.st, "default");
+        let mut req = Req::new(method, uri).maybe_token(token).body(ct, body);
+        if let Some((k, v)) = extra {
+            req = req.header(k, v);
+        }
+        let r = req.send(&f.st).await;
+        let (s, b) = (r.status, r.body);
+        let ctype = r
+            .headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(s, status, "{what}: {}", String::from_utf8_lossy(&b));
+        assert_eq!(ctype.as_deref(), Some("application/json"), "{what}");
+        let v = json_of(&b);
+        assert_eq!(v["error"]["code"], code, "{what}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.len() < 400,
+            "{what}: the echo is bounded: {} bytes",
+            message.len()
+        );
+        for leak in [
+            "expected u64",
+            "invalid type",
+            "Failed to deserialize",
+            "serde",
+        ] {
+            assert!(!message.contains(leak), "{what}: {message}");
+        }
+        assert_eq!(durable(&f.st, "default"), before, "{what} changed the log");
+    }
+    assert_eq!(f.st.tokens.list().len(), tokens_before, "no token was made");
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Issue 18.9: forwarders send gzip and zstd; both are decoded and stored as
+/// if sent plain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_and_zstd_bodies_are_decoded() {
+    let f = fixture();
+    let ndjson = format!("{EV}\n{EV}\n");
+    for (enc, body) in [
+        ("gzip", gzip(ndjson.as_bytes())),
+        ("zstd", zstd(ndjson.as_bytes())),
+    ] {
+        let before = durable(&f.st, "default");
+        let r = Req::new("POST", "/v1/logs/default/events")
+            .token(&f.writer)
+            .header("Content-Encoding", enc)
+            .body(Some("application/x-ndjson; charset=utf-8"), body)
+            .send(&f.st)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{enc}");
+        assert_eq!(durable(&f.st, "default"), before + 2, "{enc}");
+    }
+}
+
+fn zstd(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+/// Issue 18.11: historical checkpoints, proofs that carry the checkpoint
+/// they are for (and only for signed sizes), the raw stored bytes, and
+/// `//` in a path read as `/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifiers_get_checkpoints_proofs_with_them_and_raw_entries() {
+    let f = fixture();
+    for _ in 0..3 {
+        let (s, _) = Req::new("POST", "/v1/logs/default/events?wait=proof")
+            .maybe_token(Some(&f.writer))
+            .body(Some("application/json"), format!("[{EV},{EV}]").into())
+            .send(&f.st)
+            .await
+            .parts();
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let get = |uri: String, token: Option<String>| {
+        let st = f.st.clone();
+        async move { call(&st, "GET", &uri, token.as_deref(), None, vec![]).await }
+    };
+    let (s, b) = get("/v1/logs/default/checkpoints".into(), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let sizes: Vec<u64> = json_of(&b)["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        sizes.first(),
+        Some(&0),
+        "the empty tree's checkpoint is first"
+    );
+    assert!(
+        sizes.contains(&2) && sizes.contains(&4) && sizes.contains(&6),
+        "{sizes:?}"
+    );
+    let vkey = f.st.log("default").unwrap().verifier().clone();
+    for size in [2u64, 4, 6] {
+        let (s, b) = get(format!("/v1/logs/default/checkpoints/{size}"), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let cp = open_checkpoint(&b, &vkey, &[]).unwrap();
+        assert_eq!(cp.checkpoint.size.0, size);
+        // A proof to that size carries that checkpoint, and verifies with it.
+        let (s, b) = get(
+            format!("/v1/logs/default/proof/inclusion?index=1&tree_size={size}"),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let v = json_of(&b);
+        let text = v["checkpoint"].as_str().unwrap();
+        let cp = open_checkpoint(text.as_bytes(), &vkey, &[]).unwrap();
+        assert_eq!(cp.checkpoint.size.0, size);
+        let proof: Vec<Hash> = v["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect();
+        let (_, raw) = get(
+            "/v1/logs/default/events/1/raw".into(),
+            Some(f.reader.clone()),
+        )
+        .await;
+        let leaf = veritrail_core::leaf_hash(&raw);
+        verify_inclusion(
+            &leaf,
+            LeafIndex(1),
+            TreeSize(size),
+            &proof,
+            &cp.checkpoint.root,
+        )
+        .unwrap();
+    }
+    // A size no checkpoint signed: refused, not proven.
+    let (s, b) = get(
+        "/v1/logs/default/proof/inclusion?index=0&tree_size=3".into(),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&b));
+    let (s, _) = get("/v1/logs/default/checkpoints/3".into(), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = get(
+        "/v1/logs/default/proof/consistency?from=2&to=6".into(),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json_of(&b);
+    assert!(v["from_checkpoint"].as_str().unwrap().contains("\n2\n"));
+    assert!(v["to_checkpoint"].as_str().unwrap().contains("\n6\n"));
+    // The raw bytes are exactly the event embedded in the JSON answer.
+    let (_, json) = get("/v1/logs/default/events/1".into(), Some(f.reader.clone())).await;
+    let (s, raw) = get(
+        "/v1/logs/default/events/1/raw".into(),
+        Some(f.reader.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(json).unwrap();
+    assert!(text.contains(std::str::from_utf8(&raw).unwrap()));
+    let r = Req::new("GET", "/v1/logs/default/events/1")
+        .token(&f.reader)
+        .header("Accept", "application/octet-stream")
+        .send(&f.st)
+        .await;
+    assert_eq!(r.body, raw);
+    // `//` reads as `/` (a tlog-tiles client given a prefix ending in /).
+    let (s, b) = get("/v1/logs/default//checkpoint".into(), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.starts_with(b"test.example/default\n"));
+}
+
+/// Issue 18.12: a flood of bad tokens from one address is recorded once at
+/// once, then as one record with a count per minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_flood_is_aggregated_in_system() {
+    let f = fixture();
+    let sys = f.st.log("_system").unwrap();
+    let before = sys.durable_size();
+    let calls = (0..40).map(|_| {
+        let st = f.st.clone();
+        async move {
+            call(&st, "GET", "/v1/logs", Some("vt_wrong"), None, vec![])
+                .await
+                .0
+        }
+    });
+    for s in futures_join_all(calls).await {
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    // The oneshot requests carry no address: they are one source.
+    assert_eq!(
+        sys.durable_size() - before,
+        1,
+        "the first failure alone is recorded at once"
+    );
+    f.st.flush_auth_failures(true).await;
+    assert_eq!(
+        sys.durable_size() - before,
+        2,
+        "the other 39 are one record"
+    );
+    sys.wait_for_checkpoint(sys.durable_size(), Duration::from_secs(5))
+        .unwrap();
+    let last = sys.entries(sys.durable_size() - 1, 1).unwrap().remove(0);
+    let v: Value = serde_json::from_slice(&last).unwrap();
+    assert_eq!(v["action"], "auth.failure");
+    assert_eq!(v["metadata"]["repeats"], 39);
+}
+
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+/// Issue 18.4: an entry whose stored bytes were changed (its WAL checksum
+/// recomputed, so only the tree can tell) is never served: 500
+/// `integrity_error`, recorded in `_system`, counted in /metrics, and
+/// /healthz stops saying ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_entry_is_refused_recorded_counted_and_unhealthy() {
+    let f = fixture();
+    let marker = "entry-number-3-original";
+    for i in 0..6 {
+        let ev = format!(
+            r#"{{"action":"user.login","actor":"a","message":"entry-number-{i}-original"}}"#
+        );
+        let (s, _) = call(
+            &f.st,
+            "POST",
+            "/v1/logs/default/events?wait=proof",
+            Some(&f.writer),
+            Some("application/json"),
+            ev.into(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (s, _) = call(&f.st, "GET", "/healthz", None, None, vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    // Change the entry on disk and recompute its WAL record's CRC-32C.
+    let wal = f.st.log("default").unwrap().dir().join("wal");
+    let seg = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let _ = std::process::Command::new("chattr")
+        .args(["-a", "-i"])
+        .arg(&seg)
+        .status();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())
+        .unwrap();
+    bytes[at + marker.len() - 8..at + marker.len()].copy_from_slice(b"FORGED!!");
+    // The record starts 8 bytes before its payload, which starts at `{`.
+    let start = bytes[..at].iter().rposition(|b| *b == b'{').unwrap() - 8;
+    let word = u32::from_le_bytes(bytes[start..start + 4].try_into().unwrap());
+    let len = (word & 0x7fff_ffff) as usize;
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&bytes[start..start + 4]),
+        &bytes[start + 8..start + 8 + len],
+    );
+    bytes[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    {
+        use std::io::{Seek as _, Write as _};
+        let mut file = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        file.seek(std::io::SeekFrom::Start(0)).unwrap();
+        file.write_all(&bytes).unwrap();
+        file.sync_all().unwrap();
+    }
+    let sys = f.st.log("_system").unwrap();
+    let sys_before = sys.durable_size();
+    let (s, b) = call(
+        &f.st,
+        "GET",
+        "/v1/logs/default/events/3",
+        Some(&f.reader),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert_eq!(json_of(&b)["error"]["code"], "integrity_error");
+    assert!(
+        !String::from_utf8_lossy(&b).contains("FORGED"),
+        "the altered bytes are never served"
+    );
+    // Entries around it are still served; the query path refuses it too.
+    let (s, _) = call(
+        &f.st,
+        "GET",
+        "/v1/logs/default/events/2",
+        Some(&f.reader),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    // Recorded (the read's own evidence.read, then integrity.error).
+    let recs = sys.durable_size() - sys_before;
+    assert!(recs >= 2, "{recs} records");
+    sys.wait_for_checkpoint(sys.durable_size(), Duration::from_secs(5))
+        .unwrap();
+    let all: Vec<String> = sys
+        .entries(sys_before, recs)
+        .unwrap()
+        .into_iter()
+        .map(|e| String::from_utf8(e).unwrap())
+        .collect();
+    assert!(
+        all.iter()
+            .any(|e| e.contains("\"integrity.error\"") && e.contains("\"index\":3")),
+        "{all:?}"
+    );
+    let (_, m) = call(&f.st, "GET", "/metrics", None, None, vec![]).await;
+    let m = String::from_utf8(m).unwrap();
+    assert!(
+        m.contains("veritrail_integrity_errors_total{log=\"default\"} 1"),
+        "{m}"
+    );
+    let (s, b) = call(&f.st, "GET", "/healthz", None, None, vec![]).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json_of(&b)["damaged"][0]["log"], "default");
+    let _ = std::process::Command::new("chattr")
+        .args(["-R", "-a", "-i"])
+        .arg(f.st.root())
+        .status();
 }

@@ -41,6 +41,9 @@ pub struct Service {
     logs: RwLock<BTreeMap<String, Arc<Log>>>,
     indexes: RwLock<BTreeMap<String, Arc<QueryIndex>>>,
     followers: Mutex<Vec<Follower>>,
+    /// Logs found damaged: refused at start (their data failed recovery's
+    /// checks), or an entry read back did not match its leaf hash.
+    damaged: Mutex<BTreeMap<String, String>>,
     /// Tokens and roles.
     pub tokens: TokenStore,
     pub(crate) idempotency: Arc<Idempotency>,
@@ -68,12 +71,45 @@ impl Service {
             logs: RwLock::new(BTreeMap::new()),
             indexes: RwLock::new(BTreeMap::new()),
             followers: Mutex::new(Vec::new()),
+            damaged: Mutex::new(BTreeMap::new()),
             tokens,
             idempotency,
             config,
         };
         for name in svc.data.list_logs()? {
-            svc.start_log(&name)?;
+            match svc.start_log(&name) {
+                Ok(_) => {}
+                // One damaged log does not stop the others; it is refused,
+                // recorded, and shown by /healthz. (`_system` is needed to
+                // record anything at all: its damage stops the start.)
+                Err(ServiceError::Store(e @ StoreError::Corrupted { .. }))
+                    if name != SYSTEM_LOG =>
+                {
+                    tracing::error!(log = %name, error = %e, "log refused: its stored data is damaged; run `veritrail verify`");
+                    svc.damaged
+                        .lock()
+                        .expect("damaged lock")
+                        .insert(name, e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // What recovery discarded or refused on the way is evidence too.
+        let system = svc.log(SYSTEM_LOG)?;
+        for (_, log) in svc.logs() {
+            crate::open::record_discards(&svc.data, &system, &log, "veritrail-server")?;
+        }
+        for (name, why) in svc.damaged() {
+            crate::audit::record_blocking(
+                &system,
+                &AuditRecord {
+                    action: "integrity.damaged",
+                    actor: crate::audit::Actor::system(),
+                    app: "veritrail-server",
+                    target: Some(&name),
+                    metadata: serde_json::json!({"error": why}),
+                },
+            )?;
         }
         Ok(Arc::new(svc))
     }
@@ -122,14 +158,46 @@ impl Service {
     /// An open log (`_system` included).
     ///
     /// # Errors
-    /// `NoSuchLog`.
+    /// `NoSuchLog`; `Damaged` for a log refused at start.
     pub fn log(&self, name: &str) -> Result<Arc<Log>> {
-        self.logs
-            .read()
-            .expect("logs lock")
-            .get(name)
-            .cloned()
-            .ok_or_else(|| StoreError::NoSuchLog(name.to_owned()).into())
+        if let Some(l) = self.logs.read().expect("logs lock").get(name) {
+            return Ok(l.clone());
+        }
+        if self
+            .damaged
+            .lock()
+            .expect("damaged lock")
+            .contains_key(name)
+        {
+            return Err(ServiceError::Damaged(name.to_owned()));
+        }
+        Err(StoreError::NoSuchLog(name.to_owned()).into())
+    }
+
+    /// The logs found damaged, with why: refused at start, or an entry read
+    /// back did not match its leaf hash (counted in the log's stats).
+    pub fn damaged(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .damaged
+            .lock()
+            .expect("damaged lock")
+            .iter()
+            .map(|(n, w)| (n.clone(), w.clone()))
+            .collect();
+        for (name, log) in self.logs() {
+            let n = log
+                .stats()
+                .integrity_errors
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if n > 0 {
+                out.push((
+                    name,
+                    format!("{n} entries read back did not match their leaf hashes"),
+                ));
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Every open log, by name.

@@ -50,6 +50,16 @@ impl Actor {
         }
     }
 
+    /// veritrail itself (recovery, integrity findings).
+    pub fn system() -> Actor {
+        Actor {
+            id: "veritrail".into(),
+            kind: "system".into(),
+            name: None,
+            ip: None,
+        }
+    }
+
     /// The person running a command, by user name.
     pub fn cli(user: &str) -> Actor {
         Actor {

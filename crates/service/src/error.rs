@@ -30,6 +30,9 @@ pub enum ServiceError {
         /// what is wrong
         reason: String,
     },
+    /// The log was refused at start: its stored data is damaged.
+    #[error("log {0:?} is damaged and was not opened; run `veritrail verify`")]
+    Damaged(String),
     /// A thread could not be started.
     #[error("starting a thread: {0}")]
     Thread(#[source] std::io::Error),

@@ -7,6 +7,8 @@
 //!   canonicalization, atomic batches, idempotency keys, wait modes).
 //! - [`audit`]: the one writer of the `_system` audit trail.
 //! - [`tokens`]: bearer tokens and roles.
+//! - [`open`]: opening a log for writing, with what recovery discarded
+//!   recorded in `_system`.
 //! - [`cursor`]: durable positions for consumers that follow a log
 //!   ([`veritrail_store::subscribe`]).
 //! - Read-only access for commands that only read:
@@ -20,6 +22,7 @@ pub mod cursor;
 pub mod error;
 pub mod idempotency;
 pub mod ingest;
+pub mod open;
 pub mod tokens;
 
 pub use app::{Service, ServiceConfig};

@@ -30,11 +30,31 @@ pub struct Stored {
     pub note: Vec<u8>,
 }
 
-/// Reads every record of a segment up to `end`. Returns the records and the
-/// end of the last good one; `Err` at the first bad one when `strict`.
-///
-/// # Errors
-/// `Corrupted` (strict) or I/O errors.
+/// Whether `tail` — the bytes of the newest checkpoint segment from the
+/// first record that does not decode to the end of the file — is what a
+/// crash leaves: a record cut short (it runs past the end, or its note's
+/// last byte and everything after were never written and read as zeros), or
+/// nothing but zeros. A complete record that fails its checksum is damage:
+/// recovery refuses it rather than dropping evidence.
+pub fn crash_shaped(tail: &[u8]) -> bool {
+    let last_nonzero = crate::segment::last_nonzero(tail);
+    if tail.len() < OVERHEAD {
+        return true;
+    }
+    let n = u32::from_le_bytes(tail[0..4].try_into().expect("4 bytes")) as usize;
+    if n > MAX_NOTE {
+        return last_nonzero.is_none();
+    }
+    if OVERHEAD + n > tail.len() {
+        return true;
+    }
+    // A note ends with a newline: a zero there was never written.
+    match last_nonzero {
+        None => true,
+        Some(z) => n == 0 || z + 1 < 8 + n,
+    }
+}
+
 /// Whether the bytes of `seg` from `at` to `end` are the beginning of a
 /// checkpoint record cut short by `end` (as a record being written looks to
 /// a reader), rather than a damaged one.
@@ -52,6 +72,11 @@ pub fn is_cut_record(seg: &Segment, at: u64, end: u64) -> Result<bool> {
     Ok(n <= MAX_NOTE && left < (OVERHEAD + n) as u64)
 }
 
+/// Reads every record of a segment up to `end`. Returns the records and the
+/// end of the last good one; `Err` at the first bad one when `strict`.
+///
+/// # Errors
+/// `Corrupted` (strict) or I/O errors.
 pub fn scan_segment(seg: &Segment, end: u64, strict: bool) -> Result<(Vec<Stored>, u64)> {
     let len = (end - HEADER_LEN) as usize;
     let mut buf = vec![0u8; len];
@@ -96,6 +121,24 @@ pub fn scan_segment(seg: &Segment, end: u64, strict: bool) -> Result<(Vec<Stored
         pos += OVERHEAD + n;
     }
     Ok((out, HEADER_LEN + pos as u64))
+}
+
+/// The first record of a segment, if it has one (read without scanning
+/// the rest), and where it ends.
+///
+/// # Errors
+/// I/O errors.
+pub fn scan_first(seg: &Segment) -> Result<(Option<Stored>, u64)> {
+    let end = seg.valid_end();
+    if end < HEADER_LEN + OVERHEAD as u64 {
+        return Ok((None, HEADER_LEN));
+    }
+    let mut n = [0u8; 4];
+    seg.read_at(&mut n, HEADER_LEN)?;
+    let n = u32::from_le_bytes(n) as u64;
+    let rec_end = (HEADER_LEN + OVERHEAD as u64 + n).min(end);
+    let (recs, good) = scan_segment(seg, rec_end, false)?;
+    Ok((recs.into_iter().next(), good))
 }
 
 /// The newest checkpoint in the stream and the number of records, scanning

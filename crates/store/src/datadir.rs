@@ -45,6 +45,9 @@ pub struct LogMeta {
     pub verifier: Verifier,
     /// Creation time as written.
     pub created: String,
+    /// Whether the file carries the log key's signature (every `meta`
+    /// written since format 1.1; one that carries it was checked).
+    pub signed: bool,
 }
 
 /// A read-only summary of a log for `veritrail status`.
@@ -211,10 +214,17 @@ impl DataDir {
             Err(StoreError::LogExists(_)) => dd.meta(DEFAULT_LOG)?.verifier,
             other => other?,
         };
+        // Signed by the default log's key, like each log's `meta`.
+        let marker = format!("{MARKER_HEAD}origin-prefix {}\n", dd.prefix);
+        let meta = dd.meta(DEFAULT_LOG)?;
+        let marker = dd
+            .signer(DEFAULT_LOG, &meta)?
+            .sign_note(&marker)
+            .map_err(|e| StoreError::Key(e.to_string()))?;
         write_new(
             dd.env.vfs.as_ref(),
             &root.join(MARKER),
-            format!("{MARKER_HEAD}origin-prefix {}\n", dd.prefix).as_bytes(),
+            marker.as_bytes(),
             0o644,
         )?;
         Ok((dd, v))
@@ -233,7 +243,8 @@ impl DataDir {
         let prefix = text
             .strip_prefix(MARKER_HEAD)
             .and_then(|r| r.strip_prefix("origin-prefix "))
-            .map(|p| p.trim_end().to_owned())
+            .and_then(|r| r.split('\n').next())
+            .map(str::to_owned)
             .ok_or_else(|| {
                 StoreError::corrupted(&marker, 0, "unrecognised data directory marker")
             })?;
@@ -442,6 +453,11 @@ impl DataDir {
             veritrail_core::Timestamp::from_unix_nanos(i128::from(self.env.now_nanos()))
                 .to_rfc3339_nanos()
         );
+        // Signed by the log's own key (a C2SP signed note), so that an edit
+        // of any line is found by opening or verifying the log.
+        let meta = signer
+            .sign_note(&meta)
+            .map_err(|e| StoreError::Key(e.to_string()))?;
         write_new(self.env.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
         self.env
             .flags
@@ -466,8 +482,14 @@ impl DataDir {
             return Err(StoreError::NoSuchLog(name.to_owned()));
         }
         let text = read_all(self.env.vfs.as_ref(), &path)?;
-        let mut lines = text.lines();
         let bad = |why: &str| StoreError::corrupted(&path, 0, why.to_owned());
+        // The four lines, then (since format 1.1) a blank line and the log
+        // key's signature over them.
+        let (body, signed) = match text.split_once("\n\n") {
+            Some((b, _)) => (format!("{b}\n"), true),
+            None => (text.clone(), false),
+        };
+        let mut lines = body.lines();
         if lines.next() != Some("veritrail-log 1") {
             return Err(bad("unknown meta version"));
         }
@@ -479,10 +501,22 @@ impl DataDir {
         if verifier.name() != origin {
             return Err(bad("vkey name differs from origin"));
         }
+        if lines.next().is_some() {
+            return Err(bad("unexpected line after created"));
+        }
+        if signed {
+            veritrail_core::note::open_note(text.as_bytes(), std::slice::from_ref(&verifier))
+                .map_err(|e| {
+                    bad(&format!(
+                        "its signature by the log's key does not verify ({e}): the file was changed"
+                    ))
+                })?;
+        }
         Ok(LogMeta {
             origin,
             verifier,
             created,
+            signed,
         })
     }
 
@@ -551,6 +585,67 @@ impl DataDir {
             st.flag_note = "setting chattr flags needs CAP_LINUX_IMMUTABLE (root) and a file system that supports them".into();
         }
         Ok(st)
+    }
+
+    /// Checks the small files that matter beside the streams: the marker
+    /// and each log's `meta` (signed by the default log's key and by the
+    /// log's own key since format 1.1), and that each readable key file's
+    /// public half is the log's verifier key. Returns notes on what could
+    /// not be checked (an unsigned file of an older version, a key file this
+    /// user may not read).
+    ///
+    /// # Errors
+    /// `Corrupted` naming the file whose signature or key does not match.
+    pub fn check_small_files(&self) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        let marker = self.root.join(MARKER);
+        let text = read_all(self.env.vfs.as_ref(), &marker)?;
+        let default = self.meta(DEFAULT_LOG)?;
+        if text.contains("\n\n") {
+            veritrail_core::note::open_note(text.as_bytes(), std::slice::from_ref(&default.verifier))
+                .map_err(|e| {
+                    StoreError::corrupted(
+                        &marker,
+                        0,
+                        format!("its signature by the default log's key does not verify ({e}): the file was changed"),
+                    )
+                })?;
+        } else {
+            notes.push(format!(
+                "{} is not signed (written before format 1.1)",
+                marker.display()
+            ));
+        }
+        for name in self.list_logs()? {
+            let meta = self.meta(&name)?;
+            if !meta.signed {
+                notes.push(format!(
+                    "{} is not signed (written before format 1.1)",
+                    self.log_dir(&name).join("meta").display()
+                ));
+            }
+            let key = self.root.join("keys").join(format!("{name}.key"));
+            match read_signer(self.env.vfs.as_ref(), &key) {
+                Ok(s) if s.verifier() == meta.verifier => {}
+                Ok(_) => {
+                    return Err(StoreError::corrupted(
+                        &key,
+                        0,
+                        "this key's public half is not the log's verifier key in meta",
+                    ))
+                }
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                {
+                    notes.push(format!(
+                        "{} is not readable here; its public half was not compared",
+                        key.display()
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(notes)
     }
 
     /// Opens (and so recovers) a log for writing, signing with its key in

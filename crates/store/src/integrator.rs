@@ -262,12 +262,20 @@ pub(crate) fn reconcile(
                 "derived records differ from the recomputation before the live segment",
             ));
         }
-        if count > end && keep == overlap {
-            // More records than the tree has: not a torn tail.
+        // Derived records come only from durable entries, so after a crash
+        // they match their recomputation — but for the end of the last
+        // write, which a crash may have cut short or left unwritten (zeros).
+        let mut tail = vec![0u8; (file_len - aligned_end) as usize];
+        last.read_at(&mut tail, aligned_end)?;
+        if !crate::segment::fixed_tail_is_torn(&tail, rec as usize) {
             return Err(StoreError::corrupted(
                 &last.path,
                 aligned_end,
-                "stream holds records beyond the durable log",
+                if count > end && keep == overlap {
+                    "stream holds records beyond the durable log".to_owned()
+                } else {
+                    format!("record {} differs from its recomputation from the entries, and it is not what a crash leaves (cut short, or never written): the file was changed", first + keep)
+                },
             ));
         }
         stream.recover_end(aligned_end, first + keep)?;

@@ -146,6 +146,17 @@ impl LogStreams {
         out
     }
 
+    /// Every quarantine file found (copies of tails recovery discarded).
+    pub(crate) fn quarantined(&self) -> Vec<PathBuf> {
+        let mut out = self.wal.quarantined().to_vec();
+        out.extend_from_slice(self.index.quarantined());
+        out.extend_from_slice(self.checkpoints.quarantined());
+        for l in &self.levels {
+            out.extend_from_slice(l.quarantined());
+        }
+        out
+    }
+
     /// Recovery: removes every [`LogStreams::leftovers`] file, so their names
     /// are free for the segments that replace them.
     ///

@@ -13,7 +13,7 @@
 //!
 //! Modules, bottom up (none imports one above it): `error`, `clock`, `vfs`,
 //! `immutable`, `env`, `durable`, `stats`; `segment` (segmented streams);
-//! `wal`, `checkpoints` (record formats), `layout` (a log's directories),
+//! `wal`, `checkpoints`, `lifecycle` (record formats), `layout` (a log's directories),
 //! `config`, `signer`, `published`, `publish`; `state` (what a log's
 //! threads share);
 //! `read`, `subscribe`; `sequencer`, `integrator`; `recovery`; `log`;
@@ -31,6 +31,7 @@ pub mod error;
 pub mod immutable;
 pub(crate) mod integrator;
 pub(crate) mod layout;
+pub mod lifecycle;
 pub mod log;
 #[cfg(any(test, feature = "testing"))]
 pub mod memfs;

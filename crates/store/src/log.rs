@@ -5,7 +5,7 @@
 //! See docs/FORMAT.md "Life of an event".
 
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -170,9 +170,10 @@ impl Log {
         self.shared.env.flags.problem()
     }
 
-    /// Torn tails that recovery discarded when this log was opened.
-    pub fn torn_tails(&self) -> Vec<(PathBuf, u64)> {
-        self.shared.torn_tails.lock().expect("torn lock").clone()
+    /// The tails recovery discarded when this log was opened (each copied
+    /// to a quarantine file first): the caller records them in `_system`.
+    pub fn discarded(&self) -> Vec<crate::segment::Discarded> {
+        self.shared.discarded()
     }
 
     /// The tree size as a newtype.
@@ -181,7 +182,8 @@ impl Log {
     }
 
     /// Stops accepting appends, lets queued ones finish, integrates and signs
-    /// a final checkpoint, and joins the threads.
+    /// a final checkpoint, joins the threads, and records the clean close
+    /// (`lifecycle/`: every entry is covered by the final checkpoint).
     pub fn close(&self) {
         {
             let mut q = self.shared.queue.lock().expect("queue lock");
@@ -193,6 +195,24 @@ impl Log {
             std::mem::take(&mut *self.threads.lock().expect("threads lock"));
         for t in threads {
             let _ = t.join();
+        }
+        if self.shared.closed.swap(true, Ordering::AcqRel) || self.shared.check_poison().is_err() {
+            return;
+        }
+        let entries = self.shared.durable.load(Ordering::Acquire);
+        if self.shared.published().size != entries {
+            tracing::warn!(log = %self.shared.name, "closed without a checkpoint covering every entry; no clean close is recorded");
+            return;
+        }
+        let record = crate::lifecycle::Record {
+            event: crate::lifecycle::Event::Close,
+            entries,
+            checkpoints: self.shared.checkpoint_records.load(Ordering::Acquire),
+        };
+        if let Some(s) = &self.shared.lifecycle {
+            if let Err(e) = crate::lifecycle::append(s, record) {
+                tracing::error!(log = %self.shared.name, error = %e, "could not record the clean close");
+            }
         }
     }
 }

@@ -147,6 +147,15 @@ impl MemFs {
         f.synced = f.data.len();
     }
 
+    /// Creates (or replaces) a file with `bytes`, synced, bypassing flags:
+    /// for tamper tests.
+    pub fn append_raw_new(&self, path: &Path, bytes: &[u8]) {
+        let mut st = self.st.lock().unwrap();
+        let f = st.files.entry(path.to_path_buf()).or_default();
+        f.data = bytes.to_vec();
+        f.synced = f.data.len();
+    }
+
     /// Removes a file, bypassing flags: for tamper tests.
     pub fn remove_raw(&self, path: &Path) {
         self.st

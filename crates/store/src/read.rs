@@ -298,23 +298,28 @@ impl LogReader {
             .map_err(tree_err)
     }
 
-    /// The newest signed checkpoint with exactly `size` entries, searching the
-    /// history from the newest record backwards.
+    /// The newest signed checkpoint with exactly `size` entries (at most the
+    /// latest published one's): one segment of the history is scanned, the
+    /// one whose first checkpoint is the last at or below `size`.
     ///
     /// # Errors
-    /// I/O errors; `Ok(None)` if no checkpoint has that size.
+    /// I/O errors, `Corrupted`; `Ok(None)` if no checkpoint has that size.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
         let p = self.shared.published();
         if p.size == size {
             return Ok(Some(p.checkpoint.to_string()));
         }
-        for seg in self.shared.checkpoints.segments().iter().rev() {
+        if size > p.size {
+            return Ok(None);
+        }
+        let segs = self.checkpoint_segments_from(size)?;
+        for seg in segs.iter().rev() {
             let (recs, _) = crate::checkpoints::scan_segment(seg, seg.valid_end(), true)?;
             for r in recs.iter().rev() {
-                let text = String::from_utf8_lossy(&r.note);
-                let cp_size = text.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
-                match cp_size {
-                    Some(s) if s == size => return Ok(Some(text.into_owned())),
+                match note_size(&r.note) {
+                    Some(s) if s == size => {
+                        return Ok(Some(String::from_utf8_lossy(&r.note).into_owned()))
+                    }
                     Some(s) if s < size => return Ok(None),
                     _ => {}
                 }
@@ -322,6 +327,56 @@ impl LogReader {
         }
         Ok(None)
     }
+
+    /// The sizes of the signed checkpoints larger than `after` (each size
+    /// once, oldest first), at most `limit` of them, up to the latest
+    /// published checkpoint.
+    ///
+    /// # Errors
+    /// I/O errors, `Corrupted`.
+    pub fn checkpoint_sizes(&self, after: u64, limit: usize) -> Result<Vec<u64>> {
+        let top = self.shared.published().size;
+        let mut out: Vec<u64> = Vec::new();
+        for seg in self.checkpoint_segments_from(after)? {
+            let (recs, _) = crate::checkpoints::scan_segment(&seg, seg.valid_end(), true)?;
+            for r in &recs {
+                let Some(s) = note_size(&r.note) else {
+                    continue;
+                };
+                if s > top || out.len() >= limit {
+                    return Ok(out);
+                }
+                if s > after && out.last() != Some(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The checkpoint segments from the last one whose first checkpoint is
+    /// at or below `size` (sizes never decrease along the history).
+    fn checkpoint_segments_from(
+        &self,
+        size: u64,
+    ) -> Result<Vec<std::sync::Arc<crate::segment::Segment>>> {
+        let segs = self.shared.checkpoints.segments();
+        let mut start = 0;
+        for (i, seg) in segs.iter().enumerate() {
+            let (recs, _) = crate::checkpoints::scan_first(seg)?;
+            match recs.and_then(|r| note_size(&r.note)) {
+                Some(s) if s <= size => start = i,
+                Some(_) => break,
+                None => {}
+            }
+        }
+        Ok(segs[start..].to_vec())
+    }
+}
+
+/// The tree size on a checkpoint note's second line.
+fn note_size(note: &[u8]) -> Option<u64> {
+    std::str::from_utf8(note).ok()?.lines().nth(1)?.parse().ok()
 }
 
 /// Many inclusion proofs to one tree size, for exports: node hashes are

@@ -50,6 +50,21 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
     let streams = LogStreams::open(&env, &dir, config.wal_segment_bytes, config.cache_keep)?;
     // 0. Segment files whose creation a crash interrupted hold nothing.
     streams.discard_leftovers(env.vfs.as_ref())?;
+    let lifecycle = crate::lifecycle::open_for_writing(&env, &dir)?;
+    // Closed cleanly and not opened since: nothing was written after the
+    // close, so nothing may be torn, and the log must be exactly as the
+    // close left it.
+    let clean = crate::lifecycle::records(&lifecycle)?
+        .last()
+        .copied()
+        .filter(|r| r.event == crate::lifecycle::Event::Close);
+    let changed_after_close = |file: &Path, what: String| {
+        StoreError::corrupted(
+            file,
+            0,
+            format!("the log was closed cleanly and not opened since, but {what}: it was changed after the close"),
+        )
+    };
     let LogStreams {
         mut wal,
         index,
@@ -59,14 +74,20 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
     } = streams;
     wal.set_sync_handles(config.syncs_in_flight.max(1));
 
-    // 1. The newest signed checkpoint. Only its last record may be torn.
-    let mut torn: Vec<(PathBuf, u64)> = Vec::new();
+    // 1. The newest signed checkpoint. Only its last record may be torn,
+    //    and only as a crash leaves it (cut short, or never written).
     let last_cp_seg = checkpoints.last();
     let cp_len = last_cp_seg
         .file
         .len()
         .map_err(|e| StoreError::io(&last_cp_seg.path, e))?;
     let (recs, good_end) = crate::checkpoints::scan_segment(&last_cp_seg, cp_len, false)?;
+    if good_end < cp_len && clean.is_some() {
+        return Err(changed_after_close(
+            &last_cp_seg.path,
+            format!("its checkpoint history ends in a damaged record at offset {good_end}"),
+        ));
+    }
     if good_end < cp_len {
         if cp_len - good_end > (2 * crate::checkpoints::MAX_NOTE) as u64 {
             return Err(StoreError::corrupted(
@@ -75,11 +96,30 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
                 "bad checkpoint record followed by more data",
             ));
         }
-        torn.push((last_cp_seg.path.clone(), cp_len - good_end));
+        let mut tail = vec![0u8; (cp_len - good_end) as usize];
+        last_cp_seg.read_at(&mut tail, good_end)?;
+        if !crate::checkpoints::crash_shaped(&tail) {
+            return Err(StoreError::corrupted(
+                &last_cp_seg.path,
+                good_end,
+                "the newest checkpoint record is complete but fails its checksum: the file was changed, not cut short by a crash (recovery discards only a record a crash left incomplete)",
+            ));
+        }
         let next = last_cp_seg.header.start + recs.len() as u64;
         checkpoints.recover_end(good_end, next)?;
     }
     let newest = newest_checkpoint(&checkpoints, &verifier)?;
+    if let Some(c) = clean {
+        if newest.records != c.checkpoints {
+            return Err(changed_after_close(
+                checkpoints.dir(),
+                format!(
+                    "its history holds {} checkpoints where the close recorded {}",
+                    newest.records, c.checkpoints
+                ),
+            ));
+        }
+    }
     let (cp_size, cp_root, cp_note) = (newest.size, newest.root, newest.note.clone());
     let shared = Arc::new(Shared::assemble(
         Opening {
@@ -98,6 +138,7 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
             unborn_level: Vec::new(),
         },
         newest,
+        Some(lifecycle),
     ));
 
     // 2. The hash levels must reproduce the signed root.
@@ -119,11 +160,19 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
     }
 
     // 3. Scan the WAL from the last indexed entry at or below the checkpoint.
-    let scan = scan_wal_tail(&shared, cp_size)?;
-    if let Some(t) = scan.torn {
-        torn.push(t);
-    }
+    let scan = scan_wal_tail(&shared, cp_size, clean.is_some())?;
     let durable = scan.next_index;
+    if let Some(c) = clean {
+        if durable != c.entries {
+            return Err(changed_after_close(
+                &scan.last_segment,
+                format!(
+                    "the WAL holds {durable} entries where the close recorded {}",
+                    c.entries
+                ),
+            ));
+        }
+    }
     if durable < cp_size {
         return Err(StoreError::corrupted(
             &scan.last_segment,
@@ -144,8 +193,18 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
         }
     }
     // 5. No derived stream may hold more than the tree does.
-    check_derived_tails(&shared, durable)?;
-    *shared.torn_tails.lock().expect("torn lock") = torn;
+    check_derived_tails(&shared, durable, clean.is_some())?;
+    // 6. Opened: recorded before anything new is written.
+    crate::lifecycle::append(
+        shared.lifecycle.as_ref().expect("a log open for writing"),
+        crate::lifecycle::Record {
+            event: crate::lifecycle::Event::Open,
+            entries: durable,
+            checkpoints: shared
+                .checkpoint_records
+                .load(std::sync::atomic::Ordering::Acquire),
+        },
+    )?;
     Ok(shared)
 }
 
@@ -197,6 +256,7 @@ impl Shared {
         signer: Option<Arc<dyn CheckpointSigner>>,
         streams: crate::layout::LogStreams,
         newest: Newest,
+        lifecycle: Option<Stream>,
     ) -> Shared {
         let signed_at = o.env.now_nanos();
         Shared {
@@ -226,9 +286,10 @@ impl Shared {
             durable: AtomicU64::new(0),
             poison: Mutex::new(None),
             poisoned: AtomicBool::new(false),
-            torn_tails: Mutex::new(Vec::new()),
             stats: crate::stats::LogStats::default(),
             publisher: crate::publish::Publisher::default(),
+            closed: AtomicBool::new(lifecycle.is_none()),
+            lifecycle,
         }
     }
 }
@@ -251,7 +312,7 @@ pub(crate) fn open_read_only(o: Opening) -> Result<Arc<Shared>> {
     let newest = newest_checkpoint(&streams.checkpoints, &o.verifier)?;
     let (size, root) = (newest.size, newest.root);
     let dir = o.dir.clone();
-    let shared = Arc::new(Shared::assemble(o, None, streams, newest));
+    let shared = Arc::new(Shared::assemble(o, None, streams, newest, None));
     let tree = tree_at(&shared, size).map_err(|e| {
         corrupt_context(
             e,
@@ -272,7 +333,25 @@ pub(crate) fn open_read_only(o: Opening) -> Result<Arc<Shared>> {
     Ok(shared)
 }
 
-fn check_derived_tails(shared: &Shared, size: u64) -> Result<()> {
+/// No derived stream may hold more than the tree of `size` entries does; a
+/// torn tail there is discarded like any other — but after a clean close
+/// (`clean`) there can be none, and one is refused.
+fn check_derived_tails(shared: &Shared, size: u64, clean: bool) -> Result<()> {
+    let exact = |s: &Stream, records: u64, rec: u64| -> Result<()> {
+        let last = s.last();
+        let len = last.file.len().map_err(|e| StoreError::io(&last.path, e))?;
+        let want = records
+            .checked_sub(last.header.start)
+            .map(|k| HEADER_LEN + k * rec);
+        if clean && want != Some(len) {
+            return Err(StoreError::corrupted(
+                &last.path,
+                0,
+                format!("the log was closed cleanly and not opened since, but this stream does not end where {records} records end: it was changed after the close"),
+            ));
+        }
+        Ok(())
+    };
     let levels: Vec<Arc<Stream>> = shared.levels.read().expect("levels lock").clone();
     let needed = (0..8u32).take_while(|l| size >> (8 * l) > 0).count().max(1);
     if levels.len() < needed {
@@ -284,9 +363,11 @@ fn check_derived_tails(shared: &Shared, size: u64) -> Result<()> {
     }
     for (l, s) in levels.iter().enumerate() {
         let want = size >> (8 * l as u32);
+        exact(s, want, 32)?;
         crate::integrator::reconcile(s, want, &[], 32, want)?;
     }
     let records = size.div_ceil(256);
+    exact(&shared.index, records, 8)?;
     crate::integrator::reconcile(&shared.index, records, &[], 8, records)?;
     Ok(())
 }
@@ -295,12 +376,15 @@ struct TailScan {
     next_index: u64,
     new_leaves: Vec<Hash>,
     new_offsets: Vec<(u64, u64)>,
-    torn: Option<(PathBuf, u64)>,
     last_segment: PathBuf,
     end: u64,
 }
 
-fn scan_wal_tail(shared: &Shared, cp_size: u64) -> Result<TailScan> {
+/// Scans the WAL from the last indexed entry at or below the checkpoint to
+/// its end. A tail after the last complete batch is discarded if it is what
+/// a crash leaves — unless the log was closed `clean`ly (nothing was
+/// written after the close, so a tail there was put there).
+fn scan_wal_tail(shared: &Shared, cp_size: u64, clean: bool) -> Result<TailScan> {
     let wal = &shared.wal;
     let segs = wal.segments();
     // Where to start: the indexed entry at or below the checkpoint.
@@ -423,8 +507,14 @@ fn scan_wal_tail(shared: &Shared, cp_size: u64) -> Result<TailScan> {
         }
         // The live segment: anything after the last complete batch is the
         // interrupted final group — if it fits in one group.
-        let mut torn = None;
         if good_end < end {
+            if clean {
+                return Err(StoreError::corrupted(
+                    &seg.path,
+                    good_end,
+                    "the log was closed cleanly and not opened since, but its WAL ends after its last complete batch: it was changed after the close",
+                ));
+            }
             if end - good_end > shared.config.max_group_bytes as u64 + 4096 {
                 let (at, why) = bad_at.unwrap_or((good_end, "incomplete batch".into()));
                 return Err(StoreError::corrupted(
@@ -433,7 +523,17 @@ fn scan_wal_tail(shared: &Shared, cp_size: u64) -> Result<TailScan> {
                     format!("{why}, followed by more than one commit group of data"),
                 ));
             }
-            torn = Some((seg.path.clone(), end - good_end));
+            if let Some((at, why)) = &bad_at {
+                let mut tail = vec![0u8; (end - at) as usize];
+                seg.read_at(&mut tail, *at)?;
+                if !crate::wal::crash_shaped(&tail) {
+                    return Err(StoreError::corrupted(
+                        &seg.path,
+                        *at,
+                        format!("{why}: a complete record at the end of the WAL fails its check — the file was changed, not cut short by a crash (recovery discards only what a crash leaves: an incomplete record, or bytes never written)"),
+                    ));
+                }
+            }
             new_leaves.truncate(good_leaves);
             new_offsets.truncate(good_offsets);
             index = good_index;
@@ -443,7 +543,6 @@ fn scan_wal_tail(shared: &Shared, cp_size: u64) -> Result<TailScan> {
             next_index: index,
             new_leaves,
             new_offsets,
-            torn,
             last_segment: seg.path.clone(),
             end: good_end,
         });

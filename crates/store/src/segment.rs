@@ -26,6 +26,63 @@ pub(crate) const MAX_FOLIO: u64 = 2 << 20;
 const MAGIC: &[u8; 4] = b"VTRL";
 const VERSION: u8 = 1;
 
+/// Suffix of the copy recovery makes of a tail it discards:
+/// `<segment file>.torn-<offset>` holds the bytes of the segment from
+/// `offset` (where its valid data ends) to the end of the file.
+pub const QUARANTINE_INFIX: &str = ".torn-";
+
+/// A tail that recovery discarded: where it was, what it held, and the
+/// quarantine file with a copy of it. The bytes also stay in the segment,
+/// past its recorded end (nothing is truncated).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discarded {
+    /// The segment.
+    pub file: PathBuf,
+    /// Where its valid data ends and the discarded bytes begin.
+    pub offset: u64,
+    /// How many bytes were discarded.
+    pub length: u64,
+    /// SHA-256 of those bytes.
+    pub sha256: veritrail_core::hash::Hash,
+    /// The copy of them.
+    pub quarantine: PathBuf,
+}
+
+/// The quarantine file for the tail of `segment` from `offset`.
+pub fn quarantine_path(segment: &Path, offset: u64) -> PathBuf {
+    let mut name = segment.file_name().unwrap_or_default().to_os_string();
+    name.push(format!("{QUARANTINE_INFIX}{offset}"));
+    segment.with_file_name(name)
+}
+
+/// Whether `name` is a quarantine file of a segment of this stream.
+fn is_quarantine(name: &str) -> bool {
+    name.split_once(QUARANTINE_INFIX).is_some_and(|(seg, off)| {
+        parse_seg_name(seg).is_some() && !off.is_empty() && off.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// The position of the last byte that is not zero, if any. A crash can
+/// leave the end of a file zero-filled (its length was made durable, the
+/// data written there was not); a record whose own last byte is zero, with
+/// nothing but zeros after it, is such an unwritten end.
+pub fn last_nonzero(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&b| b != 0)
+}
+
+/// Whether `tail` — the bytes of a fixed-size-record stream (hash levels,
+/// index) from the first record that is not the expected one to the end of
+/// the file — is what a crash leaves: nothing but zeros, or bytes only in a
+/// record the crash cut short (incomplete, or its last byte unwritten). A
+/// complete record that differs from what it must be, with its last byte
+/// written, is damage.
+pub fn fixed_tail_is_torn(tail: &[u8], rec: usize) -> bool {
+    match last_nonzero(tail) {
+        None => true,
+        Some(z) => tail.len() < rec || z < rec - 1,
+    }
+}
+
 /// What a stream holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -37,6 +94,8 @@ pub enum Kind {
     Index = 3,
     /// Signed checkpoints.
     Checkpoints = 4,
+    /// When the log was opened and closed cleanly ([`crate::lifecycle`]).
+    Lifecycle = 5,
 }
 
 /// A decoded segment header.
@@ -253,6 +312,10 @@ pub struct Stream {
     /// Temporary segment files found at open, left by a crash during their
     /// creation.
     leftovers: Vec<PathBuf>,
+    /// Quarantine files found at open (tails an earlier recovery discarded).
+    quarantined: Vec<PathBuf>,
+    /// Tails this handle's recovery discarded.
+    discarded: Mutex<Vec<Discarded>>,
 }
 
 /// The handles of the live segment: the one appends go through, and the
@@ -318,6 +381,8 @@ impl Stream {
             sync_handles: 0,
             sealed_tail: AtomicBool::new(false),
             leftovers: Vec::new(),
+            quarantined: Vec::new(),
+            discarded: Mutex::new(Vec::new()),
         };
         s.new_segment(start, 0)?;
         if let Some(parent) = dir.parent() {
@@ -341,12 +406,18 @@ impl Stream {
         let vfs = &env.vfs;
         let mut names: Vec<((u64, u32), String)> = Vec::new();
         let mut leftovers = Vec::new();
+        let mut quarantined = Vec::new();
         for n in vfs.list(dir).map_err(|e| StoreError::io(dir, e))? {
+            // A segment's or a quarantine file's creation that a crash cut
+            // short (durable.rs): it never held anything of the log.
             if n.strip_suffix(TMP_SUFFIX)
-                .and_then(parse_seg_name)
-                .is_some()
+                .is_some_and(|t| parse_seg_name(t).is_some() || is_quarantine(t))
             {
                 leftovers.push(dir.join(&n));
+                continue;
+            }
+            if is_quarantine(&n) {
+                quarantined.push(dir.join(&n));
                 continue;
             }
             match parse_seg_name(&n) {
@@ -446,6 +517,8 @@ impl Stream {
             sync_handles: 0,
             sealed_tail: AtomicBool::new(sealed),
             leftovers,
+            quarantined,
+            discarded: Mutex::new(Vec::new()),
         })
     }
 
@@ -454,6 +527,17 @@ impl Stream {
     /// of the log.
     pub fn leftovers(&self) -> &[PathBuf] {
         &self.leftovers
+    }
+
+    /// Quarantine files found when the stream was opened: copies of tails
+    /// that an earlier recovery discarded.
+    pub fn quarantined(&self) -> &[PathBuf] {
+        &self.quarantined
+    }
+
+    /// The tails this handle's recovery discarded ([`Stream::recover_end`]).
+    pub fn discarded(&self) -> Vec<Discarded> {
+        self.discarded.lock().expect("discarded lock").clone()
     }
 
     /// Sets the size at which segments are closed (tests use small ones).
@@ -551,22 +635,43 @@ impl Stream {
     }
 
     /// Recovery: declares where the last segment's valid data ends. When that
-    /// is before the end of the file (a torn tail), the segment is closed as
-    /// it is and a new one begins at logical position `next_start`.
+    /// is before the end of the file (a torn tail, which the caller has found
+    /// to be what a crash leaves), the tail is first copied to a quarantine
+    /// file beside the segment ([`quarantine_path`]) and recorded
+    /// ([`Stream::discarded`]); then the segment is closed as it is and a new
+    /// one begins at logical position `next_start`. Nothing is truncated.
     ///
     /// # Errors
-    /// I/O errors.
+    /// I/O errors; `Corrupted` when a quarantine file of that name exists
+    /// with other bytes.
     pub fn recover_end(&self, valid_end: u64, next_start: u64) -> Result<bool> {
         let last = self.last();
         let len = last.file.len().map_err(|e| StoreError::io(&last.path, e))?;
         last.valid_end.store(valid_end, Ordering::Release);
         if valid_end < len {
+            let mut tail = vec![0u8; (len - valid_end) as usize];
+            last.read_at(&mut tail, valid_end)?;
+            let quarantine = quarantine_path(&last.path, valid_end);
+            self.write_quarantine(&quarantine, &tail)?;
+            let sha256 = veritrail_core::hash::Hash(veritrail_core::hash::sha256(&[&tail]));
             tracing::warn!(
                 file = %last.path.display(),
                 valid_end,
                 discarded = len - valid_end,
-                "discarding a torn tail left by a crash; continuing in a new segment"
+                sha256 = %sha256.to_hex(),
+                quarantine = %quarantine.display(),
+                "discarding a torn tail left by a crash (copied to the quarantine file); continuing in a new segment"
             );
+            self.discarded
+                .lock()
+                .expect("discarded lock")
+                .push(Discarded {
+                    file: last.path.clone(),
+                    offset: valid_end,
+                    length: len - valid_end,
+                    sha256,
+                    quarantine,
+                });
             self.env
                 .flags
                 .apply(self.env.vfs.as_ref(), &last.path, Flag::Immutable);
@@ -574,6 +679,31 @@ impl Stream {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Writes the quarantine copy of a tail (whole or not at all; read-only,
+    /// immutable where possible). One left by a recovery that a crash cut
+    /// short is kept if it holds the same bytes.
+    fn write_quarantine(&self, path: &Path, tail: &[u8]) -> Result<()> {
+        let vfs = self.env.vfs.as_ref();
+        if vfs.exists(path) {
+            let f = vfs.open_read(path).map_err(|e| StoreError::io(path, e))?;
+            let len = f.len().map_err(|e| StoreError::io(path, e))?;
+            let mut have = vec![0u8; len as usize];
+            f.read_exact_at(&mut have, 0)
+                .map_err(|e| StoreError::io(path, e))?;
+            if have == tail {
+                return Ok(());
+            }
+            return Err(StoreError::corrupted(
+                path,
+                0,
+                "a quarantine file of this name exists with other bytes than the tail it copies",
+            ));
+        }
+        crate::durable::write_new(vfs, path, tail, 0o444)?;
+        self.env.flags.apply(vfs, path, Flag::Immutable);
+        Ok(())
     }
 
     /// Appends bytes to the live segment, first closing it and starting a

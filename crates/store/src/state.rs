@@ -104,10 +104,13 @@ pub(crate) struct Shared {
     pub poisoned: AtomicBool,
     /// Counters for metrics.
     pub stats: crate::stats::LogStats,
-    /// Discarded torn tails found on open: (file, bytes).
-    pub torn_tails: Mutex<Vec<(PathBuf, u64)>>,
     /// The checkpoint-publishing steps.
     pub publisher: Publisher,
+    /// When the log was opened and closed cleanly (`None` for a read-only
+    /// handle).
+    pub lifecycle: Option<Stream>,
+    /// A clean close was recorded (or the log is read-only).
+    pub closed: AtomicBool,
 }
 
 impl Shared {
@@ -145,6 +148,18 @@ impl Shared {
             return Err(self.poisoned_error());
         }
         Ok(())
+    }
+
+    /// Every tail recovery discarded when this log was opened, in every
+    /// stream.
+    pub fn discarded(&self) -> Vec<crate::segment::Discarded> {
+        let mut out = self.wal.discarded();
+        out.extend(self.checkpoints.discarded());
+        out.extend(self.index.discarded());
+        for l in self.levels.read().expect("levels lock").iter() {
+            out.extend(l.discarded());
+        }
+        out
     }
 
     pub fn level_stream(&self, level: u8) -> Option<Arc<Stream>> {

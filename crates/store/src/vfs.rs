@@ -1,5 +1,5 @@
 //! The storage seam. Every durable file operation of the store goes through
-//! [`Vfs`], so tests can substitute [`crate::memfs::MemFs`], which injects
+//! [`Vfs`], so tests can substitute `memfs::MemFs` (feature `testing`), which injects
 //! failures and simulates crashes that keep only synced bytes.
 //!
 //! Durable creation order (see `durable.rs`): create exclusive → write →

@@ -253,6 +253,35 @@ impl Bad {
     }
 }
 
+/// Whether `tail` — the bytes of the live WAL segment from the first record
+/// that does not decode to the end of the file — is what a crash leaves: a
+/// record cut short (its header or payload runs past the end, or its last
+/// byte and everything after it were never written and read as zeros), or
+/// nothing but zeros. A complete record that fails its checksum is damage,
+/// never a torn tail: recovery refuses it (the journald lesson,
+/// CVE-2023-31438/31439: truncate-and-continue hides tampering).
+pub fn crash_shaped(tail: &[u8]) -> bool {
+    if tail.len() < RECORD_OVERHEAD {
+        return true;
+    }
+    let word = u32::from_le_bytes(tail[0..4].try_into().expect("4 bytes"));
+    let len = (word & !END_OF_BATCH) as usize;
+    let last_nonzero = crate::segment::last_nonzero(tail);
+    if len > MAX_PAYLOAD {
+        // A length no writer writes, and zeros do not make.
+        return last_nonzero.is_none();
+    }
+    if RECORD_OVERHEAD + len > tail.len() {
+        return true;
+    }
+    // Complete on disk: torn only if its last byte (a payload always ends
+    // with `}`) and all after it are zero — written, but not made durable.
+    match last_nonzero {
+        None => true,
+        Some(z) => z + 1 < RECORD_OVERHEAD + len,
+    }
+}
+
 /// Reads records sequentially from a segment with a large buffer.
 pub struct Scanner<'a> {
     seg: &'a Segment,

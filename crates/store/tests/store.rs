@@ -811,3 +811,172 @@ fn an_unfinished_batch_is_refused_and_changes_nothing() {
     drop(log);
     verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap();
 }
+
+fn only_seg(fs: &MemFs, dir: &str) -> PathBuf {
+    let d = root().join("logs/default").join(dir);
+    let mut v: Vec<String> = fs_list(fs, &d)
+        .into_iter()
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    v.sort();
+    d.join(v.pop().unwrap())
+}
+
+/// A log that crashed (opened, written, never closed), with `tail` appended
+/// to the end of `stream`'s live segment as the crash left it.
+fn crashed_with(stream: &str, tail: &[u8]) -> MemFs {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    let log = dd.open_log("default", cfg()).unwrap();
+    let batch: Vec<Vec<u8>> = (0..10).map(entry).collect();
+    log.append(&batch).unwrap();
+    log.wait_for_checkpoint(10, Duration::from_secs(5)).unwrap();
+    let crashed = fs.crash(0);
+    drop(log);
+    crashed.append_raw(&only_seg(&crashed, stream), tail);
+    crashed
+}
+
+/// Issue 18.3: recovery drops only what a crash leaves — a record cut
+/// short, or bytes never written (zeros) — and copies it to a quarantine
+/// file first; a complete record that fails its checksum is damage and the
+/// log refuses to open.
+#[test]
+fn recovery_discards_only_what_a_crash_leaves_and_quarantines_it() {
+    let mut rec = Vec::new();
+    veritrail_store::wal::encode_record(&entry(99), true, &mut rec);
+    let mut cut_end = rec.clone();
+    let n = cut_end.len();
+    cut_end[n - 10..].fill(0);
+    let mut bad_crc = rec.clone();
+    bad_crc[5] ^= 1;
+    let mut then_more = rec[..rec.len() - 3].to_vec();
+    then_more.extend_from_slice(&[0; 40]);
+    then_more.push(b'x');
+    let note = b"test.example/default\n11\nAAAA\n\n\xe2\x80\x94 sig\n";
+    let mut cp = veritrail_store::checkpoints::encode(note);
+    let mut cp_bad = cp.clone();
+    cp_bad[20] ^= 1;
+    cp.truncate(cp.len() - 7);
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, bool);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "a WAL record cut short",
+            "wal",
+            rec[..rec.len() - 7].to_vec(),
+            true,
+        ),
+        ("a WAL header cut short", "wal", rec[..5].to_vec(), true),
+        ("zeros after the WAL", "wal", vec![0; 700], true),
+        (
+            "a WAL record whose end was never written",
+            "wal",
+            cut_end,
+            true,
+        ),
+        (
+            "a complete WAL record with a bad checksum",
+            "wal",
+            bad_crc,
+            false,
+        ),
+        (
+            "a cut WAL record followed by more data",
+            "wal",
+            then_more,
+            false,
+        ),
+        ("a checkpoint record cut short", "checkpoints", cp, true),
+        (
+            "a complete checkpoint record with a bad checksum",
+            "checkpoints",
+            cp_bad,
+            false,
+        ),
+        ("a hash record cut short", "hash/0", vec![7; 20], true),
+        ("zeros after hash/0", "hash/0", vec![0; 96], true),
+        (
+            "a complete hash record that is not the tree's",
+            "hash/0",
+            vec![7; 32],
+            false,
+        ),
+    ];
+    for (what, stream, tail, recovers) in cases {
+        let fs = crashed_with(stream, &tail);
+        let seg = only_seg(&fs, stream);
+        match reopen(&fs).open_log("default", cfg()) {
+            Ok(log) => {
+                assert!(recovers, "{what}: opened, but it is damage");
+                let d = log.discarded();
+                assert_eq!(d.len(), 1, "{what}: {d:?}");
+                assert_eq!(
+                    (d[0].file.clone(), d[0].length),
+                    (seg.clone(), tail.len() as u64),
+                    "{what}"
+                );
+                assert_eq!(
+                    fs.contents(&d[0].quarantine).unwrap(),
+                    tail,
+                    "{what}: the quarantine copy"
+                );
+                assert_eq!(d[0].sha256, Hash(veritrail_core::hash::sha256(&[&tail])));
+                assert_eq!(log.durable_size(), 10, "{what}: no acknowledged entry lost");
+                log.close();
+                let r = verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap();
+                assert_eq!(r.quarantined, vec![d[0].quarantine.clone()], "{what}");
+            }
+            Err(e) => {
+                assert!(!recovers, "{what}: refused: {e}");
+                assert!(
+                    matches!(&e, StoreError::Corrupted { file, .. } if *file == seg),
+                    "{what}: {e}"
+                );
+                // Refusing changed nothing: it refuses again.
+                assert!(reopen(&fs).open_log("default", cfg()).is_err(), "{what}");
+            }
+        }
+    }
+}
+
+/// Issue 18.5: after a clean close, nothing may be torn and nothing may be
+/// missing — a tail added or the newest checkpoint record removed is
+/// refused at open and found by verify, where a crash would be recovered.
+#[test]
+fn a_log_changed_after_its_clean_close_is_refused() {
+    let mut rec = Vec::new();
+    veritrail_store::wal::encode_record(&entry(99), true, &mut rec);
+    let fixture = || {
+        let fs = MemFs::new();
+        let dd = init(&fs);
+        let log = dd.open_log("default", cfg()).unwrap();
+        for k in 0..3 {
+            log.append(&[entry(k)]).unwrap();
+            log.wait_for_checkpoint(k + 1, Duration::from_secs(5))
+                .unwrap();
+        }
+        log.close();
+        fs
+    };
+    // A torn-looking WAL tail after the close.
+    let fs = fixture();
+    fs.append_raw(&only_seg(&fs, "wal"), &rec[..rec.len() - 7]);
+    let Err(e) = reopen(&fs).open_log("default", cfg()) else {
+        panic!("opened a log changed after its clean close")
+    };
+    assert!(e.to_string().contains("closed cleanly"), "{e}");
+    // The newest checkpoint record removed whole.
+    let fs = fixture();
+    let cps = only_seg(&fs, "checkpoints");
+    let bytes = fs.contents(&cps).unwrap();
+    let n = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap()) as usize;
+    let cut = bytes[..bytes.len() - (12 + n)].to_vec();
+    // Rewrite the file shorter (a tamperer with root can).
+    fs.append_raw_new(&cps, &cut);
+    let Err(e) = reopen(&fs).open_log("default", cfg()) else {
+        panic!("opened a log changed after its clean close")
+    };
+    assert!(e.to_string().contains("closed cleanly"), "{e}");
+    let e = verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap_err();
+    assert!(e.to_string().contains("removed"), "{e}");
+}

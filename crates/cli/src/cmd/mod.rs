@@ -58,14 +58,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Append { log } => append::run(&log),
         Command::Checkpoint { log } => checkpoint::run(&log),
         Command::Verify {
+            data,
             log,
             quiet,
             key,
             server: None,
             tiles: None,
             ..
-        } => verify::run(&log, quiet, key.as_deref()),
+        } => verify::run(&data.data, log.as_deref(), quiet, key.as_deref()),
         Command::Verify {
+            data,
             log,
             quiet,
             key,
@@ -74,14 +76,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             token,
             trust,
             resume,
-        } => remote_verify::run(
-            &remote::Remote::pick(server.as_deref(), tiles.as_deref(), &log.log, token)?,
-            &log.log,
-            key.as_deref(),
-            quiet,
-            trust.as_deref(),
-            resume.as_deref(),
-        ),
+        } => {
+            let log = crate::args::LogArgs {
+                data,
+                log: log.unwrap_or_else(|| "default".into()),
+            };
+            remote_verify::run(
+                &remote::Remote::pick(server.as_deref(), tiles.as_deref(), &log.log, token)?,
+                &log.log,
+                key.as_deref(),
+                quiet,
+                trust.as_deref(),
+                resume.as_deref(),
+            )
+        }
         Command::Export {
             log,
             filter,
@@ -156,7 +164,7 @@ pub fn open_data(path: &std::path::Path) -> anyhow::Result<DataDir> {
             p.display(),
             p.display()
         )),
-        other => anyhow::Error::new(other),
+        other => store_err(other),
     })
 }
 
@@ -206,7 +214,23 @@ pub fn open_log_with(
     config: veritrail_store::LogConfig,
 ) -> anyhow::Result<veritrail_store::Log> {
     let dd = open_data(&args.data.data)?;
-    dd.open_log(&args.log, config)
-        .map_err(store_err)
-        .with_context(|| format!("opening log {:?}", args.log))
+    open_recorded(&dd, &args.log, config).with_context(|| format!("opening log {:?}", args.log))
+}
+
+/// Opens a log for writing; what recovery discarded is recorded in
+/// `_system` first ([`veritrail_service::open`]).
+pub fn open_recorded(
+    dd: &DataDir,
+    name: &str,
+    config: veritrail_store::LogConfig,
+) -> anyhow::Result<veritrail_store::Log> {
+    veritrail_service::open::open_log(dd, name, config, "veritrail-cli").map_err(service_err)
+}
+
+/// Maps service errors: a store error underneath as [`store_err`].
+pub fn service_err(e: veritrail_service::ServiceError) -> anyhow::Error {
+    match e {
+        veritrail_service::ServiceError::Store(e) => store_err(e),
+        other => anyhow::Error::new(other),
+    }
 }

@@ -26,6 +26,8 @@ pub struct Remote {
     server: String,
     base: String,
     token: Option<String>,
+    /// A tlog-tiles tree in a local directory (`--tiles DIR` or `file://`).
+    local: Option<std::path::PathBuf>,
 }
 
 /// Why a request failed.
@@ -68,19 +70,32 @@ impl Remote {
             base: format!("{server}/v1/logs/{log}/"),
             server,
             token,
+            local: None,
         })
     }
 
     /// A client for any C2SP tlog-tiles log under `prefix` (where
-    /// `checkpoint` and `tile/…` are), e.g. a static mirror.
+    /// `checkpoint` and `tile/…` are): an http(s) URL, or a directory (a
+    /// path or a `file://` URL), such as a static mirror `export-tiles`
+    /// wrote.
     ///
     /// # Errors
-    /// A usage error for a URL that is not http(s).
+    /// A usage error for anything else.
     pub fn tiles(prefix: &str, token: Option<String>) -> anyhow::Result<Remote> {
         if !(prefix.starts_with("http://") || prefix.starts_with("https://")) {
-            return Err(Exit::usage(format!(
-                "--tiles {prefix:?}: expected an http:// or https:// URL"
-            )));
+            let dir = std::path::PathBuf::from(prefix.strip_prefix("file://").unwrap_or(prefix));
+            if !dir.join("checkpoint").is_file() {
+                return Err(Exit::usage(format!(
+                    "--tiles {prefix:?}: expected an http:// or https:// URL, or a directory holding `checkpoint` and `tile/`"
+                )));
+            }
+            return Ok(Remote {
+                agent: agent(),
+                server: dir.display().to_string(),
+                base: format!("{}/", dir.display()),
+                token,
+                local: Some(dir),
+            });
         }
         let base = format!("{}/", prefix.trim_end_matches('/'));
         Ok(Remote {
@@ -88,6 +103,7 @@ impl Remote {
             server: base.clone(),
             base,
             token,
+            local: None,
         })
     }
 
@@ -121,6 +137,18 @@ impl Remote {
     /// [`RemoteError`].
     pub fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, RemoteError> {
         let url = format!("{}{path}", self.base);
+        if let Some(dir) = &self.local {
+            return match std::fs::read(dir.join(path)) {
+                Ok(b) => Ok(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(RemoteError::NotFound(url))
+                }
+                Err(e) => Err(RemoteError::Transport {
+                    url,
+                    reason: e.to_string(),
+                }),
+            };
+        }
         let mut req = self.agent.get(&url);
         for (k, v) in query {
             req = req.query(k, v);

@@ -27,6 +27,9 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     client_ca: Option<PathBuf>,
+    header_timeout: Option<String>,
+    body_timeout: Option<String>,
+    max_connections_per_ip: Option<usize>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -50,6 +53,7 @@ pub struct Settings {
     pub private_checkpoints: bool,
     pub checkpoint_interval: Duration,
     pub tls: Option<TlsFiles>,
+    pub limits: veritrail_server::listen::Limits,
 }
 
 pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
@@ -69,6 +73,30 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             ))
         })?,
         None => Duration::from_secs(1),
+    };
+    let defaults = veritrail_server::listen::Limits::default();
+    let duration = |name: &str, v: Option<String>, default: Duration| match v {
+        Some(s) => {
+            interval(&s).ok_or_else(|| Exit::usage(format!("{name} {s:?}: use e.g. 10s or 2m")))
+        }
+        None => Ok(default),
+    };
+    let limits = veritrail_server::listen::Limits {
+        header_timeout: duration(
+            "header_timeout",
+            a.header_timeout.or(file.header_timeout),
+            defaults.header_timeout,
+        )?,
+        body_timeout: duration(
+            "body_timeout",
+            a.body_timeout.or(file.body_timeout),
+            defaults.body_timeout,
+        )?,
+        per_ip: match a.max_connections_per_ip.or(file.max_connections_per_ip) {
+            Some(0) => return Err(Exit::usage("max_connections_per_ip must be at least 1")),
+            Some(n) => n,
+            None => defaults.per_ip,
+        },
     };
     let (cert, key, ca) = (
         a.tls_cert.or(file.tls_cert),
@@ -103,6 +131,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             .unwrap_or(false),
         checkpoint_interval,
         tls,
+        limits,
     })
 }
 
@@ -137,6 +166,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let config = ServerConfig {
         private_checkpoints: s.private_checkpoints,
+        limits: s.limits,
         log: LogConfig {
             checkpoint_interval: s.checkpoint_interval,
             ..LogConfig::default()
@@ -173,30 +203,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             eprintln!("veritrail: shutting down: finishing requests, signing final checkpoints");
         };
-        match &s.tls {
-            Some(files) => {
-                let listener = std::net::TcpListener::bind(&s.listen)
-                    .with_context(|| format!("listening on {}", s.listen))?;
-                listener.set_nonblocking(true)?;
-                eprintln!(
-                    "veritrail: serving {} on https://{}",
-                    data.display(),
-                    listener.local_addr()?
-                );
-                veritrail_server::serve_tls(state, listener, files, shutdown).await?;
-            }
-            None => {
-                let listener = tokio::net::TcpListener::bind(&s.listen)
-                    .await
-                    .with_context(|| format!("listening on {}", s.listen))?;
-                eprintln!(
-                    "veritrail: serving {} on http://{}",
-                    data.display(),
-                    listener.local_addr()?
-                );
-                veritrail_server::serve(state, listener, shutdown).await?;
-            }
-        }
+        let listener = tokio::net::TcpListener::bind(&s.listen)
+            .await
+            .with_context(|| format!("listening on {}", s.listen))?;
+        eprintln!(
+            "veritrail: serving {} on {}://{}",
+            data.display(),
+            if s.tls.is_some() { "https" } else { "http" },
+            listener.local_addr()?
+        );
+        veritrail_server::serve(state, listener, s.tls.as_ref(), shutdown).await?;
         eprintln!("veritrail: stopped cleanly");
         anyhow::Ok(())
     })?;

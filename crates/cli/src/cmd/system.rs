@@ -10,10 +10,12 @@ use crate::exit::Exit;
 /// Opens `_system`; `busy` is the message when a server holds it.
 pub fn open(dd: &DataDir, busy: &str) -> anyhow::Result<Log> {
     dd.ensure_system_log().map_err(super::store_err)?;
-    dd.open_log(SYSTEM_LOG, LogConfig::default())
+    veritrail_service::open::open_log(dd, SYSTEM_LOG, LogConfig::default(), "veritrail-cli")
         .map_err(|e| match e {
-            StoreError::Locked(_) => Exit::usage(busy.to_owned()),
-            other => super::store_err(other),
+            veritrail_service::ServiceError::Store(StoreError::Locked(_)) => {
+                Exit::usage(busy.to_owned())
+            }
+            other => super::service_err(other),
         })
 }
 
@@ -47,10 +49,7 @@ pub fn record(
         target,
         metadata,
     };
-    record_blocking(log, &record).map_err(|e| match e {
-        veritrail_service::ServiceError::Store(e) => super::store_err(e),
-        other => anyhow::Error::new(other),
-    })
+    record_blocking(log, &record).map_err(super::service_err)
 }
 
 /// `uid 1000` when the environment names no user.

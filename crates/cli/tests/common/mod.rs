@@ -142,6 +142,38 @@ pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
     c.wait_with_output().unwrap()
 }
 
+/// Runs this build with `args`; returns (exit code, stdout, stderr).
+pub fn run3(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let o = run(args, stdin);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs this build with `args --data DATA`; returns (exit code, stdout then
+/// stderr).
+pub fn run_on(args: &[&str], data: &Path, stdin: Option<&str>) -> (i32, String) {
+    let mut all: Vec<&str> = args.to_vec();
+    let d = data.to_str().unwrap();
+    all.extend(["--data", d]);
+    let o = run(&all, stdin.unwrap_or(""));
+    (o.status.code().unwrap_or(-1), text(&o))
+}
+
+/// A flag-free copy of directory `from` at `to` (`cp -r`: immutability
+/// flags are not copied, so the copy can be damaged on purpose).
+pub fn copy_dir(from: &Path, to: &Path) {
+    assert!(Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// Stdout then stderr of a finished command, as text.
 pub fn text(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)

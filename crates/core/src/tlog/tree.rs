@@ -106,7 +106,7 @@ pub(crate) fn split_point(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// The perfect subtrees whose fold is MTH(D[start:end]), left to right.
+/// The perfect subtrees whose fold is MTH(D\[start:end\]), left to right.
 ///
 /// `start` must be a multiple of the largest power of two not above
 /// `end - start`, which holds for every range RFC 9162's recursion visits.

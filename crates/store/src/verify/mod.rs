@@ -38,6 +38,14 @@ pub struct VerifyReport {
     /// Bytes at the end of the WAL and checkpoint history that a running
     /// writer was still writing when they were read (left for the next run).
     pub in_flight: u64,
+    /// Entries no checkpoint covers yet: after a crash (the next open signs
+    /// one), or while a writer runs. After a clean close there are none.
+    pub uncovered: u64,
+    /// The last `lifecycle/` record: the log's last open, or its clean
+    /// close (`None` for a log written before lifecycle records existed).
+    pub lifecycle: Option<crate::lifecycle::Record>,
+    /// Quarantine files: copies of tails recovery discarded.
+    pub quarantined: Vec<PathBuf>,
 }
 
 /// Verifies log `name`: the checkpoint history, then the entries against
@@ -58,6 +66,7 @@ pub fn verify_log(
     let mut report = VerifyReport {
         origin: meta.origin.clone(),
         interrupted: streams.leftovers(),
+        quarantined: streams.quarantined(),
         ..VerifyReport::default()
     };
     let LogStreams {
@@ -86,7 +95,85 @@ pub fn verify_log(
     )?;
     progress(n, n.max(1));
     report.entries = n;
+    report.uncovered = n.saturating_sub(report.checkpoint_size);
+    report.lifecycle = lifecycle_pass(dd, &dir, &report)?;
     Ok(report)
+}
+
+/// The `lifecycle/` records against what the other passes found: entries
+/// and checkpoints never fewer than a record says there were, and after a
+/// clean close exactly as many, with every entry covered by the newest
+/// checkpoint. Cutting the newest checkpoint records away is found here.
+fn lifecycle_pass(
+    dd: &DataDir,
+    dir: &std::path::Path,
+    report: &VerifyReport,
+) -> Result<Option<crate::lifecycle::Record>> {
+    use crate::lifecycle::{Event, RECORD};
+    let sdir = dir.join(crate::lifecycle::DIR);
+    if !dd.vfs().is_dir(&sdir) {
+        return Ok(None);
+    }
+    let s = crate::segment::Stream::open(dd.env(), &sdir, crate::segment::Kind::Lifecycle, 0)?;
+    let records = crate::lifecycle::records(&s)?;
+    let total = s.record_count(RECORD);
+    let last_seg = s.last();
+    if (records.len() as u64) < total {
+        return Err(StoreError::corrupted(
+            &last_seg.path,
+            record_offset(records.len() as u64 - last_seg.header.start),
+            "a lifecycle record fails its check",
+        ));
+    }
+    let mut prev: Option<crate::lifecycle::Record> = None;
+    for r in &records {
+        if let Some(p) = prev {
+            if r.entries < p.entries || r.checkpoints < p.checkpoints {
+                return Err(StoreError::corrupted(
+                    &last_seg.path,
+                    0,
+                    format!("lifecycle records go backwards ({} entries and {} checkpoints, then {} and {})", p.entries, p.checkpoints, r.entries, r.checkpoints),
+                ));
+            }
+        }
+        prev = Some(*r);
+    }
+    let Some(last) = prev else { return Ok(None) };
+    if report.entries < last.entries || report.checkpoints < last.checkpoints {
+        return Err(StoreError::corrupted(
+            &last_seg.path,
+            0,
+            format!(
+                "the log held {} entries and {} checkpoints when it was last {}, but now holds {} and {}: {} were removed",
+                last.entries,
+                last.checkpoints,
+                if last.event == Event::Close { "closed cleanly" } else { "opened" },
+                report.entries,
+                report.checkpoints,
+                if report.checkpoints < last.checkpoints { "checkpoint records" } else { "entries" },
+            ),
+        ));
+    }
+    if last.event == Event::Close
+        && (report.entries != last.entries
+            || report.checkpoints != last.checkpoints
+            || report.uncovered > 0)
+    {
+        return Err(StoreError::corrupted(
+            &last_seg.path,
+            0,
+            format!(
+                "the log was closed cleanly with {} entries and {} checkpoints, all covered, and never opened again, but now holds {} entries ({} not covered by any checkpoint) and {} checkpoints",
+                last.entries, last.checkpoints, report.entries, report.uncovered, report.checkpoints
+            ),
+        ));
+    }
+    Ok(Some(last))
+}
+
+/// Where the `k`-th record of a lifecycle segment begins.
+fn record_offset(k: u64) -> u64 {
+    crate::segment::HEADER_LEN + k * crate::lifecycle::RECORD
 }
 
 /// Recovery only ever leaves one interrupted commit group after a segment's
