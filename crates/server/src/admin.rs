@@ -82,7 +82,7 @@ pub async fn create(
     params: Params,
     ip: ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    crate::TimedBody(body): crate::TimedBody,
 ) -> Result<Response, AppError> {
     params.only(&[])?;
     let t = required(&st, &headers, ip).await?;
@@ -205,7 +205,7 @@ pub async fn create_log(
     params: Params,
     ip: ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    crate::TimedBody(body): crate::TimedBody,
 ) -> Result<Response, AppError> {
     params.only(&[])?;
     let t = required(&st, &headers, ip).await?;

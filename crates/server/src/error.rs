@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use veritrail_core::EventError;
+use veritrail_service::store::StoreError;
 use veritrail_service::{IngestError, ServiceError};
-use veritrail_store::StoreError;
 
 /// An error answered to a client.
 #[derive(Debug)]

@@ -13,8 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use veritrail_service::ingest::IdempotencyKey;
+use veritrail_service::store::datadir::SYSTEM_LOG;
 use veritrail_service::{Format, Input, Options, Outcome, Wait};
-use veritrail_store::datadir::SYSTEM_LOG;
 
 use crate::auth::{required, ClientIp};
 use crate::error::{shown, AppError};
@@ -83,7 +83,7 @@ pub async fn post_events(
     params: Params,
     ip: ClientIp,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    crate::TimedBody(body): crate::TimedBody,
 ) -> Result<Response, AppError> {
     let params = params.only(&["wait"])?;
     let wait = match params.one_of("wait", &["proof", "none"])? {
@@ -96,9 +96,6 @@ pub async fn post_events(
         return Err(AppError::forbidden(&format!("append to log {log_name:?}")));
     }
     st.log(&log_name)?;
-    let body = body.map_err(|_| {
-        AppError::too_large(format!("the request body exceeds {} MiB", MAX_BODY >> 20))
-    })?;
     const ACCEPTED: &str = "application/json or application/x-ndjson";
     let media = crate::media_type(&headers, ACCEPTED)?;
     let format = Format::from_media_type(&media)

@@ -28,7 +28,6 @@ pub use veritrail_service::tokens;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode, Uri};
 use axum::middleware::Next;
@@ -72,28 +71,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/tokens/{id}", delete(admin::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            body_deadline,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            record_integrity_errors,
-        ))
         .with_state(state.clone());
-    // Before routing: a bounded URI, and `//` read as `/` (a tlog-tiles
-    // client given a prefix with a trailing slash asks for `…//checkpoint`).
+    // One middleware around everything, before routing (so that it can
+    // rewrite the path): a bounded URI, `//` read as `/` (a tlog-tiles
+    // client given a prefix with a trailing slash asks for `…//checkpoint`),
+    // responses counted by status, and a refused damaged entry recorded.
     Router::new()
-        .fallback_service(
-            tower::ServiceBuilder::new()
-                .map_request(collapse_slashes)
-                .service(inner),
-        )
-        .layer(axum::middleware::from_fn(bounded_uri))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            metrics::count_status,
-        ))
+        .fallback_service(inner)
+        .layer(axum::middleware::from_fn_with_state(state, edge))
 }
 
 /// `GET /healthz`: `ok` once every log has been recovered and opened and
@@ -136,90 +121,28 @@ async fn method_not_allowed(req: Request) -> AppError {
     )
 }
 
-async fn bounded_uri(req: Request, next: Next) -> Response {
-    let len = req.uri().to_string().len();
-    if len > MAX_URI {
-        return AppError::new(
+/// The middleware every request goes through (see [`app`]).
+async fn edge(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let len = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    let resp = if len > MAX_URI {
+        AppError::new(
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             format!("the request URI is {len} bytes; at most {MAX_URI} are accepted"),
         )
-        .into_response();
-    }
-    next.run(req).await
-}
-
-fn collapse_slashes(mut req: Request) -> Request {
-    let uri = req.uri();
-    if uri.path().contains("//") {
-        let mut path = String::with_capacity(uri.path().len());
-        for c in uri.path().chars() {
-            if !(c == '/' && path.ends_with('/')) {
-                path.push(c);
-            }
+        .into_response()
+    } else {
+        if uri.path().contains("//") {
+            collapse_slashes(&mut req);
         }
-        let pq = match uri.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path,
-        };
-        if let Ok(p) = pq.parse::<axum::http::uri::PathAndQuery>() {
-            let mut parts = uri.clone().into_parts();
-            parts.path_and_query = Some(p);
-            if let Ok(u) = Uri::from_parts(parts) {
-                *req.uri_mut() = u;
-            }
-        }
+        next.run(req).await
+    };
+    if let Some(c) = st.http_status.get(resp.status().as_u16() as usize) {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    req
-}
-
-/// Reads the whole request body within the body deadline and the size
-/// limit, before the handler runs: a client that trickles its body is cut
-/// off (408), one that sends too much is refused (413).
-async fn body_deadline(
-    State(st): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Result<Response, AppError> {
-    let (parts, body) = req.into_parts();
-    let limit = st.config.limits.body_timeout;
-    let bytes =
-        match tokio::time::timeout(limit, axum::body::to_bytes(body, ingest::MAX_BODY)).await {
-            Err(_) => {
-                return Err(AppError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "body_timeout",
-                    format!("the request body did not arrive within {limit:?}"),
-                ))
-            }
-            Ok(Err(e)) => {
-                let too_large = std::error::Error::source(&e)
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-                return Err(if too_large {
-                    AppError::too_large(format!(
-                        "the request body exceeds {} MiB",
-                        ingest::MAX_BODY >> 20
-                    ))
-                } else {
-                    AppError::bad_request("bad_body", "the request body could not be read")
-                });
-            }
-            Ok(Ok(b)) => b,
-        };
-    Ok(next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await)
-}
-
-/// After a response that refused a damaged entry: records it in `_system`
-/// (`integrity.error`), so the finding is evidence too.
-async fn record_integrity_errors(
-    State(st): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let resp = next.run(req).await;
     if let Some(f) = resp.extensions().get::<error::IntegrityFailure>().cloned() {
+        // A refused damaged entry is evidence too.
         if let Err(e) = st
             .audit(
                 "integrity.error",
@@ -234,6 +157,65 @@ async fn record_integrity_errors(
         }
     }
     resp
+}
+
+fn collapse_slashes(req: &mut Request) {
+    let uri = req.uri();
+    let mut path = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    let pq = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    if let Ok(p) = pq.parse::<axum::http::uri::PathAndQuery>() {
+        let mut parts = uri.clone().into_parts();
+        parts.path_and_query = Some(p);
+        if let Ok(u) = Uri::from_parts(parts) {
+            *req.uri_mut() = u;
+        }
+    }
+}
+
+/// A request body read whole within the body timeout and the size limit
+/// before the handler uses it: a client that trickles its body is cut off
+/// (408), one that sends too much is refused (413). The extractor of the
+/// handlers that take bodies.
+pub struct TimedBody(pub axum::body::Bytes);
+
+impl axum::extract::FromRequest<Arc<AppState>> for TimedBody {
+    type Rejection = AppError;
+    async fn from_request(req: Request, st: &Arc<AppState>) -> Result<Self, AppError> {
+        let limit = st.config.limits.body_timeout;
+        match tokio::time::timeout(
+            limit,
+            axum::body::to_bytes(req.into_body(), ingest::MAX_BODY),
+        )
+        .await
+        {
+            Err(_) => Err(AppError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the request body did not arrive within {limit:?}"),
+            )),
+            Ok(Err(e)) => {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                Err(if too_large {
+                    AppError::too_large(format!(
+                        "the request body exceeds {} MiB",
+                        ingest::MAX_BODY >> 20
+                    ))
+                } else {
+                    AppError::bad_request("bad_body", "the request body could not be read")
+                })
+            }
+            Ok(Ok(b)) => Ok(TimedBody(b)),
+        }
+    }
 }
 
 /// Records the server's start in `_system`.

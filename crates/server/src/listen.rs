@@ -4,7 +4,7 @@
 //! between requests on a kept-alive connection), a TLS handshake too, and
 //! one address holds at most `per_ip` connections at once (more are closed
 //! at once and counted). The body's own deadline is a middleware
-//! (`crate::body_deadline`). Shutdown stops accepting, lets the requests in
+//! ([`crate::TimedBody`]). Shutdown stops accepting, lets the requests in
 //! flight finish (up to 30 s), then returns.
 
 use std::collections::HashMap;

@@ -5,22 +5,12 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use veritrail_store::stats::{BATCH_BUCKETS, FSYNC_BUCKETS};
+use veritrail_service::store::stats::{BATCH_BUCKETS, FSYNC_BUCKETS};
 
 use crate::state::AppState;
-
-/// Middleware: counts every response by status code.
-pub async fn count_status(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
-    if let Some(c) = st.http_status.get(resp.status().as_u16() as usize) {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-    resp
-}
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -28,8 +18,8 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// The handler.
 pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
-    let now = veritrail_store::now_nanos();
-    let logs: Vec<(String, Arc<veritrail_store::Log>)> = st.logs();
+    let now = veritrail_service::store::now_nanos();
+    let logs: Vec<(String, Arc<veritrail_service::store::Log>)> = st.logs();
     let mut o = String::with_capacity(4096);
     header(
         &mut o,

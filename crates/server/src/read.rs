@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use veritrail_core::hash::Hash;
 use veritrail_core::tile::{Tile, TileKind};
-use veritrail_store::datadir::SYSTEM_LOG;
+use veritrail_service::store::datadir::SYSTEM_LOG;
 
 use veritrail_service::ServiceError;
 
@@ -158,7 +158,7 @@ pub async fn checkpoint_at(
 }
 
 /// 400 for a tree size beyond the latest checkpoint (not signed yet).
-fn beyond_latest(log: &veritrail_store::Log, size: Option<u64>) -> Result<(), AppError> {
+fn beyond_latest(log: &veritrail_service::store::Log, size: Option<u64>) -> Result<(), AppError> {
     let latest = log.published().size;
     match size {
         Some(s) if s > latest => Err(AppError::bad_request(
@@ -206,7 +206,7 @@ pub async fn tile(
         .await
         .map_err(|e| AppError::internal(&e))?;
     let data = data.map_err(|e| match e {
-        veritrail_store::StoreError::OutOfRange(m) => AppError::not_found(m),
+        veritrail_service::store::StoreError::OutOfRange(m) => AppError::not_found(m),
         other => AppError::from(other),
     })?;
     let mut resp = (StatusCode::OK, data).into_response();
@@ -404,14 +404,15 @@ pub async fn query(
     reader(&token, &name)?;
     let p = params.only(&QUERY_PARAMS)?;
     let limit = p.u64("limit")?;
-    if limit == Some(0) || limit.is_some_and(|l| l > u64::from(veritrail_index::MAX_LIMIT)) {
+    if limit == Some(0) || limit.is_some_and(|l| l > u64::from(veritrail_service::index::MAX_LIMIT))
+    {
         return Err(AppError::bad_request(
             "bad_query",
-            format!("limit must be 1..={}", veritrail_index::MAX_LIMIT),
+            format!("limit must be 1..={}", veritrail_service::index::MAX_LIMIT),
         ));
     }
     let text = |k: &str| p.str(k).map(str::to_owned);
-    let filter = veritrail_index::Filter {
+    let filter = veritrail_service::index::Filter {
         since: time_param(&p, "since")?,
         until: time_param(&p, "until")?,
         actor: text("actor"),

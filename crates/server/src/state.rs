@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use veritrail_service::audit::{Actor, AuditRecord};
+use veritrail_service::store::{DataDir, LogConfig, StoreError};
 use veritrail_service::{Service, ServiceConfig, ServiceError};
-use veritrail_store::{DataDir, LogConfig, StoreError};
 
 use crate::error::AppError;
 use crate::tokens::Token;

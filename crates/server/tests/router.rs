@@ -19,7 +19,7 @@ use veritrail_core::proof::verify_inclusion;
 use veritrail_core::tree::{LeafIndex, TreeSize};
 use veritrail_server::tokens::Role;
 use veritrail_server::{app, AppState, ServerConfig};
-use veritrail_store::{DataDir, LogConfig, RealFs};
+use veritrail_service::store::{DataDir, LogConfig, RealFs};
 
 struct Fixture {
     _tmp: tempfile::TempDir,

@@ -28,3 +28,6 @@ pub mod tokens;
 pub use app::{Service, ServiceConfig};
 pub use error::{blocking, Result, ServiceError};
 pub use ingest::{Format, IngestError, Input, Options, Outcome, Receipt, Wait};
+/// The layers below, for the edges (which depend on this crate alone).
+pub use veritrail_index as index;
+pub use veritrail_store as store;
