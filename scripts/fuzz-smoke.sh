@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of veritrail-core for a few seconds each, from its seed corpus.
+# Runs every cargo-fuzz target (veritrail-core's and veritrail-collect's) for a few seconds
+# each, from its seed corpus.
 # Usage: scripts/fuzz-smoke.sh [seconds per target, default 10]
 set -euo pipefail
 secs=${1:-10}
-cd "$(dirname "$0")/../crates/core"
+root=$(cd "$(dirname "$0")/.." && pwd)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-for t in note checkpoint tile_path entry_bundle event bundle json; do
+for ct in core:note core:checkpoint core:tile_path core:entry_bundle core:event core:bundle core:json \
+  collect:framing collect:syslog collect:auditd; do
+  crate=${ct%%:*} t=${ct#*:}
+  cd "$root/crates/$crate"
   work=$(mktemp -d)
   cp fuzz/corpus/$t/seed-* "$work"/
   echo "fuzz: $t for ${secs}s"
@@ -15,7 +19,7 @@ for t in note checkpoint tile_path entry_bundle event bundle json; do
   grep -E 'stat::number_of_executed_units' "$log" || true
   if [ "$rc" -ne 0 ]; then
     tail -40 "$log" >&2
-    echo "fuzz: $t failed (exit $rc); crash inputs are in crates/core/fuzz/artifacts/$t/" >&2
+    echo "fuzz: $t failed (exit $rc); crash inputs are in crates/$crate/fuzz/artifacts/$t/" >&2
     exit 1
   fi
   rm -rf "$work" "$log"

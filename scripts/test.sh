@@ -23,6 +23,16 @@ command -v chattr >/dev/null || need_apt+=(e2fsprogs)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import cryptography' 2>/dev/null || need_apt+=(python3-cryptography)
+# Real syslog senders for crates/cli/tests/syslog.rs: util-linux logger,
+# Debian's rsyslog with its TLS driver, openssl's s_client.
+command -v logger >/dev/null || need_apt+=(bsdutils)
+[ -x /usr/sbin/rsyslogd ] || need_apt+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || need_apt+=(rsyslog-gnutls)
+command -v openssl >/dev/null || need_apt+=(openssl)
+# journalctl, and systemd-journal-remote to write the journal files that
+# crates/cli/tests/sources.rs forwards.
+command -v journalctl >/dev/null || need_apt+=(systemd)
+ls /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote >/dev/null 2>&1 || need_apt+=(systemd-journal-remote)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

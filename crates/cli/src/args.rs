@@ -216,6 +216,18 @@ pub enum Command {
     /// (stderr, exit code 1, webhook) on inconsistency, a bad signature, or a
     /// log that stopped advancing.
     Monitor(MonitorArgs),
+    /// Ship files, standard input, the systemd journal or the kernel audit
+    /// log to a server, exactly once, in order: follows appends, rotation by
+    /// rename and by copytruncate, and files that appear later under a glob;
+    /// reads lines with the syslog recognizers; spools on disk while the
+    /// server is unreachable; records each file's offset (or the journal's
+    /// cursor) only once the server has acknowledged it.
+    Forward(ForwardArgs),
+    /// Watch files and directories for changes (file-integrity monitoring):
+    /// records every file's hash at the first start, then each creation,
+    /// modification, attribute change, rename and deletion — also those made
+    /// while the watcher was stopped, found at its next start.
+    Watch(WatchArgs),
     /// Rebuild a log's derived query index from the log (the server must not be running).
     Reindex {
         #[command(flatten)]
@@ -269,6 +281,76 @@ pub struct ServeArgs {
     /// Connections one client address may hold at once [default: 256].
     #[arg(long, env = "VERITRAIL_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// Receive syslog over UDP on this address, e.g. 0.0.0.0:514.
+    #[arg(long, env = "VERITRAIL_SYSLOG_UDP")]
+    pub syslog_udp: Option<String>,
+    /// Receive syslog over TCP (RFC 6587, octet counting or LF) on this address.
+    #[arg(long, env = "VERITRAIL_SYSLOG_TCP")]
+    pub syslog_tcp: Option<String>,
+    /// Receive syslog over TLS (RFC 5425) on this address.
+    #[arg(long, env = "VERITRAIL_SYSLOG_TLS")]
+    pub syslog_tls: Option<String>,
+    /// Certificate chain (PEM) for syslog over TLS [default: --tls-cert].
+    #[arg(long, env = "VERITRAIL_SYSLOG_TLS_CERT")]
+    pub syslog_tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for syslog over TLS [default: --tls-key].
+    #[arg(long, env = "VERITRAIL_SYSLOG_TLS_KEY")]
+    pub syslog_tls_key: Option<PathBuf>,
+    /// Require syslog senders over TLS to present a certificate signed by this CA.
+    #[arg(long, env = "VERITRAIL_SYSLOG_CLIENT_CA")]
+    pub syslog_client_ca: Option<PathBuf>,
+    /// The log syslog messages go to [default: default].
+    #[arg(long, env = "VERITRAIL_SYSLOG_LOG")]
+    pub syslog_log: Option<String>,
+}
+
+/// `veritrail forward` settings.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ForwardArgs {
+    /// TOML file with the same settings (server, token, log, files, stdin, journal, journal_files, journalctl, auditd, from_start, state, spool, spool_max_mib).
+    #[arg(long, env = "VERITRAIL_FORWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Server URL (http://host:port).
+    #[arg(long, env = "VERITRAIL_SERVER")]
+    pub server: Option<String>,
+    /// A writer token for the log.
+    #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The log to write to [default: default].
+    #[arg(long)]
+    pub log: Option<String>,
+    /// Files to follow; globs (quoted) pick up files that appear later.
+    pub files: Vec<String>,
+    /// Ship the lines of standard input instead, then exit.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Ship the systemd journal (`journalctl -o json`), resuming at the last acknowledged cursor.
+    #[arg(long)]
+    pub journal: bool,
+    /// Read this journal file instead of the system's (implies --journal; repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub journal_file: Vec<PathBuf>,
+    /// The journalctl program [default: journalctl].
+    #[arg(long, value_name = "PATH")]
+    pub journalctl: Option<PathBuf>,
+    /// The files (or --stdin) are the kernel audit log: assemble its records into events [default file: /var/log/audit/audit.log].
+    #[arg(long)]
+    pub auditd: bool,
+    /// Read files the state does not know from their start, not their end.
+    #[arg(long)]
+    pub from_start: bool,
+    /// Ship what is there, then exit once all of it is acknowledged (for cron).
+    #[arg(long)]
+    pub once: bool,
+    /// Where each file's acknowledged offset is kept [default: ./veritrail-forward.state].
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Where batches wait until acknowledged [default: ./veritrail-forward.spool].
+    #[arg(long)]
+    pub spool: Option<PathBuf>,
+    /// Largest spool, in MiB; a full spool stops the reading [default: 1024].
+    #[arg(long)]
+    pub spool_max_mib: Option<u64>,
 }
 
 /// `veritrail monitor` settings.
@@ -454,4 +536,41 @@ pub enum BenchCommand {
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
         syncs_in_flight: Option<u16>,
     },
+}
+
+/// `veritrail watch` settings.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WatchArgs {
+    /// TOML file with the same settings (server, token, log, paths, state, spool, spool_max_mib, hash_max_mib, quiet_ms).
+    #[arg(long, env = "VERITRAIL_WATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Server URL (http://host:port).
+    #[arg(long, env = "VERITRAIL_SERVER")]
+    pub server: Option<String>,
+    /// A writer token for the log.
+    #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The log to write to [default: default].
+    #[arg(long)]
+    pub log: Option<String>,
+    /// Files and directories to watch (directories recursively).
+    pub paths: Vec<PathBuf>,
+    /// The baseline: every watched file's size, owner, mode and hash [default: ./veritrail-watch.state].
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Where batches wait until acknowledged [default: ./veritrail-watch.spool].
+    #[arg(long)]
+    pub spool: Option<PathBuf>,
+    /// Largest spool, in MiB [default: 1024].
+    #[arg(long)]
+    pub spool_max_mib: Option<u64>,
+    /// Files larger than this (MiB) are not hashed [default: 64].
+    #[arg(long)]
+    pub hash_max_mib: Option<u64>,
+    /// A file quiet this long (ms) after a burst of changes gets its event [default: 500].
+    #[arg(long)]
+    pub quiet_ms: Option<u64>,
+    /// Scan, record what changed since the last run, ship it and exit.
+    #[arg(long)]
+    pub once: bool,
 }

@@ -41,6 +41,7 @@ fn api_md_curl_examples_work() {
         mut child,
         admin,
         addr,
+        ..
     } = common::start(&data);
     let admin = admin.expect("admin token");
     let writer = common::token(&addr, &admin, r#"{"role":"writer","logs":["default"]}"#);

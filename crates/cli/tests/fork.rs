@@ -31,7 +31,9 @@ fn copy(from: &Path, to: &Path) {
 
 /// A server for `data` with an auditor token; returns (child, url, token).
 fn serve(data: &Path) -> (std::process::Child, String, String) {
-    let common::Server { child, admin, addr } = common::start(data);
+    let common::Server {
+        child, admin, addr, ..
+    } = common::start(data);
     let admin = admin.expect("first start prints an admin token");
     let auditor = common::token(&addr, &admin, r#"{"role":"auditor"}"#);
     (child, format!("http://{addr}"), auditor)

@@ -214,7 +214,9 @@ fn formats_match_golden_files_and_server_agrees() {
     }
 
     // The same answers through a server.
-    let common::Server { child, admin, addr } = common::start(&data);
+    let common::Server {
+        child, admin, addr, ..
+    } = common::start(&data);
     let reader = common::token(&addr, admin.as_deref().unwrap(), r#"{"role":"auditor"}"#);
     let url = format!("http://{addr}");
     let (code, out, err) = run(

@@ -77,6 +77,7 @@ fn readme_runs_as_written() {
         child: mut server,
         admin,
         addr,
+        ..
     } = common::serve_child(cmd, &[("VERITRAIL_LISTEN", "127.0.0.1:0")]);
     let admin = admin.expect("serve printed a first admin token");
     assert!(

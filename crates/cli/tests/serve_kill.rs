@@ -17,6 +17,7 @@ fn sigkill_during_http_ingest_keeps_every_201() {
         mut child,
         admin,
         addr,
+        ..
     } = start(&data);
     let admin = admin.expect("first start prints an admin token");
     let writer = token(

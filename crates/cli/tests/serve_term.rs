@@ -14,6 +14,7 @@ fn sigterm_signs_a_final_checkpoint_and_exits_zero() {
         mut child,
         admin,
         addr,
+        ..
     } = common::start(&data);
     let writer = common::token(
         &addr,

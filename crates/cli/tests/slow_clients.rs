@@ -32,7 +32,9 @@ fn until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, Duration) {
 fn trickling_heads_and_bodies_and_too_many_connections_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let common::Server { child, admin, addr } = common::start_with(
+    let common::Server {
+        child, admin, addr, ..
+    } = common::start_with(
         &data,
         &[
             "--listen",

@@ -68,6 +68,7 @@ fn https_and_mutual_tls() {
         mut child,
         admin,
         addr: listen,
+        ..
     } = common::start_with(
         &data,
         &["--config", cfg.to_str().unwrap()],

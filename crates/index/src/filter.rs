@@ -13,7 +13,7 @@ pub const MAX_LIMIT: u32 = 1000;
 pub struct Filter {
     /// Actor id, exact.
     pub actor: Option<String>,
-    /// Action, exact; `auth.*` (or `auth*`) matches a prefix.
+    /// Action, exact; `auth.*` (or `auth*`) matches a prefix, `*` any.
     pub action: Option<String>,
     /// Outcome, exact.
     pub outcome: Option<String>,
@@ -55,6 +55,8 @@ pub(crate) fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) 
             .map(|p| format!("{p}."))
             .or_else(|| a.strip_suffix('*').map(str::to_owned))
         {
+            // `*` alone: any action.
+            Some(prefix) if prefix.is_empty() => {}
             // A prefix as a range, so the action index is used.
             Some(prefix) => {
                 let mut upper = prefix.clone().into_bytes();

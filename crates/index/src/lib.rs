@@ -272,6 +272,14 @@ mod tests {
         );
         assert_eq!(
             q(Filter {
+                action: Some("*".into()),
+                ..Filter::default()
+            }),
+            want(&|_| true),
+            "`*` alone is any action"
+        );
+        assert_eq!(
+            q(Filter {
                 source: Some("web-1".into()),
                 ..Filter::default()
             }),

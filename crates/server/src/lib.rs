@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod params;
 pub mod read;
 pub mod state;
+pub mod syslog;
 pub mod throttle;
 pub mod tls;
 

@@ -176,6 +176,39 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     );
     header(
         &mut o,
+        "veritrail_syslog_messages_total",
+        "counter",
+        "Syslog messages stored, by transport.",
+    );
+    for (i, t) in ["udp", "tcp", "tls"].iter().enumerate() {
+        let v = st.syslog_stats.stored[i].load(Ordering::Relaxed);
+        let _ = writeln!(
+            o,
+            "veritrail_syslog_messages_total{{transport=\"{t}\"}} {v}"
+        );
+    }
+    header(
+        &mut o,
+        "veritrail_syslog_refused_total",
+        "counter",
+        "Syslog connections refused (TLS handshake) or closed on a framing error.",
+    );
+    let _ = writeln!(
+        o,
+        "veritrail_syslog_refused_total {}",
+        st.syslog_stats.refused.load(Ordering::Relaxed)
+    );
+    if let Some(d) = st.syslog_stats.udp_drops() {
+        header(
+            &mut o,
+            "veritrail_syslog_udp_drops_total",
+            "counter",
+            "Datagrams the kernel dropped on the syslog UDP socket (its receive buffer was full), from /proc/net/udp.",
+        );
+        let _ = writeln!(o, "veritrail_syslog_udp_drops_total {d}");
+    }
+    header(
+        &mut o,
         "veritrail_http_responses_total",
         "counter",
         "HTTP responses by status code.",

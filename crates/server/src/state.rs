@@ -52,6 +52,10 @@ pub struct AppState {
     pub failures: crate::throttle::Failures,
     /// Responses sent, by HTTP status code (index = code).
     pub http_status: Vec<std::sync::atomic::AtomicU64>,
+    /// The syslog listeners' counters.
+    pub syslog_stats: crate::syslog::SyslogStats,
+    /// The syslog listeners, stopped before the logs close.
+    pub syslog: tokio::sync::Mutex<Option<crate::syslog::SyslogHandle>>,
 }
 
 impl Deref for AppState {
@@ -95,6 +99,8 @@ impl AppState {
             http_status: (0..600)
                 .map(|_| std::sync::atomic::AtomicU64::new(0))
                 .collect(),
+            syslog_stats: crate::syslog::SyslogStats::default(),
+            syslog: tokio::sync::Mutex::new(None),
         }))
     }
 
@@ -174,6 +180,9 @@ impl AppState {
 
     /// Records the stop and closes every log (each signs a final checkpoint).
     pub async fn close(&self) {
+        if let Some(h) = self.syslog.lock().await.take() {
+            h.stop().await;
+        }
         self.flush_auth_failures(true).await;
         let _ = self
             .audit("system.stop", None, None, None, serde_json::json!({}))

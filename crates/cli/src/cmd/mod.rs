@@ -5,6 +5,7 @@ mod bench;
 mod checkpoint;
 mod export;
 mod export_tiles;
+mod forward;
 mod init;
 mod keygen;
 mod logs;
@@ -17,12 +18,14 @@ mod remote;
 mod remote_verify;
 mod render;
 mod serve;
+mod ship;
 mod status;
 mod system;
 mod token;
 mod verify;
 mod verify_bundle;
 mod verify_receipt;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -108,6 +111,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             since_checkpoint.as_deref(),
         ),
         Command::Monitor(args) => monitor::run(&args),
+        Command::Forward(args) => forward::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Prove {
             log,
             index,

@@ -30,6 +30,13 @@ struct FileConfig {
     header_timeout: Option<String>,
     body_timeout: Option<String>,
     max_connections_per_ip: Option<usize>,
+    syslog_udp: Option<String>,
+    syslog_tcp: Option<String>,
+    syslog_tls: Option<String>,
+    syslog_tls_cert: Option<PathBuf>,
+    syslog_tls_key: Option<PathBuf>,
+    syslog_client_ca: Option<PathBuf>,
+    syslog_log: Option<String>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -54,6 +61,7 @@ pub struct Settings {
     pub checkpoint_interval: Duration,
     pub tls: Option<TlsFiles>,
     pub limits: veritrail_server::listen::Limits,
+    pub syslog: veritrail_server::syslog::SyslogConfig,
 }
 
 pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
@@ -98,6 +106,38 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             None => defaults.per_ip,
         },
     };
+    let syslog_tls_files = match (
+        a.syslog_tls_cert
+            .or(file.syslog_tls_cert)
+            .or(a.tls_cert.clone())
+            .or(file.tls_cert.clone()),
+        a.syslog_tls_key
+            .or(file.syslog_tls_key)
+            .or(a.tls_key.clone())
+            .or(file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert,
+            key,
+            client_ca: a.syslog_client_ca.or(file.syslog_client_ca),
+        }),
+        _ => None,
+    };
+    let syslog = veritrail_server::syslog::SyslogConfig {
+        udp: a.syslog_udp.or(file.syslog_udp),
+        tcp: a.syslog_tcp.or(file.syslog_tcp),
+        tls: a.syslog_tls.or(file.syslog_tls),
+        tls_files: syslog_tls_files,
+        log: a
+            .syslog_log
+            .or(file.syslog_log)
+            .unwrap_or_else(|| veritrail_store::datadir::DEFAULT_LOG.to_owned()),
+    };
+    if syslog.tls.is_some() && syslog.tls_files.is_none() {
+        return Err(Exit::usage(
+            "syslog over TLS needs a certificate and key: syslog_tls_cert and syslog_tls_key, or tls_cert and tls_key",
+        ));
+    }
     let (cert, key, ca) = (
         a.tls_cert.or(file.tls_cert),
         a.tls_key.or(file.tls_key),
@@ -132,6 +172,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
         checkpoint_interval,
         tls,
         limits,
+        syslog,
     })
 }
 
@@ -203,6 +244,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             eprintln!("veritrail: shutting down: finishing requests, signing final checkpoints");
         };
+        let handle = veritrail_server::syslog::start(state.clone(), &s.syslog)
+            .await
+            .context("starting the syslog listeners")?;
+        for (t, a) in &handle.bound {
+            eprintln!(
+                "veritrail: receiving syslog over {} on {a} into log {:?}",
+                t.name(),
+                s.syslog.log
+            );
+        }
+        let run_file = syslog_run_file(
+            data,
+            &s.syslog.log,
+            &handle.bound,
+            *state.syslog_stats.udp_socket.lock().expect("stats lock"),
+        )?;
+        *state.syslog.lock().await = Some(handle);
         let listener = tokio::net::TcpListener::bind(&s.listen)
             .await
             .with_context(|| format!("listening on {}", s.listen))?;
@@ -213,10 +271,46 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             listener.local_addr()?
         );
         veritrail_server::serve(state, listener, s.tls.as_ref(), shutdown).await?;
+        if let Some(f) = run_file {
+            let _ = std::fs::remove_file(f);
+        }
         eprintln!("veritrail: stopped cleanly");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a running server says which syslog listeners it has, for
+/// `veritrail status` (removed when it stops cleanly).
+pub fn syslog_run_path(data: &std::path::Path) -> PathBuf {
+    data.join("run").join("syslog.json")
+}
+
+/// Writes [`syslog_run_path`] when any listener runs.
+fn syslog_run_file(
+    data: &std::path::Path,
+    log: &str,
+    bound: &[(veritrail_collect::syslog::Transport, std::net::SocketAddr)],
+    udp_socket: Option<(u64, u16)>,
+) -> anyhow::Result<Option<PathBuf>> {
+    if bound.is_empty() {
+        return Ok(None);
+    }
+    let path = syslog_run_path(data);
+    let listeners: Vec<serde_json::Value> = bound
+        .iter()
+        .map(|(t, a)| serde_json::json!({"transport": t.name(), "addr": a.to_string()}))
+        .collect();
+    let body = serde_json::json!({
+        "pid": std::process::id(),
+        "log": log,
+        "listeners": listeners,
+        "udp_socket": udp_socket.map(|(inode, port)| serde_json::json!({"inode": inode, "port": port})),
+    });
+    std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+    std::fs::write(&path, serde_json::to_vec_pretty(&body)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(Some(path))
 }
 
 #[cfg(test)]

@@ -63,5 +63,53 @@ pub fn run(data: &std::path::Path) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
+    syslog(&mut out, data)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The running server's syslog listeners, with the UDP datagrams the
+/// kernel dropped on its socket (read now, from `/proc/net/udp`).
+fn syslog(out: &mut impl std::io::Write, data: &std::path::Path) -> anyhow::Result<()> {
+    let path = super::serve::syslog_run_path(data);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(());
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let pid = v["pid"].as_u64().unwrap_or(0);
+    if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        writeln!(
+            out,
+            "syslog: no server running ({} is left from one that did not stop cleanly)",
+            path.display()
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "syslog (server pid {pid}, into log {})",
+        v["log"].as_str().unwrap_or("?")
+    )?;
+    for l in v["listeners"].as_array().into_iter().flatten() {
+        let transport = l["transport"].as_str().unwrap_or("?");
+        let addr = l["addr"].as_str().unwrap_or("?");
+        if transport == "udp" {
+            let drops = v["udp_socket"]["inode"]
+                .as_u64()
+                .zip(v["udp_socket"]["port"].as_u64())
+                .and_then(|(i, p)| veritrail_collect::kernel::udp_drops(i, u16::try_from(p).ok()?));
+            match drops {
+                Some(d) => writeln!(
+                    out,
+                    "  udp on {addr}: {d} datagrams dropped by the kernel (receive buffer full)"
+                )?,
+                None => writeln!(
+                    out,
+                    "  udp on {addr}: its socket's drop counter cannot be read here"
+                )?,
+            }
+        } else {
+            writeln!(out, "  {transport} on {addr}")?;
+        }
+    }
+    Ok(())
 }

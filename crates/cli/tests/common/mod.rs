@@ -17,6 +17,8 @@ pub struct Server {
     pub child: Child,
     pub admin: Option<String>,
     pub addr: String,
+    /// Everything it printed before it was serving.
+    pub lines: Vec<String>,
 }
 
 /// Starts `veritrail serve` on a port the kernel picks (never one another
@@ -68,7 +70,13 @@ pub fn serve_child(mut cmd: Command, env: &[(&str, &str)]) -> Server {
                     .or(l.rsplit_once(" on https://"))
                 {
                     let addr = addr.trim().to_owned();
-                    return Server { child, admin, addr };
+                    seen.push(l.clone());
+                    return Server {
+                        child,
+                        admin,
+                        addr,
+                        lines: seen,
+                    };
                 }
                 seen.push(l);
             }
@@ -82,6 +90,36 @@ pub fn serve_child(mut cmd: Command, env: &[(&str, &str)]) -> Server {
             }
         }
     }
+}
+
+/// The address a syslog listener of `server` bound for `transport`
+/// (`udp`, `tcp`, `tls`), from its startup lines.
+pub fn syslog_addr(server: &Server, transport: &str) -> String {
+    let key = format!("receiving syslog over {transport} on ");
+    server
+        .lines
+        .iter()
+        .find_map(|l| {
+            l.split_once(&key)
+                .map(|(_, r)| r.split(' ').next().unwrap().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {transport} syslog listener in {:?}", server.lines))
+}
+
+/// One HTTP/1.1 GET with a bearer token and `Connection: close`; returns
+/// (status, body).
+pub fn get(addr: &str, path: &str, token: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Ok((status, body))
 }
 
 /// One HTTP/1.1 POST with `Connection: close`; returns (status, body).
@@ -117,6 +155,19 @@ pub fn unflag(dir: &Path) {
         .arg(dir)
         .stderr(Stdio::null())
         .status();
+}
+
+/// Stops a server child as an operator does (SIGTERM) and waits for it to
+/// finish; panics if it does not exit cleanly.
+pub fn terminate(mut child: Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the server exited with {status}");
 }
 
 /// Stops a server child.

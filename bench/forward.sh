@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The forwarder's throughput (issue 20): `veritrail forward --once
+# --from-start` ships an existing auth.log of SIZE_MIB (default 1024) to a
+# local `veritrail serve`, every line through the syslog parser and the
+# recognizers, every batch spooled (fsync) and acknowledged after the
+# server's fdatasync, the state written after each acknowledgement. Prints
+# MB/s and lines/s over the whole run and checks that the log holds every
+# line.
+#
+#   bench/forward.sh [SIZE_MIB] [ROUNDS]     (defaults 1024, 3)
+set -euo pipefail
+size=${1:-1024} rounds=${2:-3}
+here=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$here" && cargo build -q --release -p veritrail)
+vt="$here/target/release/veritrail"
+work=$(mktemp -d "$here/.bench-forward.XXXXXX")
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; chattr -R -a -i "$work" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# A realistic auth.log: sshd, sudo, su, PAM and cron lines, as Debian writes them.
+python3 - "$work/auth.log" "$size" <<'PY'
+import random, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+random.seed(7)
+users = [f"user{i}" for i in range(500)]
+tmpl = [
+  "{t} bastion sshd[{p}]: Accepted publickey for {u} from 192.0.2.{n} port {port} ssh2: ED25519 SHA256:Zx1kq0w9dGvOq1oJ3m2yTtY4W1mA0bC7uVf8xQe2rS4",
+  "{t} bastion sshd[{p}]: Failed password for invalid user {u} from 198.51.100.{n} port {port} ssh2",
+  "{t} bastion sshd[{p}]: pam_unix(sshd:session): session opened for user {u}(uid=1{n}) by (uid=0)",
+  "{t} bastion sudo:    {u} : TTY=pts/{n} ; PWD=/home/{u} ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx",
+  "{t} bastion CRON[{p}]: pam_unix(cron:session): session closed for user root",
+  "{t} bastion systemd-logind[612]: New session {p} of user {u}.",
+]
+target = mib << 20
+out = open(path, "w", buffering=1 << 20)
+written = 0
+i = 0
+while written < target:
+    s = i // 50
+    t = f"Dec  2 {(s // 3600) % 24:02d}:{(s // 60) % 60:02d}:{s % 60:02d}"
+    line = random.choice(tmpl).format(t=t, p=1000 + i % 60000, u=random.choice(users), n=i % 250, port=30000 + i % 30000) + "\n"
+    out.write(line)
+    written += len(line)
+    i += 1
+out.close()
+print(f"generated {written / 2**20:.0f} MiB, {i} lines", file=sys.stderr)
+PY
+lines=$(wc -l <"$work/auth.log")
+bytes=$(stat -c %s "$work/auth.log")
+
+for r in $(seq "$rounds"); do
+  d="$work/data-$r"
+  "$vt" serve --data "$d" --listen 127.0.0.1:0 2>"$d.err" >/dev/null &
+  pid=$!
+  for _ in $(seq 100); do grep -q serving "$d.err" 2>/dev/null && break; sleep 0.1; done
+  http=$(sed -n 's/.*serving .* on http:\/\/\(.*\)$/\1/p' "$d.err")
+  admin=$(grep '^vt_' "$d.err" | head -1)
+  writer=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+    -d '{"role":"writer","logs":["default"]}' "http://$http/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  t0=$(date +%s.%N)
+  "$vt" forward --server "http://$http" --token "$writer" --once --from-start \
+    --state "$work/state-$r" --spool "$work/spool-$r" "$work/auth.log" 2>"$work/fwd-$r.err"
+  t1=$(date +%s.%N)
+  stored=$(curl -s "http://$http/metrics" | awk '$1 ~ /^veritrail_appended_entries_total\{log="default"/ {s+=$2} END {print s+0}')
+  python3 -c "
+secs = $t1 - $t0
+print(f'round $r: {$bytes / secs / 1e6:,.1f} MB/s, {$lines / secs:,.0f} lines/s ({$lines:,} lines, {$bytes / 2**20:,.0f} MiB in {secs:.1f} s); entries appended: {$stored:,}')"
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  chattr -R -a -i "$d" 2>/dev/null || true; rm -rf "$d"
+done

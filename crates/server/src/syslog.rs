@@ -1,0 +1,403 @@
+//! Syslog listeners (docs/COLLECT.md): UDP, TCP and TLS (RFC 5425) on
+//! the addresses `veritrail serve` is given, each writing to one log
+//! through the service's ingest API. Parsing and mapping are
+//! `veritrail-collect`'s; this module moves bytes.
+//!
+//! Nothing is dropped here. On TCP and TLS, the frames of each read are
+//! made durable before the next read, so a store that is behind stops the
+//! reading (TCP flow control pushes back on the sender) and a message is
+//! on disk before any byte after it is read. UDP cannot push back: its
+//! datagrams wait in a large socket buffer while a batch is stored, and
+//! what the kernel drops when that is full is counted from the kernel's own
+//! counters (`/proc/net/udp`, in `/metrics`). A message no parser
+//! understands is stored as `syslog.unparsed`; one longer than 64 KiB is
+//! stored cut, marked. Each TCP or TLS connection's open and close (with
+//! its message count) and each new UDP sender is recorded in `_system`.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+use veritrail_collect::framing::Framer;
+use veritrail_collect::syslog::{to_event, Origin, Transport};
+use veritrail_service::{Input, Options};
+
+use crate::state::AppState;
+
+/// Bytes of one message kept at most (longer ones are cut, marked).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Messages per batch handed to the store at most.
+const BATCH: usize = 5_000;
+/// The UDP socket's receive buffer asked for.
+const UDP_BUFFER: usize = 16 << 20;
+/// UDP senders remembered (their first datagram is recorded in `_system`).
+const MAX_UDP_SENDERS: usize = 10_000;
+/// A connection silent this long in the middle of a frame is closed (the
+/// part is stored, marked cut). A connection silent between frames stays.
+const PARTIAL_FRAME_IDLE: Duration = Duration::from_secs(60);
+
+/// Where the listeners listen and what they write to.
+#[derive(Clone, Debug, Default)]
+pub struct SyslogConfig {
+    /// UDP address.
+    pub udp: Option<String>,
+    /// TCP address.
+    pub tcp: Option<String>,
+    /// TLS address.
+    pub tls: Option<String>,
+    /// Certificate, key and optional client CA for TLS.
+    pub tls_files: Option<crate::tls::TlsFiles>,
+    /// The log the messages go to.
+    pub log: String,
+}
+
+/// Counters of the listeners, for `/metrics`.
+#[derive(Default, Debug)]
+pub struct SyslogStats {
+    /// Messages stored, by transport (udp, tcp, tls).
+    pub stored: [AtomicU64; 3],
+    /// TCP and TLS connections refused or closed on a framing error.
+    pub refused: AtomicU64,
+    /// The UDP socket's inode and port, to read its drops from the kernel.
+    pub udp_socket: Mutex<Option<(u64, u16)>>,
+}
+
+impl SyslogStats {
+    /// Datagrams the kernel dropped on the UDP listener's socket (its
+    /// receive buffer was full), from `/proc/net/udp{,6}`.
+    pub fn udp_drops(&self) -> Option<u64> {
+        let (inode, port) = (*self.udp_socket.lock().expect("stats lock"))?;
+        veritrail_collect::kernel::udp_drops(inode, port)
+    }
+}
+
+fn slot(t: Transport) -> usize {
+    match t {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+        _ => 2,
+    }
+}
+
+/// The listeners' bound addresses, and how to stop them.
+pub struct SyslogHandle {
+    /// (transport, address) of each listener.
+    pub bound: Vec<(Transport, SocketAddr)>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SyslogHandle {
+    /// Stops accepting and reading; each connection stores what it has
+    /// read, records its close, and ends (waited for up to 10 s).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let all = futures_join(self.tasks);
+        if tokio::time::timeout(Duration::from_secs(10), all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("syslog connections still busy after 10 s; stopping anyway");
+        }
+    }
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Binds every configured listener and starts serving them.
+///
+/// # Errors
+/// An address that cannot be bound; the log does not exist; TLS files that
+/// do not load.
+pub async fn start(st: Arc<AppState>, cfg: &SyslogConfig) -> std::io::Result<SyslogHandle> {
+    st.log(&cfg.log)
+        .map_err(|e| std::io::Error::other(format!("syslog: {e}")))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut bound = Vec::new();
+    let mut tasks = Vec::new();
+    if let Some(a) = &cfg.udp {
+        let sock = udp_socket(a)?;
+        let addr = sock.local_addr()?;
+        *st.syslog_stats.udp_socket.lock().expect("stats lock") = rustix::fs::fstat(&sock)
+            .ok()
+            .map(|s| (s.st_ino, addr.port()));
+        bound.push((Transport::Udp, addr));
+        tasks.push(tokio::spawn(serve_udp(
+            st.clone(),
+            cfg.log.clone(),
+            sock,
+            stopped.clone(),
+        )));
+    }
+    for (transport, a) in [(Transport::Tcp, &cfg.tcp), (Transport::Tls, &cfg.tls)] {
+        let Some(a) = a else { continue };
+        let acceptor = if transport == Transport::Tls {
+            let files = cfg.tls_files.as_ref().ok_or_else(|| {
+                std::io::Error::other("syslog over TLS needs a certificate and key (--syslog-tls-cert/--syslog-tls-key, or the server's)")
+            })?;
+            let c = crate::tls::server_config(files).map_err(std::io::Error::other)?;
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(c)))
+        } else {
+            None
+        };
+        let listener = tokio::net::TcpListener::bind(a).await?;
+        bound.push((transport, listener.local_addr()?));
+        tasks.push(tokio::spawn(serve_stream(
+            st.clone(),
+            cfg.log.clone(),
+            listener,
+            acceptor,
+            stopped.clone(),
+        )));
+    }
+    Ok(SyslogHandle { bound, stop, tasks })
+}
+
+fn udp_socket(addr: &str) -> std::io::Result<tokio::net::UdpSocket> {
+    let std_sock = std::net::UdpSocket::bind(addr)?;
+    // A large receive buffer: datagrams wait there while a batch is stored.
+    let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&std_sock, UDP_BUFFER);
+    std_sock.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(std_sock)
+}
+
+/// Validates each event on its own (a bad one becomes `syslog.unparsed`
+/// with its raw bytes, so one cannot fail a batch) and stores them all.
+async fn store(
+    st: &AppState,
+    log: &str,
+    events: Vec<Vec<u8>>,
+    transport: Transport,
+) -> Result<(), String> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let n = events.len() as u64;
+    let events: Vec<Vec<u8>> = events
+        .into_iter()
+        .map(|e| match veritrail_core::Event::parse(&e) {
+            Ok(_) => e,
+            Err(why) => serde_json::to_vec(&json!({
+                "action": "syslog.unparsed",
+                "actor": {"id": "unknown", "type": "syslog_sender"},
+                "metadata": {"syslog": {"mapped": head(&String::from_utf8_lossy(&e), 16 * 1024), "refused": why.to_string()}},
+            }))
+            .expect("JSON"),
+        })
+        .collect();
+    st.service
+        .ingest(log, Input::Events(events), Options::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    st.syslog_stats.stored[slot(transport)].fetch_add(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// At most `max` bytes of `s`, cut on a character boundary.
+fn head(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+async fn audit(
+    st: &AppState,
+    action: &str,
+    peer: SocketAddr,
+    metadata: serde_json::Value,
+    log: &str,
+) {
+    let record = veritrail_service::audit::AuditRecord {
+        action,
+        actor: veritrail_service::audit::Actor {
+            id: peer.ip().to_string(),
+            kind: "syslog_sender".into(),
+            name: None,
+            ip: Some(peer.ip()),
+        },
+        app: "veritrail-server",
+        target: Some(log),
+        metadata,
+    };
+    if let Err(e) = st.service.audit(&record).await {
+        tracing::error!(error = %e, "could not record a syslog source in _system");
+    }
+}
+
+async fn serve_udp(
+    st: Arc<AppState>,
+    log: String,
+    sock: tokio::net::UdpSocket,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut senders: HashSet<IpAddr> = HashSet::new();
+    let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    loop {
+        let first = tokio::select! {
+            r = sock.recv_from(&mut buf) => r,
+            _ = stopped.changed() => return,
+        };
+        let mut batch = Vec::new();
+        let mut next = first;
+        loop {
+            match next {
+                Ok((n, peer)) => {
+                    let truncated = (n > MAX_MESSAGE).then_some(n);
+                    let origin = Origin {
+                        transport: Transport::Udp,
+                        peer: Some(peer),
+                    };
+                    batch.push(to_event(&buf[..n.min(MAX_MESSAGE)], truncated, &origin));
+                    if senders.len() < MAX_UDP_SENDERS && senders.insert(peer.ip()) {
+                        audit(
+                            &st,
+                            "syslog.source",
+                            peer,
+                            json!({"transport": "udp", "peer": peer.to_string()}),
+                            &log,
+                        )
+                        .await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "syslog over UDP: receive failed"),
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+            next = match sock.try_recv_from(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                r => r,
+            };
+        }
+        if let Err(e) = store(&st, &log, batch, Transport::Udp).await {
+            tracing::error!(error = %e, "syslog over UDP: a batch could not be stored; the listener stops");
+            return;
+        }
+    }
+}
+
+async fn serve_stream(
+    st: Arc<AppState>,
+    log: String,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let transport = if tls.is_some() {
+        Transport::Tls
+    } else {
+        Transport::Tcp
+    };
+    let mut conns = Vec::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "syslog: accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let (st, log, tls, stopped) = (st.clone(), log.clone(), tls.clone(), stopped.clone());
+        conns.retain(|t: &tokio::task::JoinHandle<()>| !t.is_finished());
+        conns.push(tokio::spawn(async move {
+            match tls {
+                None => connection(&st, &log, stream, peer, transport, stopped).await,
+                Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => connection(&st, &log, s, peer, transport, stopped).await,
+                    Ok(Err(e)) => {
+                        st.syslog_stats.refused.fetch_add(1, Ordering::Relaxed);
+                        audit(&st, "syslog.refused", peer, json!({"transport": "tls", "reason": format!("TLS handshake failed: {e}")}), &log).await;
+                    }
+                    Err(_) => {
+                        st.syslog_stats.refused.fetch_add(1, Ordering::Relaxed);
+                        audit(&st, "syslog.refused", peer, json!({"transport": "tls", "reason": "TLS handshake not done within 10 s"}), &log).await;
+                    }
+                },
+            }
+        }));
+    }
+    for c in conns {
+        let _ = c.await;
+    }
+}
+
+/// One TCP or TLS connection: read, frame, store, then read again.
+async fn connection<S: AsyncRead + Unpin>(
+    st: &AppState,
+    log: &str,
+    mut stream: S,
+    peer: SocketAddr,
+    transport: Transport,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    audit(
+        st,
+        "syslog.connect",
+        peer,
+        json!({"transport": transport.name(), "peer": peer.to_string()}),
+        log,
+    )
+    .await;
+    let origin = Origin {
+        transport,
+        peer: Some(peer),
+    };
+    let mut framer = Framer::new(MAX_MESSAGE);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut count = 0u64;
+    let mut frames = Vec::new();
+    let why: String = loop {
+        let partial = framer.pending() > 0;
+        let n = tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(0) => break "closed by the sender".into(),
+                Ok(n) => n,
+                Err(e) => break format!("read failed: {e}"),
+            },
+            _ = stopped.changed() => break "the server stopped".into(),
+            _ = tokio::time::sleep(PARTIAL_FRAME_IDLE), if partial => {
+                break format!("silent for {} s in the middle of a frame", PARTIAL_FRAME_IDLE.as_secs())
+            }
+        };
+        frames.clear();
+        let framing = framer.push(&buf[..n], &mut frames);
+        let events: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|f| to_event(&f.bytes, f.truncated_from, &origin))
+            .collect();
+        count += events.len() as u64;
+        // Durable before the next byte is read.
+        if let Err(e) = store(st, log, events, transport).await {
+            break format!("the store refused a batch: {e}");
+        }
+        if let Err(e) = framing {
+            st.syslog_stats.refused.fetch_add(1, Ordering::Relaxed);
+            break format!("framing error: {e}");
+        }
+    };
+    frames.clear();
+    framer.finish(&mut frames);
+    let rest: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| to_event(&f.bytes, f.truncated_from, &origin))
+        .collect();
+    count += rest.len() as u64;
+    if let Err(e) = store(st, log, rest, transport).await {
+        tracing::error!(error = %e, "syslog: the last frames of a connection could not be stored");
+    }
+    audit(st, "syslog.disconnect", peer, json!({"transport": transport.name(), "peer": peer.to_string(), "messages": count, "reason": why}), log).await;
+}
