@@ -7,7 +7,7 @@ secs=${1:-10}
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 for ct in core:note core:checkpoint core:tile_path core:entry_bundle core:event core:bundle core:json \
-  collect:framing collect:syslog collect:auditd; do
+  collect:framing collect:syslog collect:auditd collect:journal; do
   crate=${ct%%:*} t=${ct#*:}
   cd "$root/crates/$crate"
   work=$(mktemp -d)

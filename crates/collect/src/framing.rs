@@ -128,7 +128,9 @@ impl Framer {
                         // it came in the read before.
                         let cr = line.last().or(self.current.last()) == Some(&b'\r');
                         let room = self.limit - self.current.len();
-                        let total = self.current.len() + line.len() - usize::from(cr);
+                        // What the sender sent before the LF (a CR
+                        // included), however the reads split it.
+                        let total = self.current.len() + line.len();
                         let truncated = (total > self.limit).then_some(total);
                         self.current
                             .extend_from_slice(&line[..line.len().min(room)]);

@@ -160,11 +160,20 @@ pub fn to_event(line: &[u8], default_host: &str) -> Result<Entry, JournalError> 
     {
         ev.insert("severity".into(), json!(p));
     }
-    if let Some(us) = field("__REALTIME_TIMESTAMP").and_then(|t| t.parse::<i128>().ok()) {
-        ev.insert(
-            "time".into(),
-            json!(Timestamp::from_unix_nanos(us * 1000).to_rfc3339_nanos()),
-        );
+    if let Some(t) = field("__REALTIME_TIMESTAMP") {
+        let time = t
+            .parse::<i128>()
+            .ok()
+            .and_then(|us| us.checked_mul(1000))
+            .and_then(|ns| crate::event_time(Timestamp::from_unix_nanos(ns).to_rfc3339_nanos()));
+        match time {
+            Some(time) => {
+                ev.insert("time".into(), json!(time));
+            }
+            None => {
+                journal.insert("time_unusable".into(), json!(cut(&t, 64)));
+            }
+        }
     }
     if !message.is_empty() {
         ev.insert("message".into(), json!(message));
@@ -172,7 +181,7 @@ pub fn to_event(line: &[u8], default_host: &str) -> Result<Entry, JournalError> 
     ev.insert("metadata".into(), json!({"journal": journal}));
     Ok(Entry {
         cursor,
-        event: serde_json::to_vec(&Value::Object(ev)).expect("JSON"),
+        event: crate::finish(Value::Object(ev), "journal"),
     })
 }
 
@@ -180,14 +189,16 @@ pub fn to_event(line: &[u8], default_host: &str) -> Result<Entry, JournalError> 
 /// dropped).
 pub fn unparsed_event(line: &[u8], why: &JournalError, host: &str) -> Vec<u8> {
     let (t, escaped) = crate::syslog::text_of(line);
-    serde_json::to_vec(&json!({
+    crate::finish(
+        json!({
         "action": "journal.unparsed",
         "actor": {"id": cut(host, 256), "type": "host"},
         "source": {"host": cut(host, 255), "app": "journalctl"},
         "message": cut(&t, 28_000),
         "metadata": {"journal": {"error": why.to_string(), "message_escaped": escaped}},
-    }))
-    .expect("JSON")
+        }),
+        "journal",
+    )
 }
 
 #[cfg(test)]

@@ -17,3 +17,83 @@ pub mod kernel;
 pub mod recognize;
 pub mod syslog;
 pub mod watch;
+
+/// `t` (RFC 3339) when the event model takes it as an event's `time`
+/// (a year the sender made up, such as 18002, it does not).
+pub(crate) fn event_time(t: String) -> Option<String> {
+    veritrail_core::Timestamp::parse_rfc3339(&t).ok().map(|_| t)
+}
+
+/// The bytes of an event a collector mapped, made acceptable to the event
+/// model: empty optional strings dropped (a `message`, a `target` or a
+/// `source` part with nothing in it), an empty actor named `unknown`. If
+/// the model still refuses it (a bug in a mapping, or input no test
+/// imagined), the event becomes `<family>.unparsed` with the refusal and
+/// the mapped event (cut) in `metadata.<family>` — stored, never dropped.
+pub(crate) fn finish(mut ev: serde_json::Value, family: &str) -> Vec<u8> {
+    use serde_json::{json, Value};
+    let empty = |v: &Value| v.as_str().is_some_and(|s| s.trim().is_empty());
+    if let Some(m) = ev.as_object_mut() {
+        if m.get("message").is_some_and(empty) {
+            m.remove("message");
+        }
+        if m.get("target")
+            .is_some_and(|t| t.get("id").is_none_or(empty))
+        {
+            m.remove("target");
+        }
+        if let Some(Value::Object(src)) = m.get_mut("source") {
+            src.retain(|_, v| !empty(v));
+            if src.is_empty() {
+                m.remove("source");
+            }
+        }
+        if let Some(Value::Object(actor)) = m.get_mut("actor") {
+            if actor.get("id").is_none_or(empty) {
+                actor.insert("id".into(), json!("unknown"));
+            }
+            actor.retain(|k, v| k == "id" || !empty(v));
+        }
+    }
+    let bytes = serde_json::to_vec(&ev).expect("JSON");
+    match veritrail_core::Event::parse(&bytes) {
+        Ok(_) => bytes,
+        Err(why) => {
+            let mapped = String::from_utf8_lossy(&bytes);
+            let mut end = mapped.len().min(16 * 1024);
+            while !mapped.is_char_boundary(end) {
+                end -= 1;
+            }
+            serde_json::to_vec(&json!({
+                "action": format!("{family}.unparsed"),
+                "actor": {"id": "unknown", "type": "collector"},
+                "metadata": {family: {"refused": why.to_string(), "mapped": &mapped[..end]}},
+            }))
+            .expect("JSON")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    #[test]
+    fn finish_cleans_what_it_can_and_keeps_the_rest_as_unparsed() {
+        let ev = json!({
+            "action": "x.y",
+            "actor": {"id": "", "ip": ""},
+            "message": " ",
+            "target": {"type": "file", "id": ""},
+            "source": {"host": "", "app": "a"},
+        });
+        let v: Value = serde_json::from_slice(&super::finish(ev, "test")).unwrap();
+        assert_eq!(v, json!({"action": "x.y", "actor": {"id": "unknown"}, "source": {"app": "a"}}));
+        // What cleaning cannot fix is kept, marked, with why.
+        let ev = json!({"action": "not a verb", "actor": "a"});
+        let v: Value = serde_json::from_slice(&super::finish(ev, "test")).unwrap();
+        assert_eq!(v["action"], "test.unparsed");
+        assert!(v["metadata"]["test"]["refused"].as_str().unwrap().contains("action"));
+        assert!(v["metadata"]["test"]["mapped"].as_str().unwrap().contains("not a verb"));
+    }
+}

@@ -89,7 +89,7 @@ pub fn line_to_event(line: &[u8], truncated_from: Option<usize>, at: &FileLine<'
         v["source"]["host"] = json!(cut(at.host, 255));
     }
     v["metadata"]["file"] = json!({"path": at.path, "offset": at.offset});
-    serde_json::to_vec(&v).expect("JSON")
+    crate::finish(v, "syslog")
 }
 
 /// Bytes of `message` and of `raw` kept at most, each, so that an event
@@ -201,7 +201,7 @@ pub fn to_event(bytes: &[u8], truncated_from: Option<usize>, origin: &Origin) ->
         if let Some(ip) = &peer_ip {
             ev["source"] = json!({"host": ip});
         }
-        return serde_json::to_vec(&ev).expect("JSON");
+        return crate::finish(ev, "syslog");
     }
     sys.insert(
         "protocol".into(),
@@ -232,7 +232,10 @@ pub fn to_event(bytes: &[u8], truncated_from: Option<usize>, origin: &Origin) ->
     }
     // `TAG: text` with no host name: the parser takes the tag for a host
     // (a host name is never followed by a colon).
-    let (hostname, appname) = match (m.hostname, m.appname) {
+    fn nonempty(v: Option<&str>) -> Option<&str> {
+        v.filter(|x| !x.trim().is_empty())
+    }
+    let (hostname, appname) = match (nonempty(m.hostname), nonempty(m.appname)) {
         (Some(h), None) if trimmed.contains(&format!(" {h}:")) => (None, Some(h)),
         other => other,
     };
@@ -299,13 +302,20 @@ pub fn to_event(bytes: &[u8], truncated_from: Option<usize>, origin: &Origin) ->
         ev.insert("severity".into(), json!(severity_name(s)));
     }
     if let Some(t) = m.timestamp {
-        ev.insert("time".into(), json!(t.to_rfc3339()));
+        match crate::event_time(t.to_rfc3339()) {
+            Some(t) => {
+                ev.insert("time".into(), json!(t));
+            }
+            None => {
+                sys.insert("time_unusable".into(), json!(t.to_string()));
+            }
+        }
     }
     if !message.is_empty() {
         ev.insert("message".into(), json!(message));
     }
     ev.insert("metadata".into(), json!({"syslog": sys}));
-    serde_json::to_vec(&Value::Object(ev)).expect("JSON")
+    crate::finish(Value::Object(ev), "syslog")
 }
 
 #[cfg(test)]

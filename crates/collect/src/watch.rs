@@ -346,7 +346,7 @@ pub fn to_event(c: &Change, host: &str) -> Vec<u8> {
         "message": cut(&message, 8192),
         "metadata": {"file": file},
     });
-    serde_json::to_vec(&ev).expect("JSON")
+    crate::finish(ev, "watch")
 }
 
 #[cfg(test)]

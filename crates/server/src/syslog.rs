@@ -174,29 +174,36 @@ fn udp_socket(addr: &str) -> std::io::Result<tokio::net::UdpSocket> {
 async fn store(
     st: &AppState,
     log: &str,
-    events: Vec<Vec<u8>>,
+    mut events: Vec<Vec<u8>>,
     transport: Transport,
 ) -> Result<(), String> {
     if events.is_empty() {
         return Ok(());
     }
     let n = events.len() as u64;
-    let events: Vec<Vec<u8>> = events
-        .into_iter()
-        .map(|e| match veritrail_core::Event::parse(&e) {
-            Ok(_) => e,
-            Err(why) => serde_json::to_vec(&json!({
-                "action": "syslog.unparsed",
-                "actor": {"id": "unknown", "type": "syslog_sender"},
-                "metadata": {"syslog": {"mapped": head(&String::from_utf8_lossy(&e), 16 * 1024), "refused": why.to_string()}},
-            }))
-            .expect("JSON"),
-        })
-        .collect();
-    st.service
-        .ingest(log, Input::Events(events), Options::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    // The mapping makes only events the model takes (veritrail-collect's
+    // `finish`, fuzzed); should one be refused all the same, it is stored
+    // as `syslog.unparsed` with the refusal and the batch tried again.
+    loop {
+        let copy = events.clone();
+        match st
+            .service
+            .ingest(log, Input::Events(events), Options::default())
+            .await
+        {
+            Ok(_) => break,
+            Err(veritrail_service::IngestError::Event { item, error }) => {
+                events = copy;
+                events[item] = serde_json::to_vec(&json!({
+                    "action": "syslog.unparsed",
+                    "actor": {"id": "unknown", "type": "syslog_sender"},
+                    "metadata": {"syslog": {"mapped": head(&String::from_utf8_lossy(&events[item]), 16 * 1024), "refused": error.to_string()}},
+                }))
+                .expect("JSON");
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
     st.syslog_stats.stored[slot(transport)].fetch_add(n, Ordering::Relaxed);
     Ok(())
 }

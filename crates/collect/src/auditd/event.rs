@@ -209,13 +209,34 @@ fn outcome(r: &Record) -> &'static str {
 /// (`None` for the unset login UID).
 fn user(r: &Record, field: &str) -> Option<String> {
     let v = r.get(field)?;
-    if v == UNSET || v == "-1" || v == "?" {
+    if v == UNSET || v == "-1" || v == "?" || v.trim().is_empty() {
         return None;
     }
     let name = r
         .enriched(&field.to_ascii_uppercase())
-        .filter(|n| *n != "unset" && !n.is_empty());
+        .filter(|n| *n != "unset" && !n.trim().is_empty());
     Some(name.unwrap_or(v).to_owned())
+}
+
+/// A record type as an action's last segment: lower case, anything but
+/// letters, digits, `_` and `-` as `_` (`UNKNOWN[1334]` → `unknown_1334_`).
+fn action_word(kind: &str) -> String {
+    let w: String = kind
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if w.is_empty() {
+        "unknown".into()
+    } else {
+        w
+    }
 }
 
 fn cut(s: &str, max: usize) -> &str {
@@ -277,11 +298,15 @@ pub fn to_event(o: &Output, host: &str) -> Vec<u8> {
                 "message": cut(line, 28_000),
                 "metadata": {"auditd": {"error": why.to_string()}},
             });
-            return serde_json::to_vec(&ev).expect("JSON");
+            return crate::finish(ev, "auditd");
         }
     };
     let first = &e.records[0];
-    let host = first.node.as_deref().unwrap_or(host);
+    let host = first
+        .node
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or(host);
     let mut meta = Map::new();
     meta.insert("serial".into(), json!(first.serial));
     let (records, cut_short) = records_json(e, 40_000);
@@ -312,7 +337,7 @@ pub fn to_event(o: &Output, host: &str) -> Vec<u8> {
             .or_else(|| user(principal, "uid"))
             .unwrap_or_else(|| host.to_owned());
         (
-            format!("auditd.{}", principal.kind.to_ascii_lowercase()),
+            format!("auditd.{}", action_word(&principal.kind)),
             json!({"id": cut(&actor, 256), "type": "user"}),
             principal,
             None,
@@ -336,7 +361,17 @@ pub fn to_event(o: &Output, host: &str) -> Vec<u8> {
     if let Some(t) = target {
         ev.insert("target".into(), t);
     }
-    ev.insert("time".into(), json!(time_of(first)));
+    match crate::event_time(time_of(first)) {
+        Some(t) => {
+            ev.insert("time".into(), json!(t));
+        }
+        None => {
+            meta.insert(
+                "time_unusable".into(),
+                json!(format!("{}.{:03}", first.secs, first.millis)),
+            );
+        }
+    }
     ev.insert(
         "source".into(),
         json!({"host": cut(host, 255), "app": "auditd"}),
@@ -345,7 +380,7 @@ pub fn to_event(o: &Output, host: &str) -> Vec<u8> {
         ev.insert("message".into(), json!(cut(&m, 4096)));
     }
     ev.insert("metadata".into(), json!({"auditd": meta}));
-    serde_json::to_vec(&Value::Object(ev)).expect("JSON")
+    crate::finish(Value::Object(ev), "auditd")
 }
 
 type Mapped<'a> = (String, Value, &'a Record, Option<Value>, Option<String>);
@@ -353,7 +388,7 @@ type Mapped<'a> = (String, Value, &'a Record, Option<Value>, Option<String>);
 fn user_event<'a>(r: &'a Record, row: &UserRecord) -> Mapped<'a> {
     let account = r
         .get("acct")
-        .filter(|a| !a.is_empty() && *a != "?" && *a != "(unknown)")
+        .filter(|a| !a.trim().is_empty() && *a != "?" && *a != "(unknown)")
         .map(str::to_owned)
         .or_else(|| user(r, "id"));
     let login = user(r, "auid").or_else(|| user(r, "uid"));
@@ -425,7 +460,7 @@ fn kernel_event<'a>(
     let paths: Vec<(&str, &str)> = e
         .all("PATH")
         .filter_map(|p| Some((p.get("name")?, p.get("nametype").unwrap_or("UNKNOWN"))))
-        .filter(|(n, _)| *n != "(null)")
+        .filter(|(n, _)| *n != "(null)" && !n.trim().is_empty())
         .collect();
     if !paths.is_empty() {
         meta.insert(
@@ -457,13 +492,9 @@ fn kernel_event<'a>(
             json!(argv.iter().map(|a| cut(a, 4096)).collect::<Vec<_>>()),
         );
         let message = format!("{} ran {}", actor_id, cut(&line, 1024));
-        return (
-            "process.execute".into(),
-            actor,
-            sc,
-            Some(json!({"type": "command", "id": cut(&line, 255)})),
-            Some(message),
-        );
+        let target =
+            (!line.trim().is_empty()).then(|| json!({"type": "command", "id": cut(&line, 255)}));
+        return ("process.execute".into(), actor, sc, target, Some(message));
     }
     // A file: by the PATH records' name types, then by the call.
     let (action, target) = match (of("DELETE"), of("CREATE")) {
@@ -653,6 +684,7 @@ type=EOE msg=audit(1764669600.123:4242): "#;
         );
         assert_eq!(out[4]["action"], "account.delete");
         assert_eq!(out[4]["target"], json!({"type": "account", "id": "bob"}));
+        assert_eq!(action_word("UNKNOWN[1334]"), "unknown_1334_");
         // Removing an audit rule: kept, as what it is, incomplete (no EOE).
         assert_eq!(out[5]["action"], "auditd.config_change");
         assert_eq!(out[5]["metadata"]["auditd"]["key"], "identity");
