@@ -8,6 +8,10 @@
 #
 #   bench/syslog.sh [SECONDS] [ROUNDS]     (defaults 20, 3)
 #
+# TCP and rsyslog: loggen as fast as it goes. UDP: loggen at UDP_RATE
+# messages/s in all (default 250000, the TCP target), then as fast as it
+# goes (a flood), each with what the kernel dropped.
+#
 # Rates are messages stored per second, counted by the receiver (veritrail:
 # veritrail_syslog_messages_total in /metrics; rsyslog: lines in its file),
 # over the run; UDP also prints what the kernel dropped. Alternates the
@@ -24,9 +28,10 @@ if [ -z "$loggen" ]; then
   if [ ! -x "$tools/usr/bin/loggen" ]; then
     mkdir -p "$tools"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libglib2.0-0 libssl3 >/dev/null
-    (cd "$tools" && apt-get download -qq syslog-ng-core >/dev/null && dpkg-deb -x syslog-ng-core_*.deb .)
+    (cd "$tools" && apt-get download -qq syslog-ng-core >/dev/null 2>&1 && dpkg-deb -x syslog-ng-core_*.deb .)
   fi
   export LD_LIBRARY_PATH="$tools/usr/lib/syslog-ng${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export SYSLOGNG_PREFIX="$tools/usr"
   loggen="$tools/usr/bin/loggen"
 fi
 (cd "$here" && cargo build -q --release -p veritrail)
@@ -39,8 +44,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 metric() { curl -s "http://$1/metrics" | awk -v k="$2" '$1 == k {print $2}'; }
 
-run_veritrail() { # transport
-  local t=$1 d="$work/vt-$RANDOM" port
+run_veritrail() { # transport [rate per connection]
+  local t=$1 rate=${2:-100000000} d="$work/vt-$RANDOM" port
   port=$(free_port)
   "$vt" serve --data "$d" --listen 127.0.0.1:0 "--syslog-$t" "127.0.0.1:$port" 2>"$d.err" >/dev/null &
   local pid=$!; pids+=("$pid")
@@ -50,14 +55,15 @@ run_veritrail() { # transport
   local mode=(--inet --stream --syslog-proto)
   [ "$t" = udp ] && mode=(--dgram --syslog-proto)
   local t0; t0=$(date +%s.%N)
-  "$loggen" "${mode[@]}" --size 200 --rate 100000000 --active-connections 8 --interval "$secs" 127.0.0.1 "$port" >"$d.loggen" 2>&1 || true
+  "$loggen" "${mode[@]}" --size 200 --rate "$rate" --active-connections 8 --interval "$secs" 127.0.0.1 "$port" >"$d.loggen" 2>&1 || true
   # Let what was sent be stored.
   local last=-1 now
   for _ in $(seq 100); do now=$(metric "$http" "$key"); [ "$now" = "$last" ] && break; last=$now; sleep 0.3; done
   local t1; t1=$(date +%s.%N)
   local sent; sent=$(sed -n 's/.*count=\([0-9]*\).*/\1/p' "$d.loggen" | tail -1)
   local drops; drops=$(metric "$http" veritrail_syslog_udp_drops_total)
-  python3 -c "print(f'veritrail $t: {$now/($t1-$t0):,.0f} messages/s stored ({$now:,} of ${sent:-0} sent; kernel drops ${drops:-0})')"
+  local offered="as fast as loggen goes"; [ "$rate" != 100000000 ] && offered="offered $((rate * 8))/s"
+  python3 -c "print(f'veritrail $t ($offered): {$now/($t1-$t0):,.0f} messages/s stored ({$now:,} of ${sent:-0} sent; kernel drops ${drops:-0})')"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -85,5 +91,6 @@ for r in $(seq "$rounds"); do
   echo "== round $r"
   run_veritrail tcp
   run_rsyslog
+  run_veritrail udp $(( ${UDP_RATE:-250000} / 8 ))
   run_veritrail udp
 done

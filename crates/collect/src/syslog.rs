@@ -13,10 +13,12 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use syslog_loose::{Message, Variant};
 
-use crate::recognize::{recognize, Recognized};
+use crate::recognize::recognize;
 
 /// How the message arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,13 +45,28 @@ impl Transport {
     }
 }
 
-/// Where a message came from.
+/// Where a message came from (its sender's address formatted once, for
+/// every message of a connection).
 #[derive(Clone, Debug)]
 pub struct Origin {
     /// The transport.
     pub transport: Transport,
     /// The sender's address (network transports).
     pub peer: Option<SocketAddr>,
+    peer_text: Option<String>,
+    peer_ip: Option<String>,
+}
+
+impl Origin {
+    /// Messages over `transport` from `peer`.
+    pub fn new(transport: Transport, peer: Option<SocketAddr>) -> Origin {
+        Origin {
+            transport,
+            peer,
+            peer_text: peer.map(|p| p.to_string()),
+            peer_ip: peer.map(|p| p.ip().to_string()),
+        }
+    }
 }
 
 /// A line of a file (`veritrail forward`): which file, and where in it.
@@ -68,28 +85,12 @@ pub struct FileLine<'a> {
 /// any other line as `log.line`. The file and offset are in
 /// `metadata.file`.
 pub fn line_to_event(line: &[u8], truncated_from: Option<usize>, at: &FileLine<'_>) -> Vec<u8> {
-    let origin = Origin {
-        transport: Transport::File,
-        peer: None,
-    };
-    let mut v: Value =
-        serde_json::from_slice(&to_event(line, truncated_from, &origin)).expect("our own JSON");
-    if v["action"] == "syslog.unparsed" {
-        v["action"] = json!("log.line");
-        v["actor"] = json!({"id": at.host, "type": "host"});
-        let (text, _) = text_of(line);
-        let text = cut(&text, MAX_TEXT)
-            .trim_end_matches(['\n', '\r'])
-            .to_owned();
-        if !text.is_empty() {
-            v["message"] = json!(text);
-        }
-    }
-    if v["source"].get("host").is_none() {
-        v["source"]["host"] = json!(cut(at.host, 255));
-    }
-    v["metadata"]["file"] = json!({"path": at.path, "offset": at.offset});
-    crate::finish(v, "syslog")
+    write(
+        line,
+        truncated_from,
+        &Origin::new(Transport::File, None),
+        Some(at),
+    )
 }
 
 /// Bytes of `message` and of `raw` kept at most, each, so that an event
@@ -156,10 +157,34 @@ fn severity_name(s: syslog_loose::SyslogSeverity) -> &'static str {
     }
 }
 
-fn facility_name(f: syslog_loose::SyslogFacility) -> String {
-    format!("{f:?}")
-        .trim_start_matches("LOG_")
-        .to_ascii_lowercase()
+fn facility_name(f: syslog_loose::SyslogFacility) -> &'static str {
+    use syslog_loose::SyslogFacility::*;
+    match f {
+        LOG_KERN => "kern",
+        LOG_USER => "user",
+        LOG_MAIL => "mail",
+        LOG_DAEMON => "daemon",
+        LOG_AUTH => "auth",
+        LOG_SYSLOG => "syslog",
+        LOG_LPR => "lpr",
+        LOG_NEWS => "news",
+        LOG_UUCP => "uucp",
+        LOG_CRON => "cron",
+        LOG_AUTHPRIV => "authpriv",
+        LOG_FTP => "ftp",
+        LOG_NTP => "ntp",
+        LOG_AUDIT => "audit",
+        LOG_ALERT => "alert",
+        LOG_CLOCKD => "clockd",
+        LOG_LOCAL0 => "local0",
+        LOG_LOCAL1 => "local1",
+        LOG_LOCAL2 => "local2",
+        LOG_LOCAL3 => "local3",
+        LOG_LOCAL4 => "local4",
+        LOG_LOCAL5 => "local5",
+        LOG_LOCAL6 => "local6",
+        LOG_LOCAL7 => "local7",
+    }
 }
 
 /// Whether nothing of `m` could be read as syslog: no PRI, no timestamp,
@@ -172,162 +197,279 @@ fn unparsed(m: &Message<&str>) -> bool {
 ///
 /// `truncated_from`: the size the sender sent, when the framer kept less.
 pub fn to_event(bytes: &[u8], truncated_from: Option<usize>, origin: &Origin) -> Vec<u8> {
+    write(bytes, truncated_from, origin, None)
+}
+
+// The event, as serde writes it: no tree of values built and dropped per
+// message (this is the syslog listeners' hot path). Optional parts are
+// left out when empty, as `crate::finish` does for the other mappings.
+
+#[derive(Serialize)]
+struct Ev<'a> {
+    action: &'a str,
+    actor: Actor<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<Target<'a>>,
+    #[serde(skip_serializing_if = "Source::is_empty")]
+    source: Source<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    metadata: Meta<'a>,
+}
+
+#[derive(Serialize)]
+struct Actor<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Target<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+}
+
+#[derive(Serialize, Default)]
+struct Source<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app: Option<&'a str>,
+}
+
+impl Source<'_> {
+    fn is_empty(&self) -> bool {
+        self.host.is_none() && self.app.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    syslog: Sys<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<FileMeta<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileMeta<'a> {
+    path: &'a str,
+    offset: u64,
+}
+
+#[derive(Serialize)]
+struct Truncated {
+    original_bytes: usize,
+}
+
+#[derive(Serialize)]
+struct Sys<'a> {
+    transport: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<&'a str>,
+    raw: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    raw_escaped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<Truncated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facility: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    procid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    msgid: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    sd: BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    recognized: BTreeMap<&'static str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_unusable: Option<String>,
+}
+
+fn nonempty(v: Option<&str>) -> Option<&str> {
+    v.filter(|x| !x.trim().is_empty())
+}
+
+/// Maps one message (a line of a file with `file`) and writes the event.
+fn write(
+    bytes: &[u8],
+    truncated_from: Option<usize>,
+    origin: &Origin,
+    file: Option<&FileLine<'_>>,
+) -> Vec<u8> {
     let (text, escaped) = text_of(bytes);
     let trimmed = text.trim_end_matches(['\n', '\r', '\0']);
     let m = syslog_loose::parse_message(trimmed, Variant::Either);
-    let mut sys = Map::new();
-    sys.insert("transport".into(), json!(origin.transport.name()));
-    if let Some(p) = origin.peer {
-        sys.insert("peer".into(), json!(p.to_string()));
-    }
     let raw = cut(&text, MAX_TEXT);
-    sys.insert("raw".into(), json!(raw));
-    if escaped {
-        sys.insert("raw_escaped".into(), json!(true));
-    }
-    if truncated_from.is_some() || raw.len() < text.len() {
-        sys.insert(
-            "truncated".into(),
-            json!({"original_bytes": truncated_from.unwrap_or(bytes.len())}),
-        );
-    }
-    let peer_ip = origin.peer.map(|p| p.ip().to_string());
-    if unparsed(&m) {
-        let mut ev = json!({
-            "action": "syslog.unparsed",
-            "actor": {"id": peer_ip.clone().unwrap_or_else(|| "unknown".into()), "type": "syslog_sender"},
-            "metadata": {"syslog": sys},
-        });
-        if let Some(ip) = &peer_ip {
-            ev["source"] = json!({"host": ip});
-        }
-        return crate::finish(ev, "syslog");
-    }
-    sys.insert(
-        "protocol".into(),
-        json!(match m.protocol {
-            syslog_loose::Protocol::RFC3164 => "rfc3164",
-            syslog_loose::Protocol::RFC5424(_) => "rfc5424",
+    let mut sys = Sys {
+        transport: origin.transport.name(),
+        peer: origin.peer_text.as_deref(),
+        raw,
+        raw_escaped: escaped,
+        truncated: (truncated_from.is_some() || raw.len() < text.len()).then(|| Truncated {
+            original_bytes: truncated_from.unwrap_or(bytes.len()),
         }),
-    );
-    if let Some(f) = m.facility {
-        sys.insert("facility".into(), json!(facility_name(f)));
-    }
-    if let Some(p) = &m.procid {
-        sys.insert("procid".into(), json!(p.to_string()));
-    }
-    if let Some(id) = m.msgid {
-        sys.insert("msgid".into(), json!(id));
-    }
-    if !m.structured_data.is_empty() {
-        let mut sd = Map::new();
-        for el in &m.structured_data {
-            let mut params = Map::new();
-            for (k, v) in &el.params {
-                params.insert(k.to_string(), json!(v.to_string()));
+        protocol: None,
+        facility: None,
+        procid: None,
+        msgid: None,
+        sd: BTreeMap::new(),
+        recognized: BTreeMap::new(),
+        remote_host: None,
+        time_unusable: None,
+    };
+    let peer_ip = origin.peer_ip.as_deref();
+    let file_meta = file.map(|f| FileMeta {
+        path: f.path,
+        offset: f.offset,
+    });
+    let out = |ev: &Ev<'_>| {
+        let mut v = Vec::with_capacity(text.len() * 2 + 384);
+        serde_json::to_writer(&mut v, ev).expect("JSON");
+        v
+    };
+    if unparsed(&m) {
+        // Not syslog: from a file, a line of it (`log.line`, the
+        // forwarder's host); from the network, `syslog.unparsed`.
+        let (action, actor, host, message) = match file {
+            Some(f) => {
+                let line = cut(&text, MAX_TEXT).trim_end_matches(['\n', '\r']);
+                let host = nonempty(Some(cut(f.host, 255)));
+                let actor = Actor {
+                    id: host.unwrap_or("unknown"),
+                    ip: None,
+                    kind: "host",
+                };
+                ("log.line", actor, host, nonempty(Some(line)))
             }
-            sd.insert(el.id.to_string(), Value::Object(params));
+            None => {
+                let actor = Actor {
+                    id: peer_ip.unwrap_or("unknown"),
+                    ip: None,
+                    kind: "syslog_sender",
+                };
+                ("syslog.unparsed", actor, peer_ip, None)
+            }
+        };
+        return out(&Ev {
+            action,
+            actor,
+            outcome: None,
+            target: None,
+            source: Source { host, app: None },
+            severity: None,
+            time: None,
+            message,
+            metadata: Meta {
+                syslog: sys,
+                file: file_meta,
+            },
+        });
+    }
+    sys.protocol = Some(match m.protocol {
+        syslog_loose::Protocol::RFC3164 => "rfc3164",
+        syslog_loose::Protocol::RFC5424(_) => "rfc5424",
+    });
+    sys.facility = m.facility.map(facility_name);
+    sys.procid = m
+        .procid
+        .as_ref()
+        .map(|p| p.to_string())
+        .filter(|p| !p.is_empty());
+    sys.msgid = m.msgid;
+    for el in &m.structured_data {
+        let params = sys.sd.entry(el.id).or_default();
+        for (k, v) in &el.params {
+            params.insert(k, v);
         }
-        sys.insert("sd".into(), Value::Object(sd));
     }
     // `TAG: text` with no host name: the parser takes the tag for a host
     // (a host name is never followed by a colon).
-    fn nonempty(v: Option<&str>) -> Option<&str> {
-        v.filter(|x| !x.trim().is_empty())
-    }
     let (hostname, appname) = match (nonempty(m.hostname), nonempty(m.appname)) {
         (Some(h), None) if trimmed.contains(&format!(" {h}:")) => (None, Some(h)),
         other => other,
     };
-    let host = hostname.map(|h| cut(h, 255).to_owned()).or(peer_ip.clone());
-    let app = appname.map(|a| cut(a, 255).to_owned());
+    let host = hostname
+        .map(|h| cut(h, 255))
+        .or(peer_ip)
+        .or(file.and_then(|f| nonempty(Some(cut(f.host, 255)))));
+    let app = appname.map(|a| cut(a, 255));
     let message = cut(m.msg, MAX_TEXT);
-    let rec = recognize(app.as_deref(), message);
-    let mut ev = Map::new();
-    let mut actor = Map::new();
-    match &rec {
-        Some(Recognized { actor: Some(a), .. }) => {
-            actor.insert("id".into(), json!(cut(a, 256)));
-            actor.insert("type".into(), json!("user"));
-        }
-        _ => {
-            actor.insert(
-                "id".into(),
-                json!(app
-                    .clone()
-                    .or(host.clone())
-                    .unwrap_or_else(|| "unknown".into())),
-            );
-            actor.insert("type".into(), json!("process"));
-        }
-    }
-    if let Some(Recognized {
-        remote: Some(r), ..
-    }) = &rec
-    {
-        if r.parse::<IpAddr>().is_ok() {
-            actor.insert("ip".into(), json!(r));
-        } else {
-            sys.insert("remote_host".into(), json!(cut(r, 255)));
-        }
-    }
-    ev.insert(
-        "action".into(),
-        json!(rec.as_ref().map_or("syslog.message", |r| r.action)),
-    );
-    ev.insert("actor".into(), Value::Object(actor));
+    let rec = recognize(app, message);
+    let mut actor = Actor {
+        id: app.or(host).unwrap_or("unknown"),
+        ip: None,
+        kind: "process",
+    };
+    let mut target = None;
     if let Some(r) = &rec {
-        ev.insert("outcome".into(), json!(r.outcome));
+        if let Some(a) = nonempty(r.actor.as_deref()) {
+            actor.id = cut(a, 256);
+            actor.kind = "user";
+        }
+        if let Some(remote) = nonempty(r.remote.as_deref()) {
+            if remote.parse::<IpAddr>().is_ok() {
+                actor.ip = Some(remote);
+            } else {
+                sys.remote_host = Some(cut(remote, 255));
+            }
+        }
         if let Some((ty, id)) = &r.target {
-            ev.insert("target".into(), json!({"type": ty, "id": cut(id, 255)}));
+            if let Some(id) = nonempty(Some(cut(id, 255))) {
+                target = Some(Target { kind: ty, id });
+            }
         }
-        let mut details = Map::new();
         for (k, v) in &r.details {
-            details.insert((*k).into(), json!(cut(v, 1024)));
+            sys.recognized.insert(k, cut(v, 1024));
         }
-        details.insert("rule".into(), json!(r.rule));
-        sys.insert("recognized".into(), Value::Object(details));
+        sys.recognized.insert("rule", r.rule);
     }
-    let mut source = Map::new();
-    if let Some(h) = &host {
-        source.insert("host".into(), json!(h));
-    }
-    if let Some(a) = &app {
-        source.insert("app".into(), json!(a));
-    }
-    if !source.is_empty() {
-        ev.insert("source".into(), Value::Object(source));
-    }
-    if let Some(s) = m.severity {
-        ev.insert("severity".into(), json!(severity_name(s)));
-    }
-    if let Some(t) = m.timestamp {
-        match crate::event_time(t.to_rfc3339()) {
-            Some(t) => {
-                ev.insert("time".into(), json!(t));
-            }
+    let time = m
+        .timestamp
+        .and_then(|t| match crate::event_time(t.to_rfc3339()) {
+            Some(t) => Some(t),
             None => {
-                sys.insert("time_unusable".into(), json!(t.to_string()));
+                sys.time_unusable = Some(t.to_string());
+                None
             }
-        }
-    }
-    if !message.is_empty() {
-        ev.insert("message".into(), json!(message));
-    }
-    ev.insert("metadata".into(), json!({"syslog": sys}));
-    crate::finish(Value::Object(ev), "syslog")
+        });
+    out(&Ev {
+        action: rec.as_ref().map_or("syslog.message", |r| r.action),
+        actor,
+        outcome: rec.as_ref().map(|r| r.outcome),
+        target,
+        source: Source { host, app },
+        severity: m.severity.map(severity_name),
+        time,
+        message: nonempty(Some(message)),
+        metadata: Meta {
+            syslog: sys,
+            file: file_meta,
+        },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
     use veritrail_core::Event;
 
     fn ev(line: &[u8]) -> Value {
-        let origin = Origin {
-            transport: Transport::Tcp,
-            peer: Some("192.0.2.50:40000".parse().unwrap()),
-        };
+        let origin = Origin::new(Transport::Tcp, Some("192.0.2.50:40000".parse().unwrap()));
         let bytes = to_event(line, None, &origin);
         // Every event is one the event model accepts.
         Event::parse(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));

@@ -92,6 +92,9 @@ fn catch_up_once(
     Ok(from)
 }
 
+/// The indexing thread's nice value: below the threads that ingest.
+pub const INDEX_NICE: i32 = 10;
+
 /// A thread that keeps a log's index up with its checkpoints until stopped.
 pub struct Follower {
     stop: Arc<AtomicBool>,
@@ -102,7 +105,8 @@ pub struct Follower {
 const STOP_POLL: Duration = Duration::from_millis(250);
 
 impl Follower {
-    /// Starts following `log` into `qi` from where `qi` ends. A failure
+    /// Starts following `log` into `qi` from where `qi` ends, in a thread
+    /// of lower priority (nice [`INDEX_NICE`]). A failure
     /// stops the follower and is logged (queries on the log then lag; the
     /// log itself is unaffected, and `veritrail reindex` rebuilds).
     ///
@@ -114,6 +118,10 @@ impl Follower {
         let thread = std::thread::Builder::new()
             .name(format!("vt-idx-{}", log.name()))
             .spawn(move || {
+                // Off the ack path in CPU too: when ingest and indexing
+                // compete for the cores, ingest wins and the index lags
+                // (and catches up when the load eases).
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), INDEX_NICE);
                 if let Err(e) = follow(&log, &qi, &s) {
                     tracing::error!(log = %log.name(), error = %e,
                         "query index stopped; queries on this log may lag; rebuild with `veritrail reindex`");

@@ -34,6 +34,13 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 const BATCH: usize = 5_000;
 /// The UDP socket's receive buffer asked for.
 const UDP_BUFFER: usize = 16 << 20;
+/// The largest read from a TCP or TLS connection (a buffer grows to it
+/// while reads fill it).
+const MAX_READ: usize = 1 << 20;
+/// Batches of datagrams waiting to be stored, at most.
+const UDP_QUEUE: usize = 4;
+/// Tasks storing UDP batches side by side.
+const UDP_STORERS: usize = 2;
 /// UDP senders remembered (their first datagram is recorded in `_system`).
 const MAX_UDP_SENDERS: usize = 10_000;
 /// A connection silent this long in the middle of a frame is closed (the
@@ -163,8 +170,11 @@ pub async fn start(st: Arc<AppState>, cfg: &SyslogConfig) -> std::io::Result<Sys
 
 fn udp_socket(addr: &str) -> std::io::Result<tokio::net::UdpSocket> {
     let std_sock = std::net::UdpSocket::bind(addr)?;
-    // A large receive buffer: datagrams wait there while a batch is stored.
-    let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&std_sock, UDP_BUFFER);
+    // A large receive buffer: datagrams wait there while the storers are
+    // busy. Beyond net.core.rmem_max when the server may (CAP_NET_ADMIN).
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(&std_sock, UDP_BUFFER).is_err() {
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&std_sock, UDP_BUFFER);
+    }
     std_sock.set_nonblocking(true)?;
     tokio::net::UdpSocket::from_std(std_sock)
 }
@@ -176,30 +186,35 @@ async fn store(
     log: &str,
     mut events: Vec<Vec<u8>>,
     transport: Transport,
+    remap: &(dyn Fn() -> Vec<Vec<u8>> + Sync),
 ) -> Result<(), String> {
     if events.is_empty() {
         return Ok(());
     }
     let n = events.len() as u64;
-    // The mapping makes only events the model takes (veritrail-collect's
-    // `finish`, fuzzed); should one be refused all the same, it is stored
-    // as `syslog.unparsed` with the refusal and the batch tried again.
+    // The mapping makes only events the model takes (tested, and fuzzed);
+    // should the store refuse one all the same, the batch is mapped again
+    // (`remap`), that event replaced by `syslog.unparsed` with the refusal,
+    // and stored.
+    let mut refused = Vec::new();
     loop {
-        let copy = events.clone();
         match st
             .service
             .ingest(log, Input::Events(events), Options::default())
             .await
         {
             Ok(_) => break,
-            Err(veritrail_service::IngestError::Event { item, error }) => {
-                events = copy;
-                events[item] = serde_json::to_vec(&json!({
-                    "action": "syslog.unparsed",
-                    "actor": {"id": "unknown", "type": "syslog_sender"},
-                    "metadata": {"syslog": {"mapped": head(&String::from_utf8_lossy(&events[item]), 16 * 1024), "refused": error.to_string()}},
-                }))
-                .expect("JSON");
+            Err(veritrail_service::IngestError::Event { item, error }) if refused.len() < 16 => {
+                refused.push((item, error.to_string()));
+                events = remap();
+                for (item, why) in &refused {
+                    events[*item] = serde_json::to_vec(&json!({
+                        "action": "syslog.unparsed",
+                        "actor": {"id": "unknown", "type": "syslog_sender"},
+                        "metadata": {"syslog": {"mapped": head(&String::from_utf8_lossy(&events[*item]), 16 * 1024), "refused": why}},
+                    }))
+                    .expect("JSON");
+                }
             }
             Err(e) => return Err(e.to_string()),
         }
@@ -241,41 +256,43 @@ async fn audit(
     }
 }
 
+/// UDP: one task receives — it only copies datagrams into batches, so
+/// that it is back at the socket at once — and [`UDP_STORERS`] tasks map
+/// and store the batches. A bounded queue between them: when storing falls
+/// behind, receiving waits and the socket's buffer fills, and what the
+/// kernel then drops is counted.
 async fn serve_udp(
     st: Arc<AppState>,
     log: String,
     sock: tokio::net::UdpSocket,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut senders: HashSet<IpAddr> = HashSet::new();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<(Vec<u8>, SocketAddr)>>(UDP_QUEUE);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let senders = Arc::new(Mutex::new(HashSet::new()));
+    let storers: Vec<_> = (0..UDP_STORERS)
+        .map(|_| {
+            tokio::spawn(store_udp(
+                st.clone(),
+                log.clone(),
+                rx.clone(),
+                senders.clone(),
+            ))
+        })
+        .collect();
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
-    loop {
+    'receive: loop {
         let first = tokio::select! {
             r = sock.recv_from(&mut buf) => r,
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => break 'receive,
         };
         let mut batch = Vec::new();
         let mut next = first;
         loop {
             match next {
-                Ok((n, peer)) => {
-                    let truncated = (n > MAX_MESSAGE).then_some(n);
-                    let origin = Origin {
-                        transport: Transport::Udp,
-                        peer: Some(peer),
-                    };
-                    batch.push(to_event(&buf[..n.min(MAX_MESSAGE)], truncated, &origin));
-                    if senders.len() < MAX_UDP_SENDERS && senders.insert(peer.ip()) {
-                        audit(
-                            &st,
-                            "syslog.source",
-                            peer,
-                            json!({"transport": "udp", "peer": peer.to_string()}),
-                            &log,
-                        )
-                        .await;
-                    }
-                }
+                // Kept whole up to the limit plus one byte, which says it
+                // was cut (the datagram's size is then unknown).
+                Ok((n, peer)) => batch.push((buf[..n].to_vec(), peer)),
                 Err(e) => tracing::warn!(error = %e, "syslog over UDP: receive failed"),
             }
             if batch.len() >= BATCH {
@@ -286,7 +303,58 @@ async fn serve_udp(
                 r => r,
             };
         }
-        if let Err(e) = store(&st, &log, batch, Transport::Udp).await {
+        if tx.send(batch).await.is_err() {
+            break; // every storer stopped (the store failed)
+        }
+    }
+    drop(tx);
+    for s in storers {
+        let _ = s.await;
+    }
+}
+
+/// Maps and stores the batches the UDP receiver queues, until it stops.
+async fn store_udp(
+    st: Arc<AppState>,
+    log: String,
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<(Vec<u8>, SocketAddr)>>>>,
+    senders: Arc<Mutex<HashSet<IpAddr>>>,
+) {
+    loop {
+        let Some(batch) = rx.lock().await.recv().await else {
+            return;
+        };
+        let mut new_senders = Vec::new();
+        {
+            let mut known = senders.lock().expect("senders lock");
+            for (_, peer) in &batch {
+                if known.len() < MAX_UDP_SENDERS && known.insert(peer.ip()) {
+                    new_senders.push(*peer);
+                }
+            }
+        }
+        let map = || -> Vec<Vec<u8>> {
+            batch
+                .iter()
+                .map(|(bytes, peer)| {
+                    let truncated = (bytes.len() > MAX_MESSAGE).then_some(bytes.len());
+                    let origin = Origin::new(Transport::Udp, Some(*peer));
+                    to_event(&bytes[..bytes.len().min(MAX_MESSAGE)], truncated, &origin)
+                })
+                .collect()
+        };
+        let events = map();
+        for peer in new_senders {
+            audit(
+                &st,
+                "syslog.source",
+                peer,
+                json!({"transport": "udp", "peer": peer.to_string()}),
+                &log,
+            )
+            .await;
+        }
+        if let Err(e) = store(&st, &log, events, Transport::Udp, &map).await {
             tracing::error!(error = %e, "syslog over UDP: a batch could not be stored; the listener stops");
             return;
         }
@@ -359,11 +427,10 @@ async fn connection<S: AsyncRead + Unpin>(
         log,
     )
     .await;
-    let origin = Origin {
-        transport,
-        peer: Some(peer),
-    };
+    let origin = Origin::new(transport, Some(peer));
     let mut framer = Framer::new(MAX_MESSAGE);
+    // Grows while reads fill it (a sender ahead of the store): one durable
+    // write then covers more messages.
     let mut buf = vec![0u8; 64 * 1024];
     let mut count = 0u64;
     let mut frames = Vec::new();
@@ -382,13 +449,19 @@ async fn connection<S: AsyncRead + Unpin>(
         };
         frames.clear();
         let framing = framer.push(&buf[..n], &mut frames);
-        let events: Vec<Vec<u8>> = frames
-            .iter()
-            .map(|f| to_event(&f.bytes, f.truncated_from, &origin))
-            .collect();
+        if n == buf.len() && buf.len() < MAX_READ {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let map = || -> Vec<Vec<u8>> {
+            frames
+                .iter()
+                .map(|f| to_event(&f.bytes, f.truncated_from, &origin))
+                .collect()
+        };
+        let events = map();
         count += events.len() as u64;
         // Durable before the next byte is read.
-        if let Err(e) = store(st, log, events, transport).await {
+        if let Err(e) = store(st, log, events, transport, &map).await {
             break format!("the store refused a batch: {e}");
         }
         if let Err(e) = framing {
@@ -398,12 +471,15 @@ async fn connection<S: AsyncRead + Unpin>(
     };
     frames.clear();
     framer.finish(&mut frames);
-    let rest: Vec<Vec<u8>> = frames
-        .iter()
-        .map(|f| to_event(&f.bytes, f.truncated_from, &origin))
-        .collect();
+    let map = || -> Vec<Vec<u8>> {
+        frames
+            .iter()
+            .map(|f| to_event(&f.bytes, f.truncated_from, &origin))
+            .collect()
+    };
+    let rest = map();
     count += rest.len() as u64;
-    if let Err(e) = store(st, log, rest, transport).await {
+    if let Err(e) = store(st, log, rest, transport, &map).await {
         tracing::error!(error = %e, "syslog: the last frames of a connection could not be stored");
     }
     audit(st, "syslog.disconnect", peer, json!({"transport": transport.name(), "peer": peer.to_string(), "messages": count, "reason": why}), log).await;

@@ -218,7 +218,7 @@ fn record(
     for part in changes.chunks(BATCH) {
         let mut body = Vec::with_capacity(part.len() * 500);
         for c in part {
-            body.extend_from_slice(&to_event(c, host));
+            body.extend_from_slice(&veritrail_collect::checked(to_event(c, host), "watch"));
             body.push(b'\n');
         }
         let header = Header {

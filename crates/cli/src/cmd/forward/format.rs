@@ -3,6 +3,7 @@
 //! assembled into one event per audit event).
 
 use veritrail_collect::auditd::{self, Assembler};
+use veritrail_collect::checked;
 use veritrail_collect::syslog::{line_to_event, FileLine};
 
 use super::follow::Chunk;
@@ -40,7 +41,10 @@ pub fn events(format: Format, chunk: &Chunk, path: &str, host: &str, whole: bool
                     offset: l.offset,
                     host,
                 };
-                body.extend_from_slice(&line_to_event(&l.bytes, l.truncated_from, &at));
+                body.extend_from_slice(&checked(
+                    line_to_event(&l.bytes, l.truncated_from, &at),
+                    "syslog",
+                ));
                 body.push(b'\n');
             }
             Events {
@@ -70,7 +74,7 @@ pub fn events(format: Format, chunk: &Chunk, path: &str, host: &str, whole: bool
                 safe.0
             };
             for o in &out {
-                body.extend_from_slice(&auditd::to_event(o, host));
+                body.extend_from_slice(&checked(auditd::to_event(o, host), "auditd"));
                 body.push(b'\n');
             }
             Events {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use veritrail_collect::auditd::{self, Assembler};
+use veritrail_collect::checked;
 use veritrail_collect::journal;
 use veritrail_collect::syslog::{line_to_event, FileLine};
 
@@ -241,7 +242,7 @@ pub fn run(
                         }
                         Err(why) => journal::unparsed_event(l, &why, &host),
                     };
-                    body.extend_from_slice(&ev);
+                    body.extend_from_slice(&checked(ev, "journal"));
                     body.push(b'\n');
                     events += 1;
                 }
@@ -255,14 +256,14 @@ pub fn run(
                         host: &host,
                     };
                     let truncated = (line.len() > MAX_LINE).then_some(line.len());
-                    body.extend_from_slice(&line_to_event(l, truncated, &at));
+                    body.extend_from_slice(&checked(line_to_event(l, truncated, &at), "syslog"));
                     body.push(b'\n');
                     events += 1;
                 }
             }
             if !audit_out.is_empty() {
                 for o in audit_out.drain(..) {
-                    body.extend_from_slice(&auditd::to_event(&o, &host));
+                    body.extend_from_slice(&checked(auditd::to_event(&o, &host), "auditd"));
                     body.push(b'\n');
                     events += 1;
                 }
@@ -277,7 +278,7 @@ pub fn run(
             if eof || idle_rounds >= 10 {
                 assembler.finish(&mut audit_out);
                 for o in audit_out.drain(..) {
-                    body.extend_from_slice(&auditd::to_event(&o, &host));
+                    body.extend_from_slice(&checked(auditd::to_event(&o, &host), "auditd"));
                     body.push(b'\n');
                     events += 1;
                 }
