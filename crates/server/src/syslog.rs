@@ -256,6 +256,9 @@ async fn audit(
     }
 }
 
+/// A batch of datagrams and their senders.
+type Datagrams = Vec<(Vec<u8>, SocketAddr)>;
+
 /// UDP: one task receives — it only copies datagrams into batches, so
 /// that it is back at the socket at once — and [`UDP_STORERS`] tasks map
 /// and store the batches. A bounded queue between them: when storing falls
@@ -267,7 +270,7 @@ async fn serve_udp(
     sock: tokio::net::UdpSocket,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<(Vec<u8>, SocketAddr)>>(UDP_QUEUE);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Datagrams>(UDP_QUEUE);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let senders = Arc::new(Mutex::new(HashSet::new()));
     let storers: Vec<_> = (0..UDP_STORERS)
@@ -317,7 +320,7 @@ async fn serve_udp(
 async fn store_udp(
     st: Arc<AppState>,
     log: String,
-    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<(Vec<u8>, SocketAddr)>>>>,
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Datagrams>>>,
     senders: Arc<Mutex<HashSet<IpAddr>>>,
 ) {
     loop {
