@@ -58,29 +58,36 @@ pub(crate) fn finish(mut ev: serde_json::Value, _family: &str) -> Vec<u8> {
 }
 
 /// `event` when the event model accepts it; else (a bug in a mapping, or
-/// input no test imagined) `<family>.unparsed` with the refusal and the
-/// mapped event (cut) in `metadata.<family>` — stored, never dropped. The
-/// forwarder checks every event so that one bad event cannot make the
-/// server refuse a whole batch; the syslog listeners let the server's own
-/// validation find one.
+/// input no test imagined) what [`refused`] makes of it. The syslog
+/// listeners and the forwarder leave the check to the server (whose
+/// refusal names the event, which they then replace); `veritrail watch`,
+/// whose events are few, checks each.
 pub fn checked(event: Vec<u8>, family: &str) -> Vec<u8> {
-    use serde_json::json;
     match veritrail_core::Event::parse(&event) {
         Ok(_) => event,
-        Err(why) => {
-            let mapped = String::from_utf8_lossy(&event);
-            let mut end = mapped.len().min(16 * 1024);
-            while !mapped.is_char_boundary(end) {
-                end -= 1;
-            }
-            serde_json::to_vec(&json!({
-                "action": format!("{family}.unparsed"),
-                "actor": {"id": "unknown", "type": "collector"},
-                "metadata": {family: {"refused": why.to_string(), "mapped": &mapped[..end]}},
-            }))
-            .expect("JSON")
-        }
+        Err(why) => refused(&event, &why.to_string(), family),
     }
+}
+
+/// The event stored instead of one the event model refused:
+/// `<family>.unparsed`, with the refusal and the refused event (cut) in
+/// `metadata.<family>` — kept, never dropped.
+pub fn refused(event: &[u8], why: &str, family: &str) -> Vec<u8> {
+    let mapped = String::from_utf8_lossy(event);
+    let mut end = mapped.len().min(16 * 1024);
+    while !mapped.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut why_end = why.len().min(1024);
+    while !why.is_char_boundary(why_end) {
+        why_end -= 1;
+    }
+    serde_json::to_vec(&serde_json::json!({
+        "action": format!("{family}.unparsed"),
+        "actor": {"id": "unknown", "type": "collector"},
+        "metadata": {family: {"refused": &why[..why_end], "mapped": &mapped[..end]}},
+    }))
+    .expect("JSON")
 }
 
 #[cfg(test)]

@@ -162,6 +162,20 @@ impl PreparedBatch {
         Ok(Ok(()))
     }
 
+    /// Appends the entries of `other` (an unfinished batch built the same
+    /// way, e.g. on another core) after this one's, in order.
+    pub fn extend(&mut self, mut other: PreparedBatch) {
+        // The hashes cover a prefix of the entries; `other`'s continue it
+        // only if all of this one's are done (else `finish` hashes them).
+        if self.leaf_hashes.len() < self.starts.len() {
+            other.leaf_hashes.clear();
+        }
+        let base = self.records.len() as u32;
+        self.records.extend_from_slice(&other.records);
+        self.starts.extend(other.starts.iter().map(|s| s + base));
+        self.leaf_hashes.append(&mut other.leaf_hashes);
+    }
+
     /// Marks the end of the batch and hashes, on all cores, the entries added
     /// by [`PreparedBatch::push_with`]; call after the last push.
     ///
@@ -217,6 +231,16 @@ impl PreparedBatch {
     /// Encoded size.
     pub fn bytes(&self) -> usize {
         self.records.len()
+    }
+
+    /// The leaf hashes of the entries hashed so far (all, once finished).
+    pub fn leaf_hashes(&self) -> &[Hash] {
+        &self.leaf_hashes
+    }
+
+    /// The encoded WAL records.
+    pub fn records(&self) -> &[u8] {
+        &self.records
     }
 }
 
@@ -451,6 +475,44 @@ mod tests {
     }
 
     /// Every way of building a batch gives the same records and leaf hashes.
+    #[test]
+    fn batches_built_apart_and_extended_are_the_batch_built_at_once() {
+        let entries: Vec<Vec<u8>> = (0..10).map(|i| format!("entry {i}").into_bytes()).collect();
+        let whole = PreparedBatch::new(&entries).unwrap();
+        let part = |r: std::ops::Range<usize>, hashed: bool| {
+            let mut b = PreparedBatch::builder(4, 64);
+            for e in &entries[r] {
+                if hashed {
+                    b.push(e).unwrap();
+                } else {
+                    b.push_with(|out| {
+                        out.extend_from_slice(e);
+                        Ok::<(), ()>(())
+                    })
+                    .unwrap()
+                    .unwrap();
+                }
+            }
+            b
+        };
+        for (h1, h2, h3) in [
+            (false, false, false),
+            (true, false, true),
+            (true, true, false),
+            (false, true, true),
+        ] {
+            let mut b = part(0..3, h1);
+            b.extend(part(3..7, h2));
+            b.extend(part(7..10, h3));
+            let b = b.finish().unwrap();
+            assert_eq!(
+                (&b.records, &b.starts, &b.leaf_hashes),
+                (&whole.records, &whole.starts, &whole.leaf_hashes),
+                "{h1} {h2} {h3}"
+            );
+        }
+    }
+
     #[test]
     fn push_with_and_finish_build_the_same_batch_as_new() {
         let es = entries();

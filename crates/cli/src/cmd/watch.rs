@@ -27,7 +27,9 @@ use veritrail_collect::watch::{
 };
 
 use super::ship::spool::{Header, Spool};
-use super::ship::{hostname, key_of, sha256_hex, write_durably, Progress, Sent, Server};
+use super::ship::{
+    fix_refused, hostname, key_of, sha256_hex, write_durably, Progress, Sent, Server,
+};
 use crate::args::WatchArgs;
 use crate::exit::Exit;
 
@@ -251,6 +253,12 @@ fn deliver(
                 if unreachable.take().is_some() {
                     eprintln!("veritrail watch: the server is back; delivering the spool in order");
                 }
+            }
+            Sent::Refused(item, why) => {
+                let (h, body) = fix_refused(&b.header, &b.body, item, &why).ok_or_else(|| {
+                    anyhow::anyhow!("the server refused item {item} of a batch: {why}")
+                })?;
+                spool.rewrite(&b, &h, &body)?;
             }
             Sent::Retry(why) => {
                 if unreachable.as_deref() != Some(why.as_str()) {

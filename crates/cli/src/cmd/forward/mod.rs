@@ -37,8 +37,9 @@ use crate::exit::Exit;
 
 /// Bytes read from a file per batch at most.
 const BATCH_BYTES: usize = 2 << 20;
-/// Lines per batch at most (the server takes 10,000 events a request).
-const BATCH_LINES: usize = 5_000;
+/// Lines per batch at most (the server takes 10,000 events a request; an
+/// audit event assembled from standard input may add a few).
+const BATCH_LINES: usize = 8_000;
 /// How often files are looked at when nothing happens.
 const POLL: Duration = Duration::from_millis(200);
 /// The kernel audit log, when `--auditd` names no file.
@@ -176,7 +177,7 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<ExitCode> {
     let mut spool = Spool::open(&s.spool, s.spool_max)?;
     let mut progress = Progress::new("forward");
     match s.source {
-        Source::Files => files::run(&s, &mut spool, &mut state, &mut progress),
+        Source::Files => files::run(&s, spool, state, &mut progress),
         Source::Stdin => stream::run(
             &s,
             &mut spool,

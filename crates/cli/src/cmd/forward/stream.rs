@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use veritrail_collect::auditd::{self, Assembler};
-use veritrail_collect::checked;
 use veritrail_collect::journal;
 use veritrail_collect::syslog::{line_to_event, FileLine};
 
@@ -20,7 +19,7 @@ use super::format::Format;
 use super::state::State;
 use super::{Settings, BATCH_BYTES, BATCH_LINES, POLL};
 use crate::cmd::ship::spool::{Header, Spool};
-use crate::cmd::ship::{key_of, sha256_hex, Progress, Sent};
+use crate::cmd::ship::{fix_refused, key_of, sha256_hex, Progress, Sent};
 
 /// What is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +164,17 @@ pub fn run(
                     spool.remove(&b)?;
                     progress.shipped += b.header.lines;
                 }
+                Sent::Refused(item, why) => {
+                    let (h, body) =
+                        fix_refused(&b.header, &b.body, item, &why).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "the server refused item {item} of a batch of {}: {why}",
+                                b.header.lines
+                            )
+                        })?;
+                    eprintln!("veritrail forward: the server refused one event ({why}); it is stored as forward.unparsed");
+                    spool.rewrite(&b, &h, &body)?;
+                }
                 Sent::Retry(why) => {
                     eprintln!("veritrail forward: cannot deliver ({why}); retrying");
                     std::thread::sleep(Duration::from_secs(1));
@@ -242,7 +252,7 @@ pub fn run(
                         }
                         Err(why) => journal::unparsed_event(l, &why, &host),
                     };
-                    body.extend_from_slice(&checked(ev, "journal"));
+                    body.extend_from_slice(&ev);
                     body.push(b'\n');
                     events += 1;
                 }
@@ -256,14 +266,14 @@ pub fn run(
                         host: &host,
                     };
                     let truncated = (line.len() > MAX_LINE).then_some(line.len());
-                    body.extend_from_slice(&checked(line_to_event(l, truncated, &at), "syslog"));
+                    body.extend_from_slice(&line_to_event(l, truncated, &at));
                     body.push(b'\n');
                     events += 1;
                 }
             }
             if !audit_out.is_empty() {
                 for o in audit_out.drain(..) {
-                    body.extend_from_slice(&checked(auditd::to_event(&o, &host), "auditd"));
+                    body.extend_from_slice(&auditd::to_event(&o, &host));
                     body.push(b'\n');
                     events += 1;
                 }
@@ -278,7 +288,7 @@ pub fn run(
             if eof || idle_rounds >= 10 {
                 assembler.finish(&mut audit_out);
                 for o in audit_out.drain(..) {
-                    body.extend_from_slice(&checked(auditd::to_event(&o, &host), "auditd"));
+                    body.extend_from_slice(&auditd::to_event(&o, &host));
                     body.push(b'\n');
                     events += 1;
                 }

@@ -38,6 +38,36 @@ pub enum Sent {
     Acked,
     /// Try again later (the server is unreachable or busy).
     Retry(String),
+    /// The server refused one event of the batch (nothing was stored):
+    /// which one, and why. See [`fix_refused`].
+    Refused(usize, String),
+}
+
+/// The batch `body` (NDJSON) with its event `item` replaced by
+/// `forward.unparsed` holding the refusal and the refused event, and the
+/// header's key changed with it (the server kept nothing of the refused
+/// request, but the body differs now).
+pub fn fix_refused(
+    header: &Header,
+    body: &[u8],
+    item: usize,
+    why: &str,
+) -> Option<(Header, Vec<u8>)> {
+    let mut lines: Vec<&[u8]> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let bad = lines.get(item)?;
+    let replacement = veritrail_collect::refused(bad, why, "forward");
+    lines[item] = &replacement;
+    let mut out = Vec::with_capacity(body.len() + replacement.len());
+    for l in lines {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    let mut h = header.clone();
+    h.key = key_of(&format!("{}:refused:{item}", header.key));
+    Some((h, out))
 }
 
 /// Where batches go.
@@ -94,6 +124,17 @@ impl Server {
             Ok(resp) => Ok(Sent::Retry(format!("HTTP {}", resp.status()))),
             Err(ureq::Error::Status(code, resp)) => {
                 let body = resp.into_string().unwrap_or_default();
+                // One event refused: the answer names it.
+                if matches!(code, 400 | 413) {
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                    if let Some(item) = v["error"]["item"].as_u64() {
+                        let why = v["error"]["message"]
+                            .as_str()
+                            .unwrap_or("refused")
+                            .to_owned();
+                        return Ok(Sent::Refused(item as usize, why));
+                    }
+                }
                 match code {
                     401 | 403 | 404 => Err(Exit::usage(format!("the server refused the token or log (HTTP {code}): {}", body.trim()))),
                     400 | 413 | 415 | 422 => Err(anyhow::anyhow!(
@@ -171,5 +212,44 @@ impl Progress {
             spool.bytes() as f64 / (1 << 20) as f64
         );
         let _ = std::io::stderr().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_event_is_replaced_and_the_key_changes() {
+        let h = Header {
+            key: "k1".into(),
+            path: "/var/log/x".into(),
+            id: None,
+            start: 0,
+            end: 30,
+            lines: 3,
+            cursor: None,
+        };
+        let body = b"{\"action\":\"a.b\",\"actor\":\"x\"}\n{\"action\":\"bad\",\"actor\":\"y\"}\n{\"action\":\"c.d\",\"actor\":\"z\"}\n";
+        let (h2, fixed) =
+            fix_refused(&h, body, 1, "item 1: field `action`: must be a dotted verb").unwrap();
+        assert_ne!(h2.key, h.key);
+        let lines: Vec<serde_json::Value> = fixed
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["action"], "a.b");
+        assert_eq!(lines[1]["action"], "forward.unparsed");
+        assert!(lines[1]["metadata"]["forward"]["mapped"]
+            .as_str()
+            .unwrap()
+            .contains("\"bad\""));
+        assert_eq!(lines[2]["action"], "c.d");
+        // The replacement is an event the model takes.
+        let second = fixed.split(|b| *b == b'\n').nth(1).unwrap();
+        veritrail_core::Event::parse(second).unwrap();
+        assert!(fix_refused(&h, body, 3, "no such item").is_none());
     }
 }

@@ -140,6 +140,27 @@ impl Spool {
         Ok(())
     }
 
+    /// Replaces a batch in place (same place in the order), durably.
+    ///
+    /// # Errors
+    /// I/O errors (the old batch stays).
+    pub fn rewrite(&mut self, b: &Batch, header: &Header, body: &[u8]) -> anyhow::Result<()> {
+        let old = std::fs::metadata(&b.file)?.len();
+        let mut tmp = b.file.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(header)?)?;
+        f.write_all(b"\n")?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, &b.file)?;
+        std::fs::File::open(&self.dir)?.sync_all()?;
+        self.bytes = self.bytes.saturating_sub(old) + std::fs::metadata(&b.file)?.len();
+        Ok(())
+    }
+
     /// Removes a batch the server acknowledged.
     ///
     /// # Errors
