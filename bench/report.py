@@ -3,7 +3,7 @@
 and into BENCHMARKS.md, the page for users.
 
 Usage: report.py RESULTS.json OUT.md OUT.svg --machine TEXT --command TEXT [--scale SCALE.md]
-       report.py RESULTS.json --page BENCHMARKS.md --ceiling CEILING.txt --machine-facts MACHINE.txt
+       report.py RESULTS.json --page BENCHMARKS.md --ceiling CEILING.txt --machine-facts MACHINE.txt [--section SECTION.md ...]
 
 Ratios are veritrail ÷ baseline per run (runs alternate the systems), and the
 table shows the median of those paired ratios; the detail tables show every
@@ -245,7 +245,9 @@ def page(a):
           "bench/scale.sh          # ingest, recovery and verify at 1 M, 10 M and 100 M events",
           "```\n",
           f"Each writes its results to `bench/results/`; `bench/report.py {a.results} --page BENCHMARKS.md "
-          f"--ceiling {a.ceiling} --machine-facts {a.machine_facts}` makes this page.\n",
+          f"--ceiling {a.ceiling} --machine-facts {a.machine_facts}"
+          + "".join(f" --section {x}" for x in (a.section or []))
+          + "` makes this page.\n",
           f"![durable ingest and recovery time against log size](bench/results/{name}-plot.svg)\n",
           "## What bounds the figures\n",
           "Batched ingest is bound by the disk: every acknowledged event is about 340 bytes made "
@@ -260,6 +262,11 @@ def page(a):
           "of each file, so it does not grow with the log. The baselines' rates move between "
           "days with the machine: compare ratios within a run, not rates across runs.\n",
           ]
+    # One section per capability, each measured by its own script and
+    # written next to its raw output in bench/results/.
+    for sec in a.section or []:
+        with open(sec) as f:
+            md.append(f.read().rstrip() + "\n")
     with open(a.page, "w") as f:
         f.write("\n".join(md))
 
@@ -271,6 +278,7 @@ def main():
         ap.add_argument("--page", required=True)
         ap.add_argument("--ceiling", required=True)
         ap.add_argument("--machine-facts", required=True)
+        ap.add_argument("--section", action="append", help="a capability's section (markdown), appended; repeatable")
         page(ap.parse_args())
         return
     ap = argparse.ArgumentParser()

@@ -2,7 +2,7 @@
 //! systemd journal to a server, exactly once, in order (docs/COLLECT.md
 //! "Forwarding files").
 //!
-//! Lines are read into an on-disk spool first ([`spool`]), batch by
+//! Lines are read into an on-disk spool first (`ship::spool`), batch by
 //! batch, then sent in order; each batch carries an `Idempotency-Key`
 //! derived from where its lines come from (a file's identity and offsets,
 //! or the journal's cursors) and the SHA-256 of its body, so a batch sent
@@ -13,7 +13,7 @@
 //! it drains. Files are followed through rotation ([`files`],
 //! [`follow`]); standard input and `journalctl` are read as streams
 //! ([`stream`]); a line is an event, or, with `--auditd`, the kernel audit
-//! log's records are assembled into events ([`format`]).
+//! log's records are assembled into events ([`mod@format`]).
 
 mod files;
 mod follow;
