@@ -1,0 +1,823 @@
+//! The rule engine: events in, alerts out.
+//!
+//! [`Engine::observe`] takes each stored event of each log, in index order,
+//! and returns the alerts it completes; [`Engine::tick`] takes "now" on the
+//! log's clock and the health of the logs ([`Health`]) and returns what
+//! silence and ill health complete (`absence`, `integrity`). Rule time is
+//! the event's `received_at`; time windows can look at the event's own
+//! `time` instead.
+//!
+//! One incident, one alert: a rule that fires for a group is quiet for that
+//! group for its cool-down, counting what it kept quiet about
+//! ([`Alert::suppressed`] of the next alert). A `threshold` window and a
+//! `sequence` are cleared when they complete, alerted or not, so the
+//! windows depend on the events alone.
+//!
+//! After a restart: [`Engine::restore`] takes back what [`Engine::save`]
+//! gave (cool-downs, remembered values, silences), and the windows are
+//! rebuilt by [`Engine::replay`] of each log from [`Engine::rebuild_from`]
+//! up to the saved position — replay changes windows only and alerts
+//! nothing, so nothing fires twice and nothing is missed.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use veritrail_core::json::Json;
+use veritrail_core::Timestamp;
+
+use crate::duration::display;
+use crate::file::{Action, Check, Kind, Rule, RuleSet, Severity};
+use crate::matcher::Fields;
+
+/// Most triggering events an alert lists (it says how many there were).
+pub const MAX_TRIGGERS: usize = 1000;
+
+/// One stored event, as the engine sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Observed<'a> {
+    /// Its log.
+    pub log: &'a str,
+    /// Its index in the log.
+    pub index: u64,
+    /// Its leaf hash (RFC 9162 `SHA-256(0x00 || entry)`).
+    pub leaf_hash: [u8; 32],
+    /// The stored bytes (canonical JSON).
+    pub entry: &'a [u8],
+}
+
+/// An event that made an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// Its log.
+    pub log: String,
+    /// Its index.
+    pub index: u64,
+    /// Its leaf hash, hex.
+    pub leaf_hash: String,
+    /// Its `received_at`, Unix nanoseconds.
+    #[serde(skip)]
+    pub at_ns: i128,
+}
+
+/// A rule fired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    /// The rule.
+    pub rule: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its severity.
+    pub severity: Severity,
+    /// The rules file's version (SHA-256).
+    pub version: String,
+    /// The rule's description.
+    pub description: String,
+    /// The group (`group_by` field → value; for integrity rules `log`).
+    pub group: BTreeMap<String, String>,
+    /// When, on the log's clock (Unix nanoseconds).
+    pub fired_at_ns: i128,
+    /// What happened, for people.
+    pub summary: String,
+    /// The events that made it (at most [`MAX_TRIGGERS`], oldest first).
+    pub triggers: Vec<Trigger>,
+    /// How many triggering events there were in all.
+    pub trigger_count: u64,
+    /// Alerts the cool-down kept quiet since the last one for this group.
+    pub suppressed: u64,
+    /// Where it goes besides `_system`.
+    pub actions: Vec<Action>,
+}
+
+impl Alert {
+    /// The last triggering event: with the rule and group, what names an
+    /// alert (the same alert computed twice has the same key).
+    pub fn key(&self) -> (String, Vec<String>, Option<(String, u64)>) {
+        (
+            self.rule.clone(),
+            self.group.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            self.triggers.last().map(|t| (t.log.clone(), t.index)),
+        )
+    }
+}
+
+/// One log's health, for `integrity` rules.
+#[derive(Clone, Debug, Default)]
+pub struct LogHealth {
+    /// Its name.
+    pub name: String,
+    /// Durable entries.
+    pub durable: u64,
+    /// Entries the latest checkpoint covers.
+    pub published: u64,
+    /// Why it stopped on a storage error.
+    pub storage_error: Option<String>,
+    /// Why it was found damaged (an entry failed its check, or it was
+    /// refused at start).
+    pub damaged: Option<String>,
+}
+
+/// The health of the service at one instant.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    /// Each log.
+    pub logs: Vec<LogHealth>,
+    /// Free bytes where the data directory is.
+    pub disk_free: Option<u64>,
+}
+
+type Group = Vec<String>;
+/// The last event seen of a silence: log, index, leaf hash (hex).
+type LastSeen = Option<(String, u64, String)>;
+
+#[derive(Clone, Debug)]
+struct SeqState {
+    step: usize,
+    in_step: u32,
+    start_ns: i128,
+    hits: Vec<Trigger>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Silence {
+    last_ns: i128,
+    last: LastSeen,
+    fired: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Memory {
+    stamp: u64,
+    seen: HashMap<(Group, String), u64>,
+    order: BTreeMap<u64, (Group, String)>,
+    groups: HashMap<Group, u32>,
+}
+
+impl Memory {
+    /// Remembers `value` for `group`; answers whether it was new, and
+    /// whether the group had no value before.
+    fn see(&mut self, group: &Group, value: &str, cap: usize) -> (bool, bool) {
+        self.stamp += 1;
+        let key = (group.clone(), value.to_owned());
+        if let Some(old) = self.seen.insert(key.clone(), self.stamp) {
+            self.order.remove(&old);
+            self.order.insert(self.stamp, key);
+            return (false, false);
+        }
+        self.order.insert(self.stamp, key);
+        let n = self.groups.entry(group.clone()).or_insert(0);
+        *n += 1;
+        let first = *n == 1;
+        while self.seen.len() > cap {
+            let (_, (g, v)) = self.order.pop_first().expect("not empty");
+            self.seen.remove(&(g.clone(), v));
+            if let Some(c) = self.groups.get_mut(&g) {
+                *c -= 1;
+                if *c == 0 {
+                    self.groups.remove(&g);
+                }
+            }
+        }
+        (true, first)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Cool {
+    until_ns: i128,
+    suppressed: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct RuleState {
+    windows: HashMap<Group, VecDeque<Trigger>>,
+    sequences: HashMap<Group, SeqState>,
+    memory: Memory,
+    silences: HashMap<Group, Silence>,
+    /// Integrity: per log, (published size, since when it has not moved
+    /// while entries waited); and the conditions already alerted.
+    stalls: HashMap<String, (u64, i128)>,
+    raised: HashMap<Group, bool>,
+    cool: HashMap<Group, Cool>,
+    started: bool,
+}
+
+/// What survives a restart (windows are rebuilt from the log instead).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Saved {
+    /// Per rule name.
+    pub rules: BTreeMap<String, SavedRule>,
+}
+
+/// One rule's saved state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SavedRule {
+    /// The definition it belongs to.
+    pub fingerprint: String,
+    /// Cool-downs: group, until (Unix ns), suppressed.
+    pub cooldowns: Vec<(Group, i128, u64)>,
+    /// Remembered values, oldest first.
+    pub values: Vec<(Group, String)>,
+    /// Silences being timed.
+    pub silences: Vec<(Group, i128, LastSeen, bool)>,
+    /// Conditions already alerted.
+    pub raised: Vec<Group>,
+}
+
+/// The engine.
+pub struct Engine {
+    set: Arc<RuleSet>,
+    states: Vec<RuleState>,
+}
+
+fn received_ns(ev: &Json<'_>) -> Option<i128> {
+    ev.get("received_at")
+        .and_then(Json::as_str)
+        .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+        .map(|t| t.unix_nanos())
+}
+
+fn event_time_ns(ev: &Json<'_>) -> Option<i128> {
+    ev.get("time")
+        .and_then(Json::as_str)
+        .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+        .map(|t| t.unix_nanos())
+}
+
+fn group_text(set: &RuleSet, rule: &Rule, g: &Group) -> BTreeMap<String, String> {
+    rule.group_by
+        .iter()
+        .zip(g)
+        .map(|(p, v)| (set.paths.name(*p), v.clone()))
+        .collect()
+}
+
+fn show_group(m: &BTreeMap<String, String>) -> String {
+    if m.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(" for {}", parts.join(", "))
+}
+
+impl Engine {
+    /// An engine running `set`, with no state.
+    pub fn new(set: Arc<RuleSet>) -> Engine {
+        let states = vec![RuleState::default(); set.rules.len()];
+        Engine { set, states }
+    }
+
+    /// The rules running.
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.set
+    }
+
+    /// Runs `set` from now on. A rule with the same name and definition
+    /// keeps its state (windows, cool-downs, memory); others start afresh.
+    pub fn reload(&mut self, set: Arc<RuleSet>) {
+        let mut old: HashMap<(String, String), RuleState> = self
+            .set
+            .rules
+            .iter()
+            .zip(std::mem::take(&mut self.states))
+            .map(|(r, s)| ((r.name.clone(), r.fingerprint.clone()), s))
+            .collect();
+        self.states = set
+            .rules
+            .iter()
+            .map(|r| {
+                old.remove(&(r.name.clone(), r.fingerprint.clone()))
+                    .unwrap_or_default()
+            })
+            .collect();
+        self.set = set;
+    }
+
+    /// Whether any rule watches `log` (if none, its events need not be read).
+    pub fn watches(&self, log: &str) -> bool {
+        self.set.rules.iter().any(|r| r.watches(log))
+    }
+
+    /// Takes one event (in index order per log) and returns the alerts it
+    /// completes.
+    pub fn observe(&mut self, ev: Observed<'_>) -> Vec<Alert> {
+        self.feed(ev, false)
+    }
+
+    /// Takes one event already evaluated before a restart: windows and
+    /// sequences are rebuilt, nothing is alerted and nothing else changes.
+    pub fn replay(&mut self, ev: Observed<'_>) {
+        self.feed(ev, true);
+    }
+
+    fn feed(&mut self, ev: Observed<'_>, replay: bool) -> Vec<Alert> {
+        let mut out = Vec::new();
+        if !self.watches(ev.log) {
+            return out;
+        }
+        let Ok(json) = Json::parse(ev.entry) else {
+            return out;
+        };
+        let Some(at) = received_ns(&json) else {
+            return out;
+        };
+        let set = Arc::clone(&self.set);
+        let fields = set.paths.read(&json);
+        let own_time = event_time_ns(&json);
+        let trigger = || Trigger {
+            log: ev.log.to_owned(),
+            index: ev.index,
+            leaf_hash: hex_of(&ev.leaf_hash),
+            at_ns: at,
+        };
+        for (rule, state) in set.rules.iter().zip(self.states.iter_mut()) {
+            if !rule.watches(ev.log) {
+                continue;
+            }
+            if replay && !matches!(rule.kind, Kind::Threshold { .. } | Kind::Sequence { .. }) {
+                continue;
+            }
+            if let Some(a) = step(&set, rule, state, &fields, at, own_time, &trigger, replay) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    /// The silences and health conditions complete at `now_ns` (the log's
+    /// clock). Call it regularly, once the events up to now are observed.
+    pub fn tick(&mut self, now_ns: i128, health: &Health) -> Vec<Alert> {
+        let set = Arc::clone(&self.set);
+        let mut out = Vec::new();
+        for (rule, state) in set.rules.iter().zip(self.states.iter_mut()) {
+            match &rule.kind {
+                Kind::Absence { after_ns, expect } => {
+                    if !state.started {
+                        state.started = true;
+                        for e in expect {
+                            let mut g = vec![e.clone()];
+                            g.resize(rule.group_by.len(), String::new());
+                            state.silences.entry(g).or_insert(Silence {
+                                last_ns: now_ns,
+                                last: None,
+                                fired: false,
+                            });
+                        }
+                    }
+                    let mut due: Vec<Group> = state
+                        .silences
+                        .iter()
+                        .filter(|(_, s)| !s.fired && now_ns - s.last_ns >= i128::from(*after_ns))
+                        .map(|(g, _)| g.clone())
+                        .collect();
+                    due.sort();
+                    for g in due {
+                        let s = state.silences.get_mut(&g).expect("due");
+                        s.fired = true;
+                        let triggers: Vec<Trigger> = s
+                            .last
+                            .iter()
+                            .map(|(log, index, leaf)| Trigger {
+                                log: log.clone(),
+                                index: *index,
+                                leaf_hash: leaf.clone(),
+                                at_ns: s.last_ns,
+                            })
+                            .collect();
+                        let gt = group_text(&set, rule, &g);
+                        let summary = format!(
+                            "{}: no matching event{} for {}",
+                            rule.name,
+                            show_group(&gt),
+                            display((now_ns - s.last_ns).min(i128::from(i64::MAX)) as i64)
+                        );
+                        if let Some(a) = fire(&set, rule, state, g, now_ns, summary, triggers, 0) {
+                            out.push(a);
+                        }
+                    }
+                }
+                Kind::Integrity {
+                    check,
+                    after_ns,
+                    min_free,
+                } => {
+                    let mut conditions: Vec<(Group, Option<String>)> = Vec::new();
+                    match check {
+                        Check::DiskLow => conditions.push((
+                            vec!["disk".into()],
+                            health
+                                .disk_free
+                                .filter(|f| f < min_free)
+                                .map(|f| format!("{f} bytes free, below {min_free}")),
+                        )),
+                        _ => {
+                            for l in health
+                                .logs
+                                .iter()
+                                .filter(|l| rule.watches(&l.name) || rule.logs.is_none())
+                            {
+                                let why = match check {
+                                    Check::StorageError => l.storage_error.clone(),
+                                    Check::VerifyFailed => l.damaged.clone(),
+                                    Check::CheckpointStalled => {
+                                        // Since when entries have waited with the
+                                        // checkpoint not moving.
+                                        let s = state
+                                            .stalls
+                                            .entry(l.name.clone())
+                                            .or_insert((l.published, now_ns));
+                                        if l.published != s.0 || l.durable <= l.published {
+                                            *s = (l.published, now_ns);
+                                            if l.durable <= l.published {
+                                                s.1 = i128::MAX;
+                                            }
+                                            None
+                                        } else if s.1 == i128::MAX {
+                                            s.1 = now_ns;
+                                            None
+                                        } else if now_ns - s.1 >= i128::from(*after_ns) {
+                                            Some(format!(
+                                                "{} entries wait for a checkpoint, which has covered {} entries for {}",
+                                                l.durable - l.published,
+                                                l.published,
+                                                display((now_ns - s.1).min(i128::from(i64::MAX)) as i64)
+                                            ))
+                                        } else {
+                                            None
+                                        }
+                                    }
+                                    Check::DiskLow => unreachable!("handled above"),
+                                };
+                                conditions.push((vec![l.name.clone()], why));
+                            }
+                        }
+                    }
+                    for (g, why) in conditions {
+                        match why {
+                            None => {
+                                state.raised.remove(&g);
+                            }
+                            Some(why) if !state.raised.contains_key(&g) => {
+                                state.raised.insert(g.clone(), true);
+                                let mut gt = BTreeMap::new();
+                                gt.insert(
+                                    if g[0] == "disk" && *check == Check::DiskLow {
+                                        "disk"
+                                    } else {
+                                        "log"
+                                    }
+                                    .to_owned(),
+                                    g[0].clone(),
+                                );
+                                let summary = format!("{}: {}: {why}", rule.name, g[0]);
+                                if let Some(mut a) =
+                                    fire(&set, rule, state, g, now_ns, summary, Vec::new(), 0)
+                                {
+                                    a.group = gt;
+                                    out.push(a);
+                                }
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The first index of `log` that the windows still hold: replaying
+    /// from here up to the saved position rebuilds them. `None` when they
+    /// hold nothing of it.
+    pub fn rebuild_from(&self, log: &str) -> Option<u64> {
+        let mut min: Option<u64> = None;
+        for s in &self.states {
+            let firsts = s
+                .windows
+                .values()
+                .filter_map(|w| w.iter().find(|t| t.log == log))
+                .chain(
+                    s.sequences
+                        .values()
+                        .filter_map(|q| q.hits.iter().find(|t| t.log == log)),
+                );
+            for t in firsts {
+                min = Some(min.map_or(t.index, |m| m.min(t.index)));
+            }
+        }
+        min
+    }
+
+    /// The state that a restart cannot rebuild from the log.
+    pub fn save(&self) -> Saved {
+        let mut saved = Saved::default();
+        for (rule, s) in self.set.rules.iter().zip(&self.states) {
+            let mut values: Vec<(u64, (Group, String))> = s
+                .memory
+                .order
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect();
+            values.sort_by_key(|(k, _)| *k);
+            saved.rules.insert(
+                rule.name.clone(),
+                SavedRule {
+                    fingerprint: rule.fingerprint.clone(),
+                    cooldowns: s
+                        .cool
+                        .iter()
+                        .map(|(g, c)| (g.clone(), c.until_ns, c.suppressed))
+                        .collect(),
+                    values: values.into_iter().map(|(_, v)| v).collect(),
+                    silences: s
+                        .silences
+                        .iter()
+                        .map(|(g, x)| (g.clone(), x.last_ns, x.last.clone(), x.fired))
+                        .collect(),
+                    raised: s.raised.keys().cloned().collect(),
+                },
+            );
+        }
+        saved
+    }
+
+    /// Takes back what [`Engine::save`] gave, for the rules whose
+    /// definition is unchanged.
+    pub fn restore(&mut self, saved: &Saved) {
+        for (rule, s) in self.set.rules.iter().zip(self.states.iter_mut()) {
+            let Some(r) = saved.rules.get(&rule.name) else {
+                continue;
+            };
+            if r.fingerprint != rule.fingerprint {
+                continue;
+            }
+            s.cool = r
+                .cooldowns
+                .iter()
+                .map(|(g, u, n)| {
+                    (
+                        g.clone(),
+                        Cool {
+                            until_ns: *u,
+                            suppressed: *n,
+                        },
+                    )
+                })
+                .collect();
+            let cap = match rule.kind {
+                Kind::NewValue { memory, .. } => memory,
+                _ => usize::MAX,
+            };
+            for (g, v) in &r.values {
+                s.memory.see(g, v, cap);
+            }
+            if !r.silences.is_empty() {
+                s.started = true;
+            }
+            s.silences = r
+                .silences
+                .iter()
+                .map(|(g, t, l, f)| {
+                    (
+                        g.clone(),
+                        Silence {
+                            last_ns: *t,
+                            last: l.clone(),
+                            fired: *f,
+                        },
+                    )
+                })
+                .collect();
+            s.raised = r.raised.iter().map(|g| (g.clone(), true)).collect();
+        }
+    }
+}
+
+fn hex_of(h: &[u8; 32]) -> String {
+    hex::encode(h)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step(
+    set: &RuleSet,
+    rule: &Rule,
+    state: &mut RuleState,
+    fields: &Fields<'_>,
+    at: i128,
+    own_time: Option<i128>,
+    trigger: &dyn Fn() -> Trigger,
+    replay: bool,
+) -> Option<Alert> {
+    let in_windows = || {
+        rule.windows.iter().all(|(inside, w)| {
+            let t = if rule.windows_on_event_time {
+                own_time
+            } else {
+                Some(at)
+            };
+            t.is_some_and(|t| w.contains(t) == *inside)
+        })
+    };
+    let group = || -> Option<Group> {
+        rule.group_by
+            .iter()
+            .map(|p| fields.get(*p).map(str::to_owned))
+            .collect()
+    };
+    match &rule.kind {
+        Kind::Match => {
+            if !rule.matcher.matches(fields) || !in_windows() {
+                return None;
+            }
+            let g = group()?;
+            let gt = group_text(set, rule, &g);
+            let summary = format!(
+                "{}: {}{}",
+                rule.name,
+                fields_summary(set, fields),
+                show_group(&gt)
+            );
+            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
+        }
+        Kind::Threshold { count, window_ns } => {
+            if !rule.matcher.matches(fields) || !in_windows() {
+                return None;
+            }
+            let g = group()?;
+            let w = state.windows.entry(g.clone()).or_default();
+            w.push_back(trigger());
+            // A sliding window on rule time; received_at never goes back
+            // within a log, so the oldest are at the front.
+            while w
+                .front()
+                .is_some_and(|t| at - t.at_ns >= i128::from(*window_ns))
+            {
+                w.pop_front();
+            }
+            if w.len() < *count as usize {
+                return None;
+            }
+            let hits: Vec<Trigger> = state.windows.remove(&g).expect("present").into();
+            if replay {
+                return None;
+            }
+            let gt = group_text(set, rule, &g);
+            let summary = format!(
+                "{}: {} matching events within {}{}",
+                rule.name,
+                hits.len(),
+                display(*window_ns),
+                show_group(&gt)
+            );
+            let n = hits.len() as u64;
+            fire(set, rule, state, g, at, summary, hits, n)
+        }
+        Kind::Sequence { steps, within_ns } => {
+            if !rule.matcher.all.is_empty() && !rule.matcher.matches(fields) || !in_windows() {
+                return None;
+            }
+            let g = group()?;
+            if let Some(s) = state.sequences.get(&g) {
+                if at - s.start_ns > i128::from(*within_ns) {
+                    state.sequences.remove(&g);
+                }
+            }
+            let s = state.sequences.get(&g);
+            let step_now = s.map_or(0, |s| s.step);
+            if steps[step_now].0.matches(fields) {
+                let s = state.sequences.entry(g.clone()).or_insert(SeqState {
+                    step: 0,
+                    in_step: 0,
+                    start_ns: at,
+                    hits: Vec::new(),
+                });
+                s.hits.push(trigger());
+                s.in_step += 1;
+                if s.in_step >= steps[s.step].1 {
+                    s.step += 1;
+                    s.in_step = 0;
+                }
+                if s.step < steps.len() {
+                    return None;
+                }
+                let done = state.sequences.remove(&g).expect("present");
+                if replay {
+                    return None;
+                }
+                let gt = group_text(set, rule, &g);
+                let summary = format!(
+                    "{}: {} steps in order within {}{}",
+                    rule.name,
+                    steps.len(),
+                    display(*within_ns),
+                    show_group(&gt)
+                );
+                let n = done.hits.len() as u64;
+                return fire(set, rule, state, g, at, summary, done.hits, n);
+            }
+            if step_now > 0 && steps[step_now - 1].0.matches(fields) {
+                // More of the step already done: part of the sequence.
+                if let Some(s) = state.sequences.get_mut(&g) {
+                    s.hits.push(trigger());
+                }
+            }
+            None
+        }
+        Kind::NewValue {
+            field,
+            memory,
+            first_is_new,
+        } => {
+            if !rule.matcher.matches(fields) || !in_windows() {
+                return None;
+            }
+            let g = group()?;
+            let v = fields.get(*field)?;
+            let (new, first) = state.memory.see(&g, v, *memory);
+            if !new || (first && !first_is_new) {
+                return None;
+            }
+            let gt = group_text(set, rule, &g);
+            let summary = format!(
+                "{}: new {} {v:?}{}",
+                rule.name,
+                set.paths.name(*field),
+                show_group(&gt)
+            );
+            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
+        }
+        Kind::Absence { .. } => {
+            if !rule.matcher.matches(fields) || !in_windows() {
+                return None;
+            }
+            let g = group()?;
+            let t = trigger();
+            let s = state.silences.entry(g).or_default();
+            if at >= s.last_ns {
+                *s = Silence {
+                    last_ns: at,
+                    last: Some((t.log, t.index, t.leaf_hash)),
+                    fired: false,
+                };
+            }
+            None
+        }
+        Kind::Integrity { .. } => None,
+    }
+}
+
+fn fields_summary(set: &RuleSet, fields: &Fields<'_>) -> String {
+    let mut parts = Vec::new();
+    for name in [
+        "action",
+        "outcome",
+        "actor.id",
+        "actor.ip",
+        "target.id",
+        "source.host",
+    ] {
+        if let Some(v) = set.paths.find(name).and_then(|id| fields.get(id)) {
+            parts.push(format!("{name}={v}"));
+        }
+    }
+    parts.join(" ")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fire(
+    set: &RuleSet,
+    rule: &Rule,
+    state: &mut RuleState,
+    g: Group,
+    at: i128,
+    summary: String,
+    mut triggers: Vec<Trigger>,
+    count: u64,
+) -> Option<Alert> {
+    let cool = state.cool.entry(g.clone()).or_default();
+    if at < cool.until_ns {
+        cool.suppressed += 1;
+        return None;
+    }
+    let suppressed = std::mem::take(&mut cool.suppressed);
+    cool.until_ns = at + i128::from(rule.cooldown_ns);
+    let trigger_count = count.max(triggers.len() as u64);
+    if triggers.len() > MAX_TRIGGERS {
+        triggers.drain(..triggers.len() - MAX_TRIGGERS);
+    }
+    Some(Alert {
+        rule: rule.name.clone(),
+        kind: rule.kind.name(),
+        severity: rule.severity,
+        version: set.version.clone(),
+        description: rule.description.clone(),
+        group: group_text(set, rule, &g),
+        fired_at_ns: at,
+        summary,
+        triggers,
+        trigger_count,
+        suppressed,
+        actions: rule.actions.clone(),
+    })
+}

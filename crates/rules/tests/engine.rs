@@ -1,0 +1,471 @@
+//! Each rule kind against scripted events on an injected clock (the events'
+//! `received_at` and the `now` given to `tick`), edges included.
+
+use std::sync::Arc;
+
+use veritrail_core::Timestamp;
+use veritrail_rules::engine::LogHealth;
+use veritrail_rules::{Alert, Engine, Health, Observed, RuleSet};
+
+const S: i128 = 1_000_000_000;
+/// 2026-12-02T10:00:00Z, a Wednesday.
+const T0: i128 = 1_796_205_600 * S;
+
+fn rules(text: &str) -> Arc<RuleSet> {
+    Arc::new(RuleSet::parse("rules.toml", text, &|_| Err("none".into())).unwrap())
+}
+
+/// A log of events on the injected clock.
+struct Script {
+    index: u64,
+    log: &'static str,
+}
+
+impl Script {
+    fn new() -> Script {
+        Script {
+            index: 0,
+            log: "default",
+        }
+    }
+
+    fn event(&mut self, at: i128, fields: &str) -> (u64, Vec<u8>) {
+        let ts = Timestamp::from_unix_nanos(at).to_rfc3339_nanos();
+        let body = format!("{{{fields},\"received_at\":\"{ts}\"}}");
+        let i = self.index;
+        self.index += 1;
+        (i, body.into_bytes())
+    }
+
+    fn feed(&mut self, e: &mut Engine, at: i128, fields: &str) -> Vec<Alert> {
+        let (index, entry) = self.event(at, fields);
+        e.observe(Observed {
+            log: self.log,
+            index,
+            leaf_hash: leaf(index),
+            entry: &entry,
+        })
+    }
+}
+
+fn leaf(i: u64) -> [u8; 32] {
+    let mut h = [0u8; 32];
+    h[..8].copy_from_slice(&i.to_be_bytes());
+    h
+}
+
+const FAIL: &str =
+    r#""action":"auth.login","outcome":"failure","actor":{"id":"root","ip":"192.0.2.9"}"#;
+const FAIL_OTHER_IP: &str =
+    r#""action":"auth.login","outcome":"failure","actor":{"id":"root","ip":"198.51.100.1"}"#;
+const OK: &str =
+    r#""action":"auth.login","outcome":"success","actor":{"id":"root","ip":"192.0.2.9"}"#;
+
+const BRUTE: &str = r#"
+[[rule]]
+name = "brute"
+kind = "threshold"
+match = { action = "auth.login", outcome = "failure" }
+group_by = ["actor.ip"]
+count = 5
+window = "60s"
+cooldown = "10m"
+"#;
+
+#[test]
+fn threshold_counts_per_group_within_a_sliding_window() {
+    let mut e = Engine::new(rules(BRUTE));
+    let mut s = Script::new();
+    // Four failures, then the fifth 60 s after the first: the window is
+    // [t-60s, t], the first has left it (a boundary is outside).
+    for k in 0..4 {
+        assert!(s.feed(&mut e, T0 + k * S, FAIL).is_empty());
+    }
+    assert!(
+        s.feed(&mut e, T0 + 60 * S, FAIL).is_empty(),
+        "the first left the window at exactly 60 s"
+    );
+    // Another address does not count towards this one.
+    assert!(s.feed(&mut e, T0 + 60 * S, FAIL_OTHER_IP).is_empty());
+    let a = s.feed(&mut e, T0 + 60 * S + S / 2, FAIL);
+    assert_eq!(a.len(), 1);
+    let a = &a[0];
+    assert_eq!(a.rule, "brute");
+    assert_eq!(a.group["actor.ip"], "192.0.2.9");
+    let idx: Vec<u64> = a.triggers.iter().map(|t| t.index).collect();
+    assert_eq!(idx, vec![1, 2, 3, 4, 6], "the five in the window, by index");
+    assert_eq!(a.triggers[0].leaf_hash, hex::encode(leaf(1)));
+    assert!(
+        a.summary
+            .contains("5 matching events within 1m for actor.ip=192.0.2.9"),
+        "{}",
+        a.summary
+    );
+    // Cool-down: five more within 10 minutes make no alert, and are counted.
+    for k in 0..5 {
+        assert!(s.feed(&mut e, T0 + 120 * S + k * S, FAIL).is_empty());
+    }
+    // After the cool-down, five more: one alert saying one was suppressed.
+    let mut fired = Vec::new();
+    for k in 0..5 {
+        fired.extend(s.feed(&mut e, T0 + 700 * S + k * S, FAIL));
+    }
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].suppressed, 1);
+}
+
+#[test]
+fn match_rule_with_an_off_hours_window_on_either_clock() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "off-hours-admin"
+kind = "match"
+match = { action = "privilege.*" }
+outside = { hours = "08:00-18:00", weekdays = ["mon", "tue", "wed", "thu", "fri"] }
+cooldown = "0s"
+
+[[rule]]
+name = "claimed-at-night"
+kind = "match"
+match = { action = "privilege.*" }
+during = { hours = "22:00-06:00" }
+clock = "time"
+cooldown = "0s"
+"#,
+    );
+    let mut e = Engine::new(set);
+    let mut s = Script::new();
+    let sudo = r#""action":"privilege.sudo","actor":"alice""#;
+    assert!(
+        s.feed(&mut e, T0, sudo).is_empty(),
+        "Wednesday 10:00 is working time"
+    );
+    let night = s.feed(&mut e, T0 + 13 * 3600 * S, sudo);
+    assert_eq!(night.len(), 1, "Wednesday 23:00 is not");
+    assert_eq!(night[0].rule, "off-hours-admin");
+    assert!(s
+        .feed(
+            &mut e,
+            T0 + 13 * 3600 * S,
+            r#""action":"auth.login","actor":"alice""#
+        )
+        .is_empty());
+    // Received at 10:00, but the event says it happened at 23:30 the day
+    // before: received_at out of order with time.
+    let a = s.feed(
+        &mut e,
+        T0 + 60 * S,
+        r#""action":"privilege.sudo","actor":"bob","time":"2026-12-01T23:30:00Z""#,
+    );
+    assert_eq!(
+        a.iter().map(|a| a.rule.as_str()).collect::<Vec<_>>(),
+        vec!["claimed-at-night"]
+    );
+}
+
+#[test]
+fn sequence_failures_then_success_for_the_same_actor() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "guessed"
+kind = "sequence"
+group_by = ["actor.id"]
+within = "5m"
+steps = [
+  { match = { action = "auth.login", outcome = "failure" }, count = 3 },
+  { match = { action = "auth.login", outcome = "success" } },
+]
+"#,
+    );
+    let mut e = Engine::new(set);
+    let mut s = Script::new();
+    // Two failures then a success: not enough.
+    s.feed(&mut e, T0, FAIL);
+    s.feed(&mut e, T0 + S, FAIL);
+    assert!(s.feed(&mut e, T0 + 2 * S, OK).is_empty());
+    // A success before the third failure does not end the sequence: three
+    // failures (a fourth is more of the same step), then success.
+    s.feed(&mut e, T0 + 10 * S, FAIL);
+    s.feed(&mut e, T0 + 11 * S, FAIL);
+    s.feed(&mut e, T0 + 12 * S, FAIL);
+    s.feed(&mut e, T0 + 13 * S, FAIL);
+    let a = s.feed(&mut e, T0 + 14 * S, OK);
+    assert_eq!(a.len(), 1);
+    let idx: Vec<u64> = a[0].triggers.iter().map(|t| t.index).collect();
+    assert_eq!(idx, vec![0, 1, 3, 4, 5, 6, 7]);
+    assert_eq!(a[0].group["actor.id"], "root");
+    // Too slow: three failures, the success 5 min and 1 s after the first.
+    let mut e2 = Engine::new(rules(
+        r#"
+[[rule]]
+name = "guessed"
+kind = "sequence"
+group_by = ["actor.id"]
+within = "5m"
+steps = [
+  { match = { action = "auth.login", outcome = "failure" }, count = 3 },
+  { match = { action = "auth.login", outcome = "success" } },
+]
+"#,
+    ));
+    for k in 0..3 {
+        s.feed(&mut e2, T0 + k * S, FAIL);
+    }
+    assert!(s.feed(&mut e2, T0 + 301 * S, OK).is_empty());
+}
+
+#[test]
+fn new_value_remembers_within_its_bound() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "new-ip"
+kind = "new_value"
+match = { action = "auth.login", outcome = "success" }
+group_by = ["actor.id"]
+field = "actor.ip"
+memory = 2
+cooldown = "0s"
+"#,
+    );
+    let mut e = Engine::new(set);
+    let mut s = Script::new();
+    let login = |ip: &str, who: &str| {
+        format!(r#""action":"auth.login","outcome":"success","actor":{{"id":"{who}","ip":"{ip}"}}"#)
+    };
+    assert!(
+        s.feed(&mut e, T0, &login("192.0.2.1", "alice")).is_empty(),
+        "the first value is learned"
+    );
+    assert!(s
+        .feed(&mut e, T0 + S, &login("192.0.2.1", "alice"))
+        .is_empty());
+    let a = s.feed(&mut e, T0 + 2 * S, &login("203.0.113.5", "alice"));
+    assert_eq!(a.len(), 1);
+    assert!(
+        a[0].summary
+            .contains("new actor.ip \"203.0.113.5\" for actor.id=alice"),
+        "{}",
+        a[0].summary
+    );
+    // Memory holds 2: a third value pushes out the oldest (192.0.2.1).
+    assert!(
+        s.feed(&mut e, T0 + 3 * S, &login("192.0.2.1", "bob"))
+            .is_empty(),
+        "bob's first"
+    );
+    assert_eq!(
+        s.feed(&mut e, T0 + 4 * S, &login("192.0.2.1", "alice"))
+            .len(),
+        1,
+        "forgotten, so new again"
+    );
+    // Saved and restored: remembered values survive.
+    let saved = e.save();
+    let mut e2 = Engine::new(e.rules().clone());
+    e2.restore(&saved);
+    assert!(s
+        .feed(&mut e2, T0 + 5 * S, &login("192.0.2.1", "alice"))
+        .is_empty());
+}
+
+#[test]
+fn absence_fires_once_per_silence() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "silent-host"
+kind = "absence"
+group_by = ["source.host"]
+after = "10m"
+expect = ["db-1"]
+cooldown = "0s"
+"#,
+    );
+    let mut e = Engine::new(set);
+    let mut s = Script::new();
+    let h = Health::default();
+    assert!(e.tick(T0, &h).is_empty(), "db-1 expected from now");
+    s.feed(
+        &mut e,
+        T0 + S,
+        r#""action":"x","actor":"a","source":{"host":"web-1"}"#,
+    );
+    assert!(e.tick(T0 + 599 * S, &h).is_empty());
+    let a = e.tick(T0 + 600 * S, &h);
+    assert_eq!(a.len(), 1, "db-1, silent since the start");
+    assert_eq!(a[0].group["source.host"], "db-1");
+    assert!(a[0].triggers.is_empty());
+    let a = e.tick(T0 + 601 * S, &h);
+    assert_eq!(a.len(), 1, "web-1, silent 10 min after its last event");
+    assert_eq!(a[0].triggers[0].index, 0, "its last event is named");
+    assert!(
+        e.tick(T0 + 2000 * S, &h).is_empty(),
+        "one alert per silence"
+    );
+    s.feed(
+        &mut e,
+        T0 + 2001 * S,
+        r#""action":"x","actor":"a","source":{"host":"web-1"}"#,
+    );
+    assert!(e.tick(T0 + 2600 * S, &h).is_empty());
+    assert_eq!(
+        e.tick(T0 + 2601 * S, &h).len(),
+        1,
+        "a new silence, a new alert"
+    );
+    // A silence in progress survives a restart.
+    let saved = e.save();
+    let mut e2 = Engine::new(e.rules().clone());
+    e2.restore(&saved);
+    assert!(e2.tick(T0 + 9000 * S, &h).is_empty(), "already alerted");
+}
+
+#[test]
+fn integrity_conditions() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "stalled"
+kind = "integrity"
+check = "checkpoint_stalled"
+after = "2m"
+cooldown = "0s"
+
+[[rule]]
+name = "disk"
+kind = "integrity"
+check = "disk_low"
+min_free = "1GiB"
+
+[[rule]]
+name = "damaged"
+kind = "integrity"
+check = "verify_failed"
+"#,
+    );
+    let mut e = Engine::new(set);
+    let log = |durable, published, damaged: Option<&str>| Health {
+        logs: vec![LogHealth {
+            name: "default".into(),
+            durable,
+            published,
+            storage_error: None,
+            damaged: damaged.map(str::to_owned),
+        }],
+        disk_free: Some(10 << 30),
+    };
+    assert!(e.tick(T0, &log(10, 10, None)).is_empty());
+    assert!(
+        e.tick(T0 + S, &log(20, 10, None)).is_empty(),
+        "waiting, not yet stalled"
+    );
+    assert!(
+        e.tick(T0 + 120 * S, &log(30, 10, None)).is_empty(),
+        "entries have waited 119 s"
+    );
+    let a = e.tick(T0 + 121 * S, &log(30, 10, None));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].group["log"], "default");
+    assert!(
+        e.tick(T0 + 200 * S, &log(40, 10, None)).is_empty(),
+        "one alert per stall"
+    );
+    assert!(
+        e.tick(T0 + 201 * S, &log(40, 40, None)).is_empty(),
+        "recovered"
+    );
+    let mut h = log(40, 40, Some("entry 7 does not match its leaf hash"));
+    h.disk_free = Some(1 << 20);
+    let mut names: Vec<String> = e
+        .tick(T0 + 202 * S, &h)
+        .into_iter()
+        .map(|a| a.rule)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["damaged", "disk"]);
+}
+
+#[test]
+fn a_reload_in_the_middle_of_a_window_keeps_unchanged_rules() {
+    let mut e = Engine::new(rules(BRUTE));
+    let mut s = Script::new();
+    for k in 0..4 {
+        s.feed(&mut e, T0 + k * S, FAIL);
+    }
+    // Same rule plus another: the window of four carries over.
+    e.reload(rules(&format!(
+        "{BRUTE}\n[[rule]]\nname = \"other\"\nkind = \"match\"\nmatch = {{ action = \"z\" }}\n"
+    )));
+    assert_eq!(s.feed(&mut e, T0 + 5 * S, FAIL).len(), 1);
+    // A changed definition starts afresh.
+    for k in 0..4 {
+        s.feed(&mut e, T0 + 1000 * S + k * S, FAIL);
+    }
+    e.reload(rules(&BRUTE.replace("count = 5", "count = 6")));
+    assert!(
+        s.feed(&mut e, T0 + 1005 * S, FAIL).is_empty(),
+        "a changed rule's window starts empty"
+    );
+}
+
+/// A restart in the middle of a threshold window: the windows are rebuilt
+/// by replaying from `rebuild_from` to the saved position, and the alert
+/// fires exactly once — neither lost nor repeated.
+#[test]
+fn a_restart_mid_window_fires_exactly_once() {
+    let set = rules(BRUTE);
+    let mut s = Script::new();
+    let mut events = Vec::new();
+    for k in 0..3 {
+        events.push(s.event(T0 + k * S, FAIL));
+        events.push(s.event(T0 + k * S, OK));
+    }
+    let mut e = Engine::new(set.clone());
+    for (i, b) in &events {
+        assert!(e
+            .observe(Observed {
+                log: "default",
+                index: *i,
+                leaf_hash: leaf(*i),
+                entry: b
+            })
+            .is_empty());
+    }
+    let position = s.index;
+    let saved = e.save();
+    let from = e.rebuild_from("default").expect("the window holds events");
+    assert_eq!(from, 0);
+    // Restart.
+    let mut e2 = Engine::new(set);
+    e2.restore(&saved);
+    for (i, b) in events.iter().filter(|(i, _)| *i >= from && *i < position) {
+        e2.replay(Observed {
+            log: "default",
+            index: *i,
+            leaf_hash: leaf(*i),
+            entry: b,
+        });
+    }
+    assert!(
+        s.feed(&mut e2, T0 + 10 * S, FAIL).is_empty(),
+        "four in the window"
+    );
+    let a = s.feed(&mut e2, T0 + 11 * S, FAIL);
+    assert_eq!(a.len(), 1, "the fifth fires, once");
+    let idx: Vec<u64> = a[0].triggers.iter().map(|t| t.index).collect();
+    assert_eq!(idx, vec![0, 2, 4, 6, 7]);
+    // Replaying cannot alert.
+    let mut e3 = Engine::new(rules(BRUTE));
+    for (i, b) in &events {
+        e3.replay(Observed {
+            log: "default",
+            index: *i,
+            leaf_hash: leaf(*i),
+            entry: b,
+        });
+    }
+    assert!(e3.rebuild_from("default").is_some());
+}
