@@ -302,6 +302,11 @@ pub struct ServeArgs {
     /// The log syslog messages go to [default: default].
     #[arg(long, env = "VERITRAIL_SYSLOG_LOG")]
     pub syslog_log: Option<String>,
+    /// Alert rules (TOML, docs/ALERTS.md), reloaded on SIGHUP and when the
+    /// file changes; a file with an error stops the start, or on reload is
+    /// refused while the old rules keep running.
+    #[arg(long, env = "VERITRAIL_RULES")]
+    pub rules: Option<PathBuf>,
 }
 
 /// `veritrail forward` settings.

@@ -112,3 +112,151 @@ pub(crate) fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) 
     };
     (where_sql, args)
 }
+
+/// Words as FTS5's default tokenizer (`unicode61`) sees them: runs of
+/// letters and digits, case-folded.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+impl Filter {
+    /// Whether a stored entry (at `index`) passes the filter, without the
+    /// index: live streams apply the query API's filters to entries as
+    /// they are published. The same fields and rules as the SQL (`limit`
+    /// aside); `q` asks every word to occur in `message` or `metadata`.
+    pub fn matches(&self, index: u64, entry: &[u8]) -> bool {
+        let r = crate::row::row(entry);
+        let eq = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref()
+                .is_none_or(|w| have.as_deref() == Some(w.as_str()))
+        };
+        if !eq(&self.actor, &r.actor)
+            || !eq(&self.outcome, &r.outcome)
+            || !eq(&self.target, &r.target)
+        {
+            return false;
+        }
+        if let Some(a) = &self.action {
+            let have = r.action.as_deref().unwrap_or_default();
+            let ok = match a
+                .strip_suffix(".*")
+                .map(|p| format!("{p}."))
+                .or_else(|| a.strip_suffix('*').map(str::to_owned))
+            {
+                Some(prefix) => r.action.is_some() && have.starts_with(&prefix),
+                None => r.action.as_deref() == Some(a.as_str()),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if let Some(s) = &self.source {
+            if r.host.as_deref() != Some(s.as_str()) && r.app.as_deref() != Some(s.as_str()) {
+                return false;
+            }
+        }
+        let ns = |t: &Timestamp| {
+            t.unix_nanos()
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        };
+        if let Some(t) = &self.since {
+            if r.received.is_none_or(|x| x < ns(t)) {
+                return false;
+            }
+        }
+        if let Some(t) = &self.until {
+            if r.received.is_none_or(|x| x >= ns(t)) {
+                return false;
+            }
+        }
+        if let Some(q) = &self.q {
+            let have: std::collections::HashSet<String> = words(&r.text).collect();
+            if !words(q).all(|w| have.contains(&w)) {
+                return false;
+            }
+        }
+        self.cursor.is_none_or(|c| index > c)
+    }
+}
+
+#[cfg(test)]
+mod matches_tests {
+    use super::*;
+
+    /// The in-memory filter agrees with the SQL one on the same entries.
+    #[test]
+    fn matches_agrees_with_the_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let qi = crate::QueryIndex::open(&tmp.path().join("q.sqlite")).unwrap();
+        let entries: Vec<Vec<u8>> = [
+            r#"{"action":"auth.login","actor":{"id":"alice","ip":"192.0.2.1"},"outcome":"failure","received_at":"2026-12-02T10:00:00.000000000Z","source":{"host":"web-1","app":"sshd"},"message":"Failed password for alice"}"#,
+            r#"{"action":"auth.logout","actor":"bob","received_at":"2026-12-02T11:00:00.000000000Z","metadata":{"tty":"pts/1"}}"#,
+            r#"{"action":"authz.check","actor":"carol","target":{"id":"db","type":"table"},"received_at":"2026-12-02T12:00:00.000000000Z","source":{"app":"web-1"}}"#,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        qi.add(0, &entries).unwrap();
+        let t = |s: &str| Some(Timestamp::parse_rfc3339(s).unwrap());
+        let filters = [
+            Filter {
+                action: Some("auth.*".into()),
+                ..Filter::default()
+            },
+            Filter {
+                action: Some("auth*".into()),
+                ..Filter::default()
+            },
+            Filter {
+                action: Some("*".into()),
+                ..Filter::default()
+            },
+            Filter {
+                actor: Some("bob".into()),
+                ..Filter::default()
+            },
+            Filter {
+                source: Some("web-1".into()),
+                ..Filter::default()
+            },
+            Filter {
+                target: Some("db".into()),
+                ..Filter::default()
+            },
+            Filter {
+                outcome: Some("failure".into()),
+                ..Filter::default()
+            },
+            Filter {
+                since: t("2026-12-02T11:00:00Z"),
+                ..Filter::default()
+            },
+            Filter {
+                until: t("2026-12-02T11:00:00Z"),
+                ..Filter::default()
+            },
+            Filter {
+                q: Some("PASSWORD alice".into()),
+                ..Filter::default()
+            },
+            Filter {
+                q: Some("pts".into()),
+                ..Filter::default()
+            },
+            Filter {
+                cursor: Some(0),
+                ..Filter::default()
+            },
+        ];
+        for f in filters {
+            let f = Filter { limit: 100, ..f };
+            let (sql, _) = qi.query(&f).unwrap();
+            let mem: Vec<u64> = (0..3u64)
+                .filter(|i| f.matches(*i, &entries[*i as usize]))
+                .collect();
+            assert_eq!(sql, mem, "{f:?}");
+        }
+    }
+}

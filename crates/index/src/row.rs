@@ -44,7 +44,7 @@ fn flatten(v: &Json<'_>, out: &mut String) {
     }
 }
 
-fn row(entry: &[u8]) -> Row {
+pub(crate) fn row(entry: &[u8]) -> Row {
     let Ok(v) = Json::parse(entry) else {
         return Row::default();
     };

@@ -53,7 +53,7 @@ pub struct Trigger {
     pub log: String,
     /// Its index.
     pub index: u64,
-    /// Its leaf hash, hex.
+    /// Its leaf hash, base64 (as the API writes leaf hashes).
     pub leaf_hash: String,
     /// Its `received_at`, Unix nanoseconds.
     #[serde(skip)]
@@ -127,7 +127,7 @@ pub struct Health {
 }
 
 type Group = Vec<String>;
-/// The last event seen of a silence: log, index, leaf hash (hex).
+/// The last event seen of a silence: log, index, leaf hash (base64).
 type LastSeen = Option<(String, u64, String)>;
 
 #[derive(Clone, Debug)]
@@ -327,7 +327,7 @@ impl Engine {
         let trigger = || Trigger {
             log: ev.log.to_owned(),
             index: ev.index,
-            leaf_hash: hex_of(&ev.leaf_hash),
+            leaf_hash: b64_of(&ev.leaf_hash),
             at_ns: at,
         };
         for (rule, state) in set.rules.iter().zip(self.states.iter_mut()) {
@@ -594,8 +594,8 @@ impl Engine {
     }
 }
 
-fn hex_of(h: &[u8; 32]) -> String {
-    hex::encode(h)
+fn b64_of(h: &[u8; 32]) -> String {
+    veritrail_core::Hash(*h).to_base64()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -456,6 +456,14 @@ impl RuleSet {
         for (wname, w) in &raw.webhooks {
             let line = line_of(text, w.span().start);
             let werr = |m: String| err(line, None, format!("webhook {wname:?}: {m}"));
+            if wname.is_empty()
+                || wname.len() > 40
+                || !wname
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            {
+                return Err(werr("a webhook name is 1-40 of a-z 0-9 - _".into()));
+            }
             let w = w.get_ref();
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                 return Err(werr(format!("url {:?} is not http:// or https://", w.url)));
@@ -633,9 +641,11 @@ impl RuleSet {
                     min_free,
                 }
             }
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "kind {other:?} is not match, threshold, sequence, new_value, absence or integrity"
-            )),
+            ))
+            }
         };
         if matches!(
             kind,

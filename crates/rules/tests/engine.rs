@@ -94,7 +94,10 @@ fn threshold_counts_per_group_within_a_sliding_window() {
     assert_eq!(a.group["actor.ip"], "192.0.2.9");
     let idx: Vec<u64> = a.triggers.iter().map(|t| t.index).collect();
     assert_eq!(idx, vec![1, 2, 3, 4, 6], "the five in the window, by index");
-    assert_eq!(a.triggers[0].leaf_hash, hex::encode(leaf(1)));
+    assert_eq!(
+        a.triggers[0].leaf_hash,
+        veritrail_core::Hash(leaf(1)).to_base64()
+    );
     assert!(
         a.summary
             .contains("5 matching events within 1m for actor.ip=192.0.2.9"),

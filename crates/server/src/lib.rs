@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod ingest;
@@ -19,6 +20,7 @@ pub mod openapi;
 pub mod params;
 pub mod read;
 pub mod state;
+pub mod stream;
 pub mod syslog;
 pub mod throttle;
 pub mod tls;
@@ -68,6 +70,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/logs/{log}/tile/{*path}", get(read::tile))
         .route("/v1/logs/{log}/proof/inclusion", get(read::inclusion))
         .route("/v1/logs/{log}/proof/consistency", get(read::consistency))
+        .route("/v1/logs/{log}/stream", get(stream::stream))
+        .route("/v1/alerts", get(read::alerts))
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))
         .fallback(not_found)
@@ -262,6 +266,14 @@ pub async fn serve(
         })
     };
     let limits = state.config.limits;
+    // Live streams end when stopping begins, so that in-flight requests
+    // can finish.
+    let st = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        st.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+    };
     listen::run(listener, acceptor, app(state.clone()), limits, shutdown).await?;
     flusher.abort();
     state.close().await;

@@ -209,6 +209,77 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     }
     header(
         &mut o,
+        "veritrail_streams_open",
+        "gauge",
+        "Live streams (GET /v1/logs/{log}/stream) open now.",
+    );
+    let _ = writeln!(
+        o,
+        "veritrail_streams_open {}",
+        st.streams_open.load(Ordering::Relaxed)
+    );
+    header(
+        &mut o,
+        "veritrail_streams_cut_total",
+        "counter",
+        "Live streams cut off because their client did not keep up.",
+    );
+    let _ = writeln!(
+        o,
+        "veritrail_streams_cut_total {}",
+        st.streams_cut.load(Ordering::Relaxed)
+    );
+    let alerts = st.alerts.lock().expect("alerts lock").clone();
+    if let Some(a) = alerts {
+        let s = a.stats();
+        for (name, help, v) in [
+            (
+                "veritrail_rules_evaluated_total",
+                "Entries the alert rules evaluated.",
+                &s.evaluated,
+            ),
+            (
+                "veritrail_alerts_fired_total",
+                "Alerts recorded in _system.",
+                &s.fired,
+            ),
+            (
+                "veritrail_webhook_deliveries_total",
+                "Webhook deliveries answered 2xx.",
+                &s.delivered,
+            ),
+            (
+                "veritrail_webhook_failures_total",
+                "Webhook attempts that failed (retried).",
+                &s.delivery_failures,
+            ),
+            (
+                "veritrail_rules_reload_failures_total",
+                "Rules files refused on reload (the old rules kept running).",
+                &s.reload_failures,
+            ),
+        ] {
+            header(&mut o, name, "counter", help);
+            let _ = writeln!(o, "{name} {}", v.load(Ordering::Relaxed));
+        }
+        header(
+            &mut o,
+            "veritrail_rules_lag_entries",
+            "gauge",
+            "Durable entries the alert rules have not evaluated yet, per log.",
+        );
+        let pos = a.positions();
+        for (n, l) in &logs {
+            let p = pos.get(n.as_str()).copied().unwrap_or(0);
+            let _ = writeln!(
+                o,
+                "veritrail_rules_lag_entries{{log=\"{n}\"}} {}",
+                l.durable_size().saturating_sub(p)
+            );
+        }
+    }
+    header(
+        &mut o,
         "veritrail_http_responses_total",
         "counter",
         "HTTP responses by status code.",

@@ -461,3 +461,71 @@ pub async fn query(
             .into_response(),
     )
 }
+
+/// `GET /v1/alerts?rule=&since=&until=&limit=&cursor=`: recent alerts,
+/// each the `alert.fired` record in `_system` with its index and leaf hash
+/// (provable with an inclusion proof of `_system`). For tokens that can
+/// read `_system` (auditors, admins); the read is recorded.
+pub async fn alerts(
+    State(st): State<Arc<AppState>>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let token = required(&st, &headers, ip).await?;
+    reader(&token, SYSTEM_LOG)?;
+    let p = params.only(&["rule", "since", "until", "limit", "cursor"])?;
+    let limit = p.u64("limit")?.unwrap_or(100);
+    if limit == 0 || limit > u64::from(veritrail_service::index::MAX_LIMIT) {
+        return Err(AppError::bad_request(
+            "bad_query",
+            format!("limit must be 1..={}", veritrail_service::index::MAX_LIMIT),
+        ));
+    }
+    let filter = veritrail_service::index::Filter {
+        action: Some("alert.fired".into()),
+        target: p.str("rule").map(str::to_owned),
+        since: time_param(&p, "since")?,
+        until: time_param(&p, "until")?,
+        limit: limit as u32,
+        cursor: p.u64("cursor")?,
+        ..veritrail_service::index::Filter::default()
+    };
+    let log = st.log(SYSTEM_LOG)?;
+    let qi = st.index(SYSTEM_LOG)?;
+    st.audit("alerts.read", Some(&token), ip.0, None, json!({}))
+        .await?;
+    let (hits, next, through, entries) = veritrail_service::blocking(move || {
+        let through = qi.indexed_through().map_err(ServiceError::from)?;
+        let (hits, next) = qi.query(&filter).map_err(ServiceError::from)?;
+        let mut entries = Vec::with_capacity(hits.len());
+        for i in &hits {
+            entries.push(log.entries(*i, 1).map_err(ServiceError::from)?.remove(0));
+        }
+        Ok::<_, AppError>((hits, next, through, entries))
+    })
+    .await?;
+    let mut out = Vec::with_capacity(hits.len());
+    for (i, e) in hits.iter().zip(entries) {
+        let leaf = veritrail_core::leaf_hash(&e).to_base64();
+        let v: serde_json::Value =
+            serde_json::from_slice(&e).map_err(|e| AppError::internal(&e))?;
+        let m = &v["metadata"];
+        out.push(json!({
+            "system_index": i,
+            "leaf_hash": leaf,
+            "rule": m["rule"],
+            "severity": m["severity"],
+            "summary": v["message"],
+            "group": m["group"],
+            "fired_at": m["fired_at"],
+            "rules_version": m["rules_version"],
+            "triggers": m["triggers"],
+            "trigger_count": m["trigger_count"],
+        }));
+    }
+    Ok(
+        axum::Json(json!({"alerts": out, "next_cursor": next, "indexed_through": through}))
+            .into_response(),
+    )
+}

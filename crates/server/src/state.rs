@@ -56,6 +56,14 @@ pub struct AppState {
     pub syslog_stats: crate::syslog::SyslogStats,
     /// The syslog listeners, stopped before the logs close.
     pub syslog: tokio::sync::Mutex<Option<crate::syslog::SyslogHandle>>,
+    /// Alert rules, when the server runs a rules file.
+    pub alerts: std::sync::Mutex<Option<Arc<crate::alerts::Alerts>>>,
+    /// Set when the server begins to stop: live streams end.
+    pub stopping: std::sync::atomic::AtomicBool,
+    /// Live streams open now.
+    pub streams_open: std::sync::atomic::AtomicU64,
+    /// Live streams cut off because their client did not keep up.
+    pub streams_cut: std::sync::atomic::AtomicU64,
 }
 
 impl Deref for AppState {
@@ -101,6 +109,10 @@ impl AppState {
                 .collect(),
             syslog_stats: crate::syslog::SyslogStats::default(),
             syslog: tokio::sync::Mutex::new(None),
+            alerts: std::sync::Mutex::new(None),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            streams_open: std::sync::atomic::AtomicU64::new(0),
+            streams_cut: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -180,8 +192,14 @@ impl AppState {
 
     /// Records the stop and closes every log (each signs a final checkpoint).
     pub async fn close(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
         if let Some(h) = self.syslog.lock().await.take() {
             h.stop().await;
+        }
+        let alerts = self.alerts.lock().expect("alerts lock").take();
+        if let Some(a) = alerts {
+            tokio::task::spawn_blocking(move || a.stop()).await.ok();
         }
         self.flush_auth_failures(true).await;
         let _ = self

@@ -48,6 +48,11 @@ impl Cursor {
         Ok(Cursor { path })
     }
 
+    /// Whether a position was ever saved.
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
     /// The saved position (0 when none was saved yet).
     ///
     /// # Errors

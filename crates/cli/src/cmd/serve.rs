@@ -37,6 +37,7 @@ struct FileConfig {
     syslog_tls_key: Option<PathBuf>,
     syslog_client_ca: Option<PathBuf>,
     syslog_log: Option<String>,
+    rules: Option<PathBuf>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -62,6 +63,7 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     pub limits: veritrail_server::listen::Limits,
     pub syslog: veritrail_server::syslog::SyslogConfig,
+    pub rules: Option<PathBuf>,
 }
 
 pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
@@ -173,6 +175,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
         tls,
         limits,
         syslog,
+        rules: a.rules.or(file.rules),
     })
 }
 
@@ -217,6 +220,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = AppState::open(dd, config)
         .map_err(|e| anyhow::anyhow!(e))
         .context("opening the logs")?;
+    if let Some(path) = &s.rules {
+        let alerts = veritrail_server::alerts::Alerts::start(state.service.clone(), path)
+            .map_err(|e| Exit::usage(format!("alert rules: {e}")))?;
+        eprintln!(
+            "veritrail: alert rules from {} (version {})",
+            path.display(),
+            &alerts.version()[..12]
+        );
+        *state.alerts.lock().expect("alerts lock") = Some(Arc::new(alerts));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -244,6 +257,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             eprintln!("veritrail: shutting down: finishing requests, signing final checkpoints");
         };
+        // SIGHUP: read the rules file again.
+        let st = state.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                let a = st.alerts.lock().expect("alerts lock").clone();
+                match a {
+                    Some(a) => {
+                        let _ = tokio::task::spawn_blocking(move || a.reload("SIGHUP")).await;
+                    }
+                    None => eprintln!("veritrail: SIGHUP: no rules file to reload (--rules)"),
+                }
+            }
+        });
         let handle = veritrail_server::syslog::start(state.clone(), &s.syslog)
             .await
             .context("starting the syslog listeners")?;

@@ -1,0 +1,214 @@
+//! `GET /v1/logs/{log}/stream`: the log's entries as Server-Sent Events,
+//! filtered like a query (docs/API.md "Live stream").
+//!
+//! Each event is `id: <index>`, `event: entry`, `data: {"index",
+//! "leaf_hash", "event"}`. `?from=INDEX` (or `Last-Event-ID: N`, meaning
+//! from N + 1) replays from there and goes on live through the same
+//! subscription, so there is no gap and no duplicate at the switch;
+//! without either, the stream starts at the log's end. A thread per
+//! stream reads the log (never the ingest path) into a bounded queue; a
+//! client that lets the queue fill is cut off with a last event, `event:
+//! cut`, `data: {"resume_from": N}` — it resumes from there without a gap.
+//! Comments keep idle connections alive. Every stream opened is recorded
+//! in `_system`.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde_json::json;
+use veritrail_service::index::Filter;
+
+use crate::auth::{required, ClientIp};
+use crate::error::{shown, AppError};
+use crate::params::Params;
+use crate::state::AppState;
+
+/// Events a stream may hold for its client before the client counts as
+/// too slow and is cut off.
+pub const QUEUE: usize = 4096;
+
+const PARAMS: [&str; 9] = [
+    "actor", "action", "outcome", "target", "source", "since", "until", "q", "from",
+];
+
+enum Item {
+    Entry(u64, String),
+    Cut(u64),
+}
+
+/// `GET /v1/logs/{log}/stream?…&from=`.
+pub async fn stream(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let log = st.log(&name)?;
+    let token = required(&st, &headers, ip).await?;
+    if !token.can_read(&name) {
+        return Err(AppError::forbidden(&format!(
+            "read entries of log {}",
+            shown(&name)
+        )));
+    }
+    let p = params.only(&PARAMS)?;
+    let last_id = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    AppError::bad_request("bad_query", "Last-Event-ID is not an entry index")
+                })?,
+        ),
+        None => None,
+    };
+    let from = match (p.u64("from")?, last_id) {
+        (Some(f), _) => f,
+        (None, Some(id)) => id + 1,
+        (None, None) => log.durable_size(),
+    };
+    let durable = log.durable_size();
+    if from > durable {
+        return Err(AppError::bad_request(
+            "bad_query",
+            format!("from {from} is beyond the log's {durable} entries"),
+        ));
+    }
+    let text = |k: &str| p.str(k).map(str::to_owned);
+    let time = |k: &str| {
+        p.str(k)
+            .map(|t| {
+                veritrail_core::Timestamp::parse_rfc3339(t)
+                    .map_err(|e| AppError::bad_request("bad_query", format!("{k}: {e}")))
+            })
+            .transpose()
+    };
+    let filter = Filter {
+        actor: text("actor"),
+        action: text("action"),
+        outcome: text("outcome"),
+        target: text("target"),
+        source: text("source"),
+        since: time("since")?,
+        until: time("until")?,
+        q: text("q"),
+        limit: 0,
+        cursor: None,
+    };
+    let asked: serde_json::Map<String, serde_json::Value> = PARAMS
+        .iter()
+        .filter_map(|k| p.str(k).map(|v| ((*k).to_owned(), json!(v))))
+        .collect();
+    st.audit(
+        "evidence.stream",
+        Some(&token),
+        ip.0,
+        Some(&name),
+        json!({"query": asked, "from": from}),
+    )
+    .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Item>(QUEUE);
+    let cut: Arc<Mutex<Option<u64>>> = Arc::new(Mutex::new(None));
+    {
+        let st = st.clone();
+        let cut = cut.clone();
+        std::thread::Builder::new()
+            .name(format!("stream-{name}"))
+            .spawn(move || follow(&st, &log, from, &filter, &tx, &cut))
+            .map_err(|e| AppError::internal(&e))?;
+    }
+    st.streams_open.fetch_add(1, Ordering::Relaxed);
+    let guard = OpenStream(st.clone());
+    let events = stream::unfold((rx, cut, guard), |(mut rx, cut, guard)| async move {
+        let item = match rx.recv().await {
+            Some(i) => i,
+            None => {
+                let at = cut.lock().expect("cut lock").take()?;
+                Item::Cut(at)
+            }
+        };
+        let ev = match item {
+            Item::Entry(index, data) => Event::default()
+                .id(index.to_string())
+                .event("entry")
+                .data(data),
+            Item::Cut(at) => Event::default().event("cut").data(
+                json!({"resume_from": at, "reason": "the client did not keep up"}).to_string(),
+            ),
+        };
+        Some((Ok::<_, Infallible>(ev), (rx, cut, guard)))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response())
+}
+
+/// How often an idle stream sends a comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Counts open streams for `/metrics`.
+struct OpenStream(Arc<AppState>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.streams_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The stream's reader: follows the log from `from`, sends what passes the
+/// filter, stops when the client goes, the server stops, or the queue is
+/// full (then leaves where to resume in `cut`).
+fn follow(
+    st: &AppState,
+    log: &veritrail_service::store::Log,
+    from: u64,
+    filter: &Filter,
+    tx: &tokio::sync::mpsc::Sender<Item>,
+    cut: &Mutex<Option<u64>>,
+) {
+    let mut sub = log.subscribe(from).with_chunk(2000);
+    while !tx.is_closed() && !st.stopping.load(Ordering::Acquire) {
+        let durable = log.durable_size();
+        if durable > sub.position() && log.published().size < durable {
+            // Live: ask for the next checkpoint as soon as allowed.
+            let _ = log.wait_for_checkpoint(durable, Duration::ZERO);
+        }
+        let d = match sub.next(Duration::from_millis(100)) {
+            Ok(Some(d)) => d,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(log = log.name(), error = %e, "a live stream stopped: the log cannot be read");
+                return;
+            }
+        };
+        for (k, e) in d.entries.iter().enumerate() {
+            let index = d.first + k as u64;
+            if !filter.matches(index, e) {
+                continue;
+            }
+            let leaf = veritrail_core::leaf_hash(e).to_base64();
+            let data = format!(
+                "{{\"index\":{index},\"leaf_hash\":\"{leaf}\",\"event\":{}}}",
+                String::from_utf8_lossy(e)
+            );
+            match tx.try_send(Item::Entry(index, data)) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    *cut.lock().expect("cut lock") = Some(index);
+                    st.streams_cut.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+    }
+}
