@@ -228,6 +228,49 @@ pub enum Command {
     /// modification, attribute change, rename and deletion — also those made
     /// while the watcher was stopped, found at its next start.
     Watch(WatchArgs),
+    /// Check alert rules, or replay history through them (docs/ALERTS.md).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Recent alerts from a server (the `alert.fired` records in `_system`).
+    Alerts {
+        /// Server URL (http://host:port).
+        #[arg(long, env = "VERITRAIL_SERVER")]
+        server: String,
+        /// API token (auditor or admin).
+        #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Only this rule's alerts.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Fired at or after (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// table (one line per alert) or ndjson.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Print a log's newest events, one line each; with -f keep following
+    /// (a live stream from --server, or the data directory read again each second).
+    Tail {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Keep following new events.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Start at this index [default: the newest 10 events].
+        #[arg(long)]
+        from: Option<u64>,
+        /// table (one line per event, colour for failures on a terminal) or ndjson.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Rebuild a log's derived query index from the log (the server must not be running).
     Reindex {
         #[command(flatten)]
@@ -445,6 +488,26 @@ pub enum Format {
     Json,
     Ndjson,
     Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check a rules file: exit 0 with a summary, or 2 naming the file, line, rule and problem.
+    Check {
+        /// The rules file.
+        file: PathBuf,
+    },
+    /// Replay a log's history through a rules file and print what would
+    /// have fired and when (rule time: each event's received_at).
+    Test {
+        /// The rules file.
+        file: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Only events received at or after (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -615,3 +615,69 @@ fn a_client_that_does_not_read_is_cut_off_and_resumes_without_a_gap() {
     common::terminate(server.child);
     common::unflag(dir.path());
 }
+
+/// `rules check` names the problem; `rules test` replays history and says
+/// what would have fired; `tail` prints the newest events; the ready-made
+/// rules in `rules/` pass the check.
+#[test]
+fn rules_check_test_and_tail_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::init_data(dir.path());
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, "[[rule]]\nname = \"b\"\nkind = \"threshold\"\nmatch = { action = \"auth.login\" }\ncount = 3\n").unwrap();
+    let (code, _, err) = common::run3(&["rules", "check", rules.to_str().unwrap()], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("rules.toml:1: rule \"b\": a threshold rule needs window"),
+        "{err}"
+    );
+    std::fs::write(&rules, "[[rule]]\nname = \"b\"\nkind = \"threshold\"\nmatch = { action = \"auth.login\", outcome = \"failure\" }\ngroup_by = [\"actor.ip\"]\ncount = 3\nwindow = \"1m\"\n").unwrap();
+    let (code, out, err) = common::run3(&["rules", "check", rules.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 rules"), "{out}");
+    let events: String = (0..7)
+        .map(|k| {
+            format!(
+                "{}\n",
+                failure(if k % 2 == 0 { "192.0.2.1" } else { "192.0.2.2" })
+            )
+        })
+        .collect();
+    let (code, out) = common::run_on(&["append"], &data, Some(&events));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = common::run_on(&["checkpoint"], &data, None);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = common::run_on(&["rules", "test", rules.to_str().unwrap()], &data, None);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("[medium] b:")).collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "192.0.2.1 (events 0 2 4) and 192.0.2.2 (1 3 5): {out}"
+    );
+    assert!(lines[0].contains("(default #0 #2 #4)"), "{out}");
+    assert!(out.contains("7 events replayed"), "{out}");
+    let (code, out) = common::run_on(&["tail", "--from", "5"], &data, None);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("auth.login root"))
+            .count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains("#6 auth.login root outcome=failure ip=192.0.2.1"),
+        "{out}"
+    );
+    // The ready-made rules.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules");
+    for f in std::fs::read_dir(shipped).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let (code, out, err) = common::run3(&["rules", "check", p.to_str().unwrap()], "");
+            assert_eq!(code, 0, "{}: {out}{err}", p.display());
+        }
+    }
+    common::unflag(dir.path());
+}

@@ -58,6 +58,9 @@ pub struct Trigger {
     /// Its `received_at`, Unix nanoseconds.
     #[serde(skip)]
     pub at_ns: i128,
+    /// The value a `distinct` threshold counts.
+    #[serde(skip)]
+    pub value: Option<String>,
 }
 
 /// A rule fired.
@@ -329,6 +332,7 @@ impl Engine {
             index: ev.index,
             leaf_hash: b64_of(&ev.leaf_hash),
             at_ns: at,
+            value: None,
         };
         for (rule, state) in set.rules.iter().zip(self.states.iter_mut()) {
             if !rule.watches(ev.log) {
@@ -382,6 +386,7 @@ impl Engine {
                                 index: *index,
                                 leaf_hash: leaf.clone(),
                                 at_ns: s.last_ns,
+                                value: None,
                             })
                             .collect();
                         let gt = group_text(&set, rule, &g);
@@ -640,13 +645,21 @@ fn step(
             );
             fire(set, rule, state, g, at, summary, vec![trigger()], 1)
         }
-        Kind::Threshold { count, window_ns } => {
+        Kind::Threshold {
+            count,
+            window_ns,
+            distinct,
+        } => {
             if !rule.matcher.matches(fields) || !in_windows() {
                 return None;
             }
             let g = group()?;
+            let mut t = trigger();
+            if let Some(d) = distinct {
+                t.value = Some(fields.get(*d)?.to_owned());
+            }
             let w = state.windows.entry(g.clone()).or_default();
-            w.push_back(trigger());
+            w.push_back(t);
             // A sliding window on rule time; received_at never goes back
             // within a log, so the oldest are at the front.
             while w
@@ -655,7 +668,15 @@ fn step(
             {
                 w.pop_front();
             }
-            if w.len() < *count as usize {
+            let reached = match distinct {
+                None => w.len(),
+                Some(_) => w
+                    .iter()
+                    .filter_map(|t| t.value.as_deref())
+                    .collect::<std::collections::HashSet<_>>()
+                    .len(),
+            };
+            if reached < *count as usize {
                 return None;
             }
             let hits: Vec<Trigger> = state.windows.remove(&g).expect("present").into();
@@ -663,10 +684,17 @@ fn step(
                 return None;
             }
             let gt = group_text(set, rule, &g);
+            let what = match distinct {
+                None => format!("{} matching events", hits.len()),
+                Some(d) => format!(
+                    "{reached} distinct {} in {} events",
+                    set.paths.name(*d),
+                    hits.len()
+                ),
+            };
             let summary = format!(
-                "{}: {} matching events within {}{}",
+                "{}: {what} within {}{}",
                 rule.name,
-                hits.len(),
                 display(*window_ns),
                 show_group(&gt)
             );

@@ -125,10 +125,13 @@ pub enum Kind {
     Match,
     /// At least `count` matching events per group within `window`.
     Threshold {
-        /// Events needed.
+        /// Events needed (with `distinct`: distinct values needed).
         count: u32,
         /// Sliding window (rule time).
         window_ns: i64,
+        /// Count distinct values of this field instead of events (many
+        /// actors from one address: password spraying).
+        distinct: Option<PathId>,
     },
     /// Steps in order per group, all within `within`.
     Sequence {
@@ -308,6 +311,7 @@ struct RawRule {
     actions: Option<Vec<String>>,
     count: Option<u32>,
     window: Option<String>,
+    distinct: Option<String>,
     steps: Option<Vec<RawStep>>,
     within: Option<String>,
     field: Option<String>,
@@ -549,6 +553,7 @@ impl RuleSet {
         };
         only(r.count.is_some(), "count", "threshold")?;
         only(r.window.is_some(), "window", "threshold")?;
+        only(r.distinct.is_some(), "distinct", "threshold")?;
         only(r.steps.is_some(), "steps", "sequence")?;
         only(r.within.is_some(), "within", "sequence")?;
         only(r.field.is_some(), "field", "new_value")?;
@@ -568,6 +573,7 @@ impl RuleSet {
                 Kind::Threshold {
                     count,
                     window_ns: need(dur(&r.window, "window")?, "window", "threshold")?,
+                    distinct: r.distinct.as_deref().map(|d| paths.intern(d)),
                 }
             }
             "sequence" => {
@@ -782,7 +788,8 @@ outside = { hours = "08:00-18:00", weekdays = ["mon", "tue", "wed", "thu", "fri"
             set.rules[0].kind,
             Kind::Threshold {
                 count: 5,
-                window_ns: 60_000_000_000
+                window_ns: 60_000_000_000,
+                distinct: None
             }
         ));
         assert_eq!(set.webhooks["soc"].secret, b"s3cret");

@@ -472,3 +472,38 @@ fn a_restart_mid_window_fires_exactly_once() {
     }
     assert!(e3.rebuild_from("default").is_some());
 }
+
+#[test]
+fn a_distinct_threshold_counts_values_not_events() {
+    let mut e = Engine::new(rules(
+        r#"
+[[rule]]
+name = "spraying"
+kind = "threshold"
+match = { action = "auth.login", outcome = "failure" }
+group_by = ["actor.ip"]
+distinct = "actor.id"
+count = 3
+window = "5m"
+"#,
+    ));
+    let mut s = Script::new();
+    let f = |who: &str| {
+        format!(
+            r#""action":"auth.login","outcome":"failure","actor":{{"id":"{who}","ip":"203.0.113.9"}}"#
+        )
+    };
+    assert!(s.feed(&mut e, T0, &f("alice")).is_empty());
+    assert!(s.feed(&mut e, T0 + S, &f("alice")).is_empty());
+    assert!(
+        s.feed(&mut e, T0 + 2 * S, &f("bob")).is_empty(),
+        "two actors in three events"
+    );
+    let a = s.feed(&mut e, T0 + 3 * S, &f("carol"));
+    assert_eq!(a.len(), 1);
+    assert!(
+        a[0].summary.contains("3 distinct actor.id in 4 events"),
+        "{}",
+        a[0].summary
+    );
+}

@@ -17,10 +17,12 @@ mod reindex;
 mod remote;
 mod remote_verify;
 mod render;
+mod rules;
 mod serve;
 mod ship;
 mod status;
 mod system;
+mod tail;
 mod token;
 mod verify;
 mod verify_bundle;
@@ -122,6 +124,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => prove::run(&log, index, tree_size, from.zip(to)),
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
+        Command::Rules { command } => rules::run(command),
+        Command::Alerts {
+            server,
+            token,
+            rule,
+            since,
+            limit,
+            format,
+        } => rules::alerts(&server, &token, rule, since, limit, &format),
+        Command::Tail {
+            source,
+            filter,
+            follow,
+            from,
+            format,
+        } => tail::run(&source, &filter, follow, from, &format),
         Command::Query {
             source,
             filter,
