@@ -41,7 +41,7 @@ fn since_ns(since: Option<&str>) -> anyhow::Result<Option<i128>> {
         .map(|s| {
             Timestamp::parse_rfc3339(s)
                 .map(|t| t.unix_nanos())
-                .map_err(|e| Exit::usage(format!("--since {s:?}: {e}")).into())
+                .map_err(|e| Exit::usage(format!("--since {s:?}: {e}")))
         })
         .transpose()
 }
@@ -163,7 +163,7 @@ pub fn alerts(
     format: &str,
 ) -> anyhow::Result<ExitCode> {
     if format != "table" && format != "ndjson" {
-        return Err(Exit::usage("--format is table or ndjson").into());
+        return Err(Exit::usage("--format is table or ndjson"));
     }
     let mut q = vec![format!("limit={limit}")];
     if let Some(r) = rule {
@@ -180,7 +180,7 @@ pub fn alerts(
         Ok(r) => r.into_json()?,
         Err(ureq::Error::Status(code, r)) => {
             let body = r.into_string().unwrap_or_default();
-            return Err(Exit::usage(format!("the server answered {code}: {body}")).into());
+            return Err(Exit::usage(format!("the server answered {code}: {body}")));
         }
         Err(e) => return Err(anyhow::anyhow!(e).context(format!("GET {url}"))),
     };

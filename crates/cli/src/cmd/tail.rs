@@ -50,7 +50,7 @@ pub fn run(
     format: &str,
 ) -> anyhow::Result<ExitCode> {
     if format != "table" && format != "ndjson" {
-        return Err(Exit::usage("--format is table or ndjson").into());
+        return Err(Exit::usage("--format is table or ndjson"));
     }
     let colour = format == "table" && std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
@@ -100,8 +100,7 @@ pub fn run(
                     return Err(Exit::usage(format!(
                         "the server answered {code}: {}",
                         r.into_string().unwrap_or_default()
-                    ))
-                    .into())
+                    )))
                 }
                 Err(e) => return Err(e.into()),
             };
