@@ -6,7 +6,7 @@
 //! [`Alert`]s to record and deliver. Rule time is the event's `received_at`
 //! (the log's clock); `tick` takes the same clock's "now".
 //!
-//! - [`file`]: the rules file (TOML), checked with precise errors (file,
+//! - [`mod@file`]: the rules file (TOML), checked with precise errors (file,
 //!   line, rule, what is wrong) before anything runs.
 //! - [`matcher`]: the filters a rule applies to an event's fields.
 //! - [`when`]: time-of-day and weekday windows.
