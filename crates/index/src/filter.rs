@@ -122,6 +122,18 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 impl Filter {
+    /// Whether nothing is filtered (`limit` and `cursor` aside).
+    pub fn is_empty(&self) -> bool {
+        self.actor.is_none()
+            && self.action.is_none()
+            && self.outcome.is_none()
+            && self.target.is_none()
+            && self.source.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.q.is_none()
+    }
+
     /// Whether a stored entry (at `index`) passes the filter, without the
     /// index: live streams apply the query API's filters to entries as
     /// they are published. The same fields and rules as the SQL (`limit`

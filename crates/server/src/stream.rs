@@ -6,7 +6,8 @@
 //! from N + 1) replays from there and goes on live through the same
 //! subscription, so there is no gap and no duplicate at the switch;
 //! without either, the stream starts at the log's end. A thread per
-//! stream reads the log (never the ingest path) into a bounded queue; a
+//! stream takes the log's entries from the log's shared reader
+//! ([`veritrail_service::tap`]; never the ingest path) into a bounded queue; a
 //! client that lets the queue fill is cut off with a last event, `event:
 //! cut`, `data: {"resume_from": N}` — it resumes from there without a gap.
 //! Comments keep idle connections alive. Every stream opened is recorded
@@ -52,6 +53,7 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let log = st.log(&name)?;
+    let tap = st.tap(&name)?;
     let token = required(&st, &headers, ip).await?;
     if !token.can_read(&name) {
         return Err(AppError::forbidden(&format!(
@@ -123,7 +125,7 @@ pub async fn stream(
         let cut = cut.clone();
         std::thread::Builder::new()
             .name(format!("stream-{name}"))
-            .spawn(move || follow(&st, &log, from, &filter, &tx, &cut))
+            .spawn(move || follow(&st, &tap, from, &filter, &tx, &cut))
             .map_err(|e| AppError::internal(&e))?;
     }
     st.streams_open.fetch_add(1, Ordering::Relaxed);
@@ -164,42 +166,43 @@ impl Drop for OpenStream {
     }
 }
 
-/// The stream's reader: follows the log from `from`, sends what passes the
-/// filter, stops when the client goes, the server stops, or the queue is
-/// full (then leaves where to resume in `cut`).
+/// The stream's reader: takes the log's entries from its shared reader
+/// (the tap) from `from`, sends what passes the filter, stops when the
+/// client goes, the server stops, or the queue is full (then leaves where
+/// to resume in `cut`).
 fn follow(
     st: &AppState,
-    log: &veritrail_service::store::Log,
+    tap: &Arc<veritrail_service::tap::Tap>,
     from: u64,
     filter: &Filter,
     tx: &tokio::sync::mpsc::Sender<Item>,
     cut: &Mutex<Option<u64>>,
 ) {
-    let mut sub = log.subscribe(from).with_chunk(2000);
+    let mut reader = tap.reader(from);
+    let filtered = !filter.is_empty();
     while !tx.is_closed() && !st.stopping.load(Ordering::Acquire) {
-        let durable = log.durable_size();
-        if durable > sub.position() && log.published().size < durable {
-            // Live: ask for the next checkpoint as soon as allowed.
-            let _ = log.wait_for_checkpoint(durable, Duration::ZERO);
-        }
-        let d = match sub.next(Duration::from_millis(100)) {
-            Ok(Some(d)) => d,
+        let (chunk, off) = match reader.next(Duration::from_millis(200)) {
+            Ok(Some(c)) => c,
             Ok(None) => continue,
             Err(e) => {
-                tracing::error!(log = log.name(), error = %e, "a live stream stopped: the log cannot be read");
+                tracing::error!(error = %e, "a live stream stopped");
                 return;
             }
         };
-        for (k, e) in d.entries.iter().enumerate() {
-            let index = d.first + k as u64;
-            if !filter.matches(index, e) {
+        for (k, e) in chunk.entries.iter().enumerate().skip(off) {
+            let index = chunk.first + k as u64;
+            if filtered && !filter.matches(index, e) {
                 continue;
             }
-            let leaf = veritrail_core::leaf_hash(e).to_base64();
-            let data = format!(
-                "{{\"index\":{index},\"leaf_hash\":\"{leaf}\",\"event\":{}}}",
-                String::from_utf8_lossy(e)
-            );
+            let leaf = chunk.leaf_hashes[k].to_base64();
+            let mut data = String::with_capacity(e.len() + 80);
+            data.push_str("{\"index\":");
+            data.push_str(&index.to_string());
+            data.push_str(",\"leaf_hash\":\"");
+            data.push_str(&leaf);
+            data.push_str("\",\"event\":");
+            data.push_str(&String::from_utf8_lossy(e));
+            data.push('}');
             match tx.try_send(Item::Entry(index, data)) {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {

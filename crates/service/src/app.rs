@@ -48,6 +48,7 @@ pub struct Service {
     pub tokens: TokenStore,
     pub(crate) idempotency: Arc<Idempotency>,
     pub(crate) config: ServiceConfig,
+    taps: Mutex<BTreeMap<String, Arc<crate::tap::Tap>>>,
 }
 
 impl Service {
@@ -75,6 +76,7 @@ impl Service {
             tokens,
             idempotency,
             config,
+            taps: Mutex::new(BTreeMap::new()),
         };
         for name in svc.data.list_logs()? {
             match svc.start_log(&name) {
@@ -223,6 +225,21 @@ impl Service {
             .ok_or_else(|| StoreError::NoSuchLog(name.to_owned()).into())
     }
 
+    /// The shared live reader of a log (created on first use).
+    ///
+    /// # Errors
+    /// `NoSuchLog`; `Damaged`.
+    pub fn tap(&self, name: &str) -> Result<Arc<crate::tap::Tap>> {
+        let log = self.log(name)?;
+        Ok(self
+            .taps
+            .lock()
+            .expect("taps lock")
+            .entry(name.to_owned())
+            .or_insert_with(|| crate::tap::Tap::new(log))
+            .clone())
+    }
+
     /// Appends `record` to `_system`; returns once it is durable.
     ///
     /// # Errors
@@ -234,6 +251,9 @@ impl Service {
     /// Stops the index followers and closes every log (each signs a final
     /// checkpoint). Blocks: call from a blocking thread.
     pub fn close(&self) {
+        for t in self.taps.lock().expect("taps lock").values() {
+            t.stop();
+        }
         for mut f in std::mem::take(&mut *self.followers.lock().expect("followers lock")) {
             f.stop();
         }

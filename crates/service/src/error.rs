@@ -37,6 +37,14 @@ pub enum ServiceError {
     #[error("starting a thread: {0}")]
     Thread(#[source] std::io::Error),
     /// Blocking work was cancelled or panicked.
+    #[error("the live reader of log {log:?} stopped: {reason}")]
+    /// A log's shared live reader ([`crate::tap`]) could not read the log.
+    Tap {
+        /// The log.
+        log: String,
+        /// Why.
+        reason: String,
+    },
     #[error("a background task failed: {0}")]
     Task(String),
 }

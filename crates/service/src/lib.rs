@@ -9,6 +9,7 @@
 //! - [`tokens`]: bearer tokens and roles.
 //! - [`open`]: opening a log for writing, with what recovery discarded
 //!   recorded in `_system`.
+//! - [`tap`]: one shared reader of a log for many live consumers.
 //! - [`cursor`]: durable positions for consumers that follow a log
 //!   ([`veritrail_store::subscribe`]).
 //! - Read-only access for commands that only read:
@@ -23,6 +24,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ingest;
 pub mod open;
+pub mod tap;
 pub mod tokens;
 
 pub use app::{Service, ServiceConfig};
