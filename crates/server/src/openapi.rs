@@ -95,6 +95,16 @@ pub fn document() -> Value {
             "/v1/logs/{log}/proof/consistency": {"get": {"summary": "RFC 9162 consistency proof", "security": public,
                 "parameters": [log_param(), q("from", "integer", "old size"), q("to", "integer", "new size")],
                 "responses": {"200": {"description": "from, to, proof, from_checkpoint, to_checkpoint"}, "400": err(), "404": err()}}},
+            "/v1/logs/{log}/stream": {"get": {"summary": "Live stream (Server-Sent Events): replay from `from` (or Last-Event-ID + 1), then live; `event: cut` with resume_from for a client that does not keep up", "security": bearer,
+                "parameters": [log_param(), q("from", "integer", "first index (default: the log's end)"), q("actor", "string", "actor id"), q("action", "string", "exact, or prefix with .*"),
+                    q("outcome", "string", ""), q("target", "string", "target id"), q("source", "string", "source host or app"),
+                    q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"), q("q", "string", "words in message and metadata"),
+                    {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "integer"}, "description": "resume after this index"}],
+                "responses": {"200": {"description": "text/event-stream: id, event entry, data {index, leaf_hash, event}"}, "400": err(), "401": err(), "403": err(), "404": err()}}},
+            "/v1/alerts": {"get": {"summary": "Recent alerts: the alert.fired records in _system (auditor, admin)", "security": bearer,
+                "parameters": [q("rule", "string", "one rule"), q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"),
+                    q("limit", "integer", "1-1000, default 100"), q("cursor", "integer", "previous next_cursor")],
+                "responses": {"200": {"description": "alerts (system_index, leaf_hash, rule, severity, summary, group, fired_at, rules_version, triggers), next_cursor, indexed_through"}, "400": err(), "401": err(), "403": err()}}},
             "/v1/tokens": {
                 "post": {"summary": "Create a token (admin); the secret is shown once", "security": bearer,
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["role"], "properties": {
