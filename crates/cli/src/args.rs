@@ -119,6 +119,14 @@ pub enum Command {
         /// run resumes [default: the trust file's name + .progress, or none].
         #[arg(long)]
         resume: Option<PathBuf>,
+        /// A witness's verifier key; repeat for several. The latest checkpoint
+        /// must carry --quorum valid cosignatures from them, and every kept
+        /// cosignature must verify (docs/TRUST.md).
+        #[arg(long = "witness")]
+        witness: Vec<String>,
+        /// Cosignatures needed [default: all the --witness keys].
+        #[arg(long)]
+        quorum: Option<usize>,
     },
     /// Print an inclusion proof (--index) or a consistency proof (--from/--to) as JSON.
     Prove {
@@ -228,6 +236,12 @@ pub enum Command {
     /// modification, attribute change, rename and deletion — also those made
     /// while the watcher was stopped, found at its next start.
     Watch(WatchArgs),
+    /// Run a witness (C2SP tlog-witness, docs/TRUST.md): cosigns a log's
+    /// checkpoints only when each extends the last one it cosigned.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
     /// Check alert rules, or replay history through them (docs/ALERTS.md).
     Rules {
         #[command(subcommand)]
@@ -350,6 +364,13 @@ pub struct ServeArgs {
     /// refused while the old rules keep running.
     #[arg(long, env = "VERITRAIL_RULES")]
     pub rules: Option<PathBuf>,
+    /// A witness to ask for cosignatures, as VKEY@URL (its verifier key and
+    /// its submission prefix); repeat for several (docs/TRUST.md).
+    #[arg(long = "witness")]
+    pub witness: Vec<String>,
+    /// Cosignatures needed for a checkpoint to count as witnessed [default: a majority of the witnesses].
+    #[arg(long)]
+    pub witness_quorum: Option<usize>,
 }
 
 /// `veritrail forward` settings.
@@ -488,6 +509,37 @@ pub enum Format {
     Json,
     Ndjson,
     Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Make the witness's key in DIR and print its verifier key.
+    Init {
+        /// The witness's directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Its name (the key name in cosignature lines), e.g. witness.example.com/w1.
+        #[arg(long)]
+        name: String,
+    },
+    /// Serve POST /add-checkpoint for the logs whose keys are given.
+    Serve {
+        /// The witness's directory.
+        #[arg(long, env = "VERITRAIL_WITNESS_DATA")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7879")]
+        listen: String,
+        /// A log's verifier key (its name is the log's origin); repeat for several logs.
+        #[arg(long = "log-key", required = true)]
+        log_keys: Vec<String>,
+    },
+    /// What the witness last cosigned per log, and the evidence it kept.
+    Status {
+        /// The witness's directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

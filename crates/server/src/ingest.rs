@@ -86,9 +86,22 @@ pub async fn post_events(
     crate::TimedBody(body): crate::TimedBody,
 ) -> Result<Response, AppError> {
     let params = params.only(&["wait"])?;
-    let wait = match params.one_of("wait", &["proof", "none"])? {
+    let asked = params.one_of("wait", &["proof", "witnessed", "none"])?;
+    let witnessed = asked == Some("witnessed");
+    let wait = match asked {
         Some("proof") => Wait::Proof,
         _ => Wait::Durable,
+    };
+    let witnessing = if witnessed {
+        let w = st.witnessing.lock().expect("witnessing lock").clone();
+        Some(w.ok_or_else(|| {
+            AppError::bad_request(
+                "no_witnesses",
+                "wait=witnessed: this server has no witnesses configured (--witness)",
+            )
+        })?)
+    } else {
+        None
     };
     let token = required(&st, &headers, ip).await?;
     if log_name == SYSTEM_LOG || !token.can_write(&log_name) {
@@ -129,10 +142,14 @@ pub async fn post_events(
         )
         .await?;
     let replayed = matches!(outcome, Outcome::Replayed(_));
+    let body = match (&outcome, witnessing) {
+        (Outcome::Appended(r), Some(w)) => witnessed_receipt(&st, &log_name, r, w).await?,
+        _ => outcome.body(),
+    };
     let mut resp = (
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/json")],
-        outcome.body(),
+        body,
     )
         .into_response();
     if replayed {
@@ -140,4 +157,64 @@ pub async fn post_events(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// `?wait=witnessed`: waits until a checkpoint covering the batch is
+/// cosigned by the witnesses' quorum, then answers with each entry's
+/// inclusion proof to it and the checkpoint with its cosignatures.
+async fn witnessed_receipt(
+    st: &Arc<AppState>,
+    log_name: &str,
+    r: &veritrail_service::Receipt,
+    w: Arc<crate::witnessing::Witnessing>,
+) -> Result<String, AppError> {
+    let end = r.first_index + r.leaf_hashes.len() as u64;
+    let log = st.log(log_name)?;
+    let timeout = st.config.receipt_timeout;
+    let name = log_name.to_owned();
+    let (first, n) = (r.first_index, r.leaf_hashes.len() as u64);
+    let st2 = st.clone();
+    let (size, note, proofs) = veritrail_service::blocking(move || {
+        // Ask for a checkpoint soon, then for the witnesses.
+        let _ = log.wait_for_checkpoint(end, timeout);
+        let size = w.wait(&name, end, timeout).ok_or_else(|| {
+            AppError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "not_witnessed",
+                format!("the entries are durable, but no checkpoint covering them was cosigned by enough witnesses within {timeout:?}"),
+            )
+        })?;
+        let text = log
+            .checkpoint_at(size)
+            .map_err(veritrail_service::ServiceError::from)?
+            .ok_or_else(|| AppError::internal(&"a witnessed checkpoint is missing"))?;
+        let note = crate::read::with_cosignatures(&st2, &name, size, &text);
+        let mut proofs = Vec::with_capacity(n as usize);
+        for i in first..first + n {
+            proofs.push(log.prove_inclusion(i, size).map_err(veritrail_service::ServiceError::from)?);
+        }
+        Ok::<_, AppError>((size, note, proofs))
+    })
+    .await?;
+    let entries: Vec<serde_json::Value> = r
+        .leaf_hashes
+        .iter()
+        .zip(&proofs)
+        .enumerate()
+        .map(|(k, (h, p))| {
+            serde_json::json!({
+                "index": r.first_index + k as u64,
+                "leaf_hash": h.to_base64(),
+                "inclusion_proof": p.iter().map(veritrail_core::Hash::to_base64).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(serde_json::to_string(&serde_json::json!({
+        "entries": entries,
+        "tree_size": size,
+        "checkpoint": note,
+        "verifier_key": r.verifier_key,
+        "witnessed": true,
+    }))
+    .expect("JSON"))
 }

@@ -24,6 +24,7 @@ pub mod stream;
 pub mod syslog;
 pub mod throttle;
 pub mod tls;
+pub mod witnessing;
 
 /// Tokens and roles live in the service; re-exported for the edges.
 pub use veritrail_service::tokens;

@@ -207,6 +207,53 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         );
         let _ = writeln!(o, "veritrail_syslog_udp_drops_total {d}");
     }
+    let witnessing = st.witnessing.lock().expect("witnessing lock").clone();
+    if let Some(w) = witnessing {
+        let (peers, quorum, logs_w) = w.status();
+        header(
+            &mut o,
+            "veritrail_witness_quorum",
+            "gauge",
+            "Cosignatures a checkpoint needs to count as witnessed.",
+        );
+        let _ = writeln!(o, "veritrail_witness_quorum {quorum}");
+        header(
+            &mut o,
+            "veritrail_log_witnessed_size",
+            "gauge",
+            "The largest checkpoint size the witnesses' quorum cosigned, per log.",
+        );
+        for (n, (witnessed, _)) in &logs_w {
+            let _ = writeln!(o, "veritrail_log_witnessed_size{{log=\"{n}\"}} {witnessed}");
+        }
+        header(
+            &mut o,
+            "veritrail_witness_cosigned_size",
+            "gauge",
+            "The size each witness last cosigned, per log.",
+        );
+        header(
+            &mut o,
+            "veritrail_witness_up",
+            "gauge",
+            "1 if the witness's last answer was a cosignature, 0 if it failed.",
+        );
+        for (n, (_, ps)) in &logs_w {
+            for (p, s) in peers.iter().zip(ps) {
+                let name = p.key.name();
+                let _ = writeln!(
+                    o,
+                    "veritrail_witness_cosigned_size{{log=\"{n}\",witness=\"{name}\"}} {}",
+                    s.cosigned
+                );
+                let _ = writeln!(
+                    o,
+                    "veritrail_witness_up{{log=\"{n}\",witness=\"{name}\"}} {}",
+                    u8::from(s.last_error.is_none())
+                );
+            }
+        }
+    }
     header(
         &mut o,
         "veritrail_streams_open",

@@ -92,7 +92,14 @@ pub async fn checkpoint(
     params.only(&[])?;
     let log = st.log(&name)?;
     public_or_token(&st, &headers, ip, &name).await?;
-    Ok(note(log.published().checkpoint.to_string()))
+    let p = log.published();
+    Ok(note(with_cosignatures(&st, &name, p.size, &p.checkpoint)))
+}
+
+/// A checkpoint note with the witnesses' cosignatures kept for its size.
+pub fn with_cosignatures(st: &AppState, log: &str, size: u64, note: &str) -> String {
+    let lines = crate::witnessing::cosignatures(st.root(), log, size);
+    format!("{note}{lines}")
 }
 
 /// Most sizes one `GET …/checkpoints` lists.
@@ -152,7 +159,7 @@ pub async fn checkpoint_at(
     })?;
     public_or_token(&st, &headers, ip, &name).await?;
     match blocking(move || log.checkpoint_at(size)).await? {
-        Some(text) => Ok(note(text)),
+        Some(text) => Ok(note(with_cosignatures(&st, &name, size, &text))),
         None => Err(no_checkpoint(size)),
     }
 }

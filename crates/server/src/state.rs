@@ -56,6 +56,8 @@ pub struct AppState {
     pub syslog_stats: crate::syslog::SyslogStats,
     /// The syslog listeners, stopped before the logs close.
     pub syslog: tokio::sync::Mutex<Option<crate::syslog::SyslogHandle>>,
+    /// Witnesses the logs ask to cosign their checkpoints, if any.
+    pub witnessing: std::sync::Mutex<Option<Arc<crate::witnessing::Witnessing>>>,
     /// Alert rules, when the server runs a rules file.
     pub alerts: std::sync::Mutex<Option<Arc<crate::alerts::Alerts>>>,
     /// Set when the server begins to stop: live streams end.
@@ -110,6 +112,7 @@ impl AppState {
             syslog_stats: crate::syslog::SyslogStats::default(),
             syslog: tokio::sync::Mutex::new(None),
             alerts: std::sync::Mutex::new(None),
+            witnessing: std::sync::Mutex::new(None),
             stopping: std::sync::atomic::AtomicBool::new(false),
             streams_open: std::sync::atomic::AtomicU64::new(0),
             streams_cut: std::sync::atomic::AtomicU64::new(0),
@@ -121,7 +124,7 @@ impl AppState {
     /// # Errors
     /// 400 for a bad name, 409 if it exists, 500 otherwise.
     pub fn create_log(&self, name: &str) -> Result<veritrail_core::note::Verifier, AppError> {
-        self.service.create_log(name).map_err(|e| match e {
+        let v = self.service.create_log(name).map_err(|e| match e {
             ServiceError::Store(StoreError::BadLogName(n)) => AppError::bad_request(
                 "bad_log_name",
                 format!(
@@ -135,7 +138,12 @@ impl AppState {
                 format!("a log named {} already exists", crate::error::shown(&n)),
             ),
             other => AppError::internal(&other),
-        })
+        })?;
+        let w = self.witnessing.lock().expect("witnessing lock").clone();
+        if let Some(w) = w {
+            w.attach_log(name);
+        }
+        Ok(v)
     }
 
     /// The data directory root.

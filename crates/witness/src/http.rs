@@ -45,3 +45,17 @@ async fn status(State(w): State<Arc<Witness>>) -> Response {
         .collect();
     axum::Json(serde_json::json!({"witness": w.verifier().to_vkey(), "logs": logs, "evidence": w.evidence().len()})).into_response()
 }
+
+/// Serves the witness on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// Socket errors.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    w: Arc<Witness>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(w))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

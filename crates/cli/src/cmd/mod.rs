@@ -28,6 +28,7 @@ mod verify;
 mod verify_bundle;
 mod verify_receipt;
 mod watch;
+mod witness;
 
 use std::process::ExitCode;
 
@@ -69,8 +70,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             key,
             server: None,
             tiles: None,
+            witness,
+            quorum,
             ..
-        } => verify::run(&data.data, log.as_deref(), quiet, key.as_deref()),
+        } => verify::run(
+            &data.data,
+            log.as_deref(),
+            quiet,
+            key.as_deref(),
+            verify::policy(&witness, quorum)?.as_ref(),
+        ),
         Command::Verify {
             data,
             log,
@@ -81,7 +90,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             token,
             trust,
             resume,
+            witness,
+            quorum,
         } => {
+            let policy = verify::policy(&witness, quorum)?;
             let log = crate::args::LogArgs {
                 data,
                 log: log.unwrap_or_else(|| "default".into()),
@@ -93,6 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 quiet,
                 trust.as_deref(),
                 resume.as_deref(),
+                policy.as_ref(),
             )
         }
         Command::Export {
@@ -125,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
         Command::Rules { command } => rules::run(command),
+        Command::Witness { command } => witness::run(command),
         Command::Alerts {
             server,
             token,

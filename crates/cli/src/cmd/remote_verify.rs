@@ -284,6 +284,7 @@ pub fn run(
     quiet: bool,
     trust: Option<&Path>,
     resume: Option<&Path>,
+    policy: Option<&veritrail_core::note::cosignature::WitnessPolicy>,
 ) -> anyhow::Result<ExitCode> {
     let key = key.ok_or_else(|| {
         Exit::usage(
@@ -293,6 +294,23 @@ pub fn run(
     let key = Verifier::parse(key).map_err(|e| Exit::usage(format!("--key: {e}")))?;
     let started = Instant::now();
     let (cp_text, cp) = fetch_checkpoint(remote, &key)?;
+    if let Some(p) = policy {
+        let ok = p.check(cp_text.as_bytes()).map_err(|e| {
+            Exit::verify(format!(
+                "NOT WITNESSED: the checkpoint at size {} served by {}: {e}",
+                cp.size.0,
+                remote.server()
+            ))
+        })?;
+        if !quiet {
+            eprintln!(
+                "veritrail: checkpoint {} cosigned by {} ({} needed)",
+                cp.size.0,
+                ok.join(", "),
+                p.quorum
+            );
+        }
+    }
     let size = cp.size.0;
     let trusted = trust.map(|p| read_trust(p, &key)).transpose()?.flatten();
     if let Some(old) = &trusted {

@@ -38,6 +38,8 @@ struct FileConfig {
     syslog_client_ca: Option<PathBuf>,
     syslog_log: Option<String>,
     rules: Option<PathBuf>,
+    witness: Option<Vec<String>>,
+    witness_quorum: Option<usize>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -64,6 +66,8 @@ pub struct Settings {
     pub limits: veritrail_server::listen::Limits,
     pub syslog: veritrail_server::syslog::SyslogConfig,
     pub rules: Option<PathBuf>,
+    pub witnesses: Vec<veritrail_server::witnessing::WitnessPeer>,
+    pub witness_quorum: usize,
 }
 
 pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
@@ -158,6 +162,14 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             ))
         }
     };
+    let witnesses = if a.witness.is_empty() {
+        file.witness.unwrap_or_default()
+    } else {
+        a.witness.clone()
+    }
+    .iter()
+    .map(|w| veritrail_server::witnessing::WitnessPeer::parse(w).map_err(Exit::usage))
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(Settings {
         data: a
             .data
@@ -176,6 +188,21 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
         limits,
         syslog,
         rules: a.rules.or(file.rules),
+        witness_quorum: {
+            let n = witnesses.len();
+            let q = a
+                .witness_quorum
+                .or(file.witness_quorum)
+                .unwrap_or(n / 2 + 1);
+            if n > 0 && (q == 0 || q > n) {
+                return Err(Exit::usage(format!(
+                    "witness_quorum {q}: between 1 and the {n} witnesses"
+                ))
+                .into());
+            }
+            q
+        },
+        witnesses,
     })
 }
 
@@ -220,6 +247,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = AppState::open(dd, config)
         .map_err(|e| anyhow::anyhow!(e))
         .context("opening the logs")?;
+    if !s.witnesses.is_empty() {
+        let w = veritrail_server::witnessing::Witnessing::new(
+            state.service.clone(),
+            s.witnesses.clone(),
+            s.witness_quorum,
+        );
+        w.attach();
+        eprintln!(
+            "veritrail: asking {} witness(es) to cosign checkpoints, {} needed",
+            s.witnesses.len(),
+            s.witness_quorum
+        );
+        *state.witnessing.lock().expect("witnessing lock") = Some(w);
+    }
     if let Some(path) = &s.rules {
         let alerts = veritrail_server::alerts::Alerts::start(state.service.clone(), path)
             .map_err(|e| Exit::usage(format!("alert rules: {e}")))?;

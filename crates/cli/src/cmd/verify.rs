@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use veritrail_core::note::cosignature::WitnessPolicy;
 use veritrail_core::note::Verifier;
 use veritrail_store::lifecycle::Event;
 use veritrail_store::verify::verify_log;
@@ -12,11 +13,85 @@ use veritrail_store::DataDir;
 use super::{open_data, store_err};
 use crate::exit::Exit;
 
+/// The witness policy of `--witness VKEY… --quorum K` (none without keys).
+///
+/// # Errors
+/// A bad key or quorum.
+pub fn policy(witness: &[String], quorum: Option<usize>) -> anyhow::Result<Option<WitnessPolicy>> {
+    if witness.is_empty() {
+        if quorum.is_some() {
+            return Err(Exit::usage("--quorum needs --witness keys").into());
+        }
+        return Ok(None);
+    }
+    let witnesses = witness
+        .iter()
+        .map(|k| Verifier::parse(k).map_err(|e| Exit::usage(format!("--witness {k:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let quorum = quorum.unwrap_or(witnesses.len());
+    if quorum == 0 || quorum > witnesses.len() {
+        return Err(Exit::usage(format!(
+            "--quorum {quorum}: between 1 and the {} witnesses",
+            witnesses.len()
+        ))
+        .into());
+    }
+    Ok(Some(WitnessPolicy { witnesses, quorum }))
+}
+
+/// Checks the cosignatures kept for log `name`: every kept cosignature
+/// verifies (the first checkpoint whose do not is named), and the latest
+/// checkpoint (`latest`) meets the policy.
+fn witnessed(
+    dd: &DataDir,
+    name: &str,
+    latest: u64,
+    policy: &WitnessPolicy,
+) -> Result<String, String> {
+    let reader = dd.open_log_read(name).map_err(|e| e.to_string())?;
+    let dir = dd.root().join("cosignatures").join(name);
+    let mut sizes: Vec<u64> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    sizes.sort_unstable();
+    let relaxed = WitnessPolicy {
+        quorum: 0,
+        ..policy.clone()
+    };
+    for size in &sizes {
+        let lines = std::fs::read_to_string(dir.join(size.to_string())).unwrap_or_default();
+        let Some(note) = reader.checkpoint_at(*size).map_err(|e| e.to_string())? else {
+            return Err(format!("checkpoint {size}: the witnesses cosigned a checkpoint of this size, but the log has none: its checkpoint history was rewritten"));
+        };
+        relaxed
+            .check(format!("{note}{lines}").as_bytes())
+            .map_err(|e| format!("checkpoint {size}: {e}: the log's history is not the one the witnesses cosigned"))?;
+    }
+    let note = reader
+        .checkpoint_at(latest)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no checkpoint at size {latest}"))?;
+    let lines = std::fs::read_to_string(dir.join(latest.to_string())).unwrap_or_default();
+    let ok = policy
+        .check(format!("{note}{lines}").as_bytes())
+        .map_err(|e| format!("latest checkpoint {latest} is not witnessed: {e}"))?;
+    Ok(format!(
+        "latest checkpoint {latest} cosigned by {} of {} needed ({})",
+        ok.len(),
+        policy.quorum,
+        ok.join(", ")
+    ))
+}
+
 pub fn run(
     data: &std::path::Path,
     log: Option<&str>,
     quiet: bool,
     key: Option<&str>,
+    policy: Option<&WitnessPolicy>,
 ) -> anyhow::Result<ExitCode> {
     let dd = open_data(data)?;
     let key = key
@@ -59,13 +134,24 @@ pub fn run(
         let pinned = key
             .as_ref()
             .filter(|_| pinned_log.as_deref() == Some(name.as_str()));
-        if let Err(e) = one(&dd, name, quiet, pinned) {
-            match e.downcast_ref::<Exit>() {
+        match one(&dd, name, quiet, pinned) {
+            Err(e) => match e.downcast_ref::<Exit>() {
                 Some(x) if x.code == 1 => {
                     println!("FAILED: log {name:?}: {}", x.message);
                     failed.push(name.clone());
                 }
                 _ => return Err(e),
+            },
+            Ok(latest) => {
+                if let Some(p) = policy {
+                    match witnessed(&dd, name, latest, p) {
+                        Ok(m) => println!("OK: log {name:?}: {m}"),
+                        Err(m) => {
+                            println!("FAILED: log {name:?}: {m}");
+                            failed.push(name.clone());
+                        }
+                    }
+                }
             }
         }
     }
@@ -81,7 +167,8 @@ pub fn run(
     }
 }
 
-fn one(dd: &DataDir, name: &str, quiet: bool, key: Option<&Verifier>) -> anyhow::Result<()> {
+/// Verifies one log; returns its latest checkpoint's size.
+fn one(dd: &DataDir, name: &str, quiet: bool, key: Option<&Verifier>) -> anyhow::Result<u64> {
     let meta = dd.meta(name).map_err(store_err)?;
     match key {
         Some(want) if *want != meta.verifier => {
@@ -155,5 +242,5 @@ fn one(dd: &DataDir, name: &str, quiet: bool, key: Option<&Verifier>) -> anyhow:
         secs,
         report.entries as f64 / secs.max(1e-9)
     );
-    Ok(())
+    Ok(report.checkpoint_size)
 }

@@ -347,7 +347,7 @@ impl Verifier {
 
     /// Verifies a decoded signature (without the 4-byte key ID) over `text`.
     /// Returns the cosignature timestamp (0 for plain Ed25519).
-    fn verify(&self, text: &str, sig: &[u8]) -> Option<u64> {
+    pub(crate) fn verify(&self, text: &str, sig: &[u8]) -> Option<u64> {
         match self.ty {
             SigType::Ed25519 => {
                 let s = EdSignature::from_slice(sig).ok()?;

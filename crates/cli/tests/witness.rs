@@ -1,0 +1,307 @@
+//! Witnesses (issue 22), with real processes: three `veritrail witness`
+//! servers on loopback and a `veritrail serve` asking them, policy 2 of 3.
+//! Checkpoints get cosigned; one witness down still meets the policy; two
+//! down and checkpoints are served unwitnessed; the witnesses come back and
+//! later checkpoints are witnessed again (a consistency proof over the
+//! gap). Then the insider: the same signing key, an edited history — every
+//! witness refuses it and keeps the evidence, and `verify --witness` fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use veritrail_core::note::cosignature::WitnessPolicy;
+use veritrail_core::note::Verifier;
+
+struct W {
+    dir: std::path::PathBuf,
+    key: String,
+    server: Option<common::Server>,
+    addr: String,
+}
+
+fn witness_init(dir: &Path, name: &str) -> String {
+    let (code, out, err) = common::run3(
+        &[
+            "witness",
+            "init",
+            "--data",
+            dir.to_str().unwrap(),
+            "--name",
+            name,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_owned()
+}
+
+fn witness_start(dir: &Path, listen: &str, log_keys: &[String]) -> common::Server {
+    let mut cmd = Command::new(common::bin());
+    cmd.args([
+        "witness",
+        "serve",
+        "--data",
+        dir.to_str().unwrap(),
+        "--listen",
+        listen,
+    ]);
+    for k in log_keys {
+        cmd.args(["--log-key", k]);
+    }
+    common::serve_child(cmd, &[])
+}
+
+fn post(addr: &str, token: &str, body: &str, query: &str) -> (u16, Value) {
+    let (s, b) = common::post(
+        addr,
+        &format!("/v1/logs/default/events{query}"),
+        token,
+        body,
+    )
+    .unwrap();
+    (s, serde_json::from_str(&b).unwrap_or(Value::Null))
+}
+
+fn metric(addr: &str, line_start: &str) -> Option<u64> {
+    let (_, m) = common::get(addr, "/metrics", "").unwrap();
+    m.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn witnesses_cosign_and_an_edited_history_is_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::init_data(tmp.path());
+    // A first start makes `_system` (witnessed too) and the admin token.
+    let first = common::start(&data);
+    let admin = first.admin.clone().unwrap();
+    common::terminate(first.child);
+    let log_keys = vec![
+        common::key_of(&data, "default"),
+        common::key_of(&data, "_system"),
+    ];
+    let mut ws: Vec<W> = (0..3)
+        .map(|i| {
+            let dir = tmp.path().join(format!("w{i}"));
+            let key = witness_init(&dir, &format!("w{i}.example"));
+            let server = witness_start(&dir, "127.0.0.1:0", &log_keys);
+            let addr = server.addr.clone();
+            W {
+                dir,
+                key,
+                server: Some(server),
+                addr,
+            }
+        })
+        .collect();
+    let mut args: Vec<String> = vec![
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--witness-quorum".into(),
+        "2".into(),
+    ];
+    for w in &ws {
+        args.push("--witness".into());
+        args.push(format!("{}@http://{}", w.key, w.addr));
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = common::start_with(&data, &argv, &[("VERITRAIL_CHECKPOINT_INTERVAL", "200ms")]);
+    let writer = common::token(
+        &server.addr,
+        &admin,
+        r#"{"role":"writer","logs":["default"]}"#,
+    );
+    let policy = WitnessPolicy {
+        witnesses: ws
+            .iter()
+            .map(|w| Verifier::parse(&w.key).unwrap())
+            .collect(),
+        quorum: 2,
+    };
+    // All three up: a witnessed receipt.
+    let (s, r) = post(
+        &server.addr,
+        &writer,
+        r#"{"action":"a.one","actor":"x"}"#,
+        "?wait=witnessed",
+    );
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["witnessed"], true);
+    let ok = policy
+        .check(r["checkpoint"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert!(ok.len() >= 2, "{ok:?}");
+    // One down: still 2 of 3.
+    common::stop(ws[2].server.take().unwrap().child);
+    let (s, r) = post(
+        &server.addr,
+        &writer,
+        r#"{"action":"a.two","actor":"x"}"#,
+        "?wait=witnessed",
+    );
+    assert_eq!(s, 201, "{r}");
+    let ok = policy
+        .check(r["checkpoint"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert!(!ok.contains(&"w2.example".to_owned()));
+    // Two down: served unwitnessed, and /metrics says so.
+    common::stop(ws[1].server.take().unwrap().child);
+    let (s, r) = post(
+        &server.addr,
+        &writer,
+        r#"{"action":"a.three","actor":"x"}"#,
+        "",
+    );
+    assert_eq!(s, 201, "{r}");
+    let size_now = r["entries"][0]["index"].as_u64().unwrap() + 1;
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, cp) = common::get(&server.addr, "/v1/logs/default/checkpoint", &admin).unwrap();
+    assert!(cp.lines().nth(1).unwrap().parse::<u64>().unwrap() >= size_now);
+    assert!(
+        policy.check(cp.as_bytes()).is_err(),
+        "served, but not witnessed: {cp}"
+    );
+    assert!(
+        metric(
+            &server.addr,
+            "veritrail_log_witnessed_size{log=\"default\"}"
+        )
+        .unwrap()
+            < size_now
+    );
+    assert_eq!(
+        metric(
+            &server.addr,
+            "veritrail_witness_up{log=\"default\",witness=\"w1.example\"}"
+        ),
+        Some(0)
+    );
+    // Back (same directories, same ports): later checkpoints are witnessed
+    // again, with a consistency proof over the gap.
+    for k in [1, 2] {
+        let listen = ws[k].addr.clone();
+        ws[k].server = Some(witness_start(&ws[k].dir, &listen, &log_keys));
+    }
+    for n in 0..3 {
+        post(
+            &server.addr,
+            &writer,
+            &format!(r#"{{"action":"a.back{n}","actor":"x"}}"#),
+            "",
+        );
+    }
+    wait_until("witnessed again", 90, || {
+        let (_, cp) = common::get(&server.addr, "/v1/logs/default/checkpoint", &admin).unwrap();
+        policy
+            .check(cp.as_bytes())
+            .map(|ok| ok.len() == 3)
+            .unwrap_or(false)
+    });
+    common::terminate(server.child);
+    let wargs: Vec<String> = ws
+        .iter()
+        .flat_map(|w| ["--witness".to_owned(), w.key.clone()])
+        .collect();
+    let mut v: Vec<&str> = vec!["verify", "--quorum", "2"];
+    v.extend(wargs.iter().map(String::as_str));
+    let (code, out) = common::run_on(&v, &data, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK: log \"default\": latest checkpoint"),
+        "{out}"
+    );
+
+    // The insider: the same keys, an edited history, the old cosignatures
+    // kept to look witnessed.
+    let rebuilt = tmp.path().join("rebuilt");
+    std::fs::create_dir_all(rebuilt.join("keys")).unwrap();
+    // What an interrupted `init` leaves: the key, which init then reuses.
+    std::fs::copy(
+        data.join("keys/default.key"),
+        rebuilt.join("keys/default.key"),
+    )
+    .unwrap();
+    let o = common::run(&["init", "--data", rebuilt.to_str().unwrap()], "");
+    assert!(o.status.success(), "{}", common::text(&o));
+    if !rebuilt.join("keys/_system.key").exists() {
+        std::fs::copy(
+            data.join("keys/_system.key"),
+            rebuilt.join("keys/_system.key"),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        common::key_of(&rebuilt, "default"),
+        common::key_of(&data, "default"),
+        "the same key"
+    );
+    let edited: String = [
+        "a.one", "a.EDITED", "a.three", "a.back0", "a.back1", "a.back2",
+    ]
+    .iter()
+    .map(|a| format!("{{\"action\":\"{a}\",\"actor\":\"x\"}}\n"))
+    .collect();
+    let (code, out) = common::run_on(&["append"], &rebuilt, Some(&edited));
+    assert_eq!(code, 0, "{out}");
+    assert!(Command::new("cp")
+        .arg("-r")
+        .arg(data.join("cosignatures"))
+        .arg(&rebuilt)
+        .status()
+        .unwrap()
+        .success());
+    // Plain verify passes: the signatures are the operator's own.
+    let (code, out) = common::run_on(&["verify", "--log", "default"], &rebuilt, None);
+    assert_eq!(code, 0, "{out}");
+    // With the witnesses, it fails, naming the checkpoint.
+    let mut v: Vec<&str> = vec!["verify", "--log", "default", "--quorum", "2"];
+    v.extend(wargs.iter().map(String::as_str));
+    let (code, out) = common::run_on(&v, &rebuilt, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED: log \"default\": checkpoint"), "{out}");
+    // Served to the witnesses: every one refuses and keeps the evidence.
+    let server = common::start_with(
+        &rebuilt,
+        &argv,
+        &[("VERITRAIL_CHECKPOINT_INTERVAL", "200ms")],
+    );
+    wait_until("refusals", 30, || {
+        ws.iter().all(|w| {
+            let (code, _, _) = common::run3(
+                &["witness", "status", "--data", w.dir.to_str().unwrap()],
+                "",
+            );
+            code == 1
+        })
+    });
+    let (_, out, _) = common::run3(
+        &["witness", "status", "--data", ws[0].dir.to_str().unwrap()],
+        "",
+    );
+    assert!(out.contains("kept as evidence"), "{out}");
+    let (_, cp) = common::get(&server.addr, "/v1/logs/default/checkpoint", &admin).unwrap();
+    assert!(
+        policy.check(cp.as_bytes()).is_err(),
+        "never witnessed: {cp}"
+    );
+    common::terminate(server.child);
+    for w in ws.iter_mut() {
+        if let Some(s) = w.server.take() {
+            common::terminate(s.child);
+        }
+    }
+    common::unflag(tmp.path());
+}
