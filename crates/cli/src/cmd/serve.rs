@@ -197,8 +197,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             if n > 0 && (q == 0 || q > n) {
                 return Err(Exit::usage(format!(
                     "witness_quorum {q}: between 1 and the {n} witnesses"
-                ))
-                .into());
+                )));
             }
             q
         },

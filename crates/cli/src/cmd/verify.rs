@@ -20,7 +20,7 @@ use crate::exit::Exit;
 pub fn policy(witness: &[String], quorum: Option<usize>) -> anyhow::Result<Option<WitnessPolicy>> {
     if witness.is_empty() {
         if quorum.is_some() {
-            return Err(Exit::usage("--quorum needs --witness keys").into());
+            return Err(Exit::usage("--quorum needs --witness keys"));
         }
         return Ok(None);
     }
@@ -33,8 +33,7 @@ pub fn policy(witness: &[String], quorum: Option<usize>) -> anyhow::Result<Optio
         return Err(Exit::usage(format!(
             "--quorum {quorum}: between 1 and the {} witnesses",
             witnesses.len()
-        ))
-        .into());
+        )));
     }
     Ok(Some(WitnessPolicy { witnesses, quorum }))
 }
