@@ -70,11 +70,15 @@ def metric(addr, name):
 
 random.seed(7)
 def event(k):
+    # 2,000 users, each mostly from its own address (1 login in 100 from a
+    # random one), 3 % of logins failing: the rules see realistic traffic
+    # and fire now and then, not on every event.
     r = random.random()
-    ip = f"198.51.100.{random.randint(1, 250)}"
-    who = f"user{random.randint(1, 2000)}"
+    u = random.randint(1, 2000)
+    who = f"user{u}"
+    ip = f"198.51.{u % 200}.{u % 250}" if random.random() < 0.99 else f"203.0.113.{random.randint(1, 250)}"
     if r < 0.5:
-        return {"action": "auth.login", "outcome": "failure" if random.random() < 0.3 else "success",
+        return {"action": "auth.login", "outcome": "failure" if random.random() < 0.03 else "success",
                 "actor": {"id": who, "ip": ip}, "source": {"host": f"web-{k % 20}", "app": "sshd"}}
     if r < 0.7:
         return {"action": "privilege.sudo", "outcome": "success", "actor": {"id": who}, "target": {"type": "command", "id": "/usr/bin/id"},

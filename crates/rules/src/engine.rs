@@ -19,7 +19,9 @@
 //! up to the saved position — replay changes windows only and alerts
 //! nothing, so nothing fires twice and nothing is missed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -148,32 +150,51 @@ struct Silence {
     fired: bool,
 }
 
-#[derive(Clone, Debug, Default)]
+/// A `new_value` rule's memory: (group, value) pairs, least recently seen
+/// forgotten first.
+#[derive(Debug)]
 struct Memory {
-    stamp: u64,
-    seen: HashMap<(Group, String), u64>,
-    order: BTreeMap<u64, (Group, String)>,
+    seen: lru::LruCache<(Group, String), (), rustc_hash::FxBuildHasher>,
     groups: HashMap<Group, u32>,
+}
+
+impl Default for Memory {
+    fn default() -> Memory {
+        Memory {
+            seen: lru::LruCache::unbounded_with_hasher(rustc_hash::FxBuildHasher),
+            groups: HashMap::default(),
+        }
+    }
+}
+
+impl Clone for Memory {
+    fn clone(&self) -> Memory {
+        let mut m = Memory::default();
+        for ((g, v), ()) in self.seen.iter().rev() {
+            m.seen.put((g.clone(), v.clone()), ());
+        }
+        m.groups = self.groups.clone();
+        m
+    }
 }
 
 impl Memory {
     /// Remembers `value` for `group`; answers whether it was new, and
     /// whether the group had no value before.
     fn see(&mut self, group: &Group, value: &str, cap: usize) -> (bool, bool) {
-        self.stamp += 1;
         let key = (group.clone(), value.to_owned());
-        if let Some(old) = self.seen.insert(key.clone(), self.stamp) {
-            self.order.remove(&old);
-            self.order.insert(self.stamp, key);
+        if self.seen.get(&key).is_some() {
             return (false, false);
         }
-        self.order.insert(self.stamp, key);
-        let n = self.groups.entry(group.clone()).or_insert(0);
+        self.seen.put(key, ());
+        let n = match self.groups.get_mut(group) {
+            Some(n) => n,
+            None => self.groups.entry(group.clone()).or_insert(0),
+        };
         *n += 1;
         let first = *n == 1;
         while self.seen.len() > cap {
-            let (_, (g, v)) = self.order.pop_first().expect("not empty");
-            self.seen.remove(&(g.clone(), v));
+            let ((g, _), ()) = self.seen.pop_lru().expect("not empty");
             if let Some(c) = self.groups.get_mut(&g) {
                 *c -= 1;
                 if *c == 0 {
@@ -183,6 +204,11 @@ impl Memory {
         }
         (true, first)
     }
+
+    /// The remembered pairs, oldest first.
+    fn oldest_first(&self) -> Vec<(Group, String)> {
+        self.seen.iter().rev().map(|(k, ())| k.clone()).collect()
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -191,9 +217,17 @@ struct Cool {
     suppressed: u64,
 }
 
+/// A threshold's window for one group: its events, and with `distinct`
+/// how many of them carry each value.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    hits: VecDeque<Trigger>,
+    distinct: HashMap<String, u32>,
+}
+
 #[derive(Clone, Debug, Default)]
 struct RuleState {
-    windows: HashMap<Group, VecDeque<Trigger>>,
+    windows: HashMap<Group, Window>,
     sequences: HashMap<Group, SeqState>,
     memory: Memory,
     silences: HashMap<Group, Silence>,
@@ -390,12 +424,14 @@ impl Engine {
                             })
                             .collect();
                         let gt = group_text(&set, rule, &g);
-                        let summary = format!(
-                            "{}: no matching event{} for {}",
-                            rule.name,
-                            show_group(&gt),
-                            display((now_ns - s.last_ns).min(i128::from(i64::MAX)) as i64)
-                        );
+                        let quiet = display((now_ns - s.last_ns).min(i128::from(i64::MAX)) as i64);
+                        let summary = || {
+                            format!(
+                                "{}: no matching event{} for {quiet}",
+                                rule.name,
+                                show_group(&gt)
+                            )
+                        };
                         if let Some(a) = fire(&set, rule, state, g, now_ns, summary, triggers, 0) {
                             out.push(a);
                         }
@@ -475,6 +511,7 @@ impl Engine {
                                     g[0].clone(),
                                 );
                                 let summary = format!("{}: {}: {why}", rule.name, g[0]);
+                                let summary = || summary;
                                 if let Some(mut a) =
                                     fire(&set, rule, state, g, now_ns, summary, Vec::new(), 0)
                                 {
@@ -501,7 +538,7 @@ impl Engine {
             let firsts = s
                 .windows
                 .values()
-                .filter_map(|w| w.iter().find(|t| t.log == log))
+                .filter_map(|w| w.hits.iter().find(|t| t.log == log))
                 .chain(
                     s.sequences
                         .values()
@@ -518,13 +555,7 @@ impl Engine {
     pub fn save(&self) -> Saved {
         let mut saved = Saved::default();
         for (rule, s) in self.set.rules.iter().zip(&self.states) {
-            let mut values: Vec<(u64, (Group, String))> = s
-                .memory
-                .order
-                .iter()
-                .map(|(k, v)| (*k, v.clone()))
-                .collect();
-            values.sort_by_key(|(k, _)| *k);
+            let values = s.memory.oldest_first();
             saved.rules.insert(
                 rule.name.clone(),
                 SavedRule {
@@ -534,7 +565,7 @@ impl Engine {
                         .iter()
                         .map(|(g, c)| (g.clone(), c.until_ns, c.suppressed))
                         .collect(),
-                    values: values.into_iter().map(|(_, v)| v).collect(),
+                    values,
                     silences: s
                         .silences
                         .iter()
@@ -636,14 +667,16 @@ fn step(
                 return None;
             }
             let g = group()?;
-            let gt = group_text(set, rule, &g);
-            let summary = format!(
-                "{}: {}{}",
-                rule.name,
-                fields_summary(set, fields),
-                show_group(&gt)
-            );
-            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
+            let summary = || {
+                format!(
+                    "{}: {}{}",
+                    rule.name,
+                    fields_summary(set, fields),
+                    show_group(&group_text(set, rule, &g))
+                )
+            };
+            let g2 = g.clone();
+            fire(set, rule, state, g2, at, summary, vec![trigger()], 1)
         }
         Kind::Threshold {
             count,
@@ -658,28 +691,39 @@ fn step(
             if let Some(d) = distinct {
                 t.value = Some(fields.get(*d)?.to_owned());
             }
-            let w = state.windows.entry(g.clone()).or_default();
-            w.push_back(t);
+            let w = match state.windows.get_mut(&g) {
+                Some(w) => w,
+                None => state.windows.entry(g.clone()).or_default(),
+            };
+            if let Some(v) = &t.value {
+                *w.distinct.entry(v.clone()).or_insert(0) += 1;
+            }
+            w.hits.push_back(t);
             // A sliding window on rule time; received_at never goes back
             // within a log, so the oldest are at the front.
             while w
+                .hits
                 .front()
                 .is_some_and(|t| at - t.at_ns >= i128::from(*window_ns))
             {
-                w.pop_front();
+                let old = w.hits.pop_front().expect("not empty");
+                if let Some(v) = old.value {
+                    if let Some(n) = w.distinct.get_mut(&v) {
+                        *n -= 1;
+                        if *n == 0 {
+                            w.distinct.remove(&v);
+                        }
+                    }
+                }
             }
             let reached = match distinct {
-                None => w.len(),
-                Some(_) => w
-                    .iter()
-                    .filter_map(|t| t.value.as_deref())
-                    .collect::<std::collections::HashSet<_>>()
-                    .len(),
+                None => w.hits.len(),
+                Some(_) => w.distinct.len(),
             };
             if reached < *count as usize {
                 return None;
             }
-            let hits: Vec<Trigger> = state.windows.remove(&g).expect("present").into();
+            let hits: Vec<Trigger> = state.windows.remove(&g).expect("present").hits.into();
             if replay {
                 return None;
             }
@@ -692,12 +736,14 @@ fn step(
                     hits.len()
                 ),
             };
-            let summary = format!(
-                "{}: {what} within {}{}",
-                rule.name,
-                display(*window_ns),
-                show_group(&gt)
-            );
+            let summary = || {
+                format!(
+                    "{}: {what} within {}{}",
+                    rule.name,
+                    display(*window_ns),
+                    show_group(&gt)
+                )
+            };
             let n = hits.len() as u64;
             fire(set, rule, state, g, at, summary, hits, n)
         }
@@ -734,13 +780,15 @@ fn step(
                     return None;
                 }
                 let gt = group_text(set, rule, &g);
-                let summary = format!(
-                    "{}: {} steps in order within {}{}",
-                    rule.name,
-                    steps.len(),
-                    display(*within_ns),
-                    show_group(&gt)
-                );
+                let summary = || {
+                    format!(
+                        "{}: {} steps in order within {}{}",
+                        rule.name,
+                        steps.len(),
+                        display(*within_ns),
+                        show_group(&gt)
+                    )
+                };
                 let n = done.hits.len() as u64;
                 return fire(set, rule, state, g, at, summary, done.hits, n);
             }
@@ -766,14 +814,16 @@ fn step(
             if !new || (first && !first_is_new) {
                 return None;
             }
-            let gt = group_text(set, rule, &g);
-            let summary = format!(
-                "{}: new {} {v:?}{}",
-                rule.name,
-                set.paths.name(*field),
-                show_group(&gt)
-            );
-            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
+            let summary = || {
+                format!(
+                    "{}: new {} {v:?}{}",
+                    rule.name,
+                    set.paths.name(*field),
+                    show_group(&group_text(set, rule, &g))
+                )
+            };
+            let g2 = g.clone();
+            fire(set, rule, state, g2, at, summary, vec![trigger()], 1)
         }
         Kind::Absence { .. } => {
             if !rule.matcher.matches(fields) || !in_windows() {
@@ -781,7 +831,10 @@ fn step(
             }
             let g = group()?;
             let t = trigger();
-            let s = state.silences.entry(g).or_default();
+            let s = match state.silences.get_mut(&g) {
+                Some(s) => s,
+                None => state.silences.entry(g).or_default(),
+            };
             if at >= s.last_ns {
                 *s = Silence {
                     last_ns: at,
@@ -819,11 +872,14 @@ fn fire(
     state: &mut RuleState,
     g: Group,
     at: i128,
-    summary: String,
+    summary: impl FnOnce() -> String,
     mut triggers: Vec<Trigger>,
     count: u64,
 ) -> Option<Alert> {
-    let cool = state.cool.entry(g.clone()).or_default();
+    let cool = match state.cool.get_mut(&g) {
+        Some(c) => c,
+        None => state.cool.entry(g.clone()).or_default(),
+    };
     if at < cool.until_ns {
         cool.suppressed += 1;
         return None;
@@ -842,7 +898,7 @@ fn fire(
         description: rule.description.clone(),
         group: group_text(set, rule, &g),
         fired_at_ns: at,
-        summary,
+        summary: summary(),
         triggers,
         trigger_count,
         suppressed,

@@ -369,34 +369,41 @@ fn replay(engine: &mut Engine, name: &str, log: &Log, from: u64, to: u64) {
     }
 }
 
-/// Records `alerts` in `_system` (durably) and hands them to their actions.
+/// Records `alerts` in `_system` (durably, all of them in one append) and
+/// hands them to their actions.
 fn emit(inner: &Inner, ev: &mut Evaluation, alerts: Vec<Alert>) {
+    let alerts: Vec<Alert> = alerts
+        .into_iter()
+        .filter(|a| !ev.already.remove(&a.key())) // recorded before a restart
+        .collect();
     if alerts.is_empty() {
         return;
     }
     let Ok(system) = inner.service.log(SYSTEM_LOG) else {
         return;
     };
-    for a in alerts {
-        if ev.already.remove(&a.key()) {
-            continue; // recorded before a restart
-        }
-        let entry = record::alert_event(&a, veritrail_service::audit::now());
-        let index = loop {
-            match system.append(std::slice::from_ref(&entry)) {
-                Ok(r) => break r.first_index,
-                Err(e) => {
-                    // Nothing moves on until the alert is evidence.
-                    tracing::error!(error = %e, rule = %a.rule, "could not record an alert in _system; retrying");
-                    if inner.stop.load(Ordering::Acquire) {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_secs(1));
+    let now = veritrail_service::audit::now();
+    let entries: Vec<Vec<u8>> = alerts.iter().map(|a| record::alert_event(a, now)).collect();
+    let first = loop {
+        match system.append(&entries) {
+            Ok(r) => break r.first_index,
+            Err(e) => {
+                // Nothing moves on until the alerts are evidence.
+                tracing::error!(error = %e, alerts = alerts.len(), "could not record alerts in _system; retrying");
+                if inner.stop.load(Ordering::Acquire) {
+                    return;
                 }
+                std::thread::sleep(Duration::from_secs(1));
             }
-        };
-        inner.stats.fired.fetch_add(1, Ordering::Relaxed);
-        ev.dirty = true;
+        }
+    };
+    inner
+        .stats
+        .fired
+        .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+    ev.dirty = true;
+    for (k, (a, entry)) in alerts.iter().zip(entries).enumerate() {
+        let index = first + k as u64;
         for action in &a.actions {
             match action {
                 Action::Stderr => eprintln!(
