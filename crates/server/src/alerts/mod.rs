@@ -424,8 +424,14 @@ fn emit(inner: &Inner, ev: &mut Evaluation, alerts: Vec<Alert>) {
     }
 }
 
+/// The rule runners' nice value: below the ack path (so that a saturated
+/// machine keeps acknowledging, and the rules fall behind instead), above
+/// the query indexer (alerts are more urgent than queries).
+pub const RULES_NICE: i32 = 5;
+
 /// Follows one log, evaluating every entry.
 fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), RULES_NICE);
     let from = inner
         .eval
         .lock()
