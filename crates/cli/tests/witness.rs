@@ -305,3 +305,165 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
     }
     common::unflag(tmp.path());
 }
+
+/// A witness killed with SIGKILL at random moments while a log sends it
+/// growing checkpoints, again and again: after each restart its size is
+/// at least the largest it returned a cosignature for (it never goes
+/// backwards), it refuses a fork of any size it cosigned, and its
+/// cosignatures verify with Python's `cryptography` from the specs alone.
+#[test]
+fn a_witness_killed_mid_request_never_goes_back_or_cosigns_a_fork() {
+    use veritrail_core::checkpoint::{Checkpoint, Origin};
+    use veritrail_core::note::{SigType, Signer};
+    use veritrail_core::tree::{prove_consistency, tree_hash, MemoryTree, TreeSize};
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = "crash.example/log";
+    let log_key = Signer::from_seed(origin, SigType::Ed25519, [5; 32]).unwrap();
+    let fork_key = log_key.clone();
+    let mut tree = MemoryTree::new();
+    let mut fork = MemoryTree::new();
+    let dir = tmp.path().join("w");
+    let wkey = witness_init(&dir, "crash-witness.example");
+    let note = |t: &MemoryTree, size: u64, k: &Signer| {
+        Checkpoint::new(
+            Origin::new(origin).unwrap(),
+            TreeSize(size),
+            tree_hash(TreeSize(size), t).unwrap(),
+        )
+        .sign(k)
+        .unwrap()
+    };
+    let send = |addr: &str, body: &str| -> (u16, String) {
+        let mut s = match std::net::TcpStream::connect(addr) {
+            Ok(s) => s,
+            Err(_) => return (0, String::new()),
+        };
+        use std::io::{Read as _, Write as _};
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        if write!(s, "POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).is_err() {
+            return (0, String::new());
+        }
+        let mut r = String::new();
+        let _ = s.read_to_string(&mut r);
+        let status = r.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, r.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
+    };
+    let mut cosigned_max = 0u64;
+    let mut last_good_note = String::new();
+    let mut sizes_cosigned = Vec::new();
+    let mut rng = 12345u64;
+    for round in 0..6 {
+        let w = witness_start(&dir, "127.0.0.1:0", &[log_key.verifier().to_vkey()]);
+        let addr = w.addr.clone();
+        // After a restart: never behind what it cosigned.
+        let (s, b) = send(
+            &addr,
+            &format!("old 0\n\n{}", note(&tree, tree.size().0, &log_key)),
+        );
+        if tree.size().0 > 0 {
+            assert_eq!(s, 409, "{b}");
+            let size: u64 = b.trim().parse().unwrap();
+            assert!(
+                size >= cosigned_max,
+                "round {round}: the witness went back from {cosigned_max} to {size}"
+            );
+        }
+        // A fork of a size it cosigned: refused.
+        for &k in sizes_cosigned.iter().rev().take(1) {
+            let (s, _) = send(&addr, &format!("old {k}\n\n{}", note(&fork, k, &fork_key)));
+            assert!(s == 409 || s == 422, "round {round}: a fork at {k} got {s}");
+        }
+        // Grow and send from a thread; kill the witness mid-stream.
+        let killer = {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let wait = 20 + (rng >> 33) % 200;
+            let pid = w.child.id();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(wait));
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            })
+        };
+        let mut old = {
+            let (s, b) = send(
+                &addr,
+                &format!("old 0\n\n{}", note(&tree, tree.size().0, &log_key)),
+            );
+            if s == 409 {
+                b.trim().parse().unwrap_or(0)
+            } else {
+                0
+            }
+        };
+        for _ in 0..400 {
+            for k in 0..3u64 {
+                let leaf = veritrail_core::leaf_hash(format!("e{}-{k}", tree.size().0).as_bytes());
+                tree.push(leaf);
+                fork.push(veritrail_core::leaf_hash(
+                    format!("fork{}-{k}", fork.size().0).as_bytes(),
+                ));
+            }
+            let size = tree.size().0;
+            let proof = if old == 0 {
+                vec![]
+            } else {
+                prove_consistency(TreeSize(old), TreeSize(size), &tree).unwrap()
+            };
+            let mut body = format!("old {old}\n");
+            for h in &proof {
+                body.push_str(&h.to_base64());
+                body.push('\n');
+            }
+            let n = note(&tree, size, &log_key);
+            body.push('\n');
+            body.push_str(&n);
+            let (s, b) = send(&addr, &body);
+            match s {
+                200 => {
+                    cosigned_max = cosigned_max.max(size);
+                    sizes_cosigned.push(size);
+                    old = size;
+                    last_good_note = format!("{n}{b}");
+                }
+                0 => break, // killed
+                409 => old = b.trim().parse().unwrap(),
+                other => panic!("round {round}: {other}: {b}"),
+            }
+        }
+        killer.join().unwrap();
+        let mut child = w.child;
+        let _ = child.wait();
+    }
+    assert!(cosigned_max > 0);
+    // An implementation we did not write checks the cosignature.
+    let f = tmp.path().join("note");
+    std::fs::write(&f, &last_good_note).unwrap();
+    let tool = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tools/verify_cosignature.py"
+    );
+    let o = Command::new("python3")
+        .arg(tool)
+        .arg(&wkey)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bad = last_good_note.replacen("crash.example/log\n", "crash.example/log\n1", 1);
+    std::fs::write(&f, bad).unwrap();
+    let o = Command::new("python3")
+        .arg(tool)
+        .arg(&wkey)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "a changed checkpoint must not verify");
+}
