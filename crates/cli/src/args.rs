@@ -37,7 +37,7 @@ pub enum Command {
     ///
     /// Settings come from flags, then VERITRAIL_* environment variables, then
     /// the --config TOML file (same names, with underscores), then defaults.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API tokens (offline, on the data directory).
     Token {
         #[command(subcommand)]
@@ -127,6 +127,10 @@ pub enum Command {
         /// Cosignatures needed [default: all the --witness keys].
         #[arg(long)]
         quorum: Option<usize>,
+        /// Check the RFC 3161 tokens kept in the data directory against
+        /// this root certificate (PEM).
+        #[arg(long)]
+        tsa_root: Option<PathBuf>,
     },
     /// Print an inclusion proof (--index) or a consistency proof (--from/--to) as JSON.
     Prove {
@@ -371,6 +375,16 @@ pub struct ServeArgs {
     /// Cosignatures needed for a checkpoint to count as witnessed [default: a majority of the witnesses].
     #[arg(long)]
     pub witness_quorum: Option<usize>,
+    /// An RFC 3161 timestamp authority's URL: each published checkpoint
+    /// gets a token from it (docs/TRUST.md "Timestamps"); needs --tsa-root.
+    #[arg(long)]
+    pub tsa: Option<String>,
+    /// The root certificate(s), PEM, that the authority's tokens must chain to.
+    #[arg(long)]
+    pub tsa_root: Option<PathBuf>,
+    /// At most one token per log this often, e.g. 1s, 1m [default: 1s].
+    #[arg(long)]
+    pub tsa_interval: Option<String>,
 }
 
 /// `veritrail forward` settings.

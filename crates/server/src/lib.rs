@@ -23,6 +23,7 @@ pub mod state;
 pub mod stream;
 pub mod syslog;
 pub mod throttle;
+pub mod timestamping;
 pub mod tls;
 pub mod witnessing;
 
@@ -72,6 +73,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/logs/{log}/proof/inclusion", get(read::inclusion))
         .route("/v1/logs/{log}/proof/consistency", get(read::consistency))
         .route("/v1/logs/{log}/stream", get(stream::stream))
+        .route("/v1/logs/{log}/timestamps/{size}", get(read::timestamp))
         .route("/v1/alerts", get(read::alerts))
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))

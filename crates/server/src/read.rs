@@ -536,3 +536,35 @@ pub async fn alerts(
             .into_response(),
     )
 }
+
+/// `GET /v1/logs/{log}/timestamps/{size}`: the RFC 3161 token kept for the
+/// checkpoint signed at `size` (DER `ContentInfo`), public like the
+/// checkpoints; 404 when none was kept for that size.
+pub async fn timestamp(
+    State(st): State<Arc<AppState>>,
+    Path((name, size)): Path<(String, String)>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    params.only(&[])?;
+    st.log(&name)?;
+    let size: u64 = size.parse().map_err(|_| {
+        AppError::bad_request("bad_size", format!("{} is not a tree size", shown(&size)))
+    })?;
+    public_or_token(&st, &headers, ip, &name).await?;
+    match std::fs::read(crate::timestamping::token_path(st.root(), &name, size)) {
+        Ok(t) => Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/timestamp-token"),
+            )],
+            t,
+        )
+            .into_response()),
+        Err(_) => Err(AppError::not_found(format!(
+            "no timestamp token for size {size} of log {}",
+            shown(&name)
+        ))),
+    }
+}

@@ -29,7 +29,7 @@ use der::oid::ObjectIdentifier;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
-use x509_cert::Certificate;
+pub use x509_cert::Certificate;
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
 
 /// `id-ct-TSTInfo` (RFC 3161 §2.4.2).

@@ -41,7 +41,7 @@ use crate::exit::Exit;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Keygen { origin, out } => keygen::run(&origin, out.as_deref()),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Token { command } => match command {
             TokenCommand::Create {
                 data,
@@ -72,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tiles: None,
             witness,
             quorum,
+            tsa_root,
             ..
         } => verify::run(
             &data.data,
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
             key.as_deref(),
             verify::policy(&witness, quorum)?.as_ref(),
+            tsa_root.as_deref(),
         ),
         Command::Verify {
             data,
@@ -92,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             resume,
             witness,
             quorum,
+            tsa_root: _,
         } => {
             let policy = verify::policy(&witness, quorum)?;
             let log = crate::args::LogArgs {

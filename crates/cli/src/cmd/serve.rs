@@ -40,6 +40,9 @@ struct FileConfig {
     rules: Option<PathBuf>,
     witness: Option<Vec<String>>,
     witness_quorum: Option<usize>,
+    tsa: Option<String>,
+    tsa_root: Option<PathBuf>,
+    tsa_interval: Option<String>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -68,6 +71,7 @@ pub struct Settings {
     pub rules: Option<PathBuf>,
     pub witnesses: Vec<veritrail_server::witnessing::WitnessPeer>,
     pub witness_quorum: usize,
+    pub tsa: Option<(String, PathBuf, Duration)>,
 }
 
 pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
@@ -202,6 +206,15 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             q
         },
         witnesses,
+        tsa: match (a.tsa.or(file.tsa), a.tsa_root.or(file.tsa_root)) {
+            (Some(url), Some(root)) => {
+                let iv = a.tsa_interval.or(file.tsa_interval).unwrap_or_else(|| "1s".into());
+                let d = interval(&iv).ok_or_else(|| Exit::usage(format!("tsa_interval {iv:?}: use e.g. 1s or 1m")))?;
+                Some((url, root, d))
+            }
+            (None, None) => None,
+            _ => return Err(Exit::usage("a timestamp authority needs both tsa (its URL) and tsa_root (the root certificate its tokens chain to)")),
+        },
     })
 }
 
@@ -259,6 +272,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             s.witness_quorum
         );
         *state.witnessing.lock().expect("witnessing lock") = Some(w);
+    }
+    if let Some((url, root, every)) = &s.tsa {
+        let pem = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
+        let roots = veritrail_timestamp::roots_from_pem(&pem)
+            .map_err(|e| Exit::usage(format!("tsa_root {}: {e}", root.display())))?;
+        let tsa = veritrail_server::timestamping::Tsa::new(url, roots, *every, data);
+        tsa.attach(&state.service);
+        eprintln!(
+            "veritrail: timestamping checkpoints with {url} (at most one per {every:?} per log)"
+        );
     }
     if let Some(path) = &s.rules {
         let alerts = veritrail_server::alerts::Alerts::start(state.service.clone(), path)

@@ -85,14 +85,71 @@ fn witnessed(
     ))
 }
 
+/// Checks every RFC 3161 token kept for log `name` against the checkpoint
+/// of its size and the roots; names the first that fails.
+fn timestamps(
+    dd: &DataDir,
+    name: &str,
+    roots: &[veritrail_timestamp::Certificate],
+) -> Result<String, String> {
+    let reader = dd.open_log_read(name).map_err(|e| e.to_string())?;
+    let dir = dd.root().join("timestamps").join(name);
+    let mut sizes: Vec<u64> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_suffix(".tst")?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    sizes.sort_unstable();
+    let mut newest = None;
+    for size in &sizes {
+        let token = std::fs::read(dir.join(format!("{size}.tst"))).map_err(|e| e.to_string())?;
+        let note = reader
+            .checkpoint_at(*size)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!("timestamp for size {size}: the log has no checkpoint of that size")
+            })?;
+        let s = veritrail_timestamp::verify(&token, note.as_bytes(), None, roots)
+            .map_err(|e| format!("timestamp for checkpoint {size}: {e}"))?;
+        newest = Some((*size, s));
+    }
+    Ok(match newest {
+        Some((size, s)) => format!(
+            "{} timestamp tokens verified; the newest, for checkpoint {size}, says {} ({})",
+            sizes.len(),
+            veritrail_core::Timestamp::from_unix_nanos(i128::from(s.time) * 1_000_000_000)
+                .to_rfc3339_nanos(),
+            s.tsa
+        ),
+        None => "no timestamp tokens kept".into(),
+    })
+}
+
 pub fn run(
     data: &std::path::Path,
     log: Option<&str>,
     quiet: bool,
     key: Option<&str>,
     policy: Option<&WitnessPolicy>,
+    tsa_root: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let dd = open_data(data)?;
+    let tsa_roots = tsa_root
+        .map(|p| {
+            let pem = std::fs::read(p)
+                .map_err(|e| Exit::usage(format!("--tsa-root {}: {e}", p.display())))?;
+            veritrail_timestamp::roots_from_pem(&pem)
+                .map_err(|e| Exit::usage(format!("--tsa-root {}: {e}", p.display())))
+        })
+        .transpose()?;
     let key = key
         .map(|k| Verifier::parse(k).map_err(|e| Exit::usage(format!("--key: {e}"))))
         .transpose()?;
@@ -142,6 +199,15 @@ pub fn run(
                 _ => return Err(e),
             },
             Ok(latest) => {
+                if let Some(roots) = &tsa_roots {
+                    match timestamps(&dd, name, roots) {
+                        Ok(m) => println!("OK: log {name:?}: {m}"),
+                        Err(m) => {
+                            println!("FAILED: log {name:?}: {m}");
+                            failed.push(name.clone());
+                        }
+                    }
+                }
                 if let Some(p) = policy {
                     match witnessed(&dd, name, latest, p) {
                         Ok(m) => println!("OK: log {name:?}: {m}"),
