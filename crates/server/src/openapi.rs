@@ -55,7 +55,7 @@ pub fn document() -> Value {
             },
             "/v1/logs/{log}/events": {
                 "post": {"summary": "Append events (atomic batch; 201 after fdatasync)", "security": bearer,
-                    "parameters": [log_param(), q("wait", "string", "`proof`: answer with a signed checkpoint and inclusion proofs"),
+                    "parameters": [log_param(), q("wait", "string", "`proof`: answer with a signed checkpoint and inclusion proofs; `witnessed`: with a checkpoint the witnesses' quorum cosigned"),
                         {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255},
                          "description": "retries with the same key (per token, 24 h) get the original answer and append nothing"}],
                     "requestBody": {"required": true, "content": {
@@ -101,6 +101,9 @@ pub fn document() -> Value {
                     q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"), q("q", "string", "words in message and metadata"),
                     {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "integer"}, "description": "resume after this index"}],
                 "responses": {"200": {"description": "text/event-stream: id, event entry, data {index, leaf_hash, event}"}, "400": err(), "401": err(), "403": err(), "404": err()}}},
+            "/v1/logs/{log}/timestamps/{size}": {"get": {"summary": "The RFC 3161 token kept for the checkpoint signed at a size (DER ContentInfo)", "security": public,
+                "parameters": [log_param(), {"name": "size", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "application/timestamp-token"}, "400": err(), "404": err()}}},
             "/v1/alerts": {"get": {"summary": "Recent alerts: the alert.fired records in _system (auditor, admin)", "security": bearer,
                 "parameters": [q("rule", "string", "one rule"), q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"),
                     q("limit", "integer", "1-1000, default 100"), q("cursor", "integer", "previous next_cursor")],
