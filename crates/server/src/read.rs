@@ -396,6 +396,46 @@ const QUERY_PARAMS: [&str; 10] = [
     "actor", "action", "outcome", "target", "source", "since", "until", "q", "limit", "cursor",
 ];
 
+/// The filters a query and a live stream share: actor, action, outcome,
+/// target, source, since, until, q (limit and cursor left to the caller).
+pub fn filter_of(p: &Params) -> Result<veritrail_service::index::Filter, AppError> {
+    let text = |k: &str| p.str(k).map(str::to_owned);
+    Ok(veritrail_service::index::Filter {
+        since: time_param(p, "since")?,
+        until: time_param(p, "until")?,
+        actor: text("actor"),
+        action: text("action"),
+        outcome: text("outcome"),
+        target: text("target"),
+        source: text("source"),
+        q: text("q"),
+        limit: 0,
+        cursor: None,
+    })
+}
+
+/// The index's hits for `filter` on `log`, each entry read from the log
+/// itself (checked against its leaf hash), with the next cursor and how far
+/// the index has caught up.
+async fn hits_of(
+    st: &AppState,
+    name: &str,
+    filter: veritrail_service::index::Filter,
+) -> Result<(Vec<(u64, Vec<u8>)>, Option<u64>, u64), AppError> {
+    let log = st.log(name)?;
+    let qi = st.index(name)?;
+    veritrail_service::blocking(move || {
+        let through = qi.indexed_through().map_err(ServiceError::from)?;
+        let (hits, next) = qi.query(&filter).map_err(ServiceError::from)?;
+        let mut out = Vec::with_capacity(hits.len());
+        for i in hits {
+            out.push((i, log.entries(i, 1).map_err(ServiceError::from)?.remove(0)));
+        }
+        Ok::<_, AppError>((out, next, through))
+    })
+    .await
+}
+
 /// `GET /v1/logs/{log}/events?actor=&action=&outcome=&target=&source=&since=&until=&q=&limit=&cursor=`:
 /// matching entries in index order, read from the log itself (the index only
 /// finds them), with how far the index has caught up.
@@ -406,7 +446,7 @@ pub async fn query(
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let log = st.log(&name)?;
+    st.log(&name)?;
     let token = required(&st, &headers, ip).await?;
     reader(&token, &name)?;
     let p = params.only(&QUERY_PARAMS)?;
@@ -418,24 +458,15 @@ pub async fn query(
             format!("limit must be 1..={}", veritrail_service::index::MAX_LIMIT),
         ));
     }
-    let text = |k: &str| p.str(k).map(str::to_owned);
     let filter = veritrail_service::index::Filter {
-        since: time_param(&p, "since")?,
-        until: time_param(&p, "until")?,
-        actor: text("actor"),
-        action: text("action"),
-        outcome: text("outcome"),
-        target: text("target"),
-        source: text("source"),
-        q: text("q"),
         limit: limit.map_or(100, |l| l as u32),
         cursor: p.u64("cursor")?,
+        ..filter_of(&p)?
     };
     let asked: serde_json::Map<String, serde_json::Value> = QUERY_PARAMS
         .iter()
         .filter_map(|k| p.str(k).map(|v| ((*k).to_owned(), json!(v))))
         .collect();
-    let qi = st.index(&name)?;
     st.audit(
         "evidence.query",
         Some(&token),
@@ -444,18 +475,9 @@ pub async fn query(
         json!({"query": asked}),
     )
     .await?;
-    let (hits, next, through, entries) = veritrail_service::blocking(move || {
-        let through = qi.indexed_through().map_err(ServiceError::from)?;
-        let (hits, next) = qi.query(&filter).map_err(ServiceError::from)?;
-        let mut entries = Vec::with_capacity(hits.len());
-        for i in &hits {
-            entries.push(log.entries(*i, 1).map_err(ServiceError::from)?.remove(0));
-        }
-        Ok::<_, AppError>((hits, next, through, entries))
-    })
-    .await?;
+    let (hits, next, through) = hits_of(&st, &name, filter).await?;
     let mut events = Vec::with_capacity(hits.len());
-    for (i, e) in hits.iter().zip(entries) {
+    for (i, e) in hits {
         let leaf = veritrail_core::leaf_hash(&e).to_base64();
         let raw = serde_json::value::RawValue::from_string(
             String::from_utf8(e).map_err(|e| AppError::internal(&e))?,
@@ -498,22 +520,11 @@ pub async fn alerts(
         cursor: p.u64("cursor")?,
         ..veritrail_service::index::Filter::default()
     };
-    let log = st.log(SYSTEM_LOG)?;
-    let qi = st.index(SYSTEM_LOG)?;
     st.audit("alerts.read", Some(&token), ip.0, None, json!({}))
         .await?;
-    let (hits, next, through, entries) = veritrail_service::blocking(move || {
-        let through = qi.indexed_through().map_err(ServiceError::from)?;
-        let (hits, next) = qi.query(&filter).map_err(ServiceError::from)?;
-        let mut entries = Vec::with_capacity(hits.len());
-        for i in &hits {
-            entries.push(log.entries(*i, 1).map_err(ServiceError::from)?.remove(0));
-        }
-        Ok::<_, AppError>((hits, next, through, entries))
-    })
-    .await?;
+    let (hits, next, through) = hits_of(&st, SYSTEM_LOG, filter).await?;
     let mut out = Vec::with_capacity(hits.len());
-    for (i, e) in hits.iter().zip(entries) {
+    for (i, e) in hits {
         let leaf = veritrail_core::leaf_hash(&e).to_base64();
         let v: serde_json::Value =
             serde_json::from_slice(&e).map_err(|e| AppError::internal(&e))?;

@@ -85,27 +85,7 @@ pub async fn stream(
             format!("from {from} is beyond the log's {durable} entries"),
         ));
     }
-    let text = |k: &str| p.str(k).map(str::to_owned);
-    let time = |k: &str| {
-        p.str(k)
-            .map(|t| {
-                veritrail_core::Timestamp::parse_rfc3339(t)
-                    .map_err(|e| AppError::bad_request("bad_query", format!("{k}: {e}")))
-            })
-            .transpose()
-    };
-    let filter = Filter {
-        actor: text("actor"),
-        action: text("action"),
-        outcome: text("outcome"),
-        target: text("target"),
-        source: text("source"),
-        since: time("since")?,
-        until: time("until")?,
-        q: text("q"),
-        limit: 0,
-        cursor: None,
-    };
+    let filter = crate::read::filter_of(&p)?;
     let asked: serde_json::Map<String, serde_json::Value> = PARAMS
         .iter()
         .filter_map(|k| p.str(k).map(|v| ((*k).to_owned(), json!(v))))
