@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use veritrail_core::note::cosignature::WitnessPolicy;
+use veritrail_core::note::policy::WitnessPolicy;
 use veritrail_core::note::Verifier;
 
 struct W {

@@ -284,7 +284,7 @@ pub fn run(
     quiet: bool,
     trust: Option<&Path>,
     resume: Option<&Path>,
-    policy: Option<&veritrail_core::note::cosignature::WitnessPolicy>,
+    policy: Option<&veritrail_core::note::policy::WitnessPolicy>,
 ) -> anyhow::Result<ExitCode> {
     let key = key.ok_or_else(|| {
         Exit::usage(

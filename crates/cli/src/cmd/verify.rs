@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use veritrail_core::note::cosignature::WitnessPolicy;
+use veritrail_core::note::policy::WitnessPolicy;
 use veritrail_core::note::Verifier;
 use veritrail_store::lifecycle::Event;
 use veritrail_store::verify::verify_log;

@@ -8,6 +8,7 @@
 
 pub mod checkpoint;
 pub mod cosignature;
+pub mod policy;
 pub mod signed;
 
 pub use signed::*;
