@@ -22,6 +22,7 @@ pub mod read;
 pub mod state;
 pub mod stream;
 pub mod syslog;
+pub mod syslog_state;
 pub mod throttle;
 pub mod timestamping;
 pub mod tls;

@@ -53,9 +53,9 @@ pub struct AppState {
     /// Responses sent, by HTTP status code (index = code).
     pub http_status: Vec<std::sync::atomic::AtomicU64>,
     /// The syslog listeners' counters.
-    pub syslog_stats: crate::syslog::SyslogStats,
+    pub syslog_stats: crate::syslog_state::SyslogStats,
     /// The syslog listeners, stopped before the logs close.
-    pub syslog: tokio::sync::Mutex<Option<crate::syslog::SyslogHandle>>,
+    pub syslog: tokio::sync::Mutex<Option<crate::syslog_state::SyslogHandle>>,
     /// Witnesses the logs ask to cosign their checkpoints, if any.
     pub witnessing: std::sync::Mutex<Option<Arc<crate::witnessing::Witnessing>>>,
     /// Alert rules, when the server runs a rules file.
@@ -109,7 +109,7 @@ impl AppState {
             http_status: (0..600)
                 .map(|_| std::sync::atomic::AtomicU64::new(0))
                 .collect(),
-            syslog_stats: crate::syslog::SyslogStats::default(),
+            syslog_stats: crate::syslog_state::SyslogStats::default(),
             syslog: tokio::sync::Mutex::new(None),
             alerts: std::sync::Mutex::new(None),
             witnessing: std::sync::Mutex::new(None),
