@@ -166,6 +166,14 @@ pub enum Command {
         /// inside the receipt, which only proves self-consistency).
         #[arg(long)]
         key: Option<String>,
+        /// A witness's verifier key; repeat for several. The receipt's
+        /// checkpoint must carry --quorum valid cosignatures from them
+        /// (receipts of `?wait=witnessed`).
+        #[arg(long = "witness")]
+        witness: Vec<String>,
+        /// Cosignatures needed [default: all the --witness keys].
+        #[arg(long)]
+        quorum: Option<usize>,
     },
     /// Find events: filters of the query API, against a data directory or a
     /// server (--server/--token or VERITRAIL_SERVER/VERITRAIL_TOKEN).

@@ -144,6 +144,37 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
         .check(r["checkpoint"].as_str().unwrap().as_bytes())
         .unwrap();
     assert!(ok.len() >= 2, "{ok:?}");
+    // verify-receipt checks the policy too, and a receipt without the
+    // cosignatures fails it.
+    let receipt = tmp.path().join("receipt.json");
+    std::fs::write(&receipt, r.to_string()).unwrap();
+    let mut v: Vec<String> = vec![
+        "verify-receipt".into(),
+        receipt.to_str().unwrap().into(),
+        "--quorum".into(),
+        "2".into(),
+    ];
+    for w in &ws {
+        v.push("--witness".into());
+        v.push(w.key.clone());
+    }
+    let argv_r: Vec<&str> = v.iter().map(String::as_str).collect();
+    let (code, out, err) = common::run3(&argv_r, "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cosigned by"), "{out}");
+    let mut stripped = r.clone();
+    let log_only: String = r["checkpoint"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\u{2014} w"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    stripped["checkpoint"] = Value::String(log_only);
+    std::fs::write(&receipt, stripped.to_string()).unwrap();
+    let (code, out, err) = common::run3(&argv_r, "");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("not witnessed"), "{out}{err}");
     // One down: still 2 of 3.
     common::stop(ws[2].server.take().unwrap().child);
     let (s, r) = post(

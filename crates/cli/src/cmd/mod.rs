@@ -166,7 +166,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gap,
         } => query::run(&source, &filter, limit, format, timeline, &gap),
         Command::Reindex { log } => reindex::run(&log),
-        Command::VerifyReceipt { file, key } => verify_receipt::run(&file, key.as_deref()),
+        Command::VerifyReceipt {
+            file,
+            key,
+            witness,
+            quorum,
+        } => verify_receipt::run(
+            &file,
+            key.as_deref(),
+            verify::policy(&witness, quorum)?.as_ref(),
+        ),
         Command::Bench { command } => match command {
             BenchCommand::CrashWriter {
                 log,

@@ -24,7 +24,11 @@ fn field<'a>(v: &'a Value, name: &str) -> anyhow::Result<&'a Value> {
     })
 }
 
-pub fn run(file: &Path, key: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    file: &Path,
+    key: Option<&str>,
+    policy: Option<&veritrail_core::note::policy::WitnessPolicy>,
+) -> anyhow::Result<ExitCode> {
     let mut text = String::new();
     if file == Path::new("-") {
         std::io::stdin().read_to_string(&mut text)?;
@@ -83,8 +87,17 @@ pub fn run(file: &Path, key: Option<&str>) -> anyhow::Result<ExitCode> {
             ))
         })?;
     }
+    let witnessed = match policy {
+        Some(p) => {
+            let ok = p.check(note.as_bytes()).map_err(|e| {
+                Exit::verify(format!("the receipt's checkpoint is not witnessed: {e}"))
+            })?;
+            format!("; cosigned by {}", ok.join(", "))
+        }
+        None => String::new(),
+    };
     println!(
-        "OK: {} entr{} included in {} at tree size {} (root {}), checkpoint signed by {}",
+        "OK: {} entr{} included in {} at tree size {} (root {}), checkpoint signed by {}{witnessed}",
         entries.len(),
         if entries.len() == 1 { "y" } else { "ies" },
         cp.origin,
