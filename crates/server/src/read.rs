@@ -143,6 +143,12 @@ pub async fn checkpoints(
     Ok(axum::Json(json!({"sizes": sizes, "next_after": next})).into_response())
 }
 
+/// A tree size from a path segment (400 `bad_size` otherwise).
+fn tree_size(s: &str) -> Result<u64, AppError> {
+    s.parse()
+        .map_err(|_| AppError::bad_request("bad_size", format!("{} is not a tree size", shown(s))))
+}
+
 /// `GET /v1/logs/{log}/checkpoints/{size}`: the newest signed checkpoint of
 /// that size (text/plain signed note).
 pub async fn checkpoint_at(
@@ -154,9 +160,7 @@ pub async fn checkpoint_at(
 ) -> Result<Response, AppError> {
     params.only(&[])?;
     let log = st.log(&name)?;
-    let size: u64 = size.parse().map_err(|_| {
-        AppError::bad_request("bad_size", format!("{} is not a tree size", shown(&size)))
-    })?;
+    let size = tree_size(&size)?;
     public_or_token(&st, &headers, ip, &name).await?;
     match blocking(move || log.checkpoint_at(size)).await? {
         Some(text) => Ok(note(with_cosignatures(&st, &name, size, &text))),
@@ -560,9 +564,7 @@ pub async fn timestamp(
 ) -> Result<Response, AppError> {
     params.only(&[])?;
     st.log(&name)?;
-    let size: u64 = size.parse().map_err(|_| {
-        AppError::bad_request("bad_size", format!("{} is not a tree size", shown(&size)))
-    })?;
+    let size = tree_size(&size)?;
     public_or_token(&st, &headers, ip, &name).await?;
     match std::fs::read(crate::timestamping::token_path(st.root(), &name, size)) {
         Ok(t) => Ok((

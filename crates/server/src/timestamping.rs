@@ -9,7 +9,6 @@
 //! `GET /v1/logs/{log}/timestamps/{size}`. Off the ack path, like every
 //! publishing step.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -101,17 +100,8 @@ impl Tsa {
         let token = veritrail_timestamp::token_of_response(&resp).map_err(|e| e.to_string())?;
         veritrail_timestamp::verify(&token, data, Some(nonce), &self.roots)
             .map_err(|e| format!("refused a token: {e}"))?;
-        let dir = path.parent().expect("a directory");
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        f.write_all(&token)
-            .and_then(|()| f.sync_data())
-            .map_err(|e| e.to_string())?;
-        drop(f);
-        std::fs::rename(&tmp, &path)
-            .and_then(|()| std::fs::File::open(dir)?.sync_all())
-            .map_err(|e| e.to_string())?;
+        veritrail_service::durable::replace(&path, &token)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         self.kept.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }

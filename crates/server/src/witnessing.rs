@@ -13,7 +13,6 @@
 //! size it last cosigned; the next request proves consistency from there.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -95,18 +94,6 @@ pub fn cosignatures_path(root: &Path, log: &str, size: u64) -> PathBuf {
 /// The cosignature lines kept for `log` at `size` (empty if none).
 pub fn cosignatures(root: &Path, log: &str, size: u64) -> String {
     std::fs::read_to_string(cosignatures_path(root, log, size)).unwrap_or_default()
-}
-
-fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().expect("a directory");
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_data()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 impl Witnessing {
@@ -314,7 +301,7 @@ impl Witnessing {
         let count = st.peers.iter().filter(|x| x.cosigned == p.size).count();
         drop(s);
         if !lines.is_empty() {
-            write_durable(&path, lines.as_bytes())
+            veritrail_service::durable::replace(&path, lines.as_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         if count >= self.quorum {

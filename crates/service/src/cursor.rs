@@ -10,7 +10,6 @@
 //! rename over the old one, `fsync` the directory. Cursors are derived
 //! state, outside the append-only log directories.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use veritrail_store::datadir::valid_log_name;
@@ -74,19 +73,8 @@ impl Cursor {
     /// # Errors
     /// I/O errors (the previous position stays).
     pub fn save(&self, position: u64) -> Result<()> {
-        let io = |e: std::io::Error| bad(&self.path, e.to_string());
-        let dir = self.path.parent().expect("a cursor has a directory");
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp = self.path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(format!("position {position}\n").as_bytes())
-            .map_err(io)?;
-        f.sync_data().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)
+        crate::durable::replace(&self.path, format!("position {position}\n").as_bytes())
+            .map_err(|e| bad(&self.path, e.to_string()))
     }
 }
 

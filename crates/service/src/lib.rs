@@ -10,6 +10,7 @@
 //! - [`open`]: opening a log for writing, with what recovery discarded
 //!   recorded in `_system`.
 //! - [`tap`]: one shared reader of a log for many live consumers.
+//! - [`durable`]: small derived files replaced atomically and durably.
 //! - [`cursor`]: durable positions for consumers that follow a log
 //!   ([`veritrail_store::subscribe`]).
 //! - Read-only access for commands that only read:
@@ -20,6 +21,7 @@
 pub mod app;
 pub mod audit;
 pub mod cursor;
+pub mod durable;
 pub mod error;
 pub mod idempotency;
 pub mod ingest;

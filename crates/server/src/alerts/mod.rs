@@ -22,7 +22,6 @@ pub mod record;
 pub mod webhook;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -610,7 +609,7 @@ fn reload(inner: &Arc<Inner>, why: &str) -> Result<String, RuleError> {
     }
 }
 
-/// Writes the state file (temp, fsync, rename, fsync the directory).
+/// Writes the state file ([`veritrail_service::durable::replace`]).
 fn save(inner: &Inner) {
     let file = {
         let mut ev = inner.eval.lock().expect("eval lock");
@@ -635,18 +634,9 @@ fn save(inner: &Inner) {
         }
     };
     let path = &inner.state_path;
-    let write = || -> std::io::Result<()> {
-        let dir = path.parent().expect("a directory");
-        std::fs::create_dir_all(dir)?;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(&file).expect("JSON"))?;
-        f.sync_data()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    };
-    if let Err(e) = write() {
+    if let Err(e) =
+        veritrail_service::durable::replace(path, &serde_json::to_vec(&file).expect("JSON"))
+    {
         tracing::error!(error = %e, path = %path.display(), "could not save the rules' state");
     }
 }
