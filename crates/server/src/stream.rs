@@ -8,7 +8,7 @@
 //! without either, the stream starts at the log's end. A thread per
 //! stream takes the log's entries from the log's shared reader
 //! ([`veritrail_service::tap`]; never the ingest path) into a bounded queue; a
-//! client that lets the queue fill is cut off with a last event, `event:
+//! client that leaves the queue full for 2 s ([`STALL`]) is cut off with a last event, `event:
 //! cut`, `data: {"resume_from": N}` — it resumes from there without a gap.
 //! Comments keep idle connections alive. Every stream opened is recorded
 //! in `_system`.
@@ -134,6 +134,10 @@ pub async fn stream(
         .into_response())
 }
 
+/// How long a stream's queue may stay full before its client counts as too
+/// slow and is cut off.
+pub const STALL: Duration = Duration::from_secs(2);
+
 /// How often an idle stream sends a comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -183,14 +187,24 @@ fn follow(
             data.push_str("\",\"event\":");
             data.push_str(&String::from_utf8_lossy(e));
             data.push('}');
-            match tx.try_send(Item::Entry(index, data)) {
-                Ok(()) => {}
-                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-                    *cut.lock().expect("cut lock") = Some(index);
-                    st.streams_cut.fetch_add(1, Ordering::Relaxed);
-                    return;
+            // A full queue is a client behind; one that does not drain any
+            // of it for STALL is cut off (a burst, e.g. a replay, only waits).
+            let mut item = Item::Entry(index, data);
+            let since = std::time::Instant::now();
+            loop {
+                match tx.try_send(item) {
+                    Ok(()) => break,
+                    Err(tokio::sync::mpsc::error::TrySendError::Full(back)) => {
+                        if since.elapsed() >= STALL || st.stopping.load(Ordering::Acquire) {
+                            *cut.lock().expect("cut lock") = Some(index);
+                            st.streams_cut.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                        item = back;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
                 }
-                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
             }
         }
     }
