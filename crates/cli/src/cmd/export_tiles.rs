@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use veritrail_core::tile::{tile_width, Tile};
+use veritrail_core::tile::tiles_added;
 use veritrail_core::tree::TreeSize;
 
 use super::store_err;
@@ -28,21 +28,7 @@ pub fn run(args: &crate::args::LogArgs, to: &Path) -> anyhow::Result<ExitCode> {
     }
     let log = super::open_log_read(args)?;
     let p = log.published();
-    let size = TreeSize(p.size);
-    let mut tiles = Vec::new();
-    for level in 0..8u8 {
-        let count = p.size >> (8 * u32::from(level));
-        if count == 0 {
-            break;
-        }
-        for n in 0..count.div_ceil(256) {
-            let w = tile_width(level, n, size).expect("tile exists");
-            tiles.push(Tile::hash(level, n, w));
-            if level == 0 {
-                tiles.push(Tile::entries(n, w));
-            }
-        }
-    }
+    let tiles = tiles_added(TreeSize(0), TreeSize(p.size));
     let pb = super::progress::bar(tiles.len() as u64, "tiles");
     for t in &tiles {
         write(to, &t.path(), &log.tile(t).map_err(store_err)?)?;

@@ -325,6 +325,43 @@ pub fn tile_width(level: u8, index: u64, size: TreeSize) -> Option<u16> {
     (avail > 0).then(|| avail.min(256) as u16)
 }
 
+/// Every tile — hash tiles of each level and entry bundles — that a tree of
+/// `new` leaves has and a tree of `old` leaves does not have at the same
+/// width: what a copy holding the tiles of `old` must add to hold `new` (the
+/// tiles that became full, and the partial tiles at `new`). Level by level,
+/// each level's hash tiles before its entry bundles, in index order. Empty
+/// when `new <= old`.
+pub fn tiles_added(old: TreeSize, new: TreeSize) -> Vec<Tile> {
+    let mut out = Vec::new();
+    if new.0 <= old.0 {
+        return out;
+    }
+    for level in 0..=u8::MAX / TILE_HEIGHT {
+        let shift = u32::from(level) * u32::from(TILE_HEIGHT);
+        let count = new.0.checked_shr(shift).unwrap_or(0);
+        if count == 0 {
+            break;
+        }
+        let first = old.0.checked_shr(shift).unwrap_or(0) / u64::from(TILE_WIDTH);
+        for n in first..count.div_ceil(u64::from(TILE_WIDTH)) {
+            let w = tile_width(level, n, new).expect("tile below count");
+            if tile_width(level, n, old) == Some(w) {
+                continue;
+            }
+            out.push(Tile::hash(level, n, w));
+        }
+        if level == 0 {
+            for n in first..count.div_ceil(u64::from(TILE_WIDTH)) {
+                let w = tile_width(0, n, new).expect("tile below count");
+                if tile_width(0, n, old) != Some(w) {
+                    out.push(Tile::entries(n, w));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The entry bundle holding leaf `index` in a tree of `size`.
 pub fn bundle_for_leaf(index: u64, size: TreeSize) -> Option<Tile> {
     (index < size.0)
@@ -528,6 +565,63 @@ impl<R: TileReader> HashReader for TileHashReader<'_, R> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tiles_added_is_what_a_copy_lacks() {
+        // From nothing: every tile of the tree, as export-tiles writes it.
+        let all = tiles_added(TreeSize(0), TreeSize(70_000));
+        // 70_000 = 273·256 + 112 leaves; 273 nodes at tree level 8.
+        let l0: Vec<_> = (0..274)
+            .map(|n| Tile::hash(0, n, tile_width(0, n, TreeSize(70_000)).unwrap()))
+            .collect();
+        let bundles: Vec<_> = (0..274)
+            .map(|n| Tile::entries(n, tile_width(0, n, TreeSize(70_000)).unwrap()))
+            .collect();
+        // …and 70_000 >> 16 = 1 node at tree level 16.
+        let l1 = vec![
+            Tile::hash(1, 0, 256),
+            Tile::hash(1, 1, 17),
+            Tile::hash(2, 0, 1),
+        ];
+        let expected: Vec<Tile> = l0.into_iter().chain(bundles).chain(l1).collect();
+        assert_eq!(all, expected);
+        // Growing within one tile: only the new partial tiles.
+        assert_eq!(
+            tiles_added(TreeSize(10), TreeSize(20)),
+            vec![Tile::hash(0, 0, 20), Tile::entries(0, 20)]
+        );
+        // Filling a tile and starting the next; the level-1 tile appears.
+        assert_eq!(
+            tiles_added(TreeSize(250), TreeSize(300)),
+            vec![
+                Tile::hash(0, 0, 256),
+                Tile::hash(0, 1, 44),
+                Tile::entries(0, 256),
+                Tile::entries(1, 44),
+                Tile::hash(1, 0, 1),
+            ]
+        );
+        // Exactly full at old: nothing below it again.
+        assert_eq!(
+            tiles_added(TreeSize(256), TreeSize(257)),
+            vec![Tile::hash(0, 1, 1), Tile::entries(1, 1)]
+        );
+        assert!(tiles_added(TreeSize(5), TreeSize(5)).is_empty());
+        assert!(tiles_added(TreeSize(6), TreeSize(5)).is_empty());
+        // Growing step by step adds exactly the tiles of the whole.
+        let mut seen = BTreeSet::new();
+        let mut last = 0;
+        for s in [1u64, 255, 256, 511, 600, 65_536, 65_537, 70_000] {
+            for t in tiles_added(TreeSize(last), TreeSize(s)) {
+                assert!(seen.insert(t), "{t:?} twice");
+            }
+            last = s;
+        }
+        let full: BTreeSet<Tile> = tiles_added(TreeSize(0), TreeSize(70_000))
+            .into_iter()
+            .collect();
+        assert!(full.is_subset(&seen));
+    }
     use super::*;
     use crate::tlog::hash::leaf_hash;
     use crate::tlog::tree::{prove_inclusion, tree_hash, LeafIndex, MemoryTree};

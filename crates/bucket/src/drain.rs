@@ -1,0 +1,556 @@
+//! The drainer: copies each log's signed checkpoints, and the tiles and
+//! entry bundles they cover, into the bucket as a C2SP tlog-tiles tree
+//! under `PREFIX/<log>/`, so the bucket is a verifiable log at every
+//! instant:
+//!
+//! 1. tiles and entry bundles first, each create-only (`If-None-Match: *`;
+//!    one already there with the same bytes is an upload repeated after a
+//!    restart, one with other bytes stops the log);
+//! 2. then the checkpoint, by compare-and-swap on the ETag of the one it
+//!    replaces (`If-Match`), so two writers can never both advance it. A
+//!    lost swap stops uploading for that log and makes it refuse writes.
+//!
+//! On its first upload for a log the drainer reads the bucket's checkpoint
+//! and checks that it is this log's (its key), no larger than what this
+//! node holds, and the same tree (root at that size): anything else means
+//! another writer, a lost disk, or a fork, and stops the log.
+//!
+//! The drainer runs on a thread of its own, fed by a publishing step per
+//! log ([`Drainer::attach`]): nothing here is on the ack path, except for
+//! `--durability object`, whose acks wait for [`Drainer::wait_uploaded`].
+//! Failures are retried with backoff (1 s doubling to 60 s); a store that
+//! refuses (403, 4xx) makes the log refuse writes until an upload works
+//! again. Every `scan` interval it lists the object versions under each
+//! log's prefix and reports delete markers and rewritten write-once objects
+//! ([`crate::worm::tampering`]).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use veritrail_core::tile::tiles_added;
+use veritrail_core::tree::TreeSize;
+use veritrail_store::{LogReader, PublishStep, Published};
+
+use crate::bucket::{Bucket, Swapped, Version};
+use crate::error::BucketError;
+
+/// Why a log's uploads are not keeping up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The store failed for a while; uploads are retried.
+    Retrying(String),
+    /// The store refuses uploads (permissions, a bucket setting): the log
+    /// refuses writes until an upload works again.
+    Refused(String),
+    /// The bucket holds something this node did not write (another
+    /// writer, a fork, a changed object): uploads stop for good and the
+    /// log refuses writes; an operator must look.
+    Stopped(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Retrying(m) => write!(f, "retrying: {m}"),
+            Problem::Refused(m) => write!(f, "refused: {m}"),
+            Problem::Stopped(m) => write!(f, "stopped: {m}"),
+        }
+    }
+}
+
+/// What happened that people must hear about (recorded in `_system` and
+/// raised as alerts by the server).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Uploads of the log stopped (see [`Problem::Stopped`]).
+    Stopped(String),
+    /// The bucket shows deletion or rewriting of stored objects.
+    Tampered(Vec<String>),
+}
+
+/// Called with each [`Notice`] and the log it concerns.
+pub type NoticeHook = Box<dyn Fn(&str, &Notice) + Send + Sync>;
+
+/// One log's uploads, for `status` and `/metrics`.
+#[derive(Clone, Debug)]
+pub struct LogStatus {
+    /// The log.
+    pub log: String,
+    /// Size of the checkpoint the bucket holds (that this node stored or
+    /// found there).
+    pub uploaded: u64,
+    /// Size of the newest checkpoint waiting to be uploaded.
+    pub pending: u64,
+    /// What is wrong, if anything.
+    pub problem: Option<Problem>,
+    /// Tampering found by the last scan.
+    pub tampered: Vec<String>,
+}
+
+/// Counters over all logs.
+#[derive(Debug, Default)]
+pub struct DrainStats {
+    /// Objects created (new ones; repeats not counted).
+    pub objects: AtomicU64,
+    /// Bytes of the objects created.
+    pub bytes: AtomicU64,
+    /// Checkpoints stored.
+    pub checkpoints: AtomicU64,
+    /// Failed attempts.
+    pub errors: AtomicU64,
+}
+
+struct LogDrain {
+    reader: LogReader,
+    pending: Option<Published>,
+    /// Size and version of the bucket's checkpoint, once read.
+    stored: Option<Stored>,
+    problem: Option<Problem>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    scanned: Option<Instant>,
+    tampered: Vec<String>,
+}
+
+#[derive(Default)]
+struct State {
+    logs: BTreeMap<String, LogDrain>,
+    closed: bool,
+}
+
+/// Uploads logs to a bucket (see the module documentation).
+pub struct Drainer {
+    bucket: Arc<Bucket>,
+    state: Mutex<State>,
+    cv: Condvar,
+    scan: Option<Duration>,
+    hook: NoticeHook,
+    /// Counters.
+    pub stats: DrainStats,
+}
+
+/// Size and version of the checkpoint the bucket holds.
+type Stored = (u64, Option<Version>);
+/// An upload's outcome: what the bucket holds now, or why not (with what
+/// it was found to hold, if it was read).
+type Outcome = Result<Stored, (Option<Stored>, Failure)>;
+
+enum Failure {
+    Transient(String),
+    Refused(String),
+    Stopped(String),
+}
+
+impl From<BucketError> for Failure {
+    fn from(e: BucketError) -> Failure {
+        match e {
+            BucketError::Unreachable(m) => Failure::Transient(m),
+            e @ BucketError::Changed { .. } => Failure::Stopped(e.to_string()),
+            e => Failure::Refused(e.to_string()),
+        }
+    }
+}
+
+impl Drainer {
+    /// Starts the drainer thread. `scan` is how often to look for deleted
+    /// or rewritten objects (`None`: never); `hook` hears what went wrong.
+    pub fn start(bucket: Arc<Bucket>, scan: Option<Duration>, hook: NoticeHook) -> Arc<Drainer> {
+        let d = Arc::new(Drainer {
+            bucket,
+            state: Mutex::new(State::default()),
+            cv: Condvar::new(),
+            scan,
+            hook,
+            stats: DrainStats::default(),
+        });
+        let d2 = d.clone();
+        std::thread::Builder::new()
+            .name("veritrail-drain".into())
+            .spawn(move || d2.run())
+            .expect("spawning the drainer thread");
+        d
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &Arc<Bucket> {
+        &self.bucket
+    }
+
+    /// Registers log `name` (read through `reader`) and returns the
+    /// publishing step to add to it.
+    pub fn attach(self: &Arc<Drainer>, name: &str, reader: LogReader) -> Arc<dyn PublishStep> {
+        let mut s = self.state.lock().expect("drain state");
+        s.logs.entry(name.to_owned()).or_insert(LogDrain {
+            reader,
+            pending: None,
+            stored: None,
+            problem: None,
+            retry_at: None,
+            backoff: Duration::ZERO,
+            scanned: None,
+            tampered: Vec::new(),
+        });
+        Arc::new(Step(self.clone()))
+    }
+
+    /// Size of the checkpoint of `log` the bucket holds.
+    pub fn uploaded(&self, log: &str) -> u64 {
+        let s = self.state.lock().expect("drain state");
+        s.logs
+            .get(log)
+            .and_then(|l| l.stored.as_ref())
+            .map_or(0, |x| x.0)
+    }
+
+    /// Why `log` must refuse writes now, if it must.
+    pub fn refuses(&self, log: &str) -> Option<String> {
+        let s = self.state.lock().expect("drain state");
+        match s.logs.get(log)?.problem.as_ref()? {
+            Problem::Retrying(_) => None,
+            p => Some(format!("object storage: {p}")),
+        }
+    }
+
+    /// Waits until the bucket holds a checkpoint of `log` covering `size`
+    /// entries.
+    ///
+    /// # Errors
+    /// Why not, after `timeout` (or at once when the log's uploads stopped).
+    pub fn wait_uploaded(&self, log: &str, size: u64, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.state.lock().expect("drain state");
+        loop {
+            let Some(l) = s.logs.get(log) else {
+                return Err(format!("{log} is not uploaded to object storage"));
+            };
+            if l.stored.as_ref().is_some_and(|x| x.0 >= size) {
+                return Ok(());
+            }
+            if let Some(p @ Problem::Stopped(_)) = &l.problem {
+                return Err(format!("object storage: {p}"));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(match &l.problem {
+                    Some(p) => format!("not yet in object storage after {timeout:?}: {p}"),
+                    None => format!("not yet in object storage after {timeout:?}"),
+                });
+            }
+            s = self
+                .cv
+                .wait_timeout(s, deadline - now)
+                .expect("drain state")
+                .0;
+        }
+    }
+
+    /// Every log's uploads.
+    pub fn status(&self) -> Vec<LogStatus> {
+        let s = self.state.lock().expect("drain state");
+        s.logs
+            .iter()
+            .map(|(n, l)| LogStatus {
+                log: n.clone(),
+                uploaded: l.stored.as_ref().map_or(0, |x| x.0),
+                pending: l.pending.as_ref().map_or(0, |p| p.size),
+                problem: l.problem.clone(),
+                tampered: l.tampered.clone(),
+            })
+            .collect()
+    }
+
+    /// Stops the thread once every pending checkpoint is uploaded, or after
+    /// `grace`.
+    pub fn close(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let mut s = self.state.lock().expect("drain state");
+        while Instant::now() < deadline
+            && s.logs.values().any(|l| {
+                !matches!(l.problem, Some(Problem::Stopped(_)))
+                    && l.pending
+                        .as_ref()
+                        .is_some_and(|p| l.stored.as_ref().is_none_or(|x| x.0 < p.size))
+            })
+        {
+            s = self
+                .cv
+                .wait_timeout(s, Duration::from_millis(50))
+                .expect("drain state")
+                .0;
+        }
+        s.closed = true;
+        drop(s);
+        self.cv.notify_all();
+    }
+
+    fn offer(&self, log: &str, p: &Published) {
+        let mut s = self.state.lock().expect("drain state");
+        if let Some(l) = s.logs.get_mut(log) {
+            if l.pending.as_ref().is_none_or(|q| q.size < p.size) {
+                l.pending = Some(p.clone());
+            }
+        }
+        drop(s);
+        self.cv.notify_all();
+    }
+
+    fn run(&self) {
+        let mut s = self.state.lock().expect("drain state");
+        loop {
+            if s.closed {
+                return;
+            }
+            let now = Instant::now();
+            let mut next_wake = now + Duration::from_secs(1);
+            let mut job = None;
+            for (name, l) in &s.logs {
+                if matches!(l.problem, Some(Problem::Stopped(_))) {
+                    continue;
+                }
+                if let Some(t) = l.retry_at.filter(|t| *t > now) {
+                    next_wake = next_wake.min(t);
+                    continue;
+                }
+                let behind = l
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| l.stored.as_ref().is_none_or(|x| x.0 < p.size));
+                if behind {
+                    job = Some((name.clone(), Job::Upload));
+                    break;
+                }
+                if let Some(every) = self.scan {
+                    if l.stored.is_some() && l.scanned.is_none_or(|t| now >= t + every) {
+                        job = Some((name.clone(), Job::Scan));
+                        break;
+                    }
+                }
+            }
+            let Some((name, job)) = job else {
+                let wait = next_wake.saturating_duration_since(now);
+                s = self.cv.wait_timeout(s, wait).expect("drain state").0;
+                continue;
+            };
+            let l = s.logs.get(&name).expect("present");
+            let reader = l.reader.clone();
+            match job {
+                Job::Upload => {
+                    let target = l.pending.clone().expect("behind");
+                    let stored = l.stored.clone();
+                    drop(s);
+                    let r = self.upload(&name, &reader, stored, &target);
+                    s = self.state.lock().expect("drain state");
+                    let notice = self.settle(&mut s, &name, r);
+                    drop(s);
+                    self.cv.notify_all();
+                    if let Some(n) = notice {
+                        (self.hook)(&name, &n);
+                    }
+                    s = self.state.lock().expect("drain state");
+                }
+                Job::Scan => {
+                    s.logs.get_mut(&name).expect("present").scanned = Some(now);
+                    drop(s);
+                    let prefix = format!("{}/", self.bucket.location().key(&name));
+                    let found = self.bucket.versions(&prefix);
+                    s = self.state.lock().expect("drain state");
+                    match found {
+                        Ok(v) => {
+                            let t: Vec<String> = crate::worm::tampering(&v)
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect();
+                            let l = s.logs.get_mut(&name).expect("present");
+                            let new: Vec<String> = t
+                                .iter()
+                                .filter(|x| !l.tampered.contains(x))
+                                .cloned()
+                                .collect();
+                            l.tampered = t;
+                            if !new.is_empty() {
+                                drop(s);
+                                (self.hook)(&name, &Notice::Tampered(new));
+                                s = self.state.lock().expect("drain state");
+                            }
+                        }
+                        Err(e) => {
+                            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(log = %name, error = %e, "listing object versions failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records the outcome of an upload; returns what to tell people.
+    fn settle(
+        &self,
+        s: &mut State,
+        name: &str,
+        r: Outcome,
+    ) -> Option<Notice> {
+        let l = s.logs.get_mut(name).expect("present");
+        match r {
+            Ok(stored) => {
+                l.stored = Some(stored);
+                l.problem = None;
+                l.retry_at = None;
+                l.backoff = Duration::ZERO;
+                None
+            }
+            Err((stored, f)) => {
+                if stored.is_some() {
+                    l.stored = stored;
+                }
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                l.backoff = (l.backoff * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+                l.retry_at = Some(Instant::now() + l.backoff);
+                match f {
+                    Failure::Transient(m) => {
+                        tracing::warn!(log = name, error = %m, retry_in = ?l.backoff, "uploading to object storage failed; retrying");
+                        l.problem = Some(Problem::Retrying(m));
+                        None
+                    }
+                    Failure::Refused(m) => {
+                        tracing::error!(log = name, error = %m, "object storage refuses uploads; the log refuses writes until an upload works");
+                        l.problem = Some(Problem::Refused(m));
+                        None
+                    }
+                    Failure::Stopped(m) => {
+                        tracing::error!(log = name, error = %m, "uploads to object storage stopped; the log refuses writes");
+                        l.problem = Some(Problem::Stopped(m.clone()));
+                        Some(Notice::Stopped(m))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the bucket's checkpoint of `name` and checks it is ours.
+    fn open(&self, name: &str, reader: &LogReader) -> Result<Stored, Failure> {
+        let key = self.bucket.location().log(name).key("checkpoint");
+        let Some((bytes, version)) = self.bucket.get(&key)? else {
+            return Ok((0, None));
+        };
+        let cp = veritrail_core::open_checkpoint(&bytes, reader.verifier(), &[]).map_err(|e| {
+            Failure::Stopped(format!(
+                "{key} is not a checkpoint of this log (its key {}): {e}",
+                reader.verifier().name()
+            ))
+        })?;
+        let size = cp.checkpoint.size.0;
+        let local = reader.published().size;
+        if size > local {
+            return Err(Failure::Stopped(format!(
+                "{key} covers {size} entries, this node only {local}: another node writes this log, or this node lost entries it had acknowledged"
+            )));
+        }
+        let root = reader
+            .root_at(size)
+            .map_err(|e| Failure::Transient(format!("reading the local tree: {e}")))?;
+        if root != cp.checkpoint.root {
+            return Err(Failure::Stopped(format!(
+                "{key} at size {size} has root {}, this node's tree {}: the bucket holds a different history",
+                cp.checkpoint.root.to_hex(),
+                root.to_hex()
+            )));
+        }
+        Ok((size, Some(version)))
+    }
+
+    /// Uploads what `target` adds to what the bucket holds, then swaps the
+    /// checkpoint. On failure, also returns what the bucket was found to hold.
+    fn upload(
+        &self,
+        name: &str,
+        reader: &LogReader,
+        stored: Option<Stored>,
+        target: &Published,
+    ) -> Outcome {
+        let (from, version) = match stored {
+            Some(s) => s,
+            None => self.open(name, reader).map_err(|f| (None, f))?,
+        };
+        let opened = Some((from, version.clone()));
+        if from >= target.size {
+            return Ok((from, version));
+        }
+        let fail = |f: Failure| (opened.clone(), f);
+        let dir = self.bucket.location().log(name);
+        let mut objects = Vec::new();
+        for t in tiles_added(TreeSize(from), TreeSize(target.size)) {
+            let bytes = reader.tile(&t).map_err(|e| {
+                fail(Failure::Transient(format!(
+                    "reading tile {}: {e}",
+                    t.path()
+                )))
+            })?;
+            objects.push((dir.key(&t.path()), Bytes::from(bytes)));
+        }
+        let total: u64 = objects.iter().map(|o| o.1.len() as u64).sum();
+        let new = self
+            .bucket
+            .create_all(objects)
+            .map_err(|e| fail(e.into()))?;
+        self.stats.objects.fetch_add(new as u64, Ordering::Relaxed);
+        self.stats.bytes.fetch_add(total, Ordering::Relaxed);
+        let key = dir.key("checkpoint");
+        let body = Bytes::copy_from_slice(target.checkpoint.as_bytes());
+        match self
+            .bucket
+            .swap(&key, body.clone(), version.as_ref())
+            .map_err(|e| fail(e.into()))?
+        {
+            Swapped::Done(v) => {
+                self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                Ok((target.size, Some(v)))
+            }
+            Swapped::Lost => {
+                // Ours after all (a retried request that had worked)?
+                match self.bucket.get(&key).map_err(|e| fail(e.into()))? {
+                    Some((b, v)) if b == body => {
+                        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                        Ok((target.size, Some(v)))
+                    }
+                    Some((b, _)) => {
+                        let theirs = veritrail_core::open_checkpoint(&b, reader.verifier(), &[])
+                            .map(|c| format!("a checkpoint of size {}", c.checkpoint.size.0))
+                            .unwrap_or_else(|e| format!("something that is not our checkpoint ({e})"));
+                        Err(fail(Failure::Stopped(format!(
+                            "{key} was replaced by another writer with {theirs} while this node held size {from}: this node stops writing the log"
+                        ))))
+                    }
+                    None => Err(fail(Failure::Stopped(format!(
+                        "{key} disappeared from the bucket (deleted?) while this node held size {from}"
+                    )))),
+                }
+            }
+        }
+    }
+}
+
+enum Job {
+    Upload,
+    Scan,
+}
+
+struct Step(Arc<Drainer>);
+
+impl PublishStep for Step {
+    fn name(&self) -> &str {
+        "object-storage"
+    }
+
+    fn publish(
+        &self,
+        log: &str,
+        checkpoint: &Published,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.offer(log, checkpoint);
+        Ok(())
+    }
+}
