@@ -6,6 +6,7 @@
 # lints for code, scripts/check-doc-refs.py for prose), every cargo test, the
 # wasm build, the cross-check against golang.org/x/mod, and a fuzz smoke run
 # of every parser.
+# The object-storage tests start moto_server (PyPI moto[server]) on loopback.
 # The evidence-bundle tests also run tools/verify_bundle.py (Python 3 with the
 # `cryptography` package) on the same good and tampered bundles as Rust.
 # Usage: scripts/test.sh            (FUZZ_SECONDS=10 by default)
@@ -36,6 +37,13 @@ ls /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote >
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# A real S3 API for the object-storage tests (crates/bucket/tests,
+# crates/cli/tests/object.rs): moto_server, with boto3 as the third party.
+if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+  python3 -m pip install -q 'moto[server]' 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages 'moto[server]'
 fi
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

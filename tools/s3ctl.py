@@ -6,6 +6,8 @@ AWS SDK for Python, against moto_server or any S3 endpoint):
                                                  Object Lock, default
                                                  COMPLIANCE retention
   s3ctl.py ENDPOINT create-plain BUCKET         bucket without either
+  s3ctl.py ENDPOINT public-read BUCKET PREFIX   bucket policy: anyone may GET
+                                                 objects under PREFIX/
   s3ctl.py ENDPOINT delete BUCKET KEY           DeleteObject (a delete marker
                                                  on a versioned bucket)
   s3ctl.py ENDPOINT delete-version BUCKET KEY   DeleteObject of the current
@@ -56,6 +58,24 @@ def main(argv):
         elif op == "create-plain":
             (bucket,) = args
             s3.create_bucket(Bucket=bucket)
+        elif op == "public-read":
+            bucket, prefix = args
+            s3.put_bucket_policy(
+                Bucket=bucket,
+                Policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": "*",
+                                "Action": "s3:GetObject",
+                                "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*",
+                            }
+                        ],
+                    }
+                ),
+            )
         elif op == "delete":
             bucket, key = args
             s3.delete_object(Bucket=bucket, Key=key)

@@ -15,6 +15,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -267,8 +269,30 @@ func strs(hs []tlog.Hash) []string {
 	return out
 }
 
-// dirTiles serves a C2SP tlog-tiles directory to x/mod's tile reader, whose
-// paths carry the tile height ("tile/8/...") that C2SP dropped.
+// readAt reads one file of a tlog-tiles tree: from a directory, or over
+// HTTP when base is an http(s) URL (a bucket's endpoint, a server).
+func readAt(base, rel string) ([]byte, error) {
+	if strings.HasPrefix(base, "http://") || strings.HasPrefix(base, "https://") {
+		resp, err := http.Get(strings.TrimSuffix(base, "/") + "/" + rel)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("GET %s: %s", rel, resp.Status)
+		}
+		return b, nil
+	}
+	return os.ReadFile(base + "/" + rel)
+}
+
+// dirTiles serves a C2SP tlog-tiles directory (or URL prefix) to x/mod's
+// tile reader, whose paths carry the tile height ("tile/8/...") that C2SP
+// dropped.
 type dirTiles struct{ dir string }
 
 func (d dirTiles) Height() int { return 8 }
@@ -277,7 +301,7 @@ func (d dirTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
 		p := strings.Replace(t.Path(), "tile/8/", "tile/", 1)
-		b, err := os.ReadFile(d.dir + "/" + p)
+		b, err := readAt(d.dir, p)
 		if err != nil {
 			return nil, err
 		}
@@ -291,8 +315,9 @@ func (d dirTiles) SaveTiles(tiles []tlog.Tile, data [][]byte) {}
 // checkTiles verifies a static tlog-tiles export: the checkpoint signature,
 // every hash tile against the signed root (x/mod's TileHashReader checks each
 // tile it reads), and every entry of every bundle against its leaf hash.
+// dir may be an http(s) URL prefix: a bucket's S3 endpoint.
 func checkTiles(dir, vkey string) {
-	msg, err := os.ReadFile(dir + "/checkpoint")
+	msg, err := readAt(dir, "checkpoint")
 	must(err)
 	v, err := note.NewVerifier(vkey)
 	must(err)
@@ -315,8 +340,8 @@ func checkTiles(dir, vkey string) {
 		if w > 256 {
 			w = 256
 		}
-		p := fmt.Sprintf("%s/%s", dir, strings.Replace(tlog.Tile{H: 8, L: 0, N: idx / 256, W: int(w)}.Path(), "tile/8/0/", "tile/entries/", 1))
-		b, err := os.ReadFile(p)
+		p := strings.Replace(tlog.Tile{H: 8, L: 0, N: idx / 256, W: int(w)}.Path(), "tile/8/0/", "tile/entries/", 1)
+		b, err := readAt(dir, p)
 		must(err)
 		for k := int64(0); k < w; k++ {
 			if len(b) < 2 {

@@ -387,12 +387,7 @@ impl Drainer {
     }
 
     /// Records the outcome of an upload; returns what to tell people.
-    fn settle(
-        &self,
-        s: &mut State,
-        name: &str,
-        r: Outcome,
-    ) -> Option<Notice> {
+    fn settle(&self, s: &mut State, name: &str, r: Outcome) -> Option<Notice> {
         let l = s.logs.get_mut(name).expect("present");
         match r {
             Ok(stored) => {

@@ -302,6 +302,14 @@ pub enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Check that an object-storage bucket may hold evidence: versioning,
+    /// Object Lock with a default COMPLIANCE retention, and no deleted or
+    /// rewritten objects under the prefix (says what is missing and the
+    /// command that fixes it).
+    Doctor {
+        #[command(flatten)]
+        object: ObjectArgs,
+    },
     /// Show logs, sizes, checkpoint age, immutability flags and disk use.
     Status {
         #[command(flatten)]
@@ -393,6 +401,38 @@ pub struct ServeArgs {
     /// At most one token per log this often, e.g. 1s, 1m [default: 1s].
     #[arg(long)]
     pub tsa_interval: Option<String>,
+    #[command(flatten)]
+    pub object: ObjectArgs,
+    /// When to acknowledge an event: `local` (fsync'd on this node) or
+    /// `object` (stored in the bucket with a checkpoint covering it; needs
+    /// --store) [default: local].
+    #[arg(long)]
+    pub durability: Option<String>,
+    /// With --durability object: how long an ack waits for the bucket
+    /// before answering 503 [default: 30s].
+    #[arg(long)]
+    pub object_ack_timeout: Option<String>,
+    /// How often to list the bucket's object versions for deleted or
+    /// rewritten objects, or `off` [default: 5m].
+    #[arg(long)]
+    pub object_scan_interval: Option<String>,
+}
+
+/// Where the object-storage tier is (docs/SCALE.md). Credentials come from
+/// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ObjectArgs {
+    /// Copy every log into this S3 bucket and prefix, as C2SP tlog-tiles
+    /// trees: s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    pub store: Option<String>,
+    /// The S3 endpoint (MinIO, Ceph RGW, moto; AWS when unset)
+    /// [env: AWS_ENDPOINT_URL].
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region [env: AWS_REGION; default: us-east-1].
+    #[arg(long)]
+    pub s3_region: Option<String>,
 }
 
 /// `veritrail forward` settings.

@@ -120,6 +120,8 @@ pub struct LogHealth {
     /// Why it was found damaged (an entry failed its check, or it was
     /// refused at start).
     pub damaged: Option<String>,
+    /// What is wrong with its copy in object storage.
+    pub object_storage: Option<String>,
 }
 
 /// The health of the service at one instant.
@@ -460,6 +462,7 @@ impl Engine {
                                 let why = match check {
                                     Check::StorageError => l.storage_error.clone(),
                                     Check::VerifyFailed => l.damaged.clone(),
+                                    Check::ObjectStorage => l.object_storage.clone(),
                                     Check::CheckpointStalled => {
                                         // Since when entries have waited with the
                                         // checkpoint not moving.

@@ -116,6 +116,9 @@ pub enum Check {
     VerifyFailed,
     /// Free space of the data directory below `min_free`.
     DiskLow,
+    /// Object storage refuses a log's uploads, found another writer or a
+    /// changed object, or shows deleted or rewritten objects.
+    ObjectStorage,
 }
 
 /// What a rule looks for.
@@ -626,7 +629,8 @@ impl RuleSet {
                     Some("storage_error") => Check::StorageError,
                     Some("verify_failed") => Check::VerifyFailed,
                     Some("disk_low") => Check::DiskLow,
-                    Some(o) => return Err(format!("check {o:?} is not checkpoint_stalled, storage_error, verify_failed or disk_low")),
+                    Some("object_storage") => Check::ObjectStorage,
+                    Some(o) => return Err(format!("check {o:?} is not checkpoint_stalled, storage_error, verify_failed, disk_low or object_storage")),
                     None => return Err("an integrity rule needs check".into()),
                 };
                 if !r.matches.is_empty() || !r.except.is_empty() || !r.group_by.is_empty() {

@@ -356,6 +356,7 @@ check = "verify_failed"
             durable,
             published,
             storage_error: None,
+            object_storage: None,
             damaged: damaged.map(str::to_owned),
         }],
         disk_free: Some(10 << 30),

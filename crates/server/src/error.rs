@@ -199,6 +199,16 @@ impl From<IngestError> for AppError {
                 "idempotency_key_reused",
                 e.to_string(),
             ),
+            e @ IngestError::Unavailable { .. } => AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log_unavailable",
+                e.to_string(),
+            ),
+            e @ IngestError::NotAcknowledged { .. } => AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_acknowledged",
+                format!("{e}; retry with the same Idempotency-Key"),
+            ),
             IngestError::Service(e) => AppError::from(e),
             other => AppError::internal(&other),
         }

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod params;
 pub mod read;
 pub mod state;
+pub mod storage;
 pub mod stream;
 pub mod syslog;
 pub mod syslog_state;

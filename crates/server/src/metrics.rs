@@ -254,6 +254,14 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
             }
         }
     }
+    let object_storage = st
+        .object_storage
+        .lock()
+        .expect("object storage lock")
+        .clone();
+    if let Some(os) = object_storage {
+        object_storage_metrics(&mut o, &os);
+    }
     header(
         &mut o,
         "veritrail_streams_open",
@@ -338,4 +346,78 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], o).into_response()
+}
+
+/// The object-storage tier's lines.
+fn object_storage_metrics(o: &mut String, os: &crate::storage::ObjectStorage) {
+    use veritrail_bucket::Problem;
+    let status = os.drainer.status();
+    header(
+        o,
+        "veritrail_object_uploaded_size",
+        "gauge",
+        "Size of the checkpoint the bucket holds, per log.",
+    );
+    for s in &status {
+        let _ = writeln!(
+            o,
+            "veritrail_object_uploaded_size{{log=\"{}\"}} {}",
+            s.log, s.uploaded
+        );
+    }
+    header(
+        o,
+        "veritrail_object_state",
+        "gauge",
+        "Per log: 0 uploads keep up, 1 retrying after failures, 2 the store refuses uploads (the log refuses writes), 3 uploads stopped (another writer, a changed object; the log refuses writes).",
+    );
+    for s in &status {
+        let v = match s.problem {
+            None => 0,
+            Some(Problem::Retrying(_)) => 1,
+            Some(Problem::Refused(_)) => 2,
+            Some(Problem::Stopped(_)) => 3,
+        };
+        let _ = writeln!(o, "veritrail_object_state{{log=\"{}\"}} {v}", s.log);
+    }
+    header(
+        o,
+        "veritrail_object_tampered",
+        "gauge",
+        "Per log: deleted or rewritten objects the last scan of the bucket's versions found.",
+    );
+    for s in &status {
+        let _ = writeln!(
+            o,
+            "veritrail_object_tampered{{log=\"{}\"}} {}",
+            s.log,
+            s.tampered.len()
+        );
+    }
+    let st = &os.drainer.stats;
+    for (name, help, v) in [
+        (
+            "veritrail_object_puts_total",
+            "Objects (tiles, entry bundles) created in the bucket.",
+            &st.objects,
+        ),
+        (
+            "veritrail_object_bytes_total",
+            "Bytes of the objects created.",
+            &st.bytes,
+        ),
+        (
+            "veritrail_object_checkpoints_total",
+            "Checkpoints stored in the bucket.",
+            &st.checkpoints,
+        ),
+        (
+            "veritrail_object_errors_total",
+            "Failed uploads and scans.",
+            &st.errors,
+        ),
+    ] {
+        header(o, name, "counter", help);
+        let _ = writeln!(o, "{name} {}", v.load(Ordering::Relaxed));
+    }
 }

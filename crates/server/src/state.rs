@@ -58,6 +58,8 @@ pub struct AppState {
     pub syslog: tokio::sync::Mutex<Option<crate::syslog_state::SyslogHandle>>,
     /// Witnesses the logs ask to cosign their checkpoints, if any.
     pub witnessing: std::sync::Mutex<Option<Arc<crate::witnessing::Witnessing>>>,
+    /// The object-storage tier, when the server has one (`--store`).
+    pub object_storage: std::sync::Mutex<Option<Arc<crate::storage::ObjectStorage>>>,
     /// Alert rules, when the server runs a rules file.
     pub alerts: std::sync::Mutex<Option<Arc<crate::alerts::Alerts>>>,
     /// Set when the server begins to stop: live streams end.
@@ -113,6 +115,7 @@ impl AppState {
             syslog: tokio::sync::Mutex::new(None),
             alerts: std::sync::Mutex::new(None),
             witnessing: std::sync::Mutex::new(None),
+            object_storage: std::sync::Mutex::new(None),
             stopping: std::sync::atomic::AtomicBool::new(false),
             streams_open: std::sync::atomic::AtomicU64::new(0),
             streams_cut: std::sync::atomic::AtomicU64::new(0),
@@ -142,6 +145,14 @@ impl AppState {
         let w = self.witnessing.lock().expect("witnessing lock").clone();
         if let Some(w) = w {
             w.attach_log(name);
+        }
+        let os = self
+            .object_storage
+            .lock()
+            .expect("object storage lock")
+            .clone();
+        if let Some(os) = os {
+            os.attach_log(&self.service, name);
         }
         Ok(v)
     }
@@ -214,8 +225,19 @@ impl AppState {
             .audit("system.stop", None, None, None, serde_json::json!({}))
             .await;
         let service = self.service.clone();
-        tokio::task::spawn_blocking(move || service.close())
-            .await
-            .ok();
+        let os = self
+            .object_storage
+            .lock()
+            .expect("object storage lock")
+            .clone();
+        tokio::task::spawn_blocking(move || {
+            service.close();
+            // The final checkpoints go to the bucket too.
+            if let Some(os) = os {
+                os.drainer.close(Duration::from_secs(30));
+            }
+        })
+        .await
+        .ok();
     }
 }

@@ -49,6 +49,7 @@ pub struct Service {
     pub(crate) idempotency: Arc<Idempotency>,
     pub(crate) config: ServiceConfig,
     taps: Mutex<BTreeMap<String, Arc<crate::tap::Tap>>>,
+    gate: std::sync::OnceLock<Arc<dyn crate::gate::AckGate>>,
 }
 
 impl Service {
@@ -77,6 +78,7 @@ impl Service {
             idempotency,
             config,
             taps: Mutex::new(BTreeMap::new()),
+            gate: std::sync::OnceLock::new(),
         };
         for name in svc.data.list_logs()? {
             match svc.start_log(&name) {
@@ -134,6 +136,17 @@ impl Service {
             .expect("logs lock")
             .insert(name.to_owned(), log.clone());
         Ok(log)
+    }
+
+    /// Installs the ack gate every ingest passes (once; `false` if one was
+    /// installed already).
+    pub fn set_ack_gate(&self, gate: Arc<dyn crate::gate::AckGate>) -> bool {
+        self.gate.set(gate).is_ok()
+    }
+
+    /// The ack gate, if one is installed.
+    pub fn ack_gate(&self) -> Option<&Arc<dyn crate::gate::AckGate>> {
+        self.gate.get()
     }
 
     /// Creates a log (a new signing key, its streams), opens it and starts

@@ -10,6 +10,8 @@
 //! - [`open`]: opening a log for writing, with what recovery discarded
 //!   recorded in `_system`.
 //! - [`tap`]: one shared reader of a log for many live consumers.
+//! - [`gate`]: what must hold before an append is acknowledged, beyond
+//!   the local fsync (object storage with `--durability object`).
 //! - [`durable`]: small derived files replaced atomically and durably.
 //! - [`cursor`]: durable positions for consumers that follow a log
 //!   ([`veritrail_store::subscribe`]).
@@ -23,6 +25,7 @@ pub mod audit;
 pub mod cursor;
 pub mod durable;
 pub mod error;
+pub mod gate;
 pub mod idempotency;
 pub mod ingest;
 pub mod open;

@@ -3,6 +3,7 @@
 mod append;
 mod bench;
 mod checkpoint;
+mod doctor;
 mod export;
 mod export_tiles;
 mod forward;
@@ -140,6 +141,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => prove::run(&log, index, tree_size, from.zip(to)),
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
+        Command::Doctor { object } => doctor::run(&object),
         Command::Rules { command } => rules::run(command),
         Command::Witness { command } => witness::run(command),
         Command::Alerts {

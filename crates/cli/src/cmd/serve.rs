@@ -43,6 +43,12 @@ struct FileConfig {
     tsa: Option<String>,
     tsa_root: Option<PathBuf>,
     tsa_interval: Option<String>,
+    store: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    durability: Option<String>,
+    object_ack_timeout: Option<String>,
+    object_scan_interval: Option<String>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -72,6 +78,15 @@ pub struct Settings {
     pub witnesses: Vec<veritrail_server::witnessing::WitnessPeer>,
     pub witness_quorum: usize,
     pub tsa: Option<(String, PathBuf, Duration)>,
+    pub object: Option<ObjectSettings>,
+}
+
+/// The object-storage tier's settings.
+pub struct ObjectSettings {
+    pub at: crate::args::ObjectArgs,
+    pub durability: veritrail_server::storage::Durability,
+    pub ack_timeout: Duration,
+    pub scan: Option<Duration>,
 }
 
 pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
@@ -83,6 +98,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
         }
         None => FileConfig::default(),
     };
+    let object = object_settings(&a, &file)?;
     let iv = a.checkpoint_interval.or(file.checkpoint_interval);
     let checkpoint_interval = match iv {
         Some(s) => interval(&s).ok_or_else(|| {
@@ -215,7 +231,58 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             (None, None) => None,
             _ => return Err(Exit::usage("a timestamp authority needs both tsa (its URL) and tsa_root (the root certificate its tokens chain to)")),
         },
+        object,
     })
+}
+
+fn object_settings(a: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<ObjectSettings>> {
+    use veritrail_server::storage::Durability;
+    let durability = match a.durability.clone().or(file.durability.clone()) {
+        Some(d) => Durability::parse(&d)
+            .ok_or_else(|| Exit::usage(format!("durability {d:?}: use local or object")))?,
+        None => Durability::Local,
+    };
+    let at = crate::args::ObjectArgs {
+        store: a.object.store.clone().or(file.store.clone()),
+        s3_endpoint: a.object.s3_endpoint.clone().or(file.s3_endpoint.clone()),
+        s3_region: a.object.s3_region.clone().or(file.s3_region.clone()),
+    };
+    if at.store.is_none() {
+        if durability == Durability::Object {
+            return Err(Exit::usage(
+                "durability = \"object\" needs object storage: store = \"s3://BUCKET/PREFIX\"",
+            ));
+        }
+        return Ok(None);
+    }
+    let ack_timeout = match a
+        .object_ack_timeout
+        .clone()
+        .or(file.object_ack_timeout.clone())
+    {
+        Some(s) => interval(&s)
+            .ok_or_else(|| Exit::usage(format!("object_ack_timeout {s:?}: use e.g. 30s or 2m")))?,
+        None => Duration::from_secs(30),
+    };
+    let scan = match a
+        .object_scan_interval
+        .clone()
+        .or(file.object_scan_interval.clone())
+    {
+        Some(s) if s == "off" => None,
+        Some(s) => Some(interval(&s).ok_or_else(|| {
+            Exit::usage(format!(
+                "object_scan_interval {s:?}: use e.g. 5m, 30s or off"
+            ))
+        })?),
+        None => Some(Duration::from_secs(300)),
+    };
+    Ok(Some(ObjectSettings {
+        at,
+        durability,
+        ack_timeout,
+        scan,
+    }))
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -283,9 +350,34 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "veritrail: timestamping checkpoints with {url} (at most one per {every:?} per log)"
         );
     }
+    if let Some(o) = &s.object {
+        let bucket = super::doctor::open_bucket(&o.at)?.expect("store is set");
+        warn_unless_worm(&bucket);
+        let os = veritrail_server::storage::ObjectStorage::start(
+            &state.service,
+            bucket.clone(),
+            o.durability,
+            o.scan,
+            o.ack_timeout,
+        );
+        eprintln!(
+            "veritrail: copying every log to {} (durability {})",
+            bucket.location(),
+            o.durability.name()
+        );
+        *state.object_storage.lock().expect("object storage lock") = Some(os);
+    }
     if let Some(path) = &s.rules {
         let alerts = veritrail_server::alerts::Alerts::start(state.service.clone(), path)
             .map_err(|e| Exit::usage(format!("alert rules: {e}")))?;
+        let os = state
+            .object_storage
+            .lock()
+            .expect("object storage lock")
+            .clone();
+        if let Some(os) = os {
+            alerts.set_object_storage_health(Arc::new(move || os.problems()));
+        }
         eprintln!(
             "veritrail: alert rules from {} (version {})",
             path.display(),
@@ -372,6 +464,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says so when the bucket is not WORM (`veritrail doctor` says how to fix it).
+fn warn_unless_worm(b: &veritrail_bucket::Bucket) {
+    let loc = b.location();
+    match (b.versioning(), b.object_lock()) {
+        (Ok(v), Ok(l)) => {
+            for f in veritrail_bucket::worm::assess(&loc.bucket, &v, l.as_ref()) {
+                if !f.ok {
+                    eprintln!(
+                        "veritrail: WARNING: {loc}: {}: objects there can be deleted or overwritten; `veritrail doctor --store {loc}` says how to fix it",
+                        f.what
+                    );
+                }
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => eprintln!(
+            "veritrail: WARNING: could not check that {loc} is WORM ({e}); uploads are retried until the bucket answers"
+        ),
+    }
 }
 
 /// Where a running server says which syslog listeners it has, for

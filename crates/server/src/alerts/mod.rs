@@ -90,9 +90,15 @@ pub struct Inner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     running: Mutex<HashSet<String>>,
     pub(crate) stop: AtomicBool,
+    /// Per log, what is wrong with its copy in object storage.
+    object_storage: Mutex<Option<ObjectStorageHealth>>,
     /// Counters.
     pub stats: AlertStats,
 }
+
+/// Per log, what is wrong with its copy in object storage (for `integrity`
+/// rules with `check = "object_storage"`).
+pub type ObjectStorageHealth = Arc<dyn Fn() -> BTreeMap<String, String> + Send + Sync>;
 
 /// The alerting of a running server.
 pub struct Alerts {
@@ -180,6 +186,7 @@ impl Alerts {
             threads: Mutex::new(Vec::new()),
             running: Mutex::new(HashSet::new()),
             stop: AtomicBool::new(false),
+            object_storage: Mutex::new(None),
             stats: AlertStats::default(),
         });
         // Where each log starts: its saved position, else its end now (a
@@ -227,6 +234,12 @@ impl Alerts {
             .expect("spawn the rules ticker");
         alerts.inner.threads.lock().expect("threads").push(t);
         Ok(alerts)
+    }
+
+    /// Where `integrity` rules with `check = "object_storage"` learn what
+    /// is wrong with each log's copy in object storage.
+    pub fn set_object_storage_health(&self, source: ObjectStorageHealth) {
+        *self.inner.object_storage.lock().expect("health lock") = Some(source);
     }
 
     /// Counters.
@@ -500,6 +513,8 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
 
 fn health(inner: &Inner) -> Health {
     let damaged: BTreeMap<String, String> = inner.service.damaged().into_iter().collect();
+    let source = inner.object_storage.lock().expect("health lock").clone();
+    let mut object_storage = source.map(|f| f()).unwrap_or_default();
     let mut logs: Vec<LogHealth> = inner
         .service
         .logs()
@@ -509,6 +524,7 @@ fn health(inner: &Inner) -> Health {
             published: log.published().size,
             storage_error: log.poisoned().map(|e| e.to_string()),
             damaged: damaged.get(&name).cloned(),
+            object_storage: object_storage.remove(&name),
             name,
         })
         .collect();

@@ -243,6 +243,27 @@ pub enum IngestError {
     /// The key was used with another request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// The log takes no appends now (its ack gate says why: e.g. object
+    /// storage refuses uploads). Nothing was stored.
+    #[error("log {log} takes no events now: {why}")]
+    Unavailable {
+        /// the log
+        log: String,
+        /// why
+        why: String,
+    },
+    /// The events are durable on this node but the ack gate's condition
+    /// did not come true in time (e.g. not yet in object storage). A retry
+    /// without the same Idempotency-Key may store them twice.
+    #[error("the {count} events are durable on this node (first index {first_index}) but not acknowledged: {why}")]
+    NotAcknowledged {
+        /// index of the first
+        first_index: u64,
+        /// how many
+        count: u64,
+        /// why
+        why: String,
+    },
     /// Appending or proving failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -285,6 +306,13 @@ impl crate::Service {
         options: Options,
     ) -> Result<Outcome, IngestError> {
         let log = self.log(log_name)?;
+        let gate = self.ack_gate().cloned();
+        if let Some(why) = gate.as_ref().and_then(|g| g.refuses(log_name)) {
+            return Err(IngestError::Unavailable {
+                log: log_name.to_owned(),
+                why,
+            });
+        }
         // Claim the key, then replay a remembered answer if there is one.
         let mut claimed = None;
         if let Some(k) = &options.idempotency {
@@ -325,6 +353,20 @@ impl crate::Service {
         } = rx
             .await
             .map_err(|_| StoreError::Closed(log_name.to_owned()))??;
+        if let Some(g) = gate {
+            let end = first_index + leaf_hashes.len() as u64;
+            let name = log_name.to_owned();
+            let waited = tokio::task::spawn_blocking(move || g.wait(&name, end))
+                .await
+                .map_err(|e| ServiceError::Task(e.to_string()))?;
+            if let Err(why) = waited {
+                return Err(IngestError::NotAcknowledged {
+                    first_index,
+                    count: leaf_hashes.len() as u64,
+                    why,
+                });
+            }
+        }
         let mut receipt = Receipt {
             first_index,
             leaf_hashes,
