@@ -4,6 +4,7 @@
 //! the drainer, `doctor` and tests call it from plain threads.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
@@ -86,7 +87,15 @@ impl Bucket {
             .with_region(s.region.clone().unwrap_or_default())
             .with_checksum_algorithm(Checksum::SHA256)
             .with_conditional_put(S3ConditionalPut::ETagMatch)
-            .with_http_connector(crate::checksum::Md5Connector);
+            .with_http_connector(crate::checksum::Md5Connector)
+            // A few quick retries of 5xx and lost connections inside the
+            // client; past that the drainer's own backoff takes over, so an
+            // outage shows in `status` and /metrics within seconds.
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(5),
+                ..Default::default()
+            });
         if let Some(e) = &s.endpoint {
             b = b
                 .with_endpoint(e)
