@@ -261,6 +261,21 @@ impl Bucket {
         self.rt.block_on(self.get_async(key))
     }
 
+    /// The objects at `keys` (`None` for absent ones), up to 16 fetched at
+    /// once, in order.
+    ///
+    /// # Errors
+    /// The first failure.
+    pub fn get_all(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, BucketError> {
+        self.rt.block_on(async {
+            futures_util::stream::iter(keys)
+                .map(|k| async move { self.get_async(k).await.map(|o| o.map(|(b, _)| b)) })
+                .buffered(PARALLEL)
+                .try_collect()
+                .await
+        })
+    }
+
     async fn get_async(&self, key: &str) -> Result<Option<(Bytes, Version)>, BucketError> {
         match self.s3.get(&self.path(key)).await {
             Ok(r) => {

@@ -74,6 +74,11 @@ pub enum Notice {
 /// Called with each [`Notice`] and the log it concerns.
 pub type NoticeHook = Box<dyn Fn(&str, &Notice) + Send + Sync>;
 
+/// Whether this node may upload a log now (it holds the log's lease; see
+/// [`crate::lease`]). Asked before each upload and right before each
+/// checkpoint swap.
+pub type Fence = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// One log's uploads, for `status` and `/metrics`.
 #[derive(Clone, Debug)]
 pub struct LogStatus {
@@ -105,6 +110,8 @@ pub struct DrainStats {
 
 struct LogDrain {
     reader: LogReader,
+    /// Where in the bucket: `PREFIX/<dir>/`.
+    dir: String,
     pending: Option<Published>,
     /// Size and version of the bucket's checkpoint, once read.
     stored: Option<Stored>,
@@ -128,6 +135,7 @@ pub struct Drainer {
     cv: Condvar,
     scan: Option<Duration>,
     hook: NoticeHook,
+    fence: Mutex<Option<Fence>>,
     /// Counters.
     pub stats: DrainStats,
 }
@@ -139,6 +147,8 @@ type Stored = (u64, Option<Version>);
 type Outcome = Result<Stored, (Option<Stored>, Failure)>;
 
 enum Failure {
+    /// This node may not upload the log now (no lease).
+    Fenced,
     Transient(String),
     Refused(String),
     Stopped(String),
@@ -164,6 +174,7 @@ impl Drainer {
             cv: Condvar::new(),
             scan,
             hook,
+            fence: Mutex::new(None),
             stats: DrainStats::default(),
         });
         let d2 = d.clone();
@@ -182,9 +193,21 @@ impl Drainer {
     /// Registers log `name` (read through `reader`) and returns the
     /// publishing step to add to it.
     pub fn attach(self: &Arc<Drainer>, name: &str, reader: LogReader) -> Arc<dyn PublishStep> {
+        self.attach_as(name, name, reader)
+    }
+
+    /// As [`Drainer::attach`], stored under `PREFIX/<dir>/` instead of
+    /// `PREFIX/<name>/` (a node's own `_system` when nodes share a prefix).
+    pub fn attach_as(
+        self: &Arc<Drainer>,
+        name: &str,
+        dir: &str,
+        reader: LogReader,
+    ) -> Arc<dyn PublishStep> {
         let mut s = self.state.lock().expect("drain state");
         s.logs.entry(name.to_owned()).or_insert(LogDrain {
             reader,
+            dir: dir.to_owned(),
             pending: None,
             stored: None,
             problem: None,
@@ -194,6 +217,33 @@ impl Drainer {
             tampered: Vec::new(),
         });
         Arc::new(Step(self.clone()))
+    }
+
+    /// Installs the fence: from now on a log is uploaded only while it
+    /// says so.
+    pub fn set_fence(&self, fence: Fence) {
+        *self.fence.lock().expect("fence lock") = Some(fence);
+        self.cv.notify_all();
+    }
+
+    fn allowed(&self, log: &str) -> bool {
+        let f = self.fence.lock().expect("fence lock").clone();
+        f.is_none_or(|f| f(log))
+    }
+
+    /// Forgets what the bucket was found to hold of `log` and any problem:
+    /// the next upload reads the bucket's checkpoint again (after another
+    /// node wrote the log, when this node takes it over).
+    pub fn reset(&self, log: &str) {
+        let mut s = self.state.lock().expect("drain state");
+        if let Some(l) = s.logs.get_mut(log) {
+            l.stored = None;
+            l.problem = None;
+            l.retry_at = None;
+            l.backoff = Duration::ZERO;
+        }
+        drop(s);
+        self.cv.notify_all();
     }
 
     /// Size of the checkpoint of `log` the bucket holds.
@@ -268,8 +318,9 @@ impl Drainer {
         let deadline = Instant::now() + grace;
         let mut s = self.state.lock().expect("drain state");
         while Instant::now() < deadline
-            && s.logs.values().any(|l| {
-                !matches!(l.problem, Some(Problem::Stopped(_)))
+            && s.logs.iter().any(|(n, l)| {
+                self.allowed(n)
+                    && !matches!(l.problem, Some(Problem::Stopped(_)))
                     && l.pending
                         .as_ref()
                         .is_some_and(|p| l.stored.as_ref().is_none_or(|x| x.0 < p.size))
@@ -307,7 +358,7 @@ impl Drainer {
             let mut next_wake = now + Duration::from_secs(1);
             let mut job = None;
             for (name, l) in &s.logs {
-                if matches!(l.problem, Some(Problem::Stopped(_))) {
+                if matches!(l.problem, Some(Problem::Stopped(_))) || !self.allowed(name) {
                     continue;
                 }
                 if let Some(t) = l.retry_at.filter(|t| *t > now) {
@@ -340,8 +391,9 @@ impl Drainer {
                 Job::Upload => {
                     let target = l.pending.clone().expect("behind");
                     let stored = l.stored.clone();
+                    let dir = l.dir.clone();
                     drop(s);
-                    let r = self.upload(&name, &reader, stored, &target);
+                    let r = self.upload(&name, &dir, &reader, stored, &target);
                     s = self.state.lock().expect("drain state");
                     let notice = self.settle(&mut s, &name, r);
                     drop(s);
@@ -352,9 +404,10 @@ impl Drainer {
                     s = self.state.lock().expect("drain state");
                 }
                 Job::Scan => {
-                    s.logs.get_mut(&name).expect("present").scanned = Some(now);
+                    let l = s.logs.get_mut(&name).expect("present");
+                    l.scanned = Some(now);
+                    let prefix = format!("{}/", self.bucket.location().key(&l.dir));
                     drop(s);
-                    let prefix = format!("{}/", self.bucket.location().key(&name));
                     let found = self.bucket.versions(&prefix);
                     s = self.state.lock().expect("drain state");
                     match found {
@@ -397,6 +450,11 @@ impl Drainer {
                 l.backoff = Duration::ZERO;
                 None
             }
+            Err((_, Failure::Fenced)) => {
+                // Not ours now: read the bucket again when it is.
+                l.stored = None;
+                None
+            }
             Err((stored, f)) => {
                 if stored.is_some() {
                     l.stored = stored;
@@ -415,6 +473,7 @@ impl Drainer {
                         l.problem = Some(Problem::Refused(m));
                         None
                     }
+                    Failure::Fenced => unreachable!("handled above"),
                     Failure::Stopped(m) => {
                         tracing::error!(log = name, error = %m, "uploads to object storage stopped; the log refuses writes");
                         l.problem = Some(Problem::Stopped(m.clone()));
@@ -425,9 +484,9 @@ impl Drainer {
         }
     }
 
-    /// Reads the bucket's checkpoint of `name` and checks it is ours.
-    fn open(&self, name: &str, reader: &LogReader) -> Result<Stored, Failure> {
-        let key = self.bucket.location().log(name).key("checkpoint");
+    /// Reads the bucket's checkpoint of `dir` and checks it is ours.
+    fn open(&self, dir: &str, reader: &LogReader) -> Result<Stored, Failure> {
+        let key = self.bucket.location().log(dir).key("checkpoint");
         let Some((bytes, version)) = self.bucket.get(&key)? else {
             return Ok((0, None));
         };
@@ -462,20 +521,21 @@ impl Drainer {
     fn upload(
         &self,
         name: &str,
+        dir_name: &str,
         reader: &LogReader,
         stored: Option<Stored>,
         target: &Published,
     ) -> Outcome {
         let (from, version) = match stored {
             Some(s) => s,
-            None => self.open(name, reader).map_err(|f| (None, f))?,
+            None => self.open(dir_name, reader).map_err(|f| (None, f))?,
         };
         let opened = Some((from, version.clone()));
         if from >= target.size {
             return Ok((from, version));
         }
         let fail = |f: Failure| (opened.clone(), f);
-        let dir = self.bucket.location().log(name);
+        let dir = self.bucket.location().log(dir_name);
         let mut objects = Vec::new();
         for t in tiles_added(TreeSize(from), TreeSize(target.size)) {
             let bytes = reader.tile(&t).map_err(|e| {
@@ -495,6 +555,10 @@ impl Drainer {
         self.stats.bytes.fetch_add(total, Ordering::Relaxed);
         let key = dir.key("checkpoint");
         let body = Bytes::copy_from_slice(target.checkpoint.as_bytes());
+        // The fence: only while this node holds the log's lease.
+        if !self.allowed(name) {
+            return Err(fail(Failure::Fenced));
+        }
         match self
             .bucket
             .swap(&key, body.clone(), version.as_ref())

@@ -8,6 +8,9 @@
 //!   compare-and-swap, bucket-level reads), over `object_store`;
 //! - [`drain`]: the drainer, a checkpoint publishing step that uploads each
 //!   log in order, off the ack path;
+//! - [`lease`]: which node writes a log now (conditional puts, a fencing
+//!   epoch);
+//! - [`read`]: a log read back from the bucket, every byte checked;
 //! - [`worm`]: pure checks — what a bucket needs before it may hold
 //!   evidence, and what a listing of versions shows was deleted or rewritten.
 
@@ -15,7 +18,9 @@ pub mod bucket;
 mod checksum;
 pub mod drain;
 pub mod error;
+pub mod lease;
 pub mod location;
+pub mod read;
 mod signed;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -63,6 +63,11 @@ pub enum Command {
         /// Origin prefix for the logs' checkpoints (default `veritrail.local/<random>`).
         #[arg(long)]
         origin_prefix: Option<String>,
+        /// Another node of a cluster sharing a bucket: take the origin prefix
+        /// and the signing keys of the shared logs (all but `_system`) from
+        /// this existing data directory (docs/SCALE.md).
+        #[arg(long, value_name = "DATA")]
+        join: Option<std::path::PathBuf>,
     },
     /// Manage logs.
     Log {
@@ -416,6 +421,18 @@ pub struct ServeArgs {
     /// rewritten objects, or `off` [default: 5m].
     #[arg(long)]
     pub object_scan_interval: Option<String>,
+    /// This node's name, when several nodes share the bucket: each log is
+    /// then written by the node holding its lease (docs/SCALE.md). Needs
+    /// --store.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// The URL other nodes send this node's writers to [default:
+    /// http://LISTEN-ADDRESS].
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// How long a lease lasts without renewal, e.g. 10s [default: 10s].
+    #[arg(long)]
+    pub lease_ttl: Option<String>,
 }
 
 /// Where the object-storage tier is (docs/SCALE.md). Credentials come from

@@ -140,7 +140,13 @@ pub async fn create(
         ),
     };
     for l in &logs {
-        st.log(l)?;
+        // A log this node may take over (it holds the key; docs/SCALE.md)
+        // may be named before it exists here.
+        let may_take_over = veritrail_service::store::datadir::valid_log_name(l)
+            && st.root().join("keys").join(format!("{l}.key")).exists();
+        if !may_take_over {
+            st.log(l)?;
+        }
     }
     let (secret, rec) = st
         .tokens

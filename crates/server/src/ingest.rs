@@ -108,6 +108,36 @@ pub async fn post_events(
         st.log(&log_name)?;
         return Err(AppError::forbidden(&format!("append to log {log_name:?}")));
     }
+    // Another node writes this log now: send the writer there (307 keeps
+    // the method and the body).
+    let os = st
+        .object_storage
+        .lock()
+        .expect("object storage lock")
+        .clone();
+    if let Some(owner) = os
+        .as_ref()
+        .and_then(|o| o.cluster.get())
+        .and_then(|c| c.owner_elsewhere(&log_name))
+    {
+        let mut to = format!(
+            "{}/v1/logs/{log_name}/events",
+            owner.url.trim_end_matches('/')
+        );
+        if let Some(w) = asked {
+            to.push_str(&format!("?wait={w}"));
+        }
+        let mut resp = AppError::new(
+            StatusCode::TEMPORARY_REDIRECT,
+            "other_node",
+            format!("node {} writes log {log_name:?} now", owner.owner),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&to) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(resp);
+    }
     st.log(&log_name)?;
     const ACCEPTED: &str = "application/json or application/x-ndjson";
     let media = crate::media_type(&headers, ACCEPTED)?;

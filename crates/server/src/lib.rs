@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod auth;
+pub mod cluster;
 pub mod error;
 pub mod ingest;
 pub mod listen;

@@ -230,11 +230,18 @@ impl AppState {
             .lock()
             .expect("object storage lock")
             .clone();
+        if let Some(c) = os.as_ref().and_then(|o| o.cluster.get()) {
+            c.begin_close();
+        }
         tokio::task::spawn_blocking(move || {
             service.close();
-            // The final checkpoints go to the bucket too.
+            // The final checkpoints go to the bucket too; then the leases
+            // are given up, so another node takes the logs at once.
             if let Some(os) = os {
                 os.drainer.close(Duration::from_secs(30));
+                if let Some(c) = os.cluster.get() {
+                    c.stop(&service);
+                }
             }
         })
         .await

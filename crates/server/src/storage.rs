@@ -47,6 +47,11 @@ impl Durability {
 pub struct ObjectStorage {
     /// Uploads every log.
     pub drainer: Arc<Drainer>,
+    /// Leases, when several nodes share the bucket (`--node`).
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Started with `--node`: until [`ObjectStorage::cluster`] is set, no
+    /// log but `_system` is written or uploaded.
+    clustered: bool,
     /// When events are acknowledged.
     pub durability: Durability,
     /// How long an ack waits for the bucket under [`Durability::Object`].
@@ -55,13 +60,16 @@ pub struct ObjectStorage {
 
 impl ObjectStorage {
     /// Starts draining every log of `service` into `bucket`, installs the
-    /// ack gate, and looks for tampering every `scan`.
+    /// ack gate, and looks for tampering every `scan`. With `node` (several
+    /// nodes share the bucket), this node's `_system` goes to
+    /// `_system.<node>`.
     pub fn start(
         service: &Arc<Service>,
         bucket: Arc<Bucket>,
         durability: Durability,
         scan: Option<Duration>,
         ack_timeout: Duration,
+        node: Option<&str>,
     ) -> Arc<ObjectStorage> {
         let weak: Weak<Service> = Arc::downgrade(service);
         let drainer = Drainer::start(
@@ -71,11 +79,25 @@ impl ObjectStorage {
         );
         let os = Arc::new(ObjectStorage {
             drainer,
+            cluster: std::sync::OnceLock::new(),
+            clustered: node.is_some(),
             durability,
             ack_timeout,
         });
+        if node.is_some() {
+            // Nothing is uploaded before the leases say whose logs are whose.
+            os.drainer.set_fence(Arc::new(|log: &str| {
+                log == veritrail_service::store::datadir::SYSTEM_LOG
+            }));
+        }
         for (name, log) in service.logs() {
-            log.add_publish_step(os.drainer.attach(&name, log.reader()));
+            let dir = match node {
+                Some(n) if name == veritrail_service::store::datadir::SYSTEM_LOG => {
+                    format!("{name}.{n}")
+                }
+                _ => name.clone(),
+            };
+            log.add_publish_step(os.drainer.attach_as(&name, &dir, log.reader()));
         }
         service.set_ack_gate(Arc::new(Gate(os.clone())));
         os
@@ -139,6 +161,20 @@ struct Gate(Arc<ObjectStorage>);
 
 impl AckGate for Gate {
     fn refuses(&self, log: &str) -> Option<String> {
+        if self.0.clustered && self.0.cluster.get().is_none() {
+            return Some("this node is starting; it has not taken any log's lease yet".into());
+        }
+        if let Some(c) = self.0.cluster.get() {
+            if !c.writes(log) {
+                return Some(match c.leases.owner(log) {
+                    Some(o) => format!("node {} writes this log now, at {}", o.owner, o.url),
+                    None => {
+                        "no node writes this log right now (a takeover is under way); retry shortly"
+                            .into()
+                    }
+                });
+            }
+        }
         // The details (keys, the store's words) are for the operator's
         // `status` and `_system`, not for clients.
         self.0.drainer.refuses(log).map(|_| {

@@ -57,7 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init {
             data,
             origin_prefix,
-        } => init::run(&data.data, origin_prefix.as_deref()),
+            join,
+        } => init::run(&data.data, origin_prefix.as_deref(), join.as_deref()),
         Command::Log { command } => match command {
             LogCommand::Create { name, data } => logs::create(&data.data, &name),
             LogCommand::List { data } => logs::list(&data.data),

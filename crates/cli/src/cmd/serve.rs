@@ -49,6 +49,9 @@ struct FileConfig {
     durability: Option<String>,
     object_ack_timeout: Option<String>,
     object_scan_interval: Option<String>,
+    node: Option<String>,
+    advertise: Option<String>,
+    lease_ttl: Option<String>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -87,6 +90,8 @@ pub struct ObjectSettings {
     pub durability: veritrail_server::storage::Durability,
     pub ack_timeout: Duration,
     pub scan: Option<Duration>,
+    /// With several nodes: this node's name, its URL, the lease TTL.
+    pub node: Option<(String, Option<String>, Duration)>,
 }
 
 pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
@@ -247,7 +252,13 @@ fn object_settings(a: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<Ob
         s3_endpoint: a.object.s3_endpoint.clone().or(file.s3_endpoint.clone()),
         s3_region: a.object.s3_region.clone().or(file.s3_region.clone()),
     };
+    let node = a.node.clone().or(file.node.clone());
     if at.store.is_none() {
+        if node.is_some() {
+            return Err(Exit::usage(
+                "node: several nodes share a bucket; name it with store = \"s3://BUCKET/PREFIX\"",
+            ));
+        }
         if durability == Durability::Object {
             return Err(Exit::usage(
                 "durability = \"object\" needs object storage: store = \"s3://BUCKET/PREFIX\"",
@@ -277,11 +288,34 @@ fn object_settings(a: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<Ob
         })?),
         None => Some(Duration::from_secs(300)),
     };
+    let node = match node {
+        Some(n) => {
+            if n.is_empty()
+                || n.len() > 63
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(Exit::usage(format!("node {n:?}: 1-63 of a-z A-Z 0-9 - _")));
+            }
+            let ttl = match a.lease_ttl.clone().or(file.lease_ttl.clone()) {
+                Some(s) => interval(&s)
+                    .filter(|d| *d >= Duration::from_secs(1))
+                    .ok_or_else(|| {
+                        Exit::usage(format!("lease_ttl {s:?}: at least 1s, e.g. 10s"))
+                    })?,
+                None => Duration::from_secs(10),
+            };
+            Some((n, a.advertise.clone().or(file.advertise.clone()), ttl))
+        }
+        None => None,
+    };
     Ok(Some(ObjectSettings {
         at,
         durability,
         ack_timeout,
         scan,
+        node,
     }))
 }
 
@@ -359,6 +393,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             o.durability,
             o.scan,
             o.ack_timeout,
+            o.node.as_ref().map(|n| n.0.as_str()),
         );
         eprintln!(
             "veritrail: copying every log to {} (durability {})",
@@ -450,6 +485,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&s.listen)
             .await
             .with_context(|| format!("listening on {}", s.listen))?;
+        if let Some((name, advertise, ttl)) = s.object.as_ref().and_then(|o| o.node.clone()) {
+            let os = state
+                .object_storage
+                .lock()
+                .expect("object storage lock")
+                .clone()
+                .expect("node needs store");
+            let url = advertise.unwrap_or_else(|| {
+                format!(
+                    "{}://{}",
+                    if s.tls.is_some() { "https" } else { "http" },
+                    listener.local_addr().expect("bound")
+                )
+            });
+            let leases =
+                veritrail_bucket::lease::Leases::new(os.drainer.bucket().clone(), &name, &url, ttl);
+            let c = veritrail_server::cluster::Cluster::start(&state, &os, leases);
+            let _ = os.cluster.set(c);
+            eprintln!(
+                "veritrail: node {name} ({url}) writes the logs whose leases it holds (TTL {ttl:?})"
+            );
+        }
         eprintln!(
             "veritrail: serving {} on {}://{}",
             data.display(),
