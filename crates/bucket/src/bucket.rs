@@ -1,7 +1,8 @@
 //! The S3 client of the tier: create-only objects, replaceable objects, the
 //! checkpoint by compare-and-swap on its ETag, and the bucket-level reads
-//! the WORM checks need. Blocking calls on a small runtime of its own, so
-//! the drainer, `doctor` and tests call it from plain threads.
+//! the WORM checks need. Blocking calls on a small runtime of its own,
+//! driven by the calling thread, so the drainer, the lease thread, `doctor`
+//! and tests call it from plain threads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +87,9 @@ impl Bucket {
             .with_bucket_name(&loc.bucket)
             .with_region(s.region.clone().unwrap_or_default())
             .with_checksum_algorithm(Checksum::SHA256)
+            // The body's SHA-256 travels in x-amz-checksum-sha256 (checked
+            // by the store); signing it again would hash every object twice.
+            .with_unsigned_payload(true)
             .with_conditional_put(S3ConditionalPut::ETagMatch)
             .with_http_connector(crate::checksum::Md5Connector)
             // A few quick retries of 5xx and lost connections inside the
@@ -118,9 +122,9 @@ impl Bucket {
         let s3 = b
             .build()
             .map_err(|e| BucketError::Config(format!("{loc}: {e}")))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("veritrail-s3")
+        // Requests run on the calling thread (whose priority they take: the
+        // drainer's is below the ack path's).
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| BucketError::Config(format!("starting the S3 client: {e}")))?;

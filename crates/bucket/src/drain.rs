@@ -166,8 +166,14 @@ impl From<BucketError> for Failure {
 
 impl Drainer {
     /// Starts the drainer thread. `scan` is how often to look for deleted
-    /// or rewritten objects (`None`: never); `hook` hears what went wrong.
-    pub fn start(bucket: Arc<Bucket>, scan: Option<Duration>, hook: NoticeHook) -> Arc<Drainer> {
+    /// or rewritten objects (`None`: never); `hook` hears what went wrong;
+    /// `nice` is the thread's nice value (uploads run on it).
+    pub fn start(
+        bucket: Arc<Bucket>,
+        scan: Option<Duration>,
+        hook: NoticeHook,
+        nice: i32,
+    ) -> Arc<Drainer> {
         let d = Arc::new(Drainer {
             bucket,
             state: Mutex::new(State::default()),
@@ -180,7 +186,10 @@ impl Drainer {
         let d2 = d.clone();
         std::thread::Builder::new()
             .name("veritrail-drain".into())
-            .spawn(move || d2.run())
+            .spawn(move || {
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice);
+                d2.run();
+            })
             .expect("spawning the drainer thread");
         d
     }

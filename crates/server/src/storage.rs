@@ -43,6 +43,10 @@ impl Durability {
     }
 }
 
+/// The drainer's nice value with `--durability local` (as the query
+/// indexer's, [`veritrail_service::index::follow::INDEX_NICE`]).
+pub const DRAIN_NICE: i32 = 10;
+
 /// The object-storage tier of a running server.
 pub struct ObjectStorage {
     /// Uploads every log.
@@ -72,10 +76,18 @@ impl ObjectStorage {
         node: Option<&str>,
     ) -> Arc<ObjectStorage> {
         let weak: Weak<Service> = Arc::downgrade(service);
+        // Below the ack path when acks do not wait for the bucket (it
+        // catches up after a burst), like the query indexer; on it when
+        // they do.
+        let nice = match durability {
+            Durability::Local => DRAIN_NICE,
+            Durability::Object => 0,
+        };
         let drainer = Drainer::start(
             bucket,
             scan,
             Box::new(move |log, notice| record(&weak, log, notice)),
+            nice,
         );
         let os = Arc::new(ObjectStorage {
             drainer,

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Object storage under load (issue 23), all on loopback: `veritrail serve`
+with `--store s3://…` against moto_server (PyPI moto[server]) holding an
+Object Lock bucket in COMPLIANCE mode.
+
+  bench/objects.py [--secs 20] [--probes 150] [--nice-moto 10]
+
+1. Ingest: 4 clients post 1,000-event NDJSON batches as fast as the server
+   acknowledges them, for SECS: without object storage, then with the
+   drainer (--durability local). Then how long the bucket takes to catch
+   up once the load stops, the drainer's upload rate, and PUTs per million
+   events (from /metrics).
+2. --durability object: the same clients (ingest rate), and a single-event
+   POST every 100 ms whose round trip includes the upload of the tiles and
+   the checkpoint covering it.
+
+moto is a Python server on the same 2 cores as everything else (run with
+`nice` so that it takes what the server leaves); a real S3 endpoint is
+another machine. The upload rate is moto's, not S3's.
+"""
+import argparse, http.client, json, os, re, shutil, subprocess, sys, tempfile, threading, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--secs", type=float, default=20)
+ap.add_argument("--probes", type=int, default=150)
+ap.add_argument("--nice-moto", type=int, default=10)
+ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "veritrail"))
+args = ap.parse_args()
+VT = os.path.abspath(args.bin)
+S3CTL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "s3ctl.py")
+ENV = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+
+
+def start(cmd):
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
+    admin = addr = None
+    for line in p.stderr:
+        if line.startswith("vt_"):
+            admin = line.strip()
+        m = re.search(r" on http://(\S+)", line)
+        if m:
+            addr = m.group(1)
+            break
+    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
+    return p, admin, addr
+
+
+def req(addr, method, path, token, body=None, ctype="application/json"):
+    h, port = addr.rsplit(":", 1)
+    c = http.client.HTTPConnection(h, int(port), timeout=120)
+    hd = {"Authorization": f"Bearer {token}"}
+    if body is not None:
+        hd["Content-Type"] = ctype
+    c.request(method, path, body=body, headers=hd)
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+def metric(addr, admin, name):
+    s, m = req(addr, "GET", "/metrics", admin)
+    for line in m.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+BODY = "\n".join(json.dumps({"action": "bench.o", "actor": f"a{k}", "outcome": "success"}) for k in range(1000)).encode()
+
+
+def ingest(addr, token, secs, probe=False):
+    stop = time.time() + secs
+    counts = [0] * 4
+    lat = []
+
+    def client(i):
+        h, port = addr.rsplit(":", 1)
+        c = http.client.HTTPConnection(h, int(port), timeout=120)
+        while time.time() < stop:
+            c.request("POST", "/v1/logs/default/events", body=BODY,
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+            r = c.getresponse(); r.read()
+            assert r.status == 201, r.status
+            counts[i] += 1000
+
+    def prober():
+        n = 0
+        while time.time() < stop - 2 and n < args.probes:
+            t = time.time()
+            s, b = req(addr, "POST", "/v1/logs/default/events", token, '{"action":"bench.probe","actor":"p"}')
+            assert s == 201, b
+            lat.append((time.time() - t) * 1000)
+            n += 1
+            time.sleep(0.1)
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    if probe:
+        ts.append(threading.Thread(target=prober))
+    t0 = time.time()
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return sum(counts) / (time.time() - t0), lat
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
+
+
+def free_port():
+    import socket
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+work = tempfile.mkdtemp(prefix="vt-objects-", dir=os.path.join(os.path.dirname(__file__), ".."))
+procs = []
+try:
+    port = free_port()
+    moto = subprocess.Popen(["nice", "-n", str(args.nice_moto), sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(moto)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
+            break
+        except OSError:
+            time.sleep(0.1)
+    for b in ("bench-local", "bench-object"):
+        subprocess.run([sys.executable, S3CTL, endpoint, "create-locked", b, "1"], check=True, capture_output=True)
+
+    rows = []
+    # 1. Without object storage.
+    p, admin, addr = start([VT, "serve", "--data", f"{work}/a", "--listen", "127.0.0.1:0"]); procs.append(p)
+    s, out = req(addr, "POST", "/v1/tokens", admin, json.dumps({"role": "writer", "logs": ["default"]}))
+    w = json.loads(out)["token"]
+    ingest(addr, w, 3)
+    base, _ = ingest(addr, w, args.secs)
+    p.terminate(); p.wait()
+
+    # 2. With the drainer, --durability local.
+    p, admin, addr = start([VT, "serve", "--data", f"{work}/b", "--listen", "127.0.0.1:0", "--store", "s3://bench-local/l",
+                            "--s3-endpoint", endpoint, "--object-scan-interval", "off"]); procs.append(p)
+    s, out = req(addr, "POST", "/v1/tokens", admin, json.dumps({"role": "writer", "logs": ["default"]}))
+    w = json.loads(out)["token"]
+    up0 = metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}') or 0
+    t0 = time.time()
+    local, _ = ingest(addr, w, args.secs)
+    stopped = time.time()
+    s, st = req(addr, "GET", "/v1/logs/default/checkpoint", admin)
+    target = int(st.decode().splitlines()[1])
+    up_at_stop = metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}')
+    while (metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}') or 0) < target and time.time() - stopped < 600:
+        time.sleep(0.5)
+    caught = time.time() - stopped
+    upl = metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}')
+    puts = metric(addr, admin, "veritrail_object_puts_total") + metric(addr, admin, "veritrail_object_checkpoints_total")
+    drain_rate = (upl - up0) / (time.time() - t0)
+    p.terminate(); p.wait()
+
+    # 3. --durability object.
+    p, admin, addr = start([VT, "serve", "--data", f"{work}/c", "--listen", "127.0.0.1:0", "--store", "s3://bench-object/o",
+                            "--s3-endpoint", endpoint, "--durability", "object", "--object-scan-interval", "off",
+                            "--checkpoint-interval", "100ms"]); procs.append(p)
+    s, out = req(addr, "POST", "/v1/tokens", admin, json.dumps({"role": "writer", "logs": ["default"]}))
+    w = json.loads(out)["token"]
+    # Latency alone first (no other load), then under the 4 clients.
+    idle = []
+    for _ in range(min(50, args.probes)):
+        t = time.time()
+        s, b = req(addr, "POST", "/v1/logs/default/events", w, '{"action":"bench.probe","actor":"p"}')
+        assert s == 201, b
+        idle.append((time.time() - t) * 1000)
+        time.sleep(0.05)
+    objrate, lat = ingest(addr, w, args.secs, probe=True)
+    obj_puts = metric(addr, admin, "veritrail_object_puts_total") + metric(addr, admin, "veritrail_object_checkpoints_total")
+    obj_size = metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}')
+    p.terminate(); p.wait()
+
+    print("| measure | result | target |")
+    print("| --- | ---: | --- |")
+    print(f"| HTTP NDJSON ingest, 4 clients × 1,000-event batches, no object storage | {base:,.0f} events/s | — |")
+    print(f"| the same with `--store` (drainer running, `--durability local`) | {local:,.0f} events/s ({local / base * 100:.1f} %) | ≥ 90 % |")
+    print(f"| bucket behind when the load stopped; time to catch up | {target - up_at_stop:,.0f} entries; {caught:.1f} s | — |")
+    print(f"| drainer upload rate into moto (entries in the bucket ÷ time) | {drain_rate:,.0f} entries/s | — |")
+    print(f"| PUTs per million events (`--durability local`, 1 s checkpoints) | {puts / upl * 1e6:,.0f} | — |")
+    print(f"| `--durability object`: ingest, same 4 clients | {objrate:,.0f} events/s | — |")
+    print(f"| `--durability object`: PUTs per million events (100 ms checkpoints) | {obj_puts / obj_size * 1e6:,.0f} | — |")
+    print(f"| `--durability object`: 1-event POST round trip, idle, {len(idle)} probes | p50 {pct(idle, 50):.0f} ms, p99 {pct(idle, 99):.0f} ms | — |")
+    if lat:
+        print(f"| `--durability object`: 1-event POST round trip under that load, {len(lat)} probes | p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms | — |")
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    subprocess.run(["chattr", "-R", "-a", "-i", work], stderr=subprocess.DEVNULL)
+    shutil.rmtree(work, ignore_errors=True)
