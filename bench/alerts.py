@@ -28,30 +28,12 @@ ap.add_argument("--rate", type=int, default=10000)
 ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "veritrail"))
 args = ap.parse_args()
 VT = os.path.abspath(args.bin)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vtbench  # noqa: E402
+from vtbench import pct, req  # noqa: E402
 
 def start(data, extra):
-    p = subprocess.Popen([VT, "serve", "--data", data, "--listen", "127.0.0.1:0", *extra],
-                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    admin, addr = None, None
-    for line in p.stderr:
-        if line.startswith("vt_"):
-            admin = line.strip()
-        m = re.search(r" on http://(\S+)", line)
-        if m:
-            addr = m.group(1)
-            break
-    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
-    return p, admin, addr
-
-def req(addr, method, path, token, body=None, ctype="application/json"):
-    h, port = addr.rsplit(":", 1)
-    c = http.client.HTTPConnection(h, int(port), timeout=60)
-    hd = {"Authorization": f"Bearer {token}"}
-    if body is not None:
-        hd["Content-Type"] = ctype
-    c.request(method, path, body=body, headers=hd)
-    r = c.getresponse()
-    return r.status, r.read()
+    return vtbench.start([VT, "serve", "--data", data, "--listen", "127.0.0.1:0", *extra])
 
 def token(addr, admin, role, logs=None):
     b = {"role": role}
@@ -160,10 +142,6 @@ def ingest(addr, writer, secs, probe=False):
     for t in ts: t.join()
     rate = sum(counts) / (time.time() - t0)
     return rate, acks, lag[0]
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 work = tempfile.mkdtemp(prefix="vt-alerts-", dir=os.path.join(os.path.dirname(__file__), ".."))
 procs = []

@@ -18,12 +18,18 @@ moto is a Python server on the same 2 cores as everything else (run with
 `nice` so that it takes what the server leaves); a real S3 endpoint is
 another machine. The upload rate is moto's, not S3's.
 """
-import argparse, http.client, json, os, re, shutil, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vtbench import pct, req, start as _start  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
 ap.add_argument("--probes", type=int, default=150)
 ap.add_argument("--nice-moto", type=int, default=10)
+ap.add_argument("--closed-port", action="store_true",
+                help="only compare ingest without object storage and with --store at a closed port "
+                     "(the drainer never uploads: the cost of the tier on the server, without moto's CPU)")
 ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "veritrail"))
 args = ap.parse_args()
 VT = os.path.abspath(args.bin)
@@ -32,28 +38,7 @@ ENV = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testi
 
 
 def start(cmd):
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
-    admin = addr = None
-    for line in p.stderr:
-        if line.startswith("vt_"):
-            admin = line.strip()
-        m = re.search(r" on http://(\S+)", line)
-        if m:
-            addr = m.group(1)
-            break
-    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
-    return p, admin, addr
-
-
-def req(addr, method, path, token, body=None, ctype="application/json"):
-    h, port = addr.rsplit(":", 1)
-    c = http.client.HTTPConnection(h, int(port), timeout=120)
-    hd = {"Authorization": f"Bearer {token}"}
-    if body is not None:
-        hd["Content-Type"] = ctype
-    c.request(method, path, body=body, headers=hd)
-    r = c.getresponse()
-    return r.status, r.read()
+    return _start(cmd, env=ENV)
 
 
 def metric(addr, admin, name):
@@ -101,11 +86,6 @@ def ingest(addr, token, secs, probe=False):
     return sum(counts) / (time.time() - t0), lat
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
-
-
 def free_port():
     import socket
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
@@ -136,6 +116,20 @@ try:
     ingest(addr, w, 3)
     base, _ = ingest(addr, w, args.secs)
     p.terminate(); p.wait()
+
+    if args.closed_port:
+        p, admin, addr = start([VT, "serve", "--data", f"{work}/z", "--listen", "127.0.0.1:0", "--store", "s3://closed/x",
+                                "--s3-endpoint", f"http://127.0.0.1:{free_port()}", "--object-scan-interval", "off"]); procs.append(p)
+        s, out = req(addr, "POST", "/v1/tokens", admin, json.dumps({"role": "writer", "logs": ["default"]}))
+        w = json.loads(out)["token"]
+        ingest(addr, w, 3)
+        closed, _ = ingest(addr, w, args.secs)
+        p.terminate(); p.wait()
+        print("| measure | result |")
+        print("| --- | ---: |")
+        print(f"| HTTP NDJSON ingest, 4 clients × 1,000-event batches, no object storage | {base:,.0f} events/s |")
+        print(f"| the same with `--store` at a closed port (no uploads; gate and drainer bookkeeping only) | {closed:,.0f} events/s ({closed / base * 100:.1f} %) |")
+        sys.exit(0)
 
     # 2. With the drainer, --durability local.
     p, admin, addr = start([VT, "serve", "--data", f"{work}/b", "--listen", "127.0.0.1:0", "--store", "s3://bench-local/l",

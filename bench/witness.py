@@ -11,7 +11,10 @@ witness` servers and a `veritrail serve` asking them (quorum 2).
    holding a receipt whose checkpoint two witnesses cosigned. Also the round
    trip of a plain POST (ack after fdatasync) for comparison.
 """
-import argparse, http.client, json, os, re, shutil, subprocess, tempfile, threading, time
+import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vtbench import pct, req, start  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
@@ -19,29 +22,6 @@ ap.add_argument("--probes", type=int, default=200)
 ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "veritrail"))
 args = ap.parse_args()
 VT = os.path.abspath(args.bin)
-
-def start(cmd):
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    admin = addr = None
-    for line in p.stderr:
-        if line.startswith("vt_"):
-            admin = line.strip()
-        m = re.search(r" on http://(\S+)", line)
-        if m:
-            addr = m.group(1)
-            break
-    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
-    return p, admin, addr
-
-def req(addr, method, path, token, body=None, ctype="application/json"):
-    h, port = addr.rsplit(":", 1)
-    c = http.client.HTTPConnection(h, int(port), timeout=60)
-    hd = {"Authorization": f"Bearer {token}"}
-    if body is not None:
-        hd["Content-Type"] = ctype
-    c.request(method, path, body=body, headers=hd)
-    r = c.getresponse()
-    return r.status, r.read()
 
 def run(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -80,10 +60,6 @@ def ingest(addr, token, secs, probe=False):
     for t in ts: t.start()
     for t in ts: t.join()
     return sum(counts) / (time.time() - t0), witnessed, plain
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 work = tempfile.mkdtemp(prefix="vt-witness-", dir=os.path.join(os.path.dirname(__file__), ".."))
 procs = []

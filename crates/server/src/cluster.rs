@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use veritrail_bucket::lease::{Change, Lease, Leases};
 use veritrail_bucket::read::RemoteLog;
-use veritrail_service::audit::{Actor, AuditRecord};
 use veritrail_service::store::datadir::SYSTEM_LOG;
 
 use crate::state::AppState;
@@ -272,20 +271,5 @@ fn catch_up(st: &Arc<AppState>, os: &Arc<ObjectStorage>, log: &str) -> Result<(u
 }
 
 fn record(st: &AppState, action: &str, log: &str, metadata: serde_json::Value) {
-    let Ok(system) = st.service.log(SYSTEM_LOG) else {
-        return;
-    };
-    let r = veritrail_service::audit::record_blocking(
-        &system,
-        &AuditRecord {
-            action,
-            actor: Actor::system(),
-            app: "veritrail-server",
-            target: Some(log),
-            metadata,
-        },
-    );
-    if let Err(e) = r {
-        tracing::error!(error = %e, "could not record {action} in _system");
-    }
+    crate::storage::record_system(&st.service, action, log, metadata);
 }

@@ -144,15 +144,26 @@ fn record(service: &Weak<Service>, log: &str, notice: &Notice) {
     let Some(service) = service.upgrade() else {
         return;
     };
-    let Ok(system) = service.log(veritrail_service::store::datadir::SYSTEM_LOG) else {
-        return;
-    };
     let (action, metadata) = match notice {
         Notice::Stopped(why) => ("object_storage.stopped", serde_json::json!({"error": why})),
         Notice::Tampered(found) => (
             "object_storage.tampered",
             serde_json::json!({"findings": found}),
         ),
+    };
+    record_system(&service, action, log, metadata);
+}
+
+/// Appends a record by the server itself about `log` to `_system` (from a
+/// plain thread: the drainer, the lease thread).
+pub(crate) fn record_system(
+    service: &Service,
+    action: &str,
+    log: &str,
+    metadata: serde_json::Value,
+) {
+    let Ok(system) = service.log(veritrail_service::store::datadir::SYSTEM_LOG) else {
+        return;
     };
     let r = veritrail_service::audit::record_blocking(
         &system,
@@ -165,7 +176,7 @@ fn record(service: &Weak<Service>, log: &str, notice: &Notice) {
         },
     );
     if let Err(e) = r {
-        tracing::error!(log, error = %e, "could not record an object storage problem in _system");
+        tracing::error!(log, error = %e, "could not record {action} in _system");
     }
 }
 

@@ -1,0 +1,39 @@
+"""Helpers shared by the Python benchmarks: start a veritrail server (or
+witness) and read its admin token and address from its stderr, one HTTP
+request, percentiles."""
+import http.client, re, subprocess, threading
+
+
+def start(cmd, env=None):
+    """Runs `cmd` (a `veritrail serve` or `witness serve`); returns the
+    process, the first-start admin token (or None) and the address it
+    serves on, once it says so."""
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    admin = addr = None
+    for line in p.stderr:
+        if line.startswith("vt_"):
+            admin = line.strip()
+        m = re.search(r" on http://(\S+)", line)
+        if m:
+            addr = m.group(1)
+            break
+    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
+    return p, admin, addr
+
+
+def req(addr, method, path, token, body=None, ctype="application/json", timeout=120):
+    """One request with a bearer token; (status, body bytes)."""
+    h, port = addr.rsplit(":", 1)
+    c = http.client.HTTPConnection(h, int(port), timeout=timeout)
+    hd = {"Authorization": f"Bearer {token}"}
+    if body is not None:
+        hd["Content-Type"] = ctype
+    c.request(method, path, body=body, headers=hd)
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+def pct(xs, p):
+    """The p-th percentile of xs (nearest rank)."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
