@@ -225,6 +225,22 @@ fn serve_keeps_a_locked_bucket_that_verifies_and_reports_tampering() {
         .as_deref(),
         Some("1")
     );
+    // `veritrail status` shows it too, from the running server.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = common::run(&["status", "--data", data.to_str().unwrap()], "");
+        let t = common::text(&o);
+        if t.contains("tampered: prod/default/tile/entries/000: a delete marker") {
+            assert!(
+                t.contains("object storage: s3://evidence/prod (durability object)"),
+                "{t}"
+            );
+            assert!(t.contains("log default: the bucket holds"), "{t}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "status: {t}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let (code, out) = doctor(&m, "s3://evidence/prod");
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -327,6 +343,22 @@ fn a_bucket_that_refuses_uploads_stops_ingest_until_it_takes_them() {
         .as_deref(),
         Some("2")
     );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = common::text(&common::run(
+            &["status", "--data", data.to_str().unwrap()],
+            "",
+        ));
+        if t.contains("log default: the bucket holds 0 entries, refused") {
+            assert!(
+                t.contains("NoSuchBucket"),
+                "the operator sees the store's words: {t}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "status: {t}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     // Once the bucket exists, uploads work on the next retry and ingest resumes.
     m.locked_bucket("not-there-yet", 1);
     let deadline = Instant::now() + Duration::from_secs(90);

@@ -122,6 +122,50 @@ impl ObjectStorage {
         }
     }
 
+    /// Where every log's uploads stand, for `veritrail status` (the
+    /// operator's view: the store's own words included).
+    pub fn status_json(&self) -> serde_json::Value {
+        use std::sync::atomic::Ordering::Relaxed;
+        let logs: Vec<serde_json::Value> = self
+            .drainer
+            .status()
+            .into_iter()
+            .map(|s| {
+                let (state, why) = match &s.problem {
+                    None => ("ok", None),
+                    Some(Problem::Retrying(m)) => ("retrying", Some(m.clone())),
+                    Some(Problem::Refused(m)) => ("refused", Some(m.clone())),
+                    Some(Problem::Stopped(m)) => ("stopped", Some(m.clone())),
+                };
+                let lease = self.cluster.get().map(|c| {
+                    if c.writes(&s.log) {
+                        serde_json::json!("held by this node")
+                    } else {
+                        c.leases
+                            .owner(&s.log)
+                            .map_or(serde_json::json!("not held"), |o| {
+                                serde_json::json!(format!("held by {} ({})", o.owner, o.url))
+                            })
+                    }
+                });
+                serde_json::json!({
+                    "log": s.log, "uploaded": s.uploaded, "pending": s.pending,
+                    "state": state, "problem": why, "tampered": s.tampered, "lease": lease,
+                })
+            })
+            .collect();
+        let st = &self.drainer.stats;
+        serde_json::json!({
+            "store": self.drainer.bucket().location().to_string(),
+            "durability": self.durability.name(),
+            "node": self.cluster.get().map(|c| c.leases.me().to_owned()),
+            "logs": logs,
+            "objects": st.objects.load(Relaxed),
+            "checkpoints": st.checkpoints.load(Relaxed),
+            "errors": st.errors.load(Relaxed),
+        })
+    }
+
     /// Why each log's uploads are unhealthy, for `integrity` rules.
     pub fn problems(&self) -> std::collections::BTreeMap<String, String> {
         self.drainer

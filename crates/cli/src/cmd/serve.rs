@@ -513,7 +513,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             if s.tls.is_some() { "https" } else { "http" },
             listener.local_addr()?
         );
+        let os = state
+            .object_storage
+            .lock()
+            .expect("object storage lock")
+            .clone();
+        let object_file = os.map(|os| object_run_file(data, os));
         veritrail_server::serve(state, listener, s.tls.as_ref(), shutdown).await?;
+        if let Some(f) = object_file {
+            let _ = std::fs::remove_file(f);
+        }
         if let Some(f) = run_file {
             let _ = std::fs::remove_file(f);
         }
@@ -541,6 +550,40 @@ fn warn_unless_worm(b: &veritrail_bucket::Bucket) {
             "veritrail: WARNING: could not check that {loc} is WORM ({e}); uploads are retried until the bucket answers"
         ),
     }
+}
+
+/// Where a running server says how its uploads to object storage stand,
+/// for `veritrail status` (rewritten every 2 s, removed when it stops
+/// cleanly).
+pub fn object_run_path(data: &std::path::Path) -> PathBuf {
+    data.join("run").join("object.json")
+}
+
+/// Keeps [`object_run_path`] up to date while the server runs.
+fn object_run_file(
+    data: &std::path::Path,
+    os: Arc<veritrail_server::storage::ObjectStorage>,
+) -> PathBuf {
+    let path = object_run_path(data);
+    let p = path.clone();
+    tokio::spawn(async move {
+        loop {
+            let mut v = os.status_json();
+            v["pid"] = serde_json::json!(std::process::id());
+            v["written_unix"] = serde_json::json!(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()));
+            let tmp = p.with_extension("json.tmp");
+            let ok = std::fs::create_dir_all(p.parent().expect("has a parent")).is_ok()
+                && std::fs::write(&tmp, serde_json::to_vec_pretty(&v).unwrap_or_default()).is_ok()
+                && std::fs::rename(&tmp, &p).is_ok();
+            if !ok {
+                tracing::warn!(path = %p.display(), "could not write the object storage status file");
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    path
 }
 
 /// Where a running server says which syslog listeners it has, for

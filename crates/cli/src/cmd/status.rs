@@ -64,7 +64,56 @@ pub fn run(data: &std::path::Path) -> anyhow::Result<ExitCode> {
         }
     }
     syslog(&mut out, data)?;
+    object_storage(&mut out, data)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The running server's uploads to object storage (docs/SCALE.md), from
+/// the file it rewrites every 2 s.
+fn object_storage(out: &mut impl std::io::Write, data: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(bytes) = std::fs::read(super::serve::object_run_path(data)) else {
+        return Ok(());
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let pid = v["pid"].as_u64().unwrap_or(0);
+    if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Ok(());
+    }
+    let s = |x: &serde_json::Value| x.as_str().unwrap_or("").to_owned();
+    writeln!(
+        out,
+        "object storage: {} (durability {}{})",
+        s(&v["store"]),
+        s(&v["durability"]),
+        v["node"]
+            .as_str()
+            .map_or(String::new(), |n| format!(", node {n}"))
+    )?;
+    writeln!(
+        out,
+        "  {} objects and {} checkpoints stored, {} failed attempts (server pid {pid})",
+        v["objects"], v["checkpoints"], v["errors"]
+    )?;
+    for l in v["logs"].as_array().into_iter().flatten() {
+        write!(
+            out,
+            "  log {}: the bucket holds {} entries, {}",
+            s(&l["log"]),
+            l["uploaded"],
+            s(&l["state"])
+        )?;
+        if let Some(lease) = l["lease"].as_str() {
+            write!(out, "; lease {lease}")?;
+        }
+        writeln!(out)?;
+        if let Some(p) = l["problem"].as_str() {
+            writeln!(out, "    problem: {p}")?;
+        }
+        for t in l["tampered"].as_array().into_iter().flatten() {
+            writeln!(out, "    tampered: {}", s(t))?;
+        }
+    }
+    Ok(())
 }
 
 /// The running server's syslog listeners, with the UDP datagrams the
