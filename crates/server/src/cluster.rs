@@ -25,8 +25,21 @@ use veritrail_bucket::lease::{Change, Lease, Leases};
 use veritrail_bucket::read::RemoteLog;
 use veritrail_service::store::datadir::SYSTEM_LOG;
 
-use crate::state::AppState;
-use crate::storage::ObjectStorage;
+use veritrail_service::Service;
+
+use crate::storage::{ObjectStorage, Ownership};
+
+/// Creates a log (from the key file the node holds) with everything the
+/// server attaches to a new log (witnessing, uploads).
+pub type CreateLog = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// What the cluster works on: the service, and how the server creates logs.
+pub struct Host {
+    /// The service.
+    pub service: Arc<Service>,
+    /// How a log is created.
+    pub create_log: CreateLog,
+}
 
 /// This node's part in a cluster.
 pub struct Cluster {
@@ -42,14 +55,14 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts competing for logs (a thread; one round at once).
-    pub fn start(state: &Arc<AppState>, os: &Arc<ObjectStorage>, leases: Leases) -> Arc<Cluster> {
+    pub fn start(host: Host, os: &Arc<ObjectStorage>, leases: Leases) -> Arc<Cluster> {
         let c = Arc::new(Cluster {
             leases: Arc::new(leases),
             ready: Mutex::new(BTreeSet::new()),
             closing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
-        let (c2, weak) = (c.clone(), Arc::downgrade(state));
+        let c2 = c.clone();
         let os2 = os.clone();
         // Uploads only while the lease is held and the copy is ready.
         os.drainer.set_fence(Arc::new({
@@ -60,9 +73,7 @@ impl Cluster {
             .name("veritrail-leases".into())
             .spawn(move || {
                 while !c2.stop.load(Ordering::Acquire) {
-                    let Some(st) = weak.upgrade() else { return };
-                    c2.round(&st, &os2);
-                    drop(st);
+                    c2.round(&host, &os2);
                     std::thread::sleep(c2.leases.ttl() / 3);
                 }
             })
@@ -79,28 +90,14 @@ impl Cluster {
     }
 
     /// Whether this node takes writes for `log` now.
-    pub fn writes(&self, log: &str) -> bool {
+    fn takes_writes(&self, log: &str) -> bool {
         log == SYSTEM_LOG || (!self.closing.load(Ordering::Acquire) && self.holds(log))
     }
 
-    /// The server begins to stop: writes are refused from now on, while
-    /// the final checkpoints are uploaded.
-    pub fn begin_close(&self) {
-        self.closing.store(true, Ordering::Release);
-    }
-
-    /// The node that takes writes for `log`, when it is another one.
-    pub fn owner_elsewhere(&self, log: &str) -> Option<Lease> {
-        if self.writes(log) {
-            return None;
-        }
-        self.leases.owner(log)
-    }
-
     /// Logs this node may hold: the ones it has, and the ones it has a key for.
-    fn candidates(st: &AppState) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> = st.service.logs().into_iter().map(|(n, _)| n).collect();
-        if let Ok(rd) = std::fs::read_dir(st.root().join("keys")) {
+    fn candidates(h: &Host) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = h.service.logs().into_iter().map(|(n, _)| n).collect();
+        if let Ok(rd) = std::fs::read_dir(h.service.data().root().join("keys")) {
             for e in rd.flatten() {
                 if let Some(n) = e.file_name().to_str().and_then(|n| n.strip_suffix(".key")) {
                     if veritrail_service::store::datadir::valid_log_name(n) {
@@ -113,25 +110,25 @@ impl Cluster {
         out
     }
 
-    fn round(&self, st: &Arc<AppState>, os: &Arc<ObjectStorage>) {
-        for log in Self::candidates(st) {
-            let durable = st.service.log(&log).map_or(0, |l| l.durable_size());
+    fn round(&self, h: &Host, os: &Arc<ObjectStorage>) {
+        for log in Self::candidates(h) {
+            let durable = h.service.log(&log).map_or(0, |l| l.durable_size());
             match self.leases.tick(&log, durable) {
                 Ok(Change::Kept) => {
                     if !self.ready.lock().expect("ready lock").contains(&log) {
-                        self.take_over(st, os, &log, None);
+                        self.take_over(h, os, &log, None);
                     }
                 }
                 Ok(Change::Took { epoch, previous }) => {
                     self.ready.lock().expect("ready lock").remove(&log);
                     tracing::warn!(log = %log, epoch, "took the log's lease");
-                    self.take_over(st, os, &log, previous.map(|p| (epoch, p)));
+                    self.take_over(h, os, &log, previous.map(|p| (epoch, p)));
                 }
                 Ok(Change::Lost) => {
                     self.ready.lock().expect("ready lock").remove(&log);
                     tracing::error!(log = %log, "lost the log's lease: this node stops writing it");
                     record(
-                        st,
+                        h,
                         "cluster.lease_lost",
                         &log,
                         serde_json::json!({"node": self.leases.me()}),
@@ -150,12 +147,12 @@ impl Cluster {
     /// Makes the local copy of `log` the bucket's tree; then takes writes.
     fn take_over(
         &self,
-        st: &Arc<AppState>,
+        h: &Host,
         os: &Arc<ObjectStorage>,
         log: &str,
         previous: Option<(u64, Lease)>,
     ) {
-        match catch_up(st, os, log) {
+        match catch_up(h, os, log) {
             Ok((before, bucket_size)) => {
                 os.drainer.reset(log);
                 self.ready
@@ -178,12 +175,12 @@ impl Cluster {
                             serde_json::json!(p.durable.saturating_sub(bucket_size));
                     }
                 }
-                record(st, "cluster.takeover", log, meta);
+                record(h, "cluster.takeover", log, meta);
             }
             Err(e) => {
                 tracing::error!(log = %log, error = %e, "taking the log over failed; writes stay refused, trying again next round");
                 record(
-                    st,
+                    h,
                     "cluster.takeover_failed",
                     log,
                     serde_json::json!({"error": e}),
@@ -191,10 +188,26 @@ impl Cluster {
             }
         }
     }
+}
 
-    /// Stops the lease thread and gives up every lease (so another node
-    /// takes the logs at once).
-    pub fn stop(&self, service: &veritrail_service::Service) {
+impl Ownership for Cluster {
+    fn node(&self) -> &str {
+        self.leases.me()
+    }
+
+    fn writes(&self, log: &str) -> bool {
+        self.takes_writes(log)
+    }
+
+    fn owner(&self, log: &str) -> Option<Lease> {
+        self.leases.owner(log)
+    }
+
+    fn begin_close(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    fn stop(&self, service: &Service) {
         self.stop.store(true, Ordering::Release);
         let logs: Vec<String> = std::mem::take(&mut *self.ready.lock().expect("ready lock"))
             .into_iter()
@@ -210,16 +223,21 @@ impl Cluster {
 
 /// Brings the local copy of `log` up to the bucket's tree. Returns the
 /// local size before and the bucket's size.
-fn catch_up(st: &Arc<AppState>, os: &Arc<ObjectStorage>, log: &str) -> Result<(u64, u64), String> {
-    let key_path = st.root().join("keys").join(format!("{log}.key"));
+fn catch_up(h: &Host, os: &Arc<ObjectStorage>, log: &str) -> Result<(u64, u64), String> {
+    let key_path = h
+        .service
+        .data()
+        .root()
+        .join("keys")
+        .join(format!("{log}.key"));
     let skey =
         std::fs::read_to_string(&key_path).map_err(|e| format!("{}: {e}", key_path.display()))?;
     let signer = veritrail_core::note::Signer::parse(skey.trim())
         .map_err(|e| format!("{}: {e}", key_path.display()))?;
-    if st.service.log(log).is_err() {
-        st.create_log(log).map_err(|e| e.message)?;
+    if h.service.log(log).is_err() {
+        (h.create_log)(log)?;
     }
-    let local = st.service.log(log).map_err(|e| e.to_string())?;
+    let local = h.service.log(log).map_err(|e| e.to_string())?;
     let remote = RemoteLog::new(os.drainer.bucket().clone(), log, signer.verifier());
     let before = local.durable_size();
     let p = local
@@ -270,6 +288,6 @@ fn catch_up(st: &Arc<AppState>, os: &Arc<ObjectStorage>, log: &str) -> Result<(u
     Ok((before, n))
 }
 
-fn record(st: &AppState, action: &str, log: &str, metadata: serde_json::Value) {
-    crate::storage::record_system(&st.service, action, log, metadata);
+fn record(h: &Host, action: &str, log: &str, metadata: serde_json::Value) {
+    crate::storage::record_system(&h.service, action, log, metadata);
 }

@@ -8,6 +8,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use veritrail_bucket::lease::Lease;
 use veritrail_bucket::{Bucket, Drainer, Notice, Problem};
 use veritrail_service::audit::{Actor, AuditRecord};
 use veritrail_service::gate::AckGate;
@@ -43,6 +44,32 @@ impl Durability {
     }
 }
 
+/// Which node writes which log when several nodes share a bucket
+/// ([`crate::cluster::Cluster`] is the one implementation; the trait keeps
+/// this module from depending on it).
+pub trait Ownership: Send + Sync {
+    /// This node's name.
+    fn node(&self) -> &str;
+    /// Whether this node takes writes for `log` now.
+    fn writes(&self, log: &str) -> bool;
+    /// The lease of another node on `log`, as last read.
+    fn owner(&self, log: &str) -> Option<Lease>;
+    /// The node that takes writes for `log`, when it is another one.
+    fn owner_elsewhere(&self, log: &str) -> Option<Lease> {
+        if self.writes(log) {
+            None
+        } else {
+            self.owner(log)
+        }
+    }
+    /// The server begins to stop: writes are refused from now on, while
+    /// the final checkpoints are uploaded.
+    fn begin_close(&self);
+    /// Stops taking part and gives up every lease (so another node takes
+    /// the logs at once).
+    fn stop(&self, service: &Service);
+}
+
 /// The drainer's nice value with `--durability local` (as the query
 /// indexer's, [`veritrail_service::index::follow::INDEX_NICE`]).
 pub const DRAIN_NICE: i32 = 10;
@@ -51,8 +78,9 @@ pub const DRAIN_NICE: i32 = 10;
 pub struct ObjectStorage {
     /// Uploads every log.
     pub drainer: Arc<Drainer>,
-    /// Leases, when several nodes share the bucket (`--node`).
-    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Which node writes which log, when several nodes share the bucket
+    /// (`--node`; [`crate::cluster::Cluster`]).
+    pub cluster: std::sync::OnceLock<Arc<dyn Ownership>>,
     /// Started with `--node`: until [`ObjectStorage::cluster`] is set, no
     /// log but `_system` is written or uploaded.
     clustered: bool,
@@ -141,11 +169,9 @@ impl ObjectStorage {
                     if c.writes(&s.log) {
                         serde_json::json!("held by this node")
                     } else {
-                        c.leases
-                            .owner(&s.log)
-                            .map_or(serde_json::json!("not held"), |o| {
-                                serde_json::json!(format!("held by {} ({})", o.owner, o.url))
-                            })
+                        c.owner(&s.log).map_or(serde_json::json!("not held"), |o| {
+                            serde_json::json!(format!("held by {} ({})", o.owner, o.url))
+                        })
                     }
                 });
                 serde_json::json!({
@@ -158,7 +184,7 @@ impl ObjectStorage {
         serde_json::json!({
             "store": self.drainer.bucket().location().to_string(),
             "durability": self.durability.name(),
-            "node": self.cluster.get().map(|c| c.leases.me().to_owned()),
+            "node": self.cluster.get().map(|c| c.node().to_owned()),
             "logs": logs,
             "objects": st.objects.load(Relaxed),
             "checkpoints": st.checkpoints.load(Relaxed),
@@ -233,7 +259,7 @@ impl AckGate for Gate {
         }
         if let Some(c) = self.0.cluster.get() {
             if !c.writes(log) {
-                return Some(match c.leases.owner(log) {
+                return Some(match c.owner(log) {
                     Some(o) => format!("node {} writes this log now, at {}", o.owner, o.url),
                     None => {
                         "no node writes this log right now (a takeover is under way); retry shortly"

@@ -501,7 +501,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             });
             let leases =
                 veritrail_bucket::lease::Leases::new(os.drainer.bucket().clone(), &name, &url, ttl);
-            let c = veritrail_server::cluster::Cluster::start(&state, &os, leases);
+            let weak = Arc::downgrade(&state);
+            let host = veritrail_server::cluster::Host {
+                service: state.service.clone(),
+                create_log: Arc::new(move |name: &str| match weak.upgrade() {
+                    Some(st) => st.create_log(name).map(|_| ()).map_err(|e| e.message),
+                    None => Err("the server is stopping".into()),
+                }),
+            };
+            let c = veritrail_server::cluster::Cluster::start(host, &os, leases);
             let _ = os.cluster.set(c);
             eprintln!(
                 "veritrail: node {name} ({url}) writes the logs whose leases it holds (TTL {ttl:?})"
