@@ -301,8 +301,24 @@ fn a_bucket_that_refuses_uploads_stops_ingest_until_it_takes_them() {
     let m = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("d");
+    // An integrity rule watching object storage.
+    let rules = tmp.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"bucket-trouble\"\nkind = \"integrity\"\nseverity = \"critical\"\ndescription = \"the bucket\"\ncheck = \"object_storage\"\n",
+    )
+    .unwrap();
     // The bucket does not exist: S3 answers 404 NoSuchBucket to every upload.
-    let server = serve(&data, &m, &["--store", "s3://not-there-yet/x"]);
+    let server = serve(
+        &data,
+        &m,
+        &[
+            "--store",
+            "s3://not-there-yet/x",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
     assert!(
         server
             .lines
@@ -358,6 +374,23 @@ fn a_bucket_that_refuses_uploads_stops_ingest_until_it_takes_them() {
         }
         assert!(Instant::now() < deadline, "status: {t}");
         std::thread::sleep(Duration::from_millis(300));
+    }
+    // The rule fired, and its alert is evidence in _system.
+    let auditor = common::token(&server.addr, &admin, r#"{"role":"auditor"}"#);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, body) = common::get(
+            &server.addr,
+            "/v1/logs/_system/events?action=alert.fired",
+            &auditor,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{body}");
+        if body.contains("bucket-trouble") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no alert: {body}");
+        std::thread::sleep(Duration::from_millis(200));
     }
     // Once the bucket exists, uploads work on the next retry and ingest resumes.
     m.locked_bucket("not-there-yet", 1);
