@@ -91,6 +91,45 @@ fn metric(addr: &str, admin: &str, line_start: &str) -> Option<String> {
         .map(|l| l.rsplit(' ').next().unwrap().to_owned())
 }
 
+/// Waits (up to 20 s) until `_system` holds an `action` record whose JSON
+/// contains `needle`.
+fn wait_in_system(addr: &str, auditor: &str, action: &str, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, body) = common::get(
+            addr,
+            &format!("/v1/logs/_system/events?action={action}"),
+            auditor,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{body}");
+        if body.contains(needle) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {action} with {needle:?} in _system: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits (up to 10 s) until `veritrail status` shows `needle`; returns its output.
+fn wait_in_status(data: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = common::text(&common::run(
+            &["status", "--data", data.to_str().unwrap()],
+            "",
+        ));
+        if t.contains(needle) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "status: {t}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 fn serve(data: &Path, m: &Moto, extra: &[&str]) -> common::Server {
     let mut args = vec![
         "--listen",
@@ -198,24 +237,12 @@ fn serve_keeps_a_locked_bucket_that_verifies_and_reports_tampering() {
     // records it in _system and /metrics shows it.
     let (rc, out) = m.s3ctl(&["delete", "evidence", "prod/default/tile/entries/000"]);
     assert_eq!(rc, 0, "{out}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (s, body) = common::get(
-            &server.addr,
-            "/v1/logs/_system/events?action=object_storage.tampered",
-            &auditor,
-        )
-        .unwrap();
-        assert_eq!(s, 200, "{body}");
-        if body.contains("prod/default/tile/entries/000: a delete marker") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no object_storage.tampered in _system: {body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_in_system(
+        &server.addr,
+        &auditor,
+        "object_storage.tampered",
+        "prod/default/tile/entries/000: a delete marker",
+    );
     assert_eq!(
         metric(
             &server.addr,
@@ -226,21 +253,15 @@ fn serve_keeps_a_locked_bucket_that_verifies_and_reports_tampering() {
         Some("1")
     );
     // `veritrail status` shows it too, from the running server.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let o = common::run(&["status", "--data", data.to_str().unwrap()], "");
-        let t = common::text(&o);
-        if t.contains("tampered: prod/default/tile/entries/000: a delete marker") {
-            assert!(
-                t.contains("object storage: s3://evidence/prod (durability object)"),
-                "{t}"
-            );
-            assert!(t.contains("log default: the bucket holds"), "{t}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "status: {t}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let t = wait_in_status(
+        &data,
+        "tampered: prod/default/tile/entries/000: a delete marker",
+    );
+    assert!(
+        t.contains("object storage: s3://evidence/prod (durability object)"),
+        "{t}"
+    );
+    assert!(t.contains("log default: the bucket holds"), "{t}");
     let (code, out) = doctor(&m, "s3://evidence/prod");
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -359,39 +380,14 @@ fn a_bucket_that_refuses_uploads_stops_ingest_until_it_takes_them() {
         .as_deref(),
         Some("2")
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let t = common::text(&common::run(
-            &["status", "--data", data.to_str().unwrap()],
-            "",
-        ));
-        if t.contains("log default: the bucket holds 0 entries, refused") {
-            assert!(
-                t.contains("NoSuchBucket"),
-                "the operator sees the store's words: {t}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "status: {t}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let t = wait_in_status(&data, "log default: the bucket holds 0 entries, refused");
+    assert!(
+        t.contains("NoSuchBucket"),
+        "the operator sees the store's words: {t}"
+    );
     // The rule fired, and its alert is evidence in _system.
     let auditor = common::token(&server.addr, &admin, r#"{"role":"auditor"}"#);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (s, body) = common::get(
-            &server.addr,
-            "/v1/logs/_system/events?action=alert.fired",
-            &auditor,
-        )
-        .unwrap();
-        assert_eq!(s, 200, "{body}");
-        if body.contains("bucket-trouble") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no alert: {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_in_system(&server.addr, &auditor, "alert.fired", "bucket-trouble");
     // Once the bucket exists, uploads work on the next retry and ingest resumes.
     m.locked_bucket("not-there-yet", 1);
     let deadline = Instant::now() + Duration::from_secs(90);
