@@ -34,14 +34,15 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 # crates/cli/tests/sources.rs forwards.
 command -v journalctl >/dev/null || need_apt+=(systemd)
 ls /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote >/dev/null 2>&1 || need_apt+=(systemd-journal-remote)
+python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 # A real S3 API for the object-storage tests (crates/bucket/tests,
-# crates/cli/tests/object.rs): moto_server, with boto3 as the third party.
+# crates/cli/tests/object.rs and cluster.rs): moto_server from PyPI, with
+# boto3 as the third party.
 if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
-  python3 -m pip --version >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
   python3 -m pip install -q 'moto[server]' 2>/dev/null ||
     python3 -m pip install -q --break-system-packages 'moto[server]'
 fi
