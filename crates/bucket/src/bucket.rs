@@ -295,6 +295,24 @@ impl Bucket {
         }
     }
 
+    /// One stored version of `key` (by its version ID), or `None`.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub fn get_version(&self, key: &str, version: &str) -> Result<Option<Bytes>, BucketError> {
+        self.rt.block_on(async {
+            let opts = object_store::GetOptions {
+                version: Some(version.to_owned()),
+                ..Default::default()
+            };
+            match self.s3.get_opts(&self.path(key), opts).await {
+                Ok(r) => r.bytes().await.map(Some).map_err(|e| classify(key, &e)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(classify(key, &e)),
+            }
+        })
+    }
+
     /// The bucket's versioning status (`Enabled`, `Suspended`, or empty
     /// when never enabled).
     ///

@@ -76,6 +76,30 @@ impl RemoteLog {
         Ok(Some((c.checkpoint, b)))
     }
 
+    /// Every version of the checkpoint the bucket kept (delete markers
+    /// skipped), each checked against the key; with its size, in no
+    /// particular order.
+    ///
+    /// # Errors
+    /// [`ReadError`]: a version that does not open is `Inauthentic`.
+    pub fn checkpoint_history(&self) -> Result<Vec<Checkpoint>, ReadError> {
+        let key = self.dir.key("checkpoint");
+        let mut out = Vec::new();
+        for v in self.bucket.versions(&key)? {
+            if v.key != key || v.delete_marker {
+                continue;
+            }
+            let Some(b) = self.bucket.get_version(&key, &v.version_id)? else {
+                continue;
+            };
+            let c = veritrail_core::open_checkpoint(&b, &self.key, &[]).map_err(|e| {
+                ReadError::Inauthentic(format!("{key} version {}: {e}", v.version_id))
+            })?;
+            out.push(c.checkpoint);
+        }
+        Ok(out)
+    }
+
     /// The root of the first `size` entries of the tree `cp` signs.
     ///
     /// # Errors

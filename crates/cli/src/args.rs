@@ -307,6 +307,24 @@ pub enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Verify a log kept in an S3 bucket, through the S3 API with
+    /// credentials: the checkpoint against --key, every entry against the
+    /// signed tree, and every kept checkpoint version on one chain.
+    ///
+    /// Exit 0, 1 naming what failed, 3 when the bucket cannot be read.
+    VerifyBucket {
+        #[command(flatten)]
+        object: ObjectArgs,
+        /// The log [default: default].
+        #[arg(long, default_value = "default")]
+        log: String,
+        /// The log's verifier key as published by its operator.
+        #[arg(long)]
+        key: String,
+        /// Print only the result line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check that an object-storage bucket may hold evidence: versioning,
     /// Object Lock with a default COMPLIANCE retention, and no deleted or
     /// rewritten objects under the prefix (says what is missing and the

@@ -26,6 +26,7 @@ mod system;
 mod tail;
 mod token;
 mod verify;
+mod verify_bucket;
 mod verify_bundle;
 mod verify_receipt;
 mod watch;
@@ -143,6 +144,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportTiles { log, to } => export_tiles::run(&log, &to),
         Command::Status { data } => status::run(&data.data),
         Command::Doctor { object } => doctor::run(&object),
+        Command::VerifyBucket {
+            object,
+            log,
+            key,
+            quiet,
+        } => verify_bucket::run(&object, &log, &key, quiet),
         Command::Rules { command } => rules::run(command),
         Command::Witness { command } => witness::run(command),
         Command::Alerts {
