@@ -36,7 +36,7 @@ fn serve(data: &Path) -> (std::process::Child, String, String) {
     } = common::start(data);
     let admin = admin.expect("first start prints an admin token");
     let auditor = common::token(&addr, &admin, r#"{"role":"auditor"}"#);
-    (child, format!("http://{addr}"), auditor)
+    (child.into(), format!("http://{addr}"), auditor)
 }
 
 /// Captures one HTTP request body (a webhook) on a local port.
@@ -252,7 +252,7 @@ fn serve_again(data: &Path) -> (std::process::Child, String, String) {
         .unwrap()
         .to_owned();
     let common::Server { child, addr, .. } = common::start(data);
-    (child, format!("http://{addr}"), tok)
+    (child.into(), format!("http://{addr}"), tok)
 }
 
 #[test]

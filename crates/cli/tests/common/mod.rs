@@ -14,11 +14,45 @@ pub fn bin() -> &'static str {
 /// A running `veritrail serve`: the child, the admin token its first start
 /// printed (if this start printed one), and the address it listens on.
 pub struct Server {
-    pub child: Child,
+    pub child: ServerChild,
     pub admin: Option<String>,
     pub addr: String,
     /// Everything it printed before it was serving.
     pub lines: Vec<String>,
+}
+
+/// A server's process, killed when dropped: a test that panics before it
+/// stops its server leaves no process behind.
+pub struct ServerChild(Option<Child>);
+
+impl std::ops::Deref for ServerChild {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for ServerChild {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("present until dropped")
+    }
+}
+
+impl From<ServerChild> for Child {
+    fn from(mut c: ServerChild) -> Child {
+        c.0.take().expect("present until dropped")
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
 }
 
 /// Starts `veritrail serve` on a port the kernel picks (never one another
@@ -72,7 +106,7 @@ pub fn serve_child(mut cmd: Command, env: &[(&str, &str)]) -> Server {
                     let addr = addr.trim().to_owned();
                     seen.push(l.clone());
                     return Server {
-                        child,
+                        child: ServerChild(Some(child)),
                         admin,
                         addr,
                         lines: seen,
@@ -159,7 +193,8 @@ pub fn unflag(dir: &Path) {
 
 /// Stops a server child as an operator does (SIGTERM) and waits for it to
 /// finish; panics if it does not exit cleanly.
-pub fn terminate(mut child: Child) {
+pub fn terminate(child: impl Into<Child>) {
+    let mut child: Child = child.into();
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -171,7 +206,8 @@ pub fn terminate(mut child: Child) {
 }
 
 /// Stops a server child.
-pub fn stop(mut child: Child) {
+pub fn stop(child: impl Into<Child>) {
+    let mut child: Child = child.into();
     let _ = child.kill();
     let _ = child.wait();
 }
