@@ -436,13 +436,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
         }
-        let shutdown = async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+        // The handlers are installed now, before the server says it serves:
+        // a SIGTERM that arrives right after that line stops it cleanly
+        // instead of killing it.
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .expect("SIGINT handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        let shutdown = async move {
             tokio::select! {
-                _ = ctrl_c => {},
+                _ = int.recv() => {},
                 _ = term.recv() => {},
             }
             eprintln!("veritrail: shutting down: finishing requests, signing final checkpoints");
