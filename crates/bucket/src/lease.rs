@@ -175,13 +175,7 @@ impl Leases {
                 });
             }
         };
-        let lease = Lease {
-            owner: self.me.clone(),
-            url: self.url.clone(),
-            epoch,
-            expires_unix_ms: now + self.ttl.as_millis() as u64,
-            durable,
-        };
+        let lease = self.ours(epoch, now + self.ttl.as_millis() as u64, durable);
         let body = Bytes::from(serde_json::to_vec(&lease).expect("a lease serializes"));
         let expected = current.as_ref().map(|c| &c.1);
         match self.bucket.swap(&key, body, expected)? {
@@ -213,6 +207,17 @@ impl Leases {
         }
     }
 
+    /// A lease of this node.
+    fn ours(&self, epoch: u64, expires_unix_ms: u64, durable: u64) -> Lease {
+        Lease {
+            owner: self.me.clone(),
+            url: self.url.clone(),
+            epoch,
+            expires_unix_ms,
+            durable,
+        }
+    }
+
     /// Our epoch of `log`'s lease, if we hold it and it is still valid.
     pub fn epoch(&self, log: &str) -> Option<u64> {
         let s = self.slots.lock().expect("lease lock");
@@ -241,13 +246,7 @@ impl Leases {
         let Some((epoch, _, v)) = held else {
             return Ok(());
         };
-        let lease = Lease {
-            owner: self.me.clone(),
-            url: self.url.clone(),
-            epoch,
-            expires_unix_ms: 0,
-            durable,
-        };
+        let lease = self.ours(epoch, 0, durable);
         let body = Bytes::from(serde_json::to_vec(&lease).expect("a lease serializes"));
         self.bucket.swap(&self.key(log), body, Some(&v)).map(|_| ())
     }

@@ -111,8 +111,8 @@ impl RemoteLog {
     }
 
     /// Entries `[first, end)` of the tree `cp` signs, each checked against
-    /// its authenticated leaf hash; at most one entry bundle's worth past
-    /// `first` per call is fine, any range works.
+    /// its authenticated leaf hash (one bundle and its hash tile fetched
+    /// per 256 entries).
     ///
     /// # Errors
     /// [`ReadError`].
