@@ -275,10 +275,11 @@ impl AckGate for Gate {
         })
     }
 
+    fn waits(&self) -> bool {
+        self.0.durability == Durability::Object
+    }
+
     fn wait(&self, log: &str, size: u64) -> Result<(), String> {
-        if self.0.durability == Durability::Local {
-            return Ok(());
-        }
         self.0
             .drainer
             .wait_uploaded(log, size, self.0.ack_timeout)

@@ -10,6 +10,12 @@ pub trait AckGate: Send + Sync + 'static {
     /// Why `log` refuses appends now (`None`: it takes them).
     fn refuses(&self, log: &str) -> Option<String>;
 
+    /// Whether acks wait at all ([`AckGate::wait`] is then called off the
+    /// async workers for every ingest; `false` skips that hop).
+    fn waits(&self) -> bool {
+        true
+    }
+
     /// Blocks until the first `size` entries of `log` are stored wherever
     /// the gate requires.
     ///

@@ -353,7 +353,7 @@ impl crate::Service {
         } = rx
             .await
             .map_err(|_| StoreError::Closed(log_name.to_owned()))??;
-        if let Some(g) = gate {
+        if let Some(g) = gate.filter(|g| g.waits()) {
             let end = first_index + leaf_hashes.len() as u64;
             let name = log_name.to_owned();
             let waited = tokio::task::spawn_blocking(move || g.wait(&name, end))
