@@ -168,11 +168,21 @@ fn one_writer_per_log_redirects_and_failover_without_loss_or_fork() {
         if k == owner {
             continue;
         }
-        let r = raw_post(
-            &n.server.as_ref().unwrap().addr,
-            &n.writer,
-            r#"{"action":"a.b","actor":"y"}"#,
-        );
+        // A node that has not yet read the lease answers 503 with
+        // Retry-After (never 404: the cluster has the log).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let r = loop {
+            let r = raw_post(
+                &n.server.as_ref().unwrap().addr,
+                &n.writer,
+                r#"{"action":"a.b","actor":"y"}"#,
+            );
+            if !r.starts_with("HTTP/1.1 503") || Instant::now() > deadline {
+                break r;
+            }
+            assert!(r.to_ascii_lowercase().contains("retry-after: 1"), "{r}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
         assert!(r.starts_with("HTTP/1.1 307"), "{r}");
         assert!(
             r.to_ascii_lowercase().contains(&format!(

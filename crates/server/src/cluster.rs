@@ -51,6 +51,8 @@ pub struct Cluster {
     /// The server is stopping: no more writes, uploads go on.
     closing: AtomicBool,
     stop: AtomicBool,
+    /// The node's key directory (a log is competed for when its key is here).
+    keys: std::path::PathBuf,
 }
 
 impl Cluster {
@@ -61,6 +63,7 @@ impl Cluster {
             ready: Mutex::new(BTreeSet::new()),
             closing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            keys: host.service.data().root().join("keys"),
         });
         let c2 = c.clone();
         let os2 = os.clone();
@@ -201,6 +204,12 @@ impl Ownership for Cluster {
 
     fn owner(&self, log: &str) -> Option<Lease> {
         self.leases.owner(log)
+    }
+
+    fn competes(&self, log: &str) -> bool {
+        log != SYSTEM_LOG
+            && veritrail_service::store::datadir::valid_log_name(log)
+            && self.keys.join(format!("{log}.key")).is_file()
     }
 
     fn begin_close(&self) {

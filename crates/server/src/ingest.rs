@@ -115,11 +115,25 @@ pub async fn post_events(
         .lock()
         .expect("object storage lock")
         .clone();
-    if let Some(owner) = os
-        .as_ref()
-        .and_then(|o| o.cluster.get())
-        .and_then(|c| c.owner_elsewhere(&log_name))
-    {
+    let cluster = os.as_ref().and_then(|o| o.cluster.get());
+    if let Some(c) = cluster {
+        if !c.writes(&log_name) && c.owner(&log_name).is_none() && c.competes(&log_name) {
+            // The cluster writes this log, but this node has not yet seen
+            // which node holds it (a lease round runs every third of the TTL).
+            let mut resp = AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log_unavailable",
+                format!(
+                    "no node of this cluster is known to write log {log_name:?} yet; retry shortly"
+                ),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(resp);
+        }
+    }
+    if let Some(owner) = cluster.and_then(|c| c.owner_elsewhere(&log_name)) {
         let mut to = format!(
             "{}/v1/logs/{log_name}/events",
             owner.url.trim_end_matches('/')

@@ -54,6 +54,10 @@ pub trait Ownership: Send + Sync {
     fn writes(&self, log: &str) -> bool;
     /// The lease of another node on `log`, as last read.
     fn owner(&self, log: &str) -> Option<Lease>;
+    /// Whether this node competes for `log` (it holds its signing key), so
+    /// that some node of the cluster writes it even when this one does not
+    /// know which yet.
+    fn competes(&self, log: &str) -> bool;
     /// The node that takes writes for `log`, when it is another one.
     fn owner_elsewhere(&self, log: &str) -> Option<Lease> {
         if self.writes(log) {
