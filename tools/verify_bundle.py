@@ -8,6 +8,13 @@ bundle rules, so that an auditor who does not run Rust can check a bundle.
 
 Usage:
     verify_bundle.py BUNDLE [--key VKEY] [--system-key VKEY] [--since-checkpoint FILE]
+                     [--witness VKEY ... [--quorum K]] [--tsa-root PEM]
+
+--witness/--quorum: the bundle's checkpoint must carry K valid C2SP
+tlog-cosignature (cosignature/v1) lines from the listed witness keys.
+--tsa-root: the bundle must carry an RFC 3161 timestamp; its token is
+checked with `openssl ts -verify` against that root, and the timestamped
+checkpoint's signature and consistency with the bundle's here.
 
 Exit status: 0 verified, 1 the bundle is bad (the first failing line is
 named), 2 usage error.
@@ -18,16 +25,21 @@ import base64
 import binascii
 import hashlib
 import json
+import os
+import struct
+import subprocess
 import sys
+import tempfile
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "veritrail-bundle"
-VERSION = 1
+VERSIONS = (1, 2)  # 2: the optional timestamp field
 EXPORT_ACTION = "evidence.export"
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 ALG_ED25519 = 0x01
+ALG_COSIGNATURE_V1 = 0x04
 
 
 class Bad(Exception):
@@ -222,6 +234,65 @@ def open_checkpoint(note, key):
     return origin, size, root
 
 
+class WitnessKey:
+    """A C2SP tlog-cosignature verifier key: name+hexid+base64(0x04 || key)."""
+
+    def __init__(self, vkey):
+        parts = vkey.split("+", 2)
+        if len(parts) != 3:
+            raise Invalid("verifier key must be name+id+key")
+        self.name, hexid, key = parts
+        raw = b64(key)
+        if len(raw) != 33 or raw[0] != ALG_COSIGNATURE_V1:
+            raise Invalid("not a cosignature/v1 key (type 0x04)")
+        self.id = int(hexid, 16)
+        want = int.from_bytes(hashlib.sha256(self.name.encode() + b"\n" + raw).digest()[:4], "big")
+        if len(hexid) != 8 or want != self.id:
+            raise Invalid("key id does not match the key")
+        self.public = Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def cosigned_by(note, witnesses):
+    """Names of the witnesses whose cosignature lines on the note verify; a
+    line of a listed witness that does not verify is an error."""
+    sep = note.find("\n\n")
+    text, sigs = note[: sep + 1], note[sep + 2 :]
+    ok = []
+    for line in sigs.rstrip("\n").split("\n"):
+        name, _, sig = line[2:].rpartition(" ")
+        raw = b64(sig)
+        for w in witnesses:
+            if name != w.name or int.from_bytes(raw[:4], "big") != w.id:
+                continue
+            if len(raw) != 4 + 8 + 64:
+                raise Invalid(f"the cosignature of witness {w.name} has the wrong length")
+            (ts,) = struct.unpack(">Q", raw[4:12])
+            msg = b"cosignature/v1\ntime " + str(ts).encode() + b"\n" + text.encode("utf-8")
+            try:
+                w.public.verify(raw[12:], msg)
+            except InvalidSignature:
+                raise Invalid(f"the cosignature of witness {w.name} does not verify")
+            if w.name not in ok:
+                ok.append(w.name)
+    return ok
+
+
+def openssl_ts_verify(note, token, root):
+    """Checks an RFC 3161 token over the note's bytes with `openssl ts -verify`."""
+    with tempfile.TemporaryDirectory() as d:
+        n, t = os.path.join(d, "note"), os.path.join(d, "token")
+        with open(n, "wb") as f:
+            f.write(note.encode("utf-8"))
+        with open(t, "wb") as f:
+            f.write(token)
+        r = subprocess.run(
+            ["openssl", "ts", "-verify", "-data", n, "-in", t, "-token_in", "-CAfile", root],
+            capture_output=True, text=True,
+        )
+    if r.returncode != 0 or "Verification: OK" not in r.stdout:
+        raise Invalid("openssl ts -verify refuses the token: " + (r.stderr.strip().splitlines() or ["?"])[-1])
+
+
 def parse_tlog_proof(text):
     """C2SP tlog-proof@v1: returns (index, hashes, checkpoint text)."""
     if not isinstance(text, str):
@@ -272,7 +343,7 @@ def is_uint(v):
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**64
 
 
-def verify_bundle(path, log_key=None, system_key=None, pinned=None):
+def verify_bundle(path, log_key=None, system_key=None, pinned=None, witnesses=None, quorum=0, tsa_root=None):
     with open(path, "rb") as f:
         data = f.read()
     if not data:
@@ -290,9 +361,11 @@ def verify_bundle(path, log_key=None, system_key=None, pinned=None):
         raise Bad(1, "header", f"not JSON: {e}")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise Bad(1, "header", f"not a {FORMAT} file")
-    if header.get("version") != VERSION:
+    if header.get("version") == 1 and "timestamp" in header:
+        raise Bad(1, "header", "a version 1 bundle has no timestamp field")
+    if header.get("version") not in VERSIONS:
         raise Bad(1, "header", f"bundle version {header.get('version')} is not supported")
-    exact_keys(header, HEADER_KEYS, 1, "header")
+    exact_keys(header, HEADER_KEYS | ({"timestamp"} & set(header) if isinstance(header, dict) else set()), 1, "header")
     for k in ("log", "origin", "key", "checkpoint", "exported_at", "exported_by"):
         if not isinstance(header[k], str):
             raise Bad(1, "header", f"{k} is not a string")
@@ -313,6 +386,39 @@ def verify_bundle(path, log_key=None, system_key=None, pinned=None):
         raise Bad(1, "header.checkpoint", f"does not verify with {key.name}: {e}")
     if origin != header["origin"]:
         raise Bad(1, "header.origin", "differs from the checkpoint's origin")
+    witnessed = []
+    if witnesses:
+        try:
+            witnessed = cosigned_by(header["checkpoint"], witnesses)
+        except Invalid as e:
+            raise Bad(1, "header.checkpoint", f"not witnessed: {e}")
+        if len(witnessed) < quorum:
+            missing = [w.name for w in witnesses if w.name not in witnessed]
+            raise Bad(1, "header.checkpoint", f"not witnessed: {len(witnessed)} valid cosignature(s), {quorum} needed; missing: {', '.join(missing)}")
+
+    # Timestamp: a checkpoint no larger than the bundle's, consistent with it.
+    stamped = None
+    ts = header.get("timestamp")
+    if ts is None:
+        if tsa_root is not None:
+            raise Bad(1, "header", "--tsa-root given but the bundle carries no RFC 3161 timestamp")
+    else:
+        try:
+            if not isinstance(ts, dict) or set(ts) != {"checkpoint", "token", "consistency"}:
+                raise Invalid("needs exactly checkpoint, token and consistency")
+            _, t_size, t_root = open_checkpoint(ts["checkpoint"], key)
+            if not isinstance(ts["consistency"], list):
+                raise Invalid("consistency is not a list")
+            proof = [hash32(h) for h in ts["consistency"]]
+            if t_size > size:
+                raise Invalid("the timestamped checkpoint is larger than the bundle's")
+            verify_consistency(t_size, size, proof, t_root, root)
+            token = b64(ts["token"])
+            if tsa_root is not None:
+                openssl_ts_verify(ts["checkpoint"], token, tsa_root)
+        except Invalid as e:
+            raise Bad(1, "header.timestamp", str(e))
+        stamped = t_size
 
     # Since: consistency from a pinned checkpoint.
     since_size = None
@@ -420,6 +526,9 @@ def verify_bundle(path, log_key=None, system_key=None, pinned=None):
         "system_index": s_index,
         "key_from_bundle": from_bundle,
         "system_key_from_bundle": sys_from_bundle,
+        "witnessed": witnessed,
+        "stamped": stamped,
+        "stamp_checked": tsa_root is not None,
     }
 
 
@@ -429,16 +538,23 @@ def main():
     ap.add_argument("--key", help="the log's verifier key, from a channel you trust")
     ap.add_argument("--system-key", help="the _system log's verifier key")
     ap.add_argument("--since-checkpoint", help="a checkpoint file you pinned earlier")
+    ap.add_argument("--witness", action="append", default=[], help="a witness's cosignature/v1 verifier key (repeat)")
+    ap.add_argument("--quorum", type=int, help="cosignatures needed (default: all --witness keys)")
+    ap.add_argument("--tsa-root", help="require the bundle's RFC 3161 timestamp and check it against this root (PEM)")
     a = ap.parse_args()
     try:
         log_key = Key(a.key) if a.key else None
         system_key = Key(a.system_key) if a.system_key else None
         pinned = open(a.since_checkpoint, encoding="utf-8").read() if a.since_checkpoint else None
+        witnesses = [WitnessKey(k) for k in a.witness]
+        quorum = len(witnesses) if a.quorum is None else a.quorum
+        if a.quorum is not None and not 1 <= a.quorum <= len(witnesses):
+            raise Invalid(f"--quorum {a.quorum}: between 1 and the {len(witnesses)} --witness keys")
     except (Invalid, OSError) as e:
         print(f"verify_bundle.py: error: {e}", file=sys.stderr)
         return 2
     try:
-        s = verify_bundle(a.bundle, log_key, system_key, pinned)
+        s = verify_bundle(a.bundle, log_key, system_key, pinned, witnesses, quorum, a.tsa_root)
     except Bad as e:
         print(f"verify_bundle.py: {a.bundle}: {e}", file=sys.stderr)
         return 1
@@ -450,6 +566,10 @@ def main():
     if s["system_key_from_bundle"]:
         print("verify_bundle.py: warning: no --system-key; the export record was checked against the bundle's own _system key", file=sys.stderr)
     since = f"; consistent with the pinned checkpoint at size {s['since']}" if s["since"] is not None else ""
+    if s["witnessed"]:
+        since += "; cosigned by " + ", ".join(s["witnessed"])
+    if s["stamped"] is not None:
+        since += f"; timestamped at size {s['stamped']}" + (" (token checked by openssl)" if s["stamp_checked"] else " (pass --tsa-root to check the token)")
     print(
         f"OK: {s['entries']} entries in {s['origin']} at tree size {s['size']} (root {s['root']}){since}; "
         f"export recorded in _system at index {s['system_index']}"

@@ -124,14 +124,10 @@ pub enum Command {
         /// run resumes [default: the trust file's name + .progress, or none].
         #[arg(long)]
         resume: Option<PathBuf>,
-        /// A witness's verifier key; repeat for several. The latest checkpoint
-        /// must carry --quorum valid cosignatures from them, and every kept
-        /// cosignature must verify (docs/TRUST.md).
-        #[arg(long = "witness")]
-        witness: Vec<String>,
-        /// Cosignatures needed [default: all the --witness keys].
-        #[arg(long)]
-        quorum: Option<usize>,
+        /// The latest checkpoint must meet this witness policy, and every
+        /// kept cosignature must verify (docs/TRUST.md).
+        #[command(flatten)]
+        policy: PolicyArgs,
         /// Check the RFC 3161 tokens kept in the data directory against
         /// this root certificate (PEM).
         #[arg(long)]
@@ -171,14 +167,10 @@ pub enum Command {
         /// inside the receipt, which only proves self-consistency).
         #[arg(long)]
         key: Option<String>,
-        /// A witness's verifier key; repeat for several. The receipt's
-        /// checkpoint must carry --quorum valid cosignatures from them
+        /// The receipt's checkpoint must meet this witness policy
         /// (receipts of `?wait=witnessed`).
-        #[arg(long = "witness")]
-        witness: Vec<String>,
-        /// Cosignatures needed [default: all the --witness keys].
-        #[arg(long)]
-        quorum: Option<usize>,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// Find events: filters of the query API, against a data directory or a
     /// server (--server/--token or VERITRAIL_SERVER/VERITRAIL_TOKEN).
@@ -219,6 +211,10 @@ pub enum Command {
         /// consistency proof from it to the bundle's checkpoint.
         #[arg(long)]
         since_checkpoint: Option<PathBuf>,
+        /// Prove the entries in the newest checkpoint the witnesses
+        /// cosigned (entries after it are left out) instead of the latest.
+        #[arg(long)]
+        witnessed: bool,
     },
     /// Verify an evidence bundle offline (needs nothing but the file and the keys).
     ///
@@ -235,6 +231,13 @@ pub enum Command {
         /// Require a consistency proof from this checkpoint (a file you kept).
         #[arg(long)]
         since_checkpoint: Option<PathBuf>,
+        /// The bundle's checkpoint must meet this witness policy.
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Require the bundle's RFC 3161 timestamp and check it against this
+        /// root certificate (PEM).
+        #[arg(long)]
+        tsa_root: Option<PathBuf>,
     },
     /// Follow a log's checkpoints: check each new one against the previous
     /// with a consistency proof, optionally verify every new entry, and alert
@@ -555,6 +558,36 @@ pub struct MonitorArgs {
     /// Check once and exit (0 fine, 1 alert): for cron and tests.
     #[arg(long)]
     pub once: bool,
+    /// The served checkpoints must meet this witness policy: alert
+    /// `not_witnessed` when none has for --witness-grace, and
+    /// `bad_cosignature` (fatal) for a cosignature that does not verify.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// How long the log may serve checkpoints that do not meet the policy
+    /// (witnesses lag, or are down) before an alert; with --once, 0.
+    #[arg(long, default_value = "1m")]
+    pub witness_grace: String,
+    /// Check the RFC 3161 token of each new checkpoint the server has one
+    /// for against this root certificate (PEM); alert on a bad one.
+    #[arg(long)]
+    pub tsa_root: Option<PathBuf>,
+}
+
+/// A witness policy (docs/TRUST.md "Policies"): `--witness VKEY…
+/// [--quorum K]`, or a policy file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// A witness's verifier key; repeat for several. The checkpoint must
+    /// carry --quorum valid cosignatures from them.
+    #[arg(long = "witness")]
+    pub witness: Vec<String>,
+    /// Cosignatures needed [default: all the --witness keys].
+    #[arg(long)]
+    pub quorum: Option<usize>,
+    /// A witness policy file (witnesses, groups, quorum; docs/TRUST.md)
+    /// instead of --witness/--quorum.
+    #[arg(long, conflicts_with_all = ["witness", "quorum"])]
+    pub witness_policy: Option<PathBuf>,
 }
 
 /// Where `query` reads from.

@@ -210,7 +210,72 @@ fn checkpoints_get_tokens_that_openssl_and_verify_accept() {
     )
     .unwrap();
     assert_eq!(s, 200, "{note}");
+    // The monitor checks the token of the checkpoint it sees.
+    let key = common::key_of(&data, "default");
+    let (code, out, err) = common::run3(
+        &[
+            "monitor",
+            "--server",
+            &format!("http://{}", server.addr),
+            "--token",
+            &admin,
+            "--key",
+            &key,
+            "--once",
+            "--tsa-root",
+            root.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("tree size {size} timestamped")),
+        "{out}{err}"
+    );
     common::terminate(server.child);
+    // An evidence bundle carries the token; both verifiers check it (the
+    // Python one with `openssl ts -verify`), and refuse another root.
+    let bundle = tmp.path().join("b.bundle");
+    let (code, out) = common::run_on(
+        &["export", "--log", "default", "-o", bundle.to_str().unwrap()],
+        &data,
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let other = tmp.path().join("other");
+    make_tsa(&other, "other");
+    let other_root = other.join("ca.pem");
+    for (r, want) in [(&root, 0), (&other_root, 1)] {
+        let (code, out, err) = common::run3(
+            &[
+                "verify-bundle",
+                bundle.to_str().unwrap(),
+                "--key",
+                &key,
+                "--tsa-root",
+                r.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(code, want, "{out}{err}");
+        if want == 0 {
+            assert!(out.contains("entries existed at"), "{out}");
+        } else {
+            assert!(err.contains("header.timestamp"), "{err}");
+        }
+        let py = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify_bundle.py"))
+            .arg(&bundle)
+            .args(["--key", &key, "--tsa-root", r.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let pout =
+            String::from_utf8_lossy(&py.stdout).into_owned() + &String::from_utf8_lossy(&py.stderr);
+        assert_eq!(py.status.code(), Some(want), "{pout}");
+        if want == 1 {
+            assert!(pout.contains("header.timestamp"), "{pout}");
+        }
+    }
     let token = data.join("timestamps/default").join(format!("{size}.tst"));
     assert_eq!(
         std::fs::read(&token).unwrap(),
@@ -249,8 +314,6 @@ fn checkpoints_get_tokens_that_openssl_and_verify_accept() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("timestamp tokens verified"), "{out}");
     // Another root, and a flipped byte: refused, the checkpoint named.
-    let other = tmp.path().join("other");
-    make_tsa(&other, "other");
     let (code, out) = common::run_on(
         &[
             "verify",

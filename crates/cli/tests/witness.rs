@@ -107,11 +107,20 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
             }
         })
         .collect();
+    // An integrity rule for witnessing that stopped moving.
+    let rules = tmp.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"witness-lag\"\nkind = \"integrity\"\ncheck = \"witness_lag\"\nafter = \"1s\"\n",
+    )
+    .unwrap();
     let mut args: Vec<String> = vec![
         "--listen".into(),
         "127.0.0.1:0".into(),
         "--witness-quorum".into(),
         "2".into(),
+        "--rules".into(),
+        rules.to_str().unwrap().into(),
     ];
     for w in &ws {
         args.push("--witness".into());
@@ -124,13 +133,13 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
         &admin,
         r#"{"role":"writer","logs":["default"]}"#,
     );
-    let policy = WitnessPolicy {
-        witnesses: ws
-            .iter()
+    let policy = WitnessPolicy::threshold(
+        ws.iter()
             .map(|w| Verifier::parse(&w.key).unwrap())
             .collect(),
-        quorum: 2,
-    };
+        2,
+    )
+    .unwrap();
     // All three up: a witnessed receipt.
     let (s, r) = post(
         &server.addr,
@@ -220,6 +229,18 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
         ),
         Some(0)
     );
+    // The integrity rule fires: an `alert.fired` record in `_system`.
+    let auditor = common::token(&server.addr, &admin, r#"{"role":"auditor"}"#);
+    wait_until("a witness_lag alert", 30, || {
+        let (s, body) = common::get(
+            &server.addr,
+            "/v1/logs/_system/events?action=alert.fired",
+            &auditor,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{body}");
+        body.contains("witness-lag") && body.contains("cosigned only")
+    });
     // Back (same directories, same ports): later checkpoints are witnessed
     // again, with a consistency proof over the gap.
     for k in [1, 2] {
@@ -241,6 +262,83 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
             .map(|ok| ok.len() == 3)
             .unwrap_or(false)
     });
+    // The monitor checks a policy file (groups, the log pinned) on the
+    // served checkpoint; one that needs a witness who never cosigned
+    // alerts `not_witnessed`.
+    let default_key = common::key_of(&data, "default");
+    let pfile = tmp.path().join("policy");
+    std::fs::write(
+        &pfile,
+        format!(
+            "# ours\nlog {default_key}\nwitness a {}\nwitness b {}\nwitness c {}\ngroup all3 2 a b c\nquorum all3\n",
+            ws[0].key, ws[1].key, ws[2].key
+        ),
+    )
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let (code, out, err) = common::run3(
+        &[
+            "monitor",
+            "--server",
+            &base,
+            "--token",
+            &admin,
+            "--key",
+            &default_key,
+            "--once",
+            "--witness-policy",
+            pfile.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cosigned by"), "{out}{err}");
+    let stranger = witness_init(&tmp.path().join("w-stranger"), "stranger.example");
+    let (code, out, err) = common::run3(
+        &[
+            "monitor",
+            "--server",
+            &base,
+            "--token",
+            &admin,
+            "--key",
+            &default_key,
+            "--once",
+            "--witness",
+            &stranger,
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("ALERT not_witnessed"), "{out}{err}");
+    assert!(err.contains("stranger.example"), "{out}{err}");
+    // A policy file that names another log is a usage error.
+    let other_log = tmp.path().join("policy-other");
+    std::fs::write(
+        &other_log,
+        format!(
+            "log {}\nwitness a {}\nquorum a\n",
+            common::key_of(&data, "_system"),
+            ws[0].key
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = common::run3(
+        &[
+            "monitor",
+            "--server",
+            &base,
+            "--token",
+            &admin,
+            "--key",
+            &default_key,
+            "--once",
+            "--witness-policy",
+            other_log.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{out}{err}");
     common::terminate(server.child);
     let wargs: Vec<String> = ws
         .iter()
@@ -254,6 +352,71 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
         out.contains("OK: log \"default\": latest checkpoint"),
         "{out}"
     );
+    // Evidence bundles carry the cosigned checkpoint; both verifiers check
+    // the policy on it.
+    let bundle = tmp.path().join("witnessed.bundle");
+    let (code, out) = common::run_on(
+        &[
+            "export",
+            "--log",
+            "default",
+            "--witnessed",
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+        &data,
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out, err) = common::run3(
+        &[
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--key",
+            &default_key,
+            "--witness-policy",
+            pfile.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cosigned by"), "{out}");
+    let (code, out, err) = common::run3(
+        &[
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--witness",
+            &stranger,
+        ],
+        "",
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("header.checkpoint") && err.contains("not witnessed"),
+        "{err}"
+    );
+    let py = |extra: &[&str]| {
+        let o = Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify_bundle.py"))
+            .arg(&bundle)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let mut pargs: Vec<&str> = vec!["--key", &default_key, "--quorum", "2"];
+    for w in &ws {
+        pargs.extend(["--witness", w.key.as_str()]);
+    }
+    let (code, out) = py(&pargs);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("cosigned by"), "{out}");
+    let (code, out) = py(&["--witness", &stranger]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not witnessed"), "{out}");
 
     // The insider: the same keys, an edited history, the old cosignatures
     // kept to look witnessed.

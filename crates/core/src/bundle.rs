@@ -17,6 +17,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::event::time::Timestamp;
 use crate::note::checkpoint::{open_checkpoint, Checkpoint};
+use crate::note::policy::WitnessPolicy;
 use crate::note::Verifier;
 use crate::tlog::hash::{leaf_hash, Hash};
 use crate::tlog::proof::{verify_consistency, InclusionVerifier};
@@ -25,8 +26,19 @@ use crate::tlog::tree::LeafIndex;
 
 /// The `format` value of every bundle header.
 pub const FORMAT: &str = "veritrail-bundle";
-/// The bundle version this code writes and reads.
-pub const VERSION: u32 = 1;
+/// The newest bundle version this code writes and reads: 2 adds the
+/// optional `timestamp` field; a bundle without one is written as version 1,
+/// which older readers accept.
+pub const VERSION: u32 = 2;
+
+/// The version a bundle with this header is written as.
+pub fn version_for(timestamped: bool) -> u32 {
+    if timestamped {
+        2
+    } else {
+        1
+    }
+}
 /// The `_system` action that records an export.
 pub const EXPORT_ACTION: &str = "evidence.export";
 
@@ -37,7 +49,7 @@ pub const EXPORT_ACTION: &str = "evidence.export";
 pub struct Header {
     /// Always [`FORMAT`].
     pub format: String,
-    /// Always [`VERSION`].
+    /// 1, or 2 when `timestamp` is present ([`version_for`]).
     pub version: u32,
     /// Log name in its data directory.
     pub log: String,
@@ -57,6 +69,24 @@ pub struct Header {
     pub entries: u64,
     /// Consistency from a checkpoint the exporter was asked to pin.
     pub since: Option<Since>,
+    /// An RFC 3161 timestamp over a checkpoint of the log, when the
+    /// exporter had one (absent from bundles without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamped>,
+}
+
+/// An RFC 3161 timestamp token over a signed checkpoint no larger than the
+/// bundle's, and the consistency proof from it to the bundle's: every entry
+/// below its size existed when the token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timestamped {
+    /// The signed checkpoint note the token's imprint covers (exact bytes).
+    pub checkpoint: String,
+    /// The token: base64 of the DER `ContentInfo`.
+    pub token: String,
+    /// RFC 9162 consistency proof from it to the bundle's checkpoint.
+    pub consistency: Vec<String>,
 }
 
 /// A pinned older checkpoint and the consistency proof to the bundle's.
@@ -205,6 +235,8 @@ pub struct VerifyOptions {
     /// A checkpoint the auditor pinned earlier: the bundle must carry a
     /// consistency proof from exactly this tree head.
     pub since_checkpoint: Option<String>,
+    /// The bundle's checkpoint must meet this witness policy.
+    pub witnesses: Option<WitnessPolicy>,
 }
 
 /// What a verified bundle shows.
@@ -230,6 +262,13 @@ pub struct Summary {
     pub since_size: Option<u64>,
     /// `_system` origin and index of the export record.
     pub system_record: (String, u64),
+    /// The policy witnesses whose cosignatures on the checkpoint verify
+    /// (empty without a policy).
+    pub witnessed_by: Vec<String>,
+    /// The timestamped checkpoint (its signature and consistency with the
+    /// bundle's checked; the token itself is for an RFC 3161 verifier):
+    /// its tree size, the note's bytes and the DER token.
+    pub timestamp: Option<(u64, String, Vec<u8>)>,
 }
 
 /// A bundle that failed verification, naming the first failing item.
@@ -263,14 +302,21 @@ fn parse_header(line: &[u8]) -> Result<Header, BundleError> {
         ));
     }
     match v.get("version").and_then(serde_json::Value::as_u64) {
-        Some(n) if n == u64::from(VERSION) => {}
+        Some(1) if v.get("timestamp").is_some() => {
+            return Err(err(
+                1,
+                "header",
+                "a version 1 bundle has no timestamp field",
+            ))
+        }
+        Some(n) if (1..=u64::from(VERSION)).contains(&n) => {}
         Some(n) => {
             return Err(err(
                 1,
                 "header",
                 format!(
-                    "bundle version {n} is not supported (this verifier reads version {VERSION})"
-                ),
+                "bundle version {n} is not supported (this verifier reads versions 1 to {VERSION})"
+            ),
             ))
         }
         None => return Err(err(1, "header", "no version")),
@@ -401,11 +447,7 @@ fn check_since(
             )));
         }
     }
-    let proof: Vec<Hash> = since
-        .consistency
-        .iter()
-        .map(|h| Hash::from_base64(h).filter(|x| x.to_base64() == *h))
-        .collect::<Option<_>>()
+    let proof: Vec<Hash> = consistency_hashes(&since.consistency)
         .ok_or_else(|| bad("a consistency hash is not canonical base64 of 32 bytes".into()))?;
     if old.size.0 > cp.size.0 {
         return Err(bad(format!(
@@ -425,6 +467,53 @@ fn check_since(
         })?;
     }
     Ok(Some(old.size.0))
+}
+
+fn consistency_hashes(hashes: &[String]) -> Option<Vec<Hash>> {
+    hashes
+        .iter()
+        .map(|h| Hash::from_base64(h).filter(|x| x.to_base64() == *h))
+        .collect()
+}
+
+/// Checks the timestamped checkpoint's signature and its consistency with
+/// the bundle's checkpoint.
+fn check_timestamp(
+    header: &Header,
+    key: &Verifier,
+    cp: &Checkpoint,
+) -> Result<Option<(u64, String, Vec<u8>)>, BundleError> {
+    let Some(t) = &header.timestamp else {
+        return Ok(None);
+    };
+    let bad = |r: String| err(1, "header.timestamp", r);
+    let old = open_checkpoint(t.checkpoint.as_bytes(), key, &[])
+        .map_err(|e| bad(format!("the timestamped checkpoint does not verify: {e}")))?
+        .checkpoint;
+    let token = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &t.token)
+        .map_err(|e| bad(format!("the token is not base64: {e}")))?;
+    let proof = consistency_hashes(&t.consistency)
+        .ok_or_else(|| bad("a consistency hash is not canonical base64 of 32 bytes".into()))?;
+    if old.size.0 > cp.size.0 {
+        return Err(bad(format!(
+            "the timestamped checkpoint (size {}) is larger than the bundle's ({})",
+            old.size.0, cp.size.0
+        )));
+    }
+    if old.size == cp.size {
+        if old.root != cp.root || !proof.is_empty() {
+            return Err(bad(
+                "same tree size as the bundle's checkpoint, different root: the log forked".into(),
+            ));
+        }
+    } else {
+        verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).map_err(|e| {
+            bad(format!(
+                "the bundle's checkpoint does not extend the timestamped one: {e}"
+            ))
+        })?;
+    }
+    Ok(Some((old.size.0, t.checkpoint.clone(), token)))
 }
 
 fn check_trailer(
@@ -655,6 +744,13 @@ fn verify_with(
         return Err(err(1, "header.origin", "differs from the checkpoint's origin").into());
     }
     let since_size = check_since(&header, &key, &cp, opts.since_checkpoint.as_deref())?;
+    let witnessed_by = match &opts.witnesses {
+        Some(p) => p
+            .check_log(&key, header.checkpoint.as_bytes())
+            .map_err(|e| err(1, "header.checkpoint", format!("not witnessed: {e}")))?,
+        None => Vec::new(),
+    };
+    let timestamp = check_timestamp(&header, &key, &cp)?;
     let mut run = EntryRun {
         line_no: 2,
         count: 0,
@@ -739,5 +835,7 @@ fn verify_with(
         time_range: run.time_range,
         since_size,
         system_record: (sys_origin, sys_index),
+        witnessed_by,
+        timestamp,
     })
 }

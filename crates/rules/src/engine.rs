@@ -122,6 +122,8 @@ pub struct LogHealth {
     pub damaged: Option<String>,
     /// What is wrong with its copy in object storage.
     pub object_storage: Option<String>,
+    /// Entries the witnesses' quorum has cosigned (`None`: no witnesses).
+    pub witnessed: Option<u64>,
 }
 
 /// The health of the service at one instant.
@@ -236,6 +238,8 @@ struct RuleState {
     /// Integrity: per log, (published size, since when it has not moved
     /// while entries waited); and the conditions already alerted.
     stalls: HashMap<String, (u64, i128)>,
+    /// Per log: the witnessed size last seen and since when.
+    witness_stalls: HashMap<String, (u64, i128)>,
     raised: HashMap<Group, bool>,
     cool: HashMap<Group, Cool>,
     started: bool,
@@ -463,6 +467,23 @@ impl Engine {
                                     Check::StorageError => l.storage_error.clone(),
                                     Check::VerifyFailed => l.damaged.clone(),
                                     Check::ObjectStorage => l.object_storage.clone(),
+                                    Check::WitnessLag => l.witnessed.and_then(|w| {
+                                        let s = state
+                                            .witness_stalls
+                                            .entry(l.name.clone())
+                                            .or_insert((w, now_ns));
+                                        if s.0 != w || w >= l.published {
+                                            *s = (w, now_ns);
+                                            return None;
+                                        }
+                                        (now_ns - s.1 >= i128::from(*after_ns)).then(|| {
+                                            format!(
+                                                "the checkpoint covers {} entries but the witnesses' quorum has cosigned only {w}, unchanged for {}",
+                                                l.published,
+                                                display((now_ns - s.1).min(i128::from(i64::MAX)) as i64)
+                                            )
+                                        })
+                                    }),
                                     Check::CheckpointStalled => {
                                         // Since when entries have waited with the
                                         // checkpoint not moving.

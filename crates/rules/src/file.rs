@@ -119,6 +119,9 @@ pub enum Check {
     /// Object storage refuses a log's uploads, found another writer or a
     /// changed object, or shows deleted or rewritten objects.
     ObjectStorage,
+    /// The log's checkpoints have gone beyond what its witnesses' quorum
+    /// cosigned, and the witnessed size has not moved for `after`.
+    WitnessLag,
 }
 
 /// What a rule looks for.
@@ -630,7 +633,8 @@ impl RuleSet {
                     Some("verify_failed") => Check::VerifyFailed,
                     Some("disk_low") => Check::DiskLow,
                     Some("object_storage") => Check::ObjectStorage,
-                    Some(o) => return Err(format!("check {o:?} is not checkpoint_stalled, storage_error, verify_failed, disk_low or object_storage")),
+                    Some("witness_lag") => Check::WitnessLag,
+                    Some(o) => return Err(format!("check {o:?} is not checkpoint_stalled, storage_error, verify_failed, disk_low, object_storage or witness_lag")),
                     None => return Err("an integrity rule needs check".into()),
                 };
                 if !r.matches.is_empty() || !r.except.is_empty() || !r.group_by.is_empty() {

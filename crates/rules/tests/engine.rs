@@ -358,6 +358,7 @@ check = "verify_failed"
             storage_error: None,
             object_storage: None,
             damaged: damaged.map(str::to_owned),
+            witnessed: None,
         }],
         disk_free: Some(10 << 30),
     };
@@ -390,6 +391,54 @@ check = "verify_failed"
         .collect();
     names.sort();
     assert_eq!(names, vec!["damaged", "disk"]);
+}
+
+#[test]
+fn witness_lag_fires_when_the_witnessed_size_stops_moving_behind_the_log() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "lag"
+kind = "integrity"
+check = "witness_lag"
+after = "30s"
+cooldown = "0s"
+"#,
+    );
+    let mut e = Engine::new(set);
+    let h = |published, witnessed| Health {
+        logs: vec![LogHealth {
+            name: "default".into(),
+            durable: published,
+            published,
+            witnessed: Some(witnessed),
+            ..LogHealth::default()
+        }],
+        disk_free: None,
+    };
+    // Witnesses a checkpoint behind, but keeping up: never an alert.
+    for k in 0..100 {
+        assert!(e
+            .tick(T0 + k * S, &h(10 + k as u64 * 5, 10 + k as u64 * 5 - 5))
+            .is_empty());
+    }
+    // The witnessed size stops at 505 while the log goes on.
+    let t1 = T0 + 100 * S;
+    assert!(e.tick(t1, &h(510, 505)).is_empty());
+    let a = e.tick(t1 + 29 * S, &h(600, 505));
+    assert!(a.is_empty(), "29 s: {a:?}");
+    let a = e.tick(t1 + 31 * S, &h(610, 505));
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        a[0].summary.contains("cosigned only 505"),
+        "{}",
+        a[0].summary
+    );
+    assert!(e.tick(t1 + 40 * S, &h(610, 610)).is_empty(), "caught up");
+    // No witnesses configured: nothing to lag.
+    let mut none = h(700, 0);
+    none.logs[0].witnessed = None;
+    assert!(e.tick(t1 + 500 * S, &none).is_empty());
 }
 
 #[test]

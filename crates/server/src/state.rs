@@ -233,8 +233,23 @@ impl AppState {
         if let Some(c) = os.as_ref().and_then(|o| o.cluster.get()) {
             c.begin_close();
         }
+        let witnessing = self.witnessing.lock().expect("witnessing lock").clone();
         tokio::task::spawn_blocking(move || {
             service.close();
+            // The final checkpoints are witnessed too, when the witnesses
+            // answer within a few seconds (a down witness delays the stop
+            // by at most that).
+            if let Some(w) = witnessing {
+                w.retry_now();
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                for (name, log) in service.logs() {
+                    let size = log.published().size;
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if w.wait(&name, size, left).is_none() {
+                        tracing::warn!(log = %name, size, "stopping with the final checkpoint not witnessed");
+                    }
+                }
+            }
             // The final checkpoints go to the bucket too; then the leases
             // are given up, so another node takes the logs at once.
             if let Some(os) = os {

@@ -84,6 +84,9 @@ pub struct Witnessing {
     state: Mutex<BTreeMap<String, LogState>>,
     cv: Condvar,
     agent: ureq::Agent,
+    /// One round of requests per log at a time (the publishing step and the
+    /// retry thread both send them).
+    busy: Mutex<BTreeMap<String, Arc<Mutex<()>>>>,
 }
 
 /// The file holding the cosignatures of `log`'s checkpoint at `size`.
@@ -108,13 +111,60 @@ impl Witnessing {
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(5))
                 .build(),
+            busy: Mutex::new(BTreeMap::new()),
         })
     }
 
-    /// Adds the witnessing step to every open log.
+    /// Adds the witnessing step to every open log, and starts the thread
+    /// that retries witnesses which failed (a quiet log publishes no new
+    /// checkpoint to retry with).
     pub fn attach(self: &Arc<Witnessing>) {
         for (_, log) in self.service.logs() {
             log.add_publish_step(Arc::new(Step(self.clone())));
+        }
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("veritrail-witness-retry".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let Some(w) = weak.upgrade() else { return };
+                w.retry_due();
+            })
+            .expect("spawning the witness retry thread");
+    }
+
+    /// Asks again, for each log's latest checkpoint, the witnesses that
+    /// have not cosigned it and whose backoff has passed.
+    fn retry_due(&self) {
+        let now = Instant::now();
+        for (name, log) in self.service.logs() {
+            let p = log.published();
+            let due = {
+                let s = self.state.lock().expect("witness state");
+                s.get(&name).is_some_and(|st| {
+                    st.peers
+                        .iter()
+                        .any(|x| x.cosigned < p.size && x.next_try.is_some_and(|t| now >= t))
+                })
+            };
+            if due {
+                if let Err(e) = self.publish(&name, &p) {
+                    tracing::debug!(log = %name, error = %e, "retrying witnesses failed");
+                }
+            }
+        }
+    }
+
+    /// Ends every backoff: the next retry round asks every witness that
+    /// has not cosigned the latest checkpoints (the server is stopping).
+    pub fn retry_now(&self) {
+        let mut s = self.state.lock().expect("witness state");
+        for st in s.values_mut() {
+            for x in &mut st.peers {
+                if x.next_try.is_some() {
+                    x.next_try = Some(Instant::now());
+                }
+            }
         }
     }
 
@@ -241,6 +291,14 @@ impl Witnessing {
     }
 
     fn publish(&self, log: &str, p: &Published) -> Result<(), String> {
+        let busy = self
+            .busy
+            .lock()
+            .expect("witness busy")
+            .entry(log.to_owned())
+            .or_default()
+            .clone();
+        let _one_round = busy.lock().expect("witness round");
         {
             let mut s = self.state.lock().expect("witness state");
             let st = s.entry(log.to_owned()).or_default();

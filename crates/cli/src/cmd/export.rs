@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use veritrail_core::bundle::{self, BundleWriter, Header, Since, SystemRecord, Trailer};
+use veritrail_core::bundle::{
+    self, BundleWriter, Header, Since, SystemRecord, Timestamped, Trailer,
+};
 use veritrail_core::checkpoint::open_checkpoint;
 use veritrail_core::proof::verify_consistency;
 use veritrail_core::tlog_proof::TlogProof;
@@ -73,6 +75,40 @@ fn since_section(
     })
 }
 
+/// The newest RFC 3161 token kept for a checkpoint no larger than `size`,
+/// with that checkpoint and the consistency proof from it to `size`.
+fn timestamped(
+    log: &LogReader,
+    root: &Path,
+    name: &str,
+    size: u64,
+) -> anyhow::Result<Option<Timestamped>> {
+    let Some(t) = super::kept::timestamp_sizes(root, name)
+        .into_iter()
+        .rev()
+        .find(|t| *t > 0 && *t <= size)
+    else {
+        return Ok(None);
+    };
+    let Some(note) = log.checkpoint_at(t).map_err(super::store_err)? else {
+        return Ok(None);
+    };
+    let token = super::kept::timestamp(root, name, t)?;
+    let consistency = if t == size {
+        Vec::new()
+    } else {
+        log.prove_consistency(t, size).map_err(super::store_err)?
+    };
+    Ok(Some(Timestamped {
+        checkpoint: note,
+        token: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, token),
+        consistency: consistency
+            .iter()
+            .map(veritrail_core::Hash::to_base64)
+            .collect(),
+    }))
+}
+
 fn partial_path(output: &Path) -> PathBuf {
     let mut s = output.as_os_str().to_owned();
     s.push(".partial");
@@ -84,6 +120,7 @@ pub fn run(
     filter: &FilterArgs,
     output: &Path,
     since: Option<&Path>,
+    witnessed: bool,
 ) -> anyhow::Result<ExitCode> {
     if output.exists() {
         return Err(Exit::usage(format!(
@@ -109,16 +146,58 @@ pub fn run(
             args.log
         )));
     }
-    let size = published.size;
-    let checkpoint = published.checkpoint.to_string();
+    let root_dir = dd.root().to_path_buf();
+    let cosigned = super::kept::cosigned_sizes(&root_dir, &args.log);
+    let (size, root, note) = if witnessed {
+        // The newest checkpoint the witnesses cosigned.
+        let size = cosigned
+            .iter()
+            .rev()
+            .copied()
+            .find(|s| *s > 0 && *s <= published.size)
+            .ok_or_else(|| {
+                Exit::usage(format!(
+                    "--witnessed: log {:?} has no cosigned checkpoint kept (cosignatures/{}/)",
+                    args.log, args.log
+                ))
+            })?;
+        let note = log
+            .checkpoint_at(size)
+            .map_err(super::store_err)?
+            .ok_or_else(|| {
+                Exit::verify(format!(
+                    "the witnesses cosigned the checkpoint at size {size}, but the log keeps none of that size"
+                ))
+            })?;
+        (size, log.root_at(size).map_err(super::store_err)?, note)
+    } else {
+        if !cosigned.is_empty() && !cosigned.contains(&published.size) {
+            eprintln!(
+                "veritrail: note: the latest checkpoint ({}) is not cosigned yet; --witnessed exports against the newest cosigned one ({})",
+                published.size,
+                cosigned.last().copied().unwrap_or(0)
+            );
+        }
+        (
+            published.size,
+            published.root,
+            published.checkpoint.to_string(),
+        )
+    };
+    // The checkpoint with the witnesses' cosignature lines kept for it.
+    let checkpoint = format!(
+        "{note}{}",
+        super::kept::cosignatures(&root_dir, &args.log, size)
+    );
     let since = since
-        .map(|p| since_section(&log, p, size, &published.root))
+        .map(|p| since_section(&log, p, size, &root))
         .transpose()?;
+    let timestamp = timestamped(&log, &root_dir, &args.log, size)?;
     let mut indexes = matching_indexes(&dd, &log, &args.log, &f, None)?;
     indexes.retain(|i| *i < size);
     let header = Header {
         format: bundle::FORMAT.into(),
-        version: bundle::VERSION,
+        version: bundle::version_for(timestamp.is_some()),
         log: args.log.clone(),
         origin: log.verifier().name().to_owned(),
         key: log.verifier().to_vkey(),
@@ -128,6 +207,7 @@ pub fn run(
         exported_by: super::system::who(),
         entries: indexes.len() as u64,
         since,
+        timestamp,
     };
     let tmp = partial_path(output);
     let file = std::fs::File::options()

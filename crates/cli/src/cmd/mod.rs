@@ -8,6 +8,7 @@ mod export;
 mod export_tiles;
 mod forward;
 mod init;
+mod kept;
 mod keygen;
 mod logs;
 mod monitor;
@@ -73,8 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             key,
             server: None,
             tiles: None,
-            witness,
-            quorum,
+            policy,
             tsa_root,
             ..
         } => verify::run(
@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             log.as_deref(),
             quiet,
             key.as_deref(),
-            verify::policy(&witness, quorum)?.as_ref(),
+            verify::policy(&policy)?.as_ref(),
             tsa_root.as_deref(),
         ),
         Command::Verify {
@@ -95,11 +95,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             token,
             trust,
             resume,
-            witness,
-            quorum,
+            policy,
             tsa_root: _,
         } => {
-            let policy = verify::policy(&witness, quorum)?;
+            let policy = verify::policy(&policy)?;
             let log = crate::args::LogArgs {
                 data,
                 log: log.unwrap_or_else(|| "default".into()),
@@ -119,17 +118,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             filter,
             output,
             since_checkpoint,
-        } => export::run(&log, &filter, &output, since_checkpoint.as_deref()),
+            witnessed,
+        } => export::run(
+            &log,
+            &filter,
+            &output,
+            since_checkpoint.as_deref(),
+            witnessed,
+        ),
         Command::VerifyBundle {
             file,
             key,
             system_key,
             since_checkpoint,
+            policy,
+            tsa_root,
         } => verify_bundle::run(
             &file,
             key.as_deref(),
             system_key.as_deref(),
             since_checkpoint.as_deref(),
+            verify::policy(&policy)?.as_ref(),
+            tsa_root.as_deref(),
         ),
         Command::Monitor(args) => monitor::run(&args),
         Command::Forward(args) => forward::run(args),
@@ -176,16 +186,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gap,
         } => query::run(&source, &filter, limit, format, timeline, &gap),
         Command::Reindex { log } => reindex::run(&log),
-        Command::VerifyReceipt {
-            file,
-            key,
-            witness,
-            quorum,
-        } => verify_receipt::run(
-            &file,
-            key.as_deref(),
-            verify::policy(&witness, quorum)?.as_ref(),
-        ),
+        Command::VerifyReceipt { file, key, policy } => {
+            verify_receipt::run(&file, key.as_deref(), verify::policy(&policy)?.as_ref())
+        }
         Command::Bench { command } => match command {
             BenchCommand::CrashWriter {
                 log,

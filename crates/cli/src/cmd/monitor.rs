@@ -12,7 +12,9 @@ use veritrail_core::compact::hash_leaves;
 use veritrail_core::note::Verifier;
 use veritrail_core::tile::{parse_entry_bundle, tile_width, Tile, TileHashReader};
 
-use super::remote::Remote;
+use veritrail_core::note::policy::{PolicyError, WitnessPolicy};
+
+use super::remote::{Remote, RemoteError};
 use super::remote_verify::{check_extends, fetch_checkpoint, read_trust, write_atomic, Relation};
 use crate::args::MonitorArgs;
 use crate::exit::Exit;
@@ -25,6 +27,12 @@ enum Alert {
     BadEntry,
     Stale,
     Unreachable,
+    /// A policy witness's cosignature line does not verify.
+    BadCosignature,
+    /// A timestamp token served for a checkpoint does not verify.
+    BadTimestamp,
+    /// No checkpoint meeting the witness policy for longer than the grace.
+    NotWitnessed,
 }
 
 impl Alert {
@@ -35,12 +43,19 @@ impl Alert {
             Alert::BadEntry => "bad_entry",
             Alert::Stale => "stale",
             Alert::Unreachable => "unreachable",
+            Alert::BadCosignature => "bad_cosignature",
+            Alert::BadTimestamp => "bad_timestamp",
+            Alert::NotWitnessed => "not_witnessed",
         }
     }
     fn fatal(self) -> bool {
         matches!(
             self,
-            Alert::Inconsistent | Alert::BadSignature | Alert::BadEntry
+            Alert::Inconsistent
+                | Alert::BadSignature
+                | Alert::BadEntry
+                | Alert::BadCosignature
+                | Alert::BadTimestamp
         )
     }
 }
@@ -53,6 +68,34 @@ struct Monitor<'a> {
     o: &'a MonitorArgs,
     remote: Remote,
     key: Verifier,
+    policy: Option<WitnessPolicy>,
+    /// How long the served checkpoint may go without meeting the policy.
+    witness_grace: Duration,
+    tsa_roots: Option<Vec<veritrail_timestamp::Certificate>>,
+}
+
+/// Where the witness and timestamp checks stand across polls.
+struct Trust {
+    /// When a checkpoint meeting the policy was last seen.
+    witnessed_at: Instant,
+    /// The largest size seen meeting the policy.
+    witnessed_size: Option<u64>,
+    not_witnessed_reported: bool,
+}
+
+/// The checkpoint note as the log signed it: `text` without the
+/// cosignature lines a server appends (what timestamps cover).
+fn log_note(text: &str, key: &Verifier) -> String {
+    let Some((body, sigs)) = text.split_once("\n\n") else {
+        return text.to_owned();
+    };
+    let prefix = format!("\u{2014} {} ", key.name());
+    let mut out = format!("{body}\n\n");
+    for l in sigs.lines().filter(|l| l.starts_with(&prefix)) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
 }
 
 impl Monitor<'_> {
@@ -113,12 +156,101 @@ impl Monitor<'_> {
         Ok(())
     }
 
+    /// The witness policy and timestamp checks of a new checkpoint.
+    fn check_trust(&self, text: &str, cp: &Checkpoint, t: &mut Trust) -> Option<Alert> {
+        if let Some(p) = &self.policy {
+            match p.check(text.as_bytes()) {
+                Ok(by) => {
+                    if t.witnessed_size != Some(cp.size.0) {
+                        println!(
+                            "{} tree size {} cosigned by {}",
+                            now(),
+                            cp.size.0,
+                            by.join(", ")
+                        );
+                    }
+                    if t.not_witnessed_reported {
+                        eprintln!(
+                            "{} veritrail monitor: checkpoints are witnessed again",
+                            now()
+                        );
+                    }
+                    t.witnessed_at = Instant::now();
+                    t.witnessed_size = Some(cp.size.0);
+                    t.not_witnessed_reported = false;
+                }
+                Err(PolicyError::TooFew { .. })
+                    if t.witnessed_at.elapsed() <= self.witness_grace => {}
+                Err(e @ PolicyError::TooFew { .. }) => {
+                    if !t.not_witnessed_reported || self.o.once {
+                        self.alert(
+                            Alert::NotWitnessed,
+                            &format!(
+                                "no checkpoint meeting the witness policy for {}s (the last was size {}): tree size {}: {e}",
+                                t.witnessed_at.elapsed().as_secs(),
+                                t.witnessed_size.map_or("none".into(), |s| s.to_string()),
+                                cp.size.0
+                            ),
+                            Some(text),
+                        );
+                        t.not_witnessed_reported = true;
+                    }
+                    return Some(Alert::NotWitnessed);
+                }
+                Err(e) => {
+                    self.alert(
+                        Alert::BadCosignature,
+                        &format!("tree size {}: {e}", cp.size.0),
+                        Some(text),
+                    );
+                    return Some(Alert::BadCosignature);
+                }
+            }
+        }
+        if let Some(roots) = &self.tsa_roots {
+            match self.remote.get(&format!("timestamps/{}", cp.size.0), &[]) {
+                Ok(token) => {
+                    let note = log_note(text, &self.key);
+                    match veritrail_timestamp::verify(&token, note.as_bytes(), None, roots) {
+                        Ok(st) => println!(
+                            "{} tree size {} timestamped {} by {}",
+                            now(),
+                            cp.size.0,
+                            veritrail_core::Timestamp::from_unix_nanos(
+                                i128::from(st.time) * 1_000_000_000
+                            )
+                            .to_rfc3339_nanos(),
+                            st.tsa
+                        ),
+                        Err(e) => {
+                            self.alert(
+                                Alert::BadTimestamp,
+                                &format!("the timestamp token for tree size {}: {e}", cp.size.0),
+                                Some(text),
+                            );
+                            return Some(Alert::BadTimestamp);
+                        }
+                    }
+                }
+                // Tokens are taken at most once per interval: not every
+                // checkpoint has one.
+                Err(RemoteError::NotFound(_)) => {}
+                Err(e) => {
+                    self.alert(Alert::Unreachable, &e.to_string(), Some(text));
+                    return Some(Alert::Unreachable);
+                }
+            }
+        }
+        None
+    }
+
     /// One poll. Returns the alert raised, if any.
     fn poll(
         &self,
         last: &mut Option<(String, Checkpoint)>,
         last_change: &mut Instant,
         stale_reported: &mut bool,
+        trust: &mut Trust,
     ) -> Option<Alert> {
         let (text, cp) = match fetch_checkpoint(&self.remote, &self.key) {
             Ok(x) => x,
@@ -140,13 +272,21 @@ impl Monitor<'_> {
                 cp.size.0,
                 cp.root.to_base64()
             );
+            let alert = self.check_trust(&text, &cp, trust);
+            if alert.is_some_and(Alert::fatal) {
+                return alert;
+            }
             self.keep(&text);
             *last = Some((text, cp));
             *last_change = Instant::now();
-            return None;
+            return alert;
         };
         match check_extends(&self.remote, old, &cp) {
             Ok(Relation::Same) => {
+                // Cosignatures may arrive for a checkpoint already seen.
+                if let Some(a) = self.check_trust(&text, &cp, trust) {
+                    return Some(a);
+                }
                 let max_age = self
                     .o
                     .max_age
@@ -201,10 +341,14 @@ impl Monitor<'_> {
                     eprintln!("{} veritrail monitor: the log is advancing again", now());
                     *stale_reported = false;
                 }
+                let alert = self.check_trust(&text, &cp, trust);
+                if alert.is_some_and(Alert::fatal) {
+                    return alert;
+                }
                 self.keep(&text);
                 *last = Some((text, cp));
                 *last_change = Instant::now();
-                None
+                alert
             }
             Err(e) => {
                 let kind = if e.downcast_ref::<Exit>().is_some() {
@@ -249,7 +393,34 @@ pub fn run(o: &MonitorArgs) -> anyhow::Result<ExitCode> {
         &o.log,
         o.token.clone(),
     )?;
-    let m = Monitor { o, remote, key };
+    let policy = super::verify::policy(&o.policy)?;
+    if let Some(p) = &policy {
+        if !p.accepts_log(&key) {
+            return Err(Exit::usage(format!(
+                "--key {}: not one of the logs the witness policy lists",
+                key.to_vkey()
+            )));
+        }
+    }
+    let witness_grace = super::token::parse_duration(&o.witness_grace).ok_or_else(|| {
+        Exit::usage(format!(
+            "--witness-grace {:?}: expected e.g. 30s, 5m",
+            o.witness_grace
+        ))
+    })?;
+    let tsa_roots = o
+        .tsa_root
+        .as_deref()
+        .map(super::verify::tsa_roots)
+        .transpose()?;
+    let m = Monitor {
+        o,
+        remote,
+        key,
+        policy,
+        witness_grace: Duration::from_secs(if o.once { 0 } else { witness_grace }),
+        tsa_roots,
+    };
     // A trust file carries the last good checkpoint across runs; its
     // modification time is when the log was last seen to change.
     let mut last = None;
@@ -267,8 +438,13 @@ pub fn run(o: &MonitorArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut stale_reported = false;
+    let mut trust = Trust {
+        witnessed_at: Instant::now(),
+        witnessed_size: None,
+        not_witnessed_reported: false,
+    };
     loop {
-        let alert = m.poll(&mut last, &mut last_change, &mut stale_reported);
+        let alert = m.poll(&mut last, &mut last_change, &mut stale_reported, &mut trust);
         match alert {
             Some(a) if a.fatal() => return Ok(ExitCode::from(crate::exit::VERIFY_FAILED)),
             Some(_) if o.once => return Ok(ExitCode::from(crate::exit::VERIFY_FAILED)),

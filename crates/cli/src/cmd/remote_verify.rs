@@ -295,7 +295,7 @@ pub fn run(
     let started = Instant::now();
     let (cp_text, cp) = fetch_checkpoint(remote, &key)?;
     if let Some(p) = policy {
-        let ok = p.check(cp_text.as_bytes()).map_err(|e| {
+        let ok = p.check_log(&key, cp_text.as_bytes()).map_err(|e| {
             Exit::verify(format!(
                 "NOT WITNESSED: the checkpoint at size {} served by {}: {e}",
                 cp.size.0,
@@ -304,10 +304,10 @@ pub fn run(
         })?;
         if !quiet {
             eprintln!(
-                "veritrail: checkpoint {} cosigned by {} ({} needed)",
+                "veritrail: checkpoint {} cosigned by {} (policy: {})",
                 cp.size.0,
                 ok.join(", "),
-                p.quorum
+                p.describe()
             );
         }
     }

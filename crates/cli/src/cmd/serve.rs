@@ -413,6 +413,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if let Some(os) = os {
             alerts.set_object_storage_health(Arc::new(move || os.problems()));
         }
+        let w = state.witnessing.lock().expect("witnessing lock").clone();
+        if let Some(w) = w {
+            alerts.set_witnessed_size(Arc::new(move |log: &str| w.witnessed(log)));
+        }
         eprintln!(
             "veritrail: alert rules from {} (version {})",
             path.display(),

@@ -13,29 +13,45 @@ use veritrail_store::DataDir;
 use super::{open_data, store_err};
 use crate::exit::Exit;
 
-/// The witness policy of `--witness VKEY… --quorum K` (none without keys).
+/// The witness policy of `--witness VKEY… --quorum K` or
+/// `--witness-policy FILE` (none without either).
 ///
 /// # Errors
-/// A bad key or quorum.
-pub fn policy(witness: &[String], quorum: Option<usize>) -> anyhow::Result<Option<WitnessPolicy>> {
-    if witness.is_empty() {
-        if quorum.is_some() {
+/// A bad key, quorum or policy file.
+pub fn policy(args: &crate::args::PolicyArgs) -> anyhow::Result<Option<WitnessPolicy>> {
+    if let Some(path) = &args.witness_policy {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Exit::usage(format!("--witness-policy {}: {e}", path.display())))?;
+        let p = WitnessPolicy::parse(&text)
+            .map_err(|e| Exit::usage(format!("--witness-policy {}: {e}", path.display())))?;
+        return Ok(Some(p));
+    }
+    if args.witness.is_empty() {
+        if args.quorum.is_some() {
             return Err(Exit::usage("--quorum needs --witness keys"));
         }
         return Ok(None);
     }
-    let witnesses = witness
+    let witnesses = args
+        .witness
         .iter()
         .map(|k| Verifier::parse(k).map_err(|e| Exit::usage(format!("--witness {k:?}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let quorum = quorum.unwrap_or(witnesses.len());
-    if quorum == 0 || quorum > witnesses.len() {
-        return Err(Exit::usage(format!(
-            "--quorum {quorum}: between 1 and the {} witnesses",
-            witnesses.len()
-        )));
-    }
-    Ok(Some(WitnessPolicy { witnesses, quorum }))
+    let quorum = args.quorum.unwrap_or(witnesses.len());
+    WitnessPolicy::threshold(witnesses, quorum)
+        .map(Some)
+        .map_err(|e| Exit::usage(format!("--witness/--quorum: {e}")))
+}
+
+/// The root certificates of `--tsa-root FILE` (PEM).
+///
+/// # Errors
+/// An unreadable file or one without a certificate.
+pub fn tsa_roots(p: &std::path::Path) -> anyhow::Result<Vec<veritrail_timestamp::Certificate>> {
+    let pem =
+        std::fs::read(p).map_err(|e| Exit::usage(format!("--tsa-root {}: {e}", p.display())))?;
+    veritrail_timestamp::roots_from_pem(&pem)
+        .map_err(|e| Exit::usage(format!("--tsa-root {}: {e}", p.display())))
 }
 
 /// Checks the cosignatures kept for log `name`: every kept cosignature
@@ -48,40 +64,28 @@ fn witnessed(
     policy: &WitnessPolicy,
 ) -> Result<String, String> {
     let reader = dd.open_log_read(name).map_err(|e| e.to_string())?;
-    let dir = dd.root().join("cosignatures").join(name);
-    let mut sizes: Vec<u64> = std::fs::read_dir(&dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    sizes.sort_unstable();
-    let relaxed = WitnessPolicy {
-        quorum: 0,
-        ..policy.clone()
-    };
+    let sizes = super::kept::cosigned_sizes(dd.root(), name);
     for size in &sizes {
-        let lines = std::fs::read_to_string(dir.join(size.to_string())).unwrap_or_default();
+        let lines = super::kept::cosignatures(dd.root(), name, *size);
         let Some(note) = reader.checkpoint_at(*size).map_err(|e| e.to_string())? else {
             return Err(format!("checkpoint {size}: the witnesses cosigned a checkpoint of this size, but the log has none: its checkpoint history was rewritten"));
         };
-        relaxed
-            .check(format!("{note}{lines}").as_bytes())
+        policy
+            .check_valid(format!("{note}{lines}").as_bytes())
             .map_err(|e| format!("checkpoint {size}: {e}: the log's history is not the one the witnesses cosigned"))?;
     }
     let note = reader
         .checkpoint_at(latest)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no checkpoint at size {latest}"))?;
-    let lines = std::fs::read_to_string(dir.join(latest.to_string())).unwrap_or_default();
+    let lines = super::kept::cosignatures(dd.root(), name, latest);
     let ok = policy
-        .check(format!("{note}{lines}").as_bytes())
+        .check_log(reader.verifier(), format!("{note}{lines}").as_bytes())
         .map_err(|e| format!("latest checkpoint {latest} is not witnessed: {e}"))?;
     Ok(format!(
-        "latest checkpoint {latest} cosigned by {} of {} needed ({})",
-        ok.len(),
-        policy.quorum,
-        ok.join(", ")
+        "latest checkpoint {latest} cosigned by {} (policy: {})",
+        ok.join(", "),
+        policy.describe()
     ))
 }
 
@@ -93,24 +97,10 @@ fn timestamps(
     roots: &[veritrail_timestamp::Certificate],
 ) -> Result<String, String> {
     let reader = dd.open_log_read(name).map_err(|e| e.to_string())?;
-    let dir = dd.root().join("timestamps").join(name);
-    let mut sizes: Vec<u64> = std::fs::read_dir(&dir)
-        .map(|d| {
-            d.filter_map(|e| {
-                e.ok()?
-                    .file_name()
-                    .to_str()?
-                    .strip_suffix(".tst")?
-                    .parse()
-                    .ok()
-            })
-            .collect()
-        })
-        .unwrap_or_default();
-    sizes.sort_unstable();
+    let sizes = super::kept::timestamp_sizes(dd.root(), name);
     let mut newest = None;
     for size in &sizes {
-        let token = std::fs::read(dir.join(format!("{size}.tst"))).map_err(|e| e.to_string())?;
+        let token = super::kept::timestamp(dd.root(), name, *size).map_err(|e| e.to_string())?;
         let note = reader
             .checkpoint_at(*size)
             .map_err(|e| e.to_string())?
@@ -142,14 +132,7 @@ pub fn run(
     tsa_root: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let dd = open_data(data)?;
-    let tsa_roots = tsa_root
-        .map(|p| {
-            let pem = std::fs::read(p)
-                .map_err(|e| Exit::usage(format!("--tsa-root {}: {e}", p.display())))?;
-            veritrail_timestamp::roots_from_pem(&pem)
-                .map_err(|e| Exit::usage(format!("--tsa-root {}: {e}", p.display())))
-        })
-        .transpose()?;
+    let tsa_roots = tsa_root.map(tsa_roots).transpose()?;
     let key = key
         .map(|k| Verifier::parse(k).map_err(|e| Exit::usage(format!("--key: {e}"))))
         .transpose()?;

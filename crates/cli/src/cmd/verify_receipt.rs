@@ -89,7 +89,7 @@ pub fn run(
     }
     let witnessed = match policy {
         Some(p) => {
-            let ok = p.check(note.as_bytes()).map_err(|e| {
+            let ok = p.check_log(&verifier, note.as_bytes()).map_err(|e| {
                 Exit::verify(format!("the receipt's checkpoint is not witnessed: {e}"))
             })?;
             format!("; cosigned by {}", ok.join(", "))

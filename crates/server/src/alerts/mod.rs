@@ -92,6 +92,8 @@ pub struct Inner {
     pub(crate) stop: AtomicBool,
     /// Per log, what is wrong with its copy in object storage.
     object_storage: Mutex<Option<ObjectStorageHealth>>,
+    /// Per log, the size its witnesses' quorum cosigned.
+    witnessed: Mutex<Option<WitnessedSize>>,
     /// Counters.
     pub stats: AlertStats,
 }
@@ -99,6 +101,10 @@ pub struct Inner {
 /// Per log, what is wrong with its copy in object storage (for `integrity`
 /// rules with `check = "object_storage"`).
 pub type ObjectStorageHealth = Arc<dyn Fn() -> BTreeMap<String, String> + Send + Sync>;
+
+/// Per log, the size its witnesses' quorum has cosigned (for `integrity`
+/// rules with `check = "witness_lag"`).
+pub type WitnessedSize = Arc<dyn Fn(&str) -> u64 + Send + Sync>;
 
 /// The alerting of a running server.
 pub struct Alerts {
@@ -187,6 +193,7 @@ impl Alerts {
             running: Mutex::new(HashSet::new()),
             stop: AtomicBool::new(false),
             object_storage: Mutex::new(None),
+            witnessed: Mutex::new(None),
             stats: AlertStats::default(),
         });
         // Where each log starts: its saved position, else its end now (a
@@ -240,6 +247,12 @@ impl Alerts {
     /// is wrong with each log's copy in object storage.
     pub fn set_object_storage_health(&self, source: ObjectStorageHealth) {
         *self.inner.object_storage.lock().expect("health lock") = Some(source);
+    }
+
+    /// Where `integrity` rules with `check = "witness_lag"` learn what
+    /// each log's witnesses have cosigned.
+    pub fn set_witnessed_size(&self, source: WitnessedSize) {
+        *self.inner.witnessed.lock().expect("health lock") = Some(source);
     }
 
     /// Counters.
@@ -515,6 +528,7 @@ fn health(inner: &Inner) -> Health {
     let damaged: BTreeMap<String, String> = inner.service.damaged().into_iter().collect();
     let source = inner.object_storage.lock().expect("health lock").clone();
     let mut object_storage = source.map(|f| f()).unwrap_or_default();
+    let witnessed = inner.witnessed.lock().expect("health lock").clone();
     let mut logs: Vec<LogHealth> = inner
         .service
         .logs()
@@ -525,6 +539,7 @@ fn health(inner: &Inner) -> Health {
             storage_error: log.poisoned().map(|e| e.to_string()),
             damaged: damaged.get(&name).cloned(),
             object_storage: object_storage.remove(&name),
+            witnessed: witnessed.as_ref().map(|f| f(&name)),
             name,
         })
         .collect();
