@@ -7,6 +7,8 @@
 # wasm build, the cross-check against golang.org/x/mod, and a fuzz smoke run
 # of every parser.
 # The object-storage tests start moto_server (PyPI moto[server]) on loopback.
+# The console tests drive chromium with npm playwright-core (screenshots in
+# target/console-screenshots/).
 # The evidence-bundle tests also run tools/verify_bundle.py (Python 3 with the
 # `cryptography` package) on the same good and tampered bundles as Rust.
 # Usage: scripts/test.sh            (FUZZ_SECONDS=10 by default)
@@ -35,6 +37,11 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v journalctl >/dev/null || need_apt+=(systemd)
 ls /lib/systemd/systemd-journal-remote /usr/lib/systemd/systemd-journal-remote >/dev/null 2>&1 || need_apt+=(systemd-journal-remote)
 python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+# The console's browser tests (crates/cli/tests/console.rs): Debian's
+# chromium driven by npm playwright-core under node.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -46,6 +53,8 @@ if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
   python3 -m pip install -q 'moto[server]' 2>/dev/null ||
     python3 -m pip install -q --break-system-packages 'moto[server]'
 fi
+[ -d crates/cli/tests/console/node_modules/playwright-core ] ||
+  npm ci --prefix crates/cli/tests/console --no-audit --no-fund --loglevel=error
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || { echo "cargo fuzz needs the nightly toolchain (rustup toolchain install nightly)" >&2; exit 1; }

@@ -38,7 +38,11 @@ pub async fn caller(
     ip: ClientIp,
 ) -> Result<Option<Token>, AppError> {
     let Some(h) = parts_headers.get(axum::http::header::AUTHORIZATION) else {
-        return Ok(None);
+        // A console session (its CSRF token was checked at the edge for
+        // requests that change something).
+        return Ok(crate::console::session::cookie(parts_headers)
+            .and_then(|id| st.sessions.get(&id))
+            .and_then(|s| st.tokens.active(&s.token_id)));
     };
     let secret = h
         .to_str()
@@ -47,27 +51,35 @@ pub async fn caller(
         .map(str::trim);
     match secret.and_then(|s| st.tokens.authenticate(s)) {
         Some(t) => Ok(Some(t)),
-        None => {
-            let (delay, record_now) = st.failures.record(ip.0);
-            // The first failure of an address is recorded at once; the ones
-            // after it within a minute are counted and recorded together
-            // (`AppState::flush_auth_failures`).
-            if record_now {
-                st.audit(
-                    "auth.failure",
-                    None,
-                    ip.0,
-                    None,
-                    json!({"delay_ms": delay.as_millis() as u64}),
-                )
-                .await?;
-            }
-            // Slow down guessing from this address: the delay doubles with
-            // each recent failure.
-            tokio::time::sleep(delay).await;
-            Err(AppError::unauthorized())
+        None => Err(refused(st, ip).await),
+    }
+}
+
+/// A wrong, revoked or expired token: recorded in `_system` (repeats from
+/// one address gathered per minute), answered after a growing delay.
+pub async fn refused(st: &AppState, ip: ClientIp) -> AppError {
+    let (delay, record_now) = st.failures.record(ip.0);
+    // The first failure of an address is recorded at once; the ones after
+    // it within a minute are counted and recorded together
+    // (`AppState::flush_auth_failures`).
+    if record_now {
+        if let Err(e) = st
+            .audit(
+                "auth.failure",
+                None,
+                ip.0,
+                None,
+                json!({"delay_ms": delay.as_millis() as u64}),
+            )
+            .await
+        {
+            return e;
         }
     }
+    // Slow down guessing from this address: the delay doubles with each
+    // recent failure.
+    tokio::time::sleep(delay).await;
+    AppError::unauthorized()
 }
 
 /// Like [`caller`] but a token is required.

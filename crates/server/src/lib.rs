@@ -13,6 +13,7 @@ pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod cluster;
+pub mod console;
 pub mod error;
 pub mod ingest;
 pub mod listen;
@@ -80,6 +81,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/alerts", get(read::alerts))
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
@@ -89,6 +91,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     // responses counted by status, and a refused damaged entry recorded.
     Router::new()
         .fallback_service(inner)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            console::csrf,
+        ))
         .layer(axum::middleware::from_fn_with_state(state, edge))
 }
 
@@ -149,6 +155,8 @@ async fn edge(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> 
         }
         next.run(req).await
     };
+    let mut resp = resp;
+    console::harden(&mut resp);
     if let Some(c) = st.http_status.get(resp.status().as_u16() as usize) {
         c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }

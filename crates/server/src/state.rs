@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub log: LogConfig,
     /// Connection limits: header and body deadlines, connections per address.
     pub limits: crate::listen::Limits,
+    /// Console session cookies carry `Secure` (the server runs TLS).
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +40,7 @@ impl Default for ServerConfig {
             receipt_timeout: s.receipt_timeout,
             log: s.log,
             limits: crate::listen::Limits::default(),
+            secure_cookies: false,
         }
     }
 }
@@ -68,6 +71,8 @@ pub struct AppState {
     pub streams_open: std::sync::atomic::AtomicU64,
     /// Live streams cut off because their client did not keep up.
     pub streams_cut: std::sync::atomic::AtomicU64,
+    /// Signed-in console browsers.
+    pub sessions: crate::console::session::Sessions,
 }
 
 impl Deref for AppState {
@@ -119,6 +124,7 @@ impl AppState {
             stopping: std::sync::atomic::AtomicBool::new(false),
             streams_open: std::sync::atomic::AtomicU64::new(0),
             streams_cut: std::sync::atomic::AtomicU64::new(0),
+            sessions: crate::console::session::Sessions::default(),
         }))
     }
 

@@ -260,6 +260,19 @@ impl TokenStore {
         found.filter(|t| t.revoked.is_none() && t.expires.is_none_or(|e| e > now))
     }
 
+    /// The valid (not revoked, not expired) token with this id (console
+    /// sessions hold the id, never the secret).
+    pub fn active(&self, id: &str) -> Option<Token> {
+        let now = now_secs();
+        self.tokens
+            .read()
+            .expect("token lock")
+            .iter()
+            .find(|t| t.id == id)
+            .filter(|t| t.revoked.is_none() && t.expires.is_none_or(|e| e > now))
+            .cloned()
+    }
+
     /// Whether any valid admin token exists.
     pub fn has_admin(&self) -> bool {
         let now = now_secs();

@@ -350,6 +350,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let config = ServerConfig {
         private_checkpoints: s.private_checkpoints,
+        secure_cookies: s.tls.is_some(),
         limits: s.limits,
         log: LogConfig {
             checkpoint_interval: s.checkpoint_interval,

@@ -1,0 +1,331 @@
+//! The web console (docs/CONSOLE.md), tested two ways:
+//!
+//! - its HTTP surface, with raw requests: the strict Content-Security-Policy
+//!   and other headers, sign-in with a token for a session cookie
+//!   (`HttpOnly`, `SameSite=Strict`), writers refused, no session → 401,
+//!   another role's session → 403, a request that changes something
+//!   without the CSRF token → 403 and nothing done, sign-in from another
+//!   origin refused;
+//! - in a real browser: Playwright (npm `playwright-core`, installed by
+//!   scripts/test.sh in crates/cli/tests/console/) driving Debian's
+//!   `chromium` headless through `console/browser.mjs`: sign in, filter,
+//!   open an event and see it verified in the browser, a byte flipped by a
+//!   proxy turns the badge red, a stored event holding HTML and script is
+//!   shown as text and never runs, the live tail receives new events.
+//!   Screenshots of every page go to `target/console-screenshots/`.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// One raw HTTP/1.1 request; returns the whole response (head and body).
+fn http(addr: &str, head: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    r
+}
+
+fn status(resp: &str) -> u16 {
+    resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+fn body_json(resp: &str) -> serde_json::Value {
+    serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_default()
+}
+
+/// Signs in with `token`; returns (cookie pair, CSRF token, the response).
+fn sign_in(addr: &str, token: &str) -> (String, String, String) {
+    let r = http(
+        addr,
+        "POST /console/session HTTP/1.1\r\nContent-Type: application/json",
+        &format!(r#"{{"token":"{token}"}}"#),
+    );
+    let cookie = r
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| l[11..].trim().to_owned())
+        })
+        .unwrap_or_default();
+    let pair = cookie.split(';').next().unwrap_or("").to_owned();
+    let csrf = body_json(&r)["csrf"].as_str().unwrap_or("").to_owned();
+    (pair, csrf, r)
+}
+
+#[test]
+fn sessions_roles_csrf_and_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::init_data(tmp.path());
+    let server = common::start(&data);
+    let addr = server.addr.clone();
+    let admin = server.admin.clone().unwrap();
+    let writer = common::token(&addr, &admin, r#"{"role":"writer","logs":["default"]}"#);
+    let reader = common::token(&addr, &admin, r#"{"role":"reader","logs":["default"]}"#);
+
+    // The page, with its policy.
+    let r = http(&addr, "GET / HTTP/1.1", "");
+    assert_eq!(status(&r), 200, "{r}");
+    let head = r.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{head}"
+    );
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(r.contains("/console/app.js"), "{r}");
+    assert!(!r.contains("<script>"), "no inline script: {r}");
+    for asset in ["/console/app.js", "/console/verify.js", "/console/app.css"] {
+        let r = http(&addr, &format!("GET {asset} HTTP/1.1"), "");
+        assert_eq!(status(&r), 200, "{asset}");
+    }
+
+    // Sign-in: a bad token is 401, a writer 403, a reader gets a session.
+    let (_, _, r) = sign_in(&addr, "vt_nope");
+    assert_eq!(status(&r), 401, "{r}");
+    let (_, _, r) = sign_in(&addr, &writer);
+    assert_eq!(status(&r), 403, "{r}");
+    let (rcookie, rcsrf, r) = sign_in(&addr, &reader);
+    assert_eq!(status(&r), 200, "{r}");
+    let set = r
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
+    assert_eq!(body_json(&r)["role"], "reader");
+    assert_eq!(rcsrf.len(), 64);
+    // From another site: refused.
+    let r = http(
+        &addr,
+        "POST /console/session HTTP/1.1\r\nContent-Type: application/json\r\nOrigin: http://evil.example",
+        &format!(r#"{{"token":"{reader}"}}"#),
+    );
+    assert_eq!(status(&r), 403, "{r}");
+    assert_eq!(body_json(&r)["error"]["code"], "csrf");
+
+    // No session: 401. The reader's session reads its log, not tokens.
+    let r = http(&addr, "GET /v1/logs/default/events HTTP/1.1", "");
+    assert_eq!(status(&r), 401, "{r}");
+    let r = http(
+        &addr,
+        &format!("GET /v1/logs/default/events HTTP/1.1\r\nCookie: {rcookie}"),
+        "",
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    let r = http(
+        &addr,
+        &format!("GET /v1/tokens HTTP/1.1\r\nCookie: {rcookie}"),
+        "",
+    );
+    assert_eq!(status(&r), 403, "{r}");
+    let r = http(
+        &addr,
+        &format!("GET /console/session HTTP/1.1\r\nCookie: {rcookie}"),
+        "",
+    );
+    assert_eq!(body_json(&r)["csrf"], rcsrf.as_str());
+
+    // An admin session: a change without the CSRF token is refused and
+    // nothing is created; with it, it works.
+    let (acookie, acsrf, r) = sign_in(&addr, &admin);
+    assert_eq!(status(&r), 200, "{r}");
+    let count = |c: &str| {
+        let r = http(
+            &addr,
+            &format!("GET /v1/tokens HTTP/1.1\r\nCookie: {c}"),
+            "",
+        );
+        body_json(&r)["tokens"].as_array().unwrap().len()
+    };
+    let before = count(&acookie);
+    let create = r#"{"role":"reader","logs":["default"]}"#;
+    for bad in ["", "\r\nX-CSRF-Token: 0000"] {
+        let r = http(
+            &addr,
+            &format!("POST /v1/tokens HTTP/1.1\r\nContent-Type: application/json\r\nCookie: {acookie}{bad}"),
+            create,
+        );
+        assert_eq!(status(&r), 403, "{r}");
+        assert_eq!(body_json(&r)["error"]["code"], "csrf");
+    }
+    // Another session's CSRF token does not do either.
+    let r = http(
+        &addr,
+        &format!("POST /v1/tokens HTTP/1.1\r\nContent-Type: application/json\r\nCookie: {acookie}\r\nX-CSRF-Token: {rcsrf}"),
+        create,
+    );
+    assert_eq!(status(&r), 403, "{r}");
+    assert_eq!(count(&acookie), before, "nothing created");
+    let r = http(
+        &addr,
+        &format!("POST /v1/tokens HTTP/1.1\r\nContent-Type: application/json\r\nCookie: {acookie}\r\nX-CSRF-Token: {acsrf}"),
+        create,
+    );
+    assert_eq!(status(&r), 201, "{r}");
+    assert_eq!(count(&acookie), before + 1);
+
+    // Revoking the reader's token ends its session at once.
+    let rid = body_json(&http(
+        &addr,
+        &format!("GET /console/session HTTP/1.1\r\nCookie: {rcookie}"),
+        "",
+    ))["token_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = http(
+        &addr,
+        &format!("DELETE /v1/tokens/{rid} HTTP/1.1\r\nCookie: {acookie}\r\nX-CSRF-Token: {acsrf}"),
+        "",
+    );
+    assert_eq!(status(&r), 200, "{r}");
+    let r = http(
+        &addr,
+        &format!("GET /v1/logs/default/events HTTP/1.1\r\nCookie: {rcookie}"),
+        "",
+    );
+    assert_eq!(status(&r), 401, "{r}");
+    // Signing out needs the CSRF token too, then the session is gone.
+    let r = http(
+        &addr,
+        &format!("DELETE /console/session HTTP/1.1\r\nCookie: {acookie}"),
+        "",
+    );
+    assert_eq!(status(&r), 403, "{r}");
+    let r = http(
+        &addr,
+        &format!("DELETE /console/session HTTP/1.1\r\nCookie: {acookie}\r\nX-CSRF-Token: {acsrf}"),
+        "",
+    );
+    assert_eq!(status(&r), 204, "{r}");
+    let r = http(
+        &addr,
+        &format!("GET /v1/tokens HTTP/1.1\r\nCookie: {acookie}"),
+        "",
+    );
+    assert_eq!(status(&r), 401, "{r}");
+    // Sign-ins and sign-outs are in `_system`.
+    let auditor = common::token(&addr, &admin, r#"{"role":"auditor"}"#);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, b) =
+            common::get(&addr, "/v1/logs/_system/events?action=console.*", &auditor).unwrap();
+        assert_eq!(s, 200, "{b}");
+        if b.contains("console.sign_in") && b.contains("console.sign_out") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{b}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    common::terminate(server.child);
+    common::unflag(tmp.path());
+}
+
+fn console_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console")
+}
+
+#[test]
+fn in_chromium_sign_in_filter_verify_tamper_xss_and_live_tail() {
+    let dir = console_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "npm packages missing: run `npm ci --prefix crates/cli/tests/console` (scripts/test.sh does)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} missing: apt-get install chromium (scripts/test.sh does)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::init_data(tmp.path());
+    let server = common::start(&data);
+    let addr = server.addr.clone();
+    let admin = server.admin.clone().unwrap();
+    let writer = common::token(&addr, &admin, r#"{"role":"writer","logs":["default"]}"#);
+    let auditor = common::token(
+        &addr,
+        &admin,
+        r#"{"role":"auditor","name":"alice-auditor"}"#,
+    );
+    // Events to look at, one of them carrying HTML and script in every
+    // field a page shows.
+    let mut events: Vec<String> = Vec::new();
+    for i in 0..60 {
+        let (actor, outcome) = match i % 3 {
+            0 => ("alice", "success"),
+            1 => ("bob", "failure"),
+            _ => ("carol", "success"),
+        };
+        events.push(format!(
+            r#"{{"action":"auth.login","actor":{{"id":"{actor}","ip":"10.0.0.{i}"}},"outcome":"{outcome}","source":{{"host":"web-{}"}},"message":"login {i}"}}"#,
+            i % 4
+        ));
+    }
+    let xss = r#"<img src=x onerror=\"window.__xss=1;alert(1)\"><script>window.__xss=2</script>"#;
+    events.push(format!(
+        r#"{{"action":"xss.test","actor":"{xss}","target":{{"id":"{xss}"}},"message":"{xss}","source":{{"host":"{xss}"}}}}"#
+    ));
+    let (s, b) = common::post(
+        &addr,
+        "/v1/logs/default/events?wait=proof",
+        &writer,
+        &format!("[{}]", events.join(",")),
+    )
+    .unwrap();
+    assert_eq!(s, 201, "{b}");
+    // The index catches up within a second or two.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, b) = common::get(&addr, "/v1/logs/default/events?limit=1", &auditor).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        if v["indexed_through"].as_u64() >= Some(61) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "index lag: {b}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(dir.join("browser.mjs"))
+        .env("BASE", format!("http://{addr}"))
+        .env("AUDITOR", &auditor)
+        .env("WRITER", &writer)
+        .env("ADMIN", &admin)
+        .env("CHROMIUM", &chromium)
+        .env("SHOTS", &shots)
+        .output()
+        .expect("node (scripts/test.sh installs nodejs)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for step in [
+        "signed in",
+        "filtered",
+        "verified",
+        "tampered entry refused",
+        "xss shown as text",
+        "live tail",
+    ] {
+        assert!(text.contains(&format!("ok: {step}")), "{step}: {text}");
+    }
+    common::terminate(server.child);
+    common::unflag(tmp.path());
+}

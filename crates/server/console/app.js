@@ -1,0 +1,447 @@
+// The veritrail console (docs/CONSOLE.md). Everything it shows comes from
+// the HTTP API with the session cookie; every string from the server is
+// put on the page as text (never as HTML), so stored events cannot run
+// script. No framework, no CDN: this file is compiled into the server.
+
+import { verifyEntry, Invalid } from "/console/verify.js";
+
+let me = null; // {name, role, logs, csrf, token_id}
+let logs = []; // [{name, size, origin, verifier_key}]
+let stream = null; // the live tail's EventSource
+
+// ------------------------------------------------------------ helpers
+
+/** Creates an element; string children become text nodes. */
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "class") e.className = v;
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function show(...nodes) {
+  const main = document.getElementById("main");
+  main.replaceChildren(...nodes);
+}
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(path, { method = "GET", body, raw = false } = {}) {
+  const headers = {};
+  if (method !== "GET" && me) headers["X-CSRF-Token"] = me.csrf;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) {
+    let code = "error";
+    let msg = `${r.status} ${r.statusText}`;
+    try {
+      const j = await r.json();
+      code = j.error?.code ?? code;
+      msg = j.error?.message ?? msg;
+    } catch (_) {}
+    if (r.status === 401 && path !== "/console/session") signedOut();
+    throw new ApiError(r.status, code, msg);
+  }
+  if (raw) return new Uint8Array(await r.arrayBuffer());
+  if (r.status === 204) return null;
+  const type = r.headers.get("content-type") || "";
+  return type.includes("json") ? r.json() : r.text();
+}
+
+function errorBox(e) {
+  return el("p", { class: "error", role: "alert" }, e instanceof Error ? e.message : String(e));
+}
+
+function params() {
+  const h = location.hash.slice(1) || "/events";
+  const [path, query] = h.split("?");
+  return { parts: path.split("/").filter(Boolean), q: new URLSearchParams(query || "") };
+}
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function actorOf(ev) {
+  const a = ev.actor;
+  return typeof a === "string" ? a : a?.id ?? "";
+}
+
+function hostOf(ev) {
+  return ev.source?.host ?? ev.source?.app ?? "";
+}
+
+function targetOf(ev) {
+  const t = ev.target;
+  return typeof t === "string" ? t : t?.id ?? "";
+}
+
+// ------------------------------------------------------------ sign-in
+
+function signedOut() {
+  me = null;
+  if (stream) stream.close();
+  document.getElementById("nav").hidden = true;
+  document.getElementById("signout").hidden = true;
+  document.getElementById("who").textContent = "";
+  const input = el("input", { id: "token", type: "password", autocomplete: "off", placeholder: "vt_…" });
+  const msg = el("p", { class: "error", role: "alert" });
+  const form = el(
+    "form",
+    { class: "signin", id: "signin" },
+    el("h2", {}, "Sign in"),
+    el("p", { class: "muted" }, "With a reader, auditor or admin token. The token is sent once; the browser then holds a session cookie that scripts cannot read."),
+    el("label", { for: "token" }, "Token"),
+    input,
+    el("button", { type: "submit" }, "Sign in"),
+    msg,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      me = await api("/console/session", { method: "POST", body: { token: input.value } });
+      input.value = "";
+      await start();
+    } catch (err) {
+      msg.textContent = err.message;
+    }
+  });
+  show(form);
+}
+
+async function start() {
+  document.getElementById("nav").hidden = false;
+  document.getElementById("signout").hidden = false;
+  document.getElementById("who").textContent = `${me.name || me.token_id} (${me.role})`;
+  for (const a of document.querySelectorAll("[data-admin]")) a.hidden = me.role !== "admin";
+  const l = await api("/v1/logs");
+  logs = l.logs;
+  route();
+}
+
+// ------------------------------------------------------------ events
+
+const FILTERS = ["actor", "action", "outcome", "source", "target", "since", "until", "q"];
+
+async function eventsPage(q) {
+  if (stream) {
+    stream.close();
+    stream = null;
+  }
+  if (me.role === "admin") {
+    show(el("p", { class: "muted" }, "Admin tokens manage logs and tokens; they do not read entries. Sign in with an auditor or reader token to see events."));
+    return;
+  }
+  const readable = logs.filter((l) => me.role === "auditor" || me.logs.includes(l.name));
+  const preferred = readable.find((l) => l.name === "default") || readable.find((l) => !l.name.startsWith("_")) || readable[0];
+  const log = q.get("log") || preferred?.name || "default";
+  const form = el("form", { class: "filters", id: "filters" });
+  const logSel = el("select", { name: "log", id: "f-log" }, readable.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)));
+  form.append(el("label", {}, "log", logSel));
+  for (const f of FILTERS) {
+    const ph = { since: "2026-01-01T00:00:00Z", until: "RFC 3339", action: "auth.*", outcome: "failure", q: "words" }[f] || "";
+    form.append(el("label", {}, f === "q" ? "text" : f, el("input", { name: f, id: `f-${f}`, value: q.get(f) || "", placeholder: ph, size: f === "q" ? 18 : 12 })));
+  }
+  form.append(el("button", { type: "submit" }, "Search"));
+  const liveBtn = el("button", { type: "button", id: "live" }, "Live tail");
+  form.append(liveBtn);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
+    go(`#/events?${p}`);
+  });
+  const status = el("p", { class: "muted", id: "status" });
+  const tbody = el("tbody", { id: "events" });
+  const table = el(
+    "table",
+    {},
+    el("thead", {}, el("tr", {}, ["#", "received", "action", "actor", "outcome", "source", "target", "message"].map((h) => el("th", {}, h)))),
+    tbody,
+  );
+  const pager = el("div", { class: "pager" });
+  show(form, status, table, pager);
+
+  const query = new URLSearchParams();
+  for (const f of FILTERS) if (q.get(f)) query.set(f, q.get(f));
+  query.set("limit", q.get("limit") || "50");
+  if (q.get("cursor")) query.set("cursor", q.get("cursor"));
+
+  const row = (e) => {
+    const ev = e.event;
+    const oc = ev.outcome ?? "";
+    return el(
+      "tr",
+      { class: "row", "data-index": e.index, onclick: () => go(`#/event/${encodeURIComponent(log)}/${e.index}`) },
+      el("td", {}, String(e.index)),
+      el("td", {}, ev.received_at ?? ""),
+      el("td", {}, ev.action ?? ""),
+      el("td", {}, el("a", { href: `#/events?log=${encodeURIComponent(log)}&actor=${encodeURIComponent(actorOf(ev))}`, onclick: (x) => x.stopPropagation() }, actorOf(ev))),
+      el("td", { class: oc }, oc),
+      el("td", {}, hostOf(ev)),
+      el("td", {}, targetOf(ev)),
+      el("td", {}, ev.message ?? ""),
+    );
+  };
+  const t0 = performance.now();
+  try {
+    const r = await api(`/v1/logs/${encodeURIComponent(log)}/events?${query}`);
+    tbody.replaceChildren(...r.events.map(row));
+    status.textContent = `${r.events.length} events (the index covers ${r.indexed_through} entries of ${log}); ${Math.round(performance.now() - t0)} ms`;
+    status.dataset.ms = String(performance.now() - t0);
+    if (r.next_cursor !== null && r.next_cursor !== undefined) {
+      const p = new URLSearchParams(q);
+      p.set("log", log);
+      p.set("cursor", String(r.next_cursor));
+      pager.append(el("a", { href: `#/events?${p}`, id: "next" }, "Next page →"));
+    }
+  } catch (e) {
+    status.replaceWith(errorBox(e));
+  }
+  liveBtn.addEventListener("click", () => {
+    if (stream) {
+      stream.close();
+      stream = null;
+      liveBtn.textContent = "Live tail";
+      return;
+    }
+    const p = new URLSearchParams(query);
+    p.delete("limit");
+    p.delete("cursor");
+    const last = tbody.lastElementChild?.dataset.index;
+    if (last !== undefined) p.set("from", String(Number(last) + 1));
+    stream = new EventSource(`/v1/logs/${encodeURIComponent(log)}/stream?${p}`);
+    liveBtn.textContent = "Stop";
+    liveBtn.classList.add("live");
+    stream.addEventListener("entry", (m) => {
+      try {
+        tbody.append(row(JSON.parse(m.data)));
+        status.textContent = `live: up to entry ${m.lastEventId}`;
+      } catch (_) {}
+    });
+    // The server cut a consumer that fell behind: resume where it stopped
+    // (EventSource reconnects with Last-Event-ID by itself).
+    stream.addEventListener("cut", () => {
+      status.textContent = "live tail: fell behind, resuming…";
+    });
+    stream.onerror = () => {
+      status.textContent = "live tail: reconnecting…";
+    };
+  });
+}
+
+// ------------------------------------------------------------ one event
+
+async function eventPage(log, index) {
+  const badge = el("div", { class: "badge wait", id: "badge" }, "verifying in the browser…");
+  const entry = el("pre", { id: "entry" });
+  const details = el("dl", { class: "kv", id: "details" });
+  show(
+    el("p", {}, el("a", { href: `#/events?log=${encodeURIComponent(log)}` }, "← events")),
+    el("h2", {}, `Entry ${index} of log ${log}`),
+    badge,
+    el("h3", {}, "Stored entry (exact bytes)"),
+    entry,
+    el("h3", {}, "Proof"),
+    details,
+  );
+  try {
+    const info = logs.find((l) => l.name === log);
+    if (!info) throw new Error(`no log ${log}`);
+    const [raw, ev, inclusion] = await Promise.all([
+      api(`/v1/logs/${encodeURIComponent(log)}/events/${index}/raw`, { raw: true }),
+      api(`/v1/logs/${encodeURIComponent(log)}/events/${index}`),
+      api(`/v1/logs/${encodeURIComponent(log)}/proof/inclusion?index=${index}`),
+    ]);
+    entry.textContent = new TextDecoder().decode(raw);
+    const kv = (k, v) => [el("dt", {}, k), el("dd", {}, v)];
+    details.append(
+      ...kv("leaf hash (stated by the server)", ev.leaf_hash),
+      ...kv("tree size", String(inclusion.tree_size)),
+      ...kv("log key", info.verifier_key),
+      ...kv("inclusion proof", inclusion.proof.join(" ")),
+      ...kv("checkpoint", el("pre", {}, inclusion.checkpoint)),
+    );
+    const t0 = performance.now();
+    try {
+      const v = await verifyEntry({ index, raw, leafHash: ev.leaf_hash, inclusion, vkey: info.verifier_key });
+      const ms = performance.now() - t0;
+      const sig = v.signed === null ? " (this browser cannot check Ed25519: signature not checked)" : `, signed by ${info.verifier_key.split("+").slice(0, 2).join("+")}`;
+      const cos = v.cosigners.length ? `, cosigned by ${v.cosigners.join(", ")}` : "";
+      badge.className = v.signed === null ? "badge wait" : "badge ok";
+      badge.textContent = `✔ verified against checkpoint ${v.size} of log ${v.origin}${sig}${cos}`;
+      badge.dataset.verified = "true";
+      badge.dataset.ms = String(ms);
+      badge.title = `checked in ${ms.toFixed(1)} ms by the browser (WebCrypto), independently of the server`;
+    } catch (e) {
+      badge.className = "badge bad";
+      badge.textContent = `✘ NOT VERIFIED: ${e instanceof Invalid ? e.message : "verification failed: " + e.message}`;
+      badge.dataset.verified = "false";
+    }
+  } catch (e) {
+    badge.className = "badge bad";
+    badge.dataset.verified = "false";
+    badge.textContent = `✘ could not check this entry: ${e.message}`;
+  }
+}
+
+// ------------------------------------------------------------ integrity
+
+async function integrityPage() {
+  const body = el("tbody");
+  show(
+    el("h2", {}, "Integrity"),
+    el("p", { class: "muted" }, "Each log's latest signed checkpoint as served, with the witnesses that cosigned it."),
+    el("table", {}, el("thead", {}, el("tr", {}, ["log", "entries", "origin", "cosigned by", "health"].map((h) => el("th", {}, h)))), body),
+  );
+  let health = "ok";
+  try {
+    await api("/healthz");
+  } catch (e) {
+    health = e.message;
+  }
+  for (const l of logs) {
+    let cos = "";
+    try {
+      const cp = await api(`/v1/logs/${encodeURIComponent(l.name)}/checkpoint`);
+      const names = cp.split("\n\n")[1]?.split("\n").filter(Boolean).map((s) => s.slice(2, s.lastIndexOf(" "))) ?? [];
+      cos = names.filter((n) => n !== l.origin).join(", ") || "none";
+    } catch (e) {
+      cos = e.message;
+    }
+    body.append(el("tr", {}, el("td", {}, l.name), el("td", {}, String(l.size)), el("td", {}, l.origin), el("td", {}, cos), el("td", {}, health)));
+  }
+}
+
+// ------------------------------------------------------------ alerts
+
+async function alertsPage() {
+  const body = el("tbody");
+  show(el("h2", {}, "Alerts"), el("table", {}, el("thead", {}, el("tr", {}, ["fired", "rule", "severity", "summary"].map((h) => el("th", {}, h)))), body));
+  try {
+    const r = await api("/v1/alerts?limit=200");
+    for (const a of r.alerts ?? []) {
+      body.append(el("tr", {}, el("td", {}, a.fired_at ?? a.time ?? ""), el("td", {}, a.rule ?? ""), el("td", {}, a.severity ?? ""), el("td", {}, a.summary ?? "")));
+    }
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No alerts fired.")));
+  } catch (e) {
+    body.append(el("tr", {}, el("td", { colspan: 4 }, errorBox(e))));
+  }
+}
+
+// ------------------------------------------------------------ reviews
+
+async function reviewsPage() {
+  show(el("h2", {}, "Reviews"), el("p", { class: "muted" }, "Review cycles are recorded with `veritrail review` (docs/CONSOLE.md); this page is not there yet."));
+}
+
+// ------------------------------------------------------------ tokens
+
+async function tokensPage() {
+  if (me.role !== "admin") {
+    show(el("p", { class: "muted" }, "Only admin tokens manage tokens."));
+    return;
+  }
+  const body = el("tbody", { id: "tokens" });
+  const role = el("select", { name: "role" }, ["reader", "auditor", "writer", "admin"].map((r) => el("option", { value: r }, r)));
+  const name = el("input", { name: "name", placeholder: "name" });
+  const logsIn = el("input", { name: "logs", placeholder: "logs, comma-separated" });
+  const out = el("p", { id: "created" });
+  const form = el("form", { class: "filters", id: "newtoken" }, el("label", {}, "role", role), el("label", {}, "name", name), el("label", {}, "logs", logsIn), el("button", { type: "submit" }, "Create token"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const req = { role: role.value };
+      if (name.value) req.name = name.value;
+      if (logsIn.value) req.logs = logsIn.value.split(",").map((s) => s.trim()).filter(Boolean);
+      const r = await api("/v1/tokens", { method: "POST", body: req });
+      out.replaceChildren(el("span", {}, "Created; shown once: "), el("code", {}, r.token));
+      await list();
+    } catch (err) {
+      out.replaceChildren(errorBox(err));
+    }
+  });
+  async function list() {
+    const r = await api("/v1/tokens");
+    body.replaceChildren(
+      ...r.tokens.map((t) =>
+        el(
+          "tr",
+          {},
+          el("td", {}, t.id),
+          el("td", {}, t.name ?? ""),
+          el("td", {}, t.role),
+          el("td", {}, (t.logs ?? []).join(", ")),
+          el("td", {}, t.revoked ? "revoked" : "active"),
+          el("td", {}, t.revoked ? "" : el("button", { onclick: async () => { await api(`/v1/tokens/${encodeURIComponent(t.id)}`, { method: "DELETE" }); await list(); } }, "Revoke")),
+        ),
+      ),
+    );
+  }
+  show(el("h2", {}, "Tokens"), form, out, el("table", {}, el("thead", {}, el("tr", {}, ["id", "name", "role", "logs", "state", ""].map((h) => el("th", {}, h)))), body));
+  await list();
+}
+
+// ------------------------------------------------------------ routing
+
+async function route() {
+  if (!me) return;
+  const { parts, q } = params();
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === parts[0]);
+  try {
+    switch (parts[0]) {
+      case "event":
+        return await eventPage(decodeURIComponent(parts[1]), Number(parts[2]));
+      case "integrity":
+        return await integrityPage();
+      case "alerts":
+        return await alertsPage();
+      case "reviews":
+        return await reviewsPage();
+      case "tokens":
+        return await tokensPage();
+      default:
+        return await eventsPage(q);
+    }
+  } catch (e) {
+    show(errorBox(e));
+  }
+}
+
+window.addEventListener("hashchange", route);
+document.getElementById("signout").addEventListener("click", async () => {
+  try {
+    await api("/console/session", { method: "DELETE" });
+  } finally {
+    signedOut();
+  }
+});
+
+(async () => {
+  try {
+    me = await api("/console/session");
+    await start();
+  } catch (_) {
+    signedOut();
+  }
+})();
