@@ -267,6 +267,12 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Record a review of a log up to a signed checkpoint (a
+    /// `review.completed` record in `_system` carrying your token, the range,
+    /// the checkpoint and the note), or show review coverage (`review
+    /// status`). Needs a server and an auditor token: the review is signed
+    /// by who made it.
+    Review(ReviewArgs),
     /// Recent alerts from a server (the `alert.fired` records in `_system`).
     Alerts {
         /// Server URL (http://host:port).
@@ -823,4 +829,55 @@ pub struct WatchArgs {
     /// Scan, record what changed since the last run, ship it and exit.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `veritrail review`.
+#[derive(Debug, Args, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReviewArgs {
+    /// `status`: coverage instead of a new review.
+    #[command(subcommand)]
+    pub command: Option<ReviewCommand>,
+    /// Server URL (http://host:port).
+    #[arg(long, env = "VERITRAIL_SERVER")]
+    pub server: Option<String>,
+    /// API token (auditor).
+    #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The log reviewed.
+    #[arg(long, default_value = "default")]
+    pub log: String,
+    /// The signed checkpoint the review goes up to (a file) [default: the
+    /// log's latest].
+    #[arg(long)]
+    pub to_checkpoint: Option<PathBuf>,
+    /// First entry reviewed [default: where the log's last review ended].
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// What was reviewed and concluded.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// A finding; repeat for several.
+    #[arg(long = "finding")]
+    pub findings: Vec<String>,
+}
+
+/// `veritrail review` subcommands.
+#[derive(Debug, Subcommand, Clone)]
+pub enum ReviewCommand {
+    /// Which ranges of which logs were reviewed, by whom, and the gaps.
+    Status {
+        /// Server URL (http://host:port).
+        #[arg(long, env = "VERITRAIL_SERVER")]
+        server: String,
+        /// API token (auditor).
+        #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Only this log.
+        #[arg(long)]
+        log: Option<String>,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
 }

@@ -323,9 +323,167 @@ fn in_chromium_sign_in_filter_verify_tamper_xss_and_live_tail() {
         "tampered entry refused",
         "xss shown as text",
         "live tail",
+        "review recorded",
     ] {
         assert!(text.contains(&format!("ok: {step}")), "{step}: {text}");
     }
+    // The review made in the browser is a `review.completed` record in
+    // `_system`, naming the auditor's token.
+    let (s, b) = common::get(
+        &addr,
+        "/v1/logs/_system/events?action=review.completed",
+        &auditor,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b.contains("daily review: failed logins of bob checked") && b.contains("alice-auditor"),
+        "{b}"
+    );
+    common::terminate(server.child);
+    common::unflag(tmp.path());
+}
+
+#[test]
+fn reviews_recorded_with_the_cli_covered_and_alerted_when_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::init_data(tmp.path());
+    let rules = tmp.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"unreviewed\"\nkind = \"integrity\"\ncheck = \"not_reviewed\"\nafter = \"2s\"\nlogs = [\"default\"]\n",
+    )
+    .unwrap();
+    let server = common::start_with(
+        &data,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let addr = server.addr.clone();
+    let base = format!("http://{addr}");
+    let admin = server.admin.clone().unwrap();
+    let writer = common::token(&addr, &admin, r#"{"role":"writer","logs":["default"]}"#);
+    let auditor = common::token(&addr, &admin, r#"{"role":"auditor","name":"rita"}"#);
+    let reader = common::token(&addr, &admin, r#"{"role":"reader","logs":["default"]}"#);
+    let append = |n: usize| {
+        let body: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"action":"a.b","actor":"u{i}"}}"#))
+            .collect();
+        let (s, b) = common::post(
+            &addr,
+            "/v1/logs/default/events?wait=proof",
+            &writer,
+            &format!("[{}]", body.join(",")),
+        )
+        .unwrap();
+        assert_eq!(s, 201, "{b}");
+        serde_json::from_str::<serde_json::Value>(&b).unwrap()["checkpoint"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let cp10 = append(10);
+    let cp_file = tmp.path().join("cp10");
+    std::fs::write(&cp_file, &cp10).unwrap();
+    let review = |token: &str, extra: &[&str]| {
+        let mut a = vec![
+            "review", "--server", &base, "--token", token, "--log", "default",
+        ];
+        a.extend_from_slice(extra);
+        common::run3(&a, "")
+    };
+    // Not an auditor: refused. No note: refused. A checkpoint of another
+    // log (`_system`'s): refused.
+    let (code, _, err) = review(&reader, &["--note", "x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("403"), "{err}");
+    let (code, _, err) = review(&auditor, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--note"), "{err}");
+    let (_, sys_cp) = common::get(&addr, "/v1/logs/_system/checkpoint", &auditor).unwrap();
+    let bad = tmp.path().join("bad");
+    std::fs::write(&bad, sys_cp).unwrap();
+    let (code, _, err) = review(
+        &auditor,
+        &["--note", "x", "--to-checkpoint", bad.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("checkpoint"), "{err}");
+    // Entries 0..10 reviewed up to the pinned checkpoint.
+    let (code, out, err) = review(
+        &auditor,
+        &[
+            "--note",
+            "weekly review",
+            "--finding",
+            "nothing unusual",
+            "--to-checkpoint",
+            cp_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("entries 0..10"), "{out}");
+    // More entries: a gap from 10, and the rule fires for it.
+    append(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let (code, out, err) = common::run3(
+            &[
+                "review", "status", "--server", &base, "--token", &auditor, "--log", "default",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        if out.contains("gaps: 10..15") {
+            break out;
+        }
+        assert!(std::time::Instant::now() < deadline, "{out}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(status.contains("10 of 15 entries reviewed"), "{status}");
+    assert!(
+        status.contains("0..10 by") && status.contains("(rita)"),
+        "{status}"
+    );
+    assert!(status.contains("weekly review"), "{status}");
+    loop {
+        let (s, b) = common::get(
+            &addr,
+            "/v1/logs/_system/events?action=alert.fired",
+            &auditor,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{b}");
+        if b.contains("unreviewed") && b.contains("entries 10..15 have not been reviewed") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{b}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The review itself is evidence: in `_system`, with the reviewer, the
+    // range, the checkpoint and the findings.
+    let (_, b) = common::get(
+        &addr,
+        "/v1/logs/_system/events?action=review.completed",
+        &auditor,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let m = &v["events"][0]["event"]["metadata"];
+    assert_eq!(m["from"], 0);
+    assert_eq!(m["to"], 10);
+    assert_eq!(m["checkpoint"], cp10.as_str());
+    assert_eq!(m["findings"][0], "nothing unusual");
+    assert_eq!(m["reviewer"]["name"], "rita");
+    // The next review starts where the last ended.
+    let (code, out, err) = review(&auditor, &["--note", "catch-up"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("entries 10..15"), "{out}");
     common::terminate(server.child);
     common::unflag(tmp.path());
 }

@@ -124,6 +124,9 @@ pub struct LogHealth {
     pub object_storage: Option<String>,
     /// Entries the witnesses' quorum has cosigned (`None`: no witnesses).
     pub witnessed: Option<u64>,
+    /// Its last review: entries reviewed up to, and when (Unix ns; the
+    /// server's start when never reviewed). `None`: not known.
+    pub reviewed: Option<(u64, i128)>,
 }
 
 /// The health of the service at one instant.
@@ -467,6 +470,16 @@ impl Engine {
                                     Check::StorageError => l.storage_error.clone(),
                                     Check::VerifyFailed => l.damaged.clone(),
                                     Check::ObjectStorage => l.object_storage.clone(),
+                                    Check::NotReviewed => l.reviewed.and_then(|(to, at)| {
+                                        (l.published > to && now_ns - at >= i128::from(*after_ns))
+                                            .then(|| {
+                                                format!(
+                                                    "entries {to}..{} have not been reviewed; the last review was {} ago",
+                                                    l.published,
+                                                    display((now_ns - at).min(i128::from(i64::MAX)) as i64)
+                                                )
+                                            })
+                                    }),
                                     Check::WitnessLag => l.witnessed.and_then(|w| {
                                         let s = state
                                             .witness_stalls

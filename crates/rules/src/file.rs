@@ -122,6 +122,9 @@ pub enum Check {
     /// The log's checkpoints have gone beyond what its witnesses' quorum
     /// cosigned, and the witnessed size has not moved for `after`.
     WitnessLag,
+    /// The log holds entries no review covers, and its last review (or
+    /// the server's start) is older than `after` (review cycles).
+    NotReviewed,
 }
 
 /// What a rule looks for.
@@ -634,7 +637,8 @@ impl RuleSet {
                     Some("disk_low") => Check::DiskLow,
                     Some("object_storage") => Check::ObjectStorage,
                     Some("witness_lag") => Check::WitnessLag,
-                    Some(o) => return Err(format!("check {o:?} is not checkpoint_stalled, storage_error, verify_failed, disk_low, object_storage or witness_lag")),
+                    Some("not_reviewed") => Check::NotReviewed,
+                    Some(o) => return Err(format!("check {o:?} is not checkpoint_stalled, storage_error, verify_failed, disk_low, object_storage, witness_lag or not_reviewed")),
                     None => return Err("an integrity rule needs check".into()),
                 };
                 if !r.matches.is_empty() || !r.except.is_empty() || !r.group_by.is_empty() {

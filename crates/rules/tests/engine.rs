@@ -359,6 +359,7 @@ check = "verify_failed"
             object_storage: None,
             damaged: damaged.map(str::to_owned),
             witnessed: None,
+            reviewed: None,
         }],
         disk_free: Some(10 << 30),
     };
@@ -435,6 +436,33 @@ cooldown = "0s"
         a[0].summary
     );
     assert!(e.tick(t1 + 40 * S, &h(610, 610)).is_empty(), "caught up");
+    // Review cycles: entries beyond the last review, for longer than `after`.
+    let set = rules(
+        "[[rule]]\nname = \"unreviewed\"\nkind = \"integrity\"\ncheck = \"not_reviewed\"\nafter = \"24h\"\n",
+    );
+    let mut r = Engine::new(set);
+    let rv = |published, to, at| Health {
+        logs: vec![LogHealth {
+            name: "default".into(),
+            durable: published,
+            published,
+            reviewed: Some((to, at)),
+            ..LogHealth::default()
+        }],
+        disk_free: None,
+    };
+    assert!(r.tick(T0 + 3600 * S, &rv(100, 0, T0)).is_empty(), "1 h");
+    assert!(
+        r.tick(T0 + 90_000 * S, &rv(100, 100, T0)).is_empty(),
+        "all reviewed"
+    );
+    let a = r.tick(T0 + 90_000 * S, &rv(150, 100, T0));
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        a[0].summary.contains("entries 100..150"),
+        "{}",
+        a[0].summary
+    );
     // No witnesses configured: nothing to lag.
     let mut none = h(700, 0);
     none.logs[0].witnessed = None;

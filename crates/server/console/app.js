@@ -352,7 +352,66 @@ async function alertsPage() {
 // ------------------------------------------------------------ reviews
 
 async function reviewsPage() {
-  show(el("h2", {}, "Reviews"), el("p", { class: "muted" }, "Review cycles are recorded with `veritrail review` (docs/CONSOLE.md); this page is not there yet."));
+  if (me.role !== "auditor") {
+    show(el("h2", {}, "Reviews"), el("p", { class: "muted" }, "Reviews are recorded and read with auditor tokens."));
+    return;
+  }
+  const body = el("tbody", { id: "coverage" });
+  const logSel = el("select", { id: "r-log" }, logs.map((l) => el("option", { value: l.name, selected: l.name === "default" }, l.name)));
+  const note = el("textarea", { id: "r-note", rows: 3, cols: 60, placeholder: "What was reviewed, what was concluded" });
+  const findings = el("input", { id: "r-findings", size: 60, placeholder: "findings, separated by ;" });
+  const out = el("p", { id: "r-result" });
+  const form = el(
+    "form",
+    { id: "review" },
+    el("h3", {}, "Record a review up to the log's latest checkpoint"),
+    el("p", {}, el("label", {}, "log ", logSel)),
+    el("p", {}, note),
+    el("p", {}, findings),
+    el("button", { type: "submit" }, "Mark reviewed"),
+    out,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const f = findings.value.split(";").map((x) => x.trim()).filter(Boolean);
+      const r = await api(`/v1/logs/${encodeURIComponent(logSel.value)}/reviews`, { method: "POST", body: { note: note.value, findings: f } });
+      out.textContent = `Recorded: entries ${r.from}..${r.to} of ${r.log}, reviewed by ${r.reviewer} (a review.completed record in _system).`;
+      note.value = "";
+      findings.value = "";
+      // The coverage is computed from _system's index, which follows
+      // within a second or two.
+      for (let k = 0; k < 10; k++) {
+        await new Promise((ok) => setTimeout(ok, 1000));
+        await list();
+      }
+    } catch (err) {
+      out.replaceChildren(errorBox(err));
+    }
+  });
+  async function list() {
+    const r = await api("/v1/reviews");
+    body.replaceChildren(
+      ...r.logs.map((l) =>
+        el(
+          "tr",
+          { "data-log": l.log },
+          el("td", {}, l.log),
+          el("td", {}, `${l.reviewed_entries} of ${l.size}`),
+          el("td", {}, l.gaps.length ? l.gaps.map((g) => `${g.from}..${g.to}`).join(", ") : "none"),
+          el("td", {}, l.last_review ?? "never"),
+          el("td", {}, l.reviews.map((x) => `${x.from}..${x.to} by ${x.reviewer_name || x.reviewer}: ${x.note}`).join(" · ")),
+        ),
+      ),
+    );
+  }
+  show(
+    el("h2", {}, "Reviews"),
+    el("p", { class: "muted" }, "Each review is a review.completed record in _system, signed into the log with the reviewer's token, the range and the checkpoint."),
+    el("table", {}, el("thead", {}, el("tr", {}, ["log", "reviewed", "gaps", "last review", "reviews"].map((h) => el("th", {}, h)))), body),
+    form,
+  );
+  await list();
 }
 
 // ------------------------------------------------------------ tokens

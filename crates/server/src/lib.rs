@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod read;
+pub mod reviews;
 pub mod state;
 pub mod storage;
 pub mod stream;
@@ -79,6 +80,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/logs/{log}/stream", get(stream::stream))
         .route("/v1/logs/{log}/timestamps/{size}", get(read::timestamp))
         .route("/v1/alerts", get(read::alerts))
+        .route("/v1/logs/{log}/reviews", post(reviews::create))
+        .route("/v1/reviews", get(reviews::coverage))
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))
         .merge(console::routes())

@@ -19,7 +19,7 @@ fn q(name: &str, ty: &str, desc: &str) -> Value {
 pub fn document() -> Value {
     let bearer = json!([{"bearer": []}]);
     let public = json!([{}, {"bearer": []}]);
-    json!({
+    let mut d = json!({
         "openapi": "3.0.3",
         "info": {"title": "veritrail", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Immutable, tamper-evident audit log. Entries are C2SP tlog-tiles leaves; checkpoints are C2SP signed notes."},
@@ -120,5 +120,23 @@ pub fn document() -> Value {
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "the revoked token"}, "401": err(), "403": err(), "404": err()}}}
         }
-    })
+    });
+    d["paths"]["/v1/logs/{log}/reviews"] = json!({"post": {"summary": "Record a review of the log up to one of its signed checkpoints (auditor): a review.completed record in _system", "security": bearer,
+                "parameters": [log_param()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["note"], "properties": {
+                    "note": {"type": "string"}, "checkpoint": {"type": "string", "description": "a signed checkpoint note of this log (default: the latest)"},
+                    "from": {"type": "integer", "description": "first entry reviewed (default: where the last review ended)"},
+                    "findings": {"type": "array", "items": {"type": "string"}}}}}}},
+                "responses": {"201": {"description": "log, from, to, reviewer"}, "400": err(), "401": err(), "403": err(), "404": err()}}});
+    d["paths"]["/v1/reviews"] = json!({"get": {"summary": "Review coverage per log: reviews, reviewed entries, gaps (auditor)", "security": bearer,
+                "parameters": [q("log", "string", "one log")],
+                "responses": {"200": {"description": "logs: log, size, reviewed_entries, gaps, last_review, reviews; indexed_through"}, "401": err(), "403": err(), "404": err()}}});
+    d["paths"]["/console/session"] = json!({
+        "post": {"summary": "Console sign-in: a session cookie (HttpOnly, SameSite=Strict) and a CSRF token for a reader, auditor or admin token",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "token_id, name, role, logs, csrf; Set-Cookie vt_session"}, "400": err(), "401": err(), "403": err()}},
+        "get": {"summary": "The console session's identity and CSRF token", "responses": {"200": {"description": "token_id, name, role, logs, csrf"}, "401": err()}},
+        "delete": {"summary": "Console sign-out (needs X-CSRF-Token)", "responses": {"204": {"description": "signed out"}, "403": err()}}
+    });
+    d
 }

@@ -421,7 +421,7 @@ pub fn filter_of(p: &Params) -> Result<veritrail_service::index::Filter, AppErro
 /// The index's hits for `filter` on `log`, each entry read from the log
 /// itself (checked against its leaf hash), with the next cursor and how far
 /// the index has caught up.
-async fn hits_of(
+pub(crate) async fn hits_of(
     st: &AppState,
     name: &str,
     filter: veritrail_service::index::Filter,

@@ -73,6 +73,10 @@ pub struct AppState {
     pub streams_cut: std::sync::atomic::AtomicU64,
     /// Signed-in console browsers.
     pub sessions: crate::console::session::Sessions,
+    /// The last review of each log (`not_reviewed` rules).
+    pub last_reviews: Arc<crate::reviews::LastReviews>,
+    /// When this server started (Unix nanoseconds).
+    pub started_ns: i128,
 }
 
 impl Deref for AppState {
@@ -125,6 +129,10 @@ impl AppState {
             streams_open: std::sync::atomic::AtomicU64::new(0),
             streams_cut: std::sync::atomic::AtomicU64::new(0),
             sessions: crate::console::session::Sessions::default(),
+            last_reviews: Arc::default(),
+            started_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i128),
         }))
     }
 

@@ -19,6 +19,7 @@ mod reindex;
 mod remote;
 mod remote_verify;
 mod render;
+mod review;
 mod rules;
 mod serve;
 mod ship;
@@ -161,6 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         } => verify_bucket::run(&object, &log, &key, quiet),
         Command::Rules { command } => rules::run(command),
+        Command::Review(args) => review::run(&args),
         Command::Witness { command } => witness::run(command),
         Command::Alerts {
             server,

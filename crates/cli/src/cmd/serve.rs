@@ -418,6 +418,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if let Some(w) = w {
             alerts.set_witnessed_size(Arc::new(move |log: &str| w.witnessed(log)));
         }
+        let (reviews, started) = (state.last_reviews.clone(), state.started_ns);
+        alerts.set_last_review(Arc::new(move |log: &str| {
+            reviews.get(log).unwrap_or((0, started))
+        }));
         eprintln!(
             "veritrail: alert rules from {} (version {})",
             path.display(),
@@ -441,6 +445,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
         }
+        // The last review of each log, for `not_reviewed` rules.
+        tokio::spawn(veritrail_server::reviews::load(state.clone()));
         // The handlers are installed now, before the server says it serves:
         // a SIGTERM that arrives right after that line stops it cleanly
         // instead of killing it.

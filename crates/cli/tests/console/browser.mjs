@@ -148,8 +148,23 @@ try {
   await page.screenshot({ path: `${SHOTS}/events-live.png` });
   console.log("ok: live tail");
 
+  // A review, recorded in the console.
+  await page.goto(`${BASE}/#/reviews`);
+  await page.waitForSelector("#coverage tr");
+  await page.selectOption("#r-log", "default");
+  await page.fill("#r-note", "daily review: failed logins of bob checked");
+  await page.fill("#r-findings", "bob locked out; no escalation");
+  await page.click("#review button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#r-result").textContent.startsWith("Recorded"));
+  await page.waitForFunction(() => {
+    const r = document.querySelector('#coverage tr[data-log="default"]');
+    return r && r.children[2].textContent === "none";
+  }, null, { timeout: 15000 });
+  await page.screenshot({ path: `${SHOTS}/reviews.png` });
+  console.log(`ok: review recorded: ${await page.textContent("#r-result")}`);
+
   // The other pages render.
-  for (const p of ["integrity", "alerts", "reviews"]) {
+  for (const p of ["integrity", "alerts"]) {
     await page.goto(`${BASE}/#/${p}`);
     await page.waitForSelector("#main h2");
     await page.screenshot({ path: `${SHOTS}/${p}.png` });

@@ -94,6 +94,8 @@ pub struct Inner {
     object_storage: Mutex<Option<ObjectStorageHealth>>,
     /// Per log, the size its witnesses' quorum cosigned.
     witnessed: Mutex<Option<WitnessedSize>>,
+    /// Per log, its last review.
+    reviewed: Mutex<Option<LastReview>>,
     /// Counters.
     pub stats: AlertStats,
 }
@@ -105,6 +107,11 @@ pub type ObjectStorageHealth = Arc<dyn Fn() -> BTreeMap<String, String> + Send +
 /// Per log, the size its witnesses' quorum has cosigned (for `integrity`
 /// rules with `check = "witness_lag"`).
 pub type WitnessedSize = Arc<dyn Fn(&str) -> u64 + Send + Sync>;
+
+/// Per log, its last review: entries reviewed up to, and when (Unix
+/// nanoseconds; the server's start when never), for `integrity` rules with
+/// `check = "not_reviewed"`.
+pub type LastReview = Arc<dyn Fn(&str) -> (u64, i128) + Send + Sync>;
 
 /// The alerting of a running server.
 pub struct Alerts {
@@ -194,6 +201,7 @@ impl Alerts {
             stop: AtomicBool::new(false),
             object_storage: Mutex::new(None),
             witnessed: Mutex::new(None),
+            reviewed: Mutex::new(None),
             stats: AlertStats::default(),
         });
         // Where each log starts: its saved position, else its end now (a
@@ -253,6 +261,12 @@ impl Alerts {
     /// each log's witnesses have cosigned.
     pub fn set_witnessed_size(&self, source: WitnessedSize) {
         *self.inner.witnessed.lock().expect("health lock") = Some(source);
+    }
+
+    /// Where `integrity` rules with `check = "not_reviewed"` learn when
+    /// each log was last reviewed.
+    pub fn set_last_review(&self, source: LastReview) {
+        *self.inner.reviewed.lock().expect("health lock") = Some(source);
     }
 
     /// Counters.
@@ -529,6 +543,7 @@ fn health(inner: &Inner) -> Health {
     let source = inner.object_storage.lock().expect("health lock").clone();
     let mut object_storage = source.map(|f| f()).unwrap_or_default();
     let witnessed = inner.witnessed.lock().expect("health lock").clone();
+    let reviewed = inner.reviewed.lock().expect("health lock").clone();
     let mut logs: Vec<LogHealth> = inner
         .service
         .logs()
@@ -540,6 +555,7 @@ fn health(inner: &Inner) -> Health {
             damaged: damaged.get(&name).cloned(),
             object_storage: object_storage.remove(&name),
             witnessed: witnessed.as_ref().map(|f| f(&name)),
+            reviewed: reviewed.as_ref().map(|f| f(&name)),
             name,
         })
         .collect();
