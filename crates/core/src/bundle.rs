@@ -447,26 +447,33 @@ fn check_since(
             )));
         }
     }
-    let proof: Vec<Hash> = consistency_hashes(&since.consistency)
-        .ok_or_else(|| bad("a consistency hash is not canonical base64 of 32 bytes".into()))?;
+    extends(&old, cp, &since.consistency, "the pinned checkpoint").map_err(bad)?;
+    Ok(Some(old.size.0))
+}
+
+/// Checks that `cp` extends the older checkpoint `old` with the consistency
+/// proof `hashes` (equal sizes need equal roots and an empty proof); `what`
+/// names the older one in the reason.
+fn extends(old: &Checkpoint, cp: &Checkpoint, hashes: &[String], what: &str) -> Result<(), String> {
+    let proof = consistency_hashes(hashes)
+        .ok_or_else(|| "a consistency hash is not canonical base64 of 32 bytes".to_owned())?;
     if old.size.0 > cp.size.0 {
-        return Err(bad(format!(
-            "the pinned checkpoint (size {}) is newer than the bundle's (size {}): the log was rolled back",
+        return Err(format!(
+            "{what} (size {}) is newer than the bundle's (size {}): the log was rolled back",
             old.size.0, cp.size.0
-        )));
+        ));
     }
     if old.size == cp.size {
         if old.root != cp.root || !proof.is_empty() {
-            return Err(bad("same tree size, different root: the log forked".into()));
+            return Err(format!(
+                "{what} has the bundle's tree size and another root: the log forked"
+            ));
         }
-    } else {
-        verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).map_err(|e| {
-            bad(format!(
-                "not consistent with the pinned checkpoint (history rewritten?): {e}"
-            ))
-        })?;
+        return Ok(());
     }
-    Ok(Some(old.size.0))
+    verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).map_err(|e| {
+        format!("the bundle's checkpoint is not consistent with {what} (history rewritten?): {e}")
+    })
 }
 
 fn consistency_hashes(hashes: &[String]) -> Option<Vec<Hash>> {
@@ -492,27 +499,7 @@ fn check_timestamp(
         .checkpoint;
     let token = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &t.token)
         .map_err(|e| bad(format!("the token is not base64: {e}")))?;
-    let proof = consistency_hashes(&t.consistency)
-        .ok_or_else(|| bad("a consistency hash is not canonical base64 of 32 bytes".into()))?;
-    if old.size.0 > cp.size.0 {
-        return Err(bad(format!(
-            "the timestamped checkpoint (size {}) is larger than the bundle's ({})",
-            old.size.0, cp.size.0
-        )));
-    }
-    if old.size == cp.size {
-        if old.root != cp.root || !proof.is_empty() {
-            return Err(bad(
-                "same tree size as the bundle's checkpoint, different root: the log forked".into(),
-            ));
-        }
-    } else {
-        verify_consistency(old.size, cp.size, &proof, &old.root, &cp.root).map_err(|e| {
-            bad(format!(
-                "the bundle's checkpoint does not extend the timestamped one: {e}"
-            ))
-        })?;
-    }
+    extends(&old, cp, &t.consistency, "the timestamped checkpoint").map_err(bad)?;
     Ok(Some((old.size.0, t.checkpoint.clone(), token)))
 }
 
