@@ -301,6 +301,56 @@ fn in_chromium_sign_in_filter_verify_tamper_xss_and_live_tail() {
         assert!(std::time::Instant::now() < deadline, "index lag: {b}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The counts the charts draw, over HTTP: exact, filtered, and refused
+    // when malformed.
+    let (s, b) = common::get(&addr, "/v1/logs/default/stats?top=2", &auditor).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["total"], 61, "{b}");
+    assert_eq!(v["failed_logins_by_source"]["total"], 20, "{b}");
+    assert_eq!(
+        v["failed_logins_by_source"]["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{b}"
+    );
+    assert_eq!(
+        v["top_actors"]["rows"][0],
+        serde_json::json!({"value":"alice","count":20}),
+        "{b}"
+    );
+    let per_hour: u64 = v["per_hour"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_hour, 61, "{b}");
+    let (s, b) = common::get(&addr, "/v1/logs/default/stats?actor=bob", &auditor).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        (
+            v["total"].as_u64(),
+            v["failed_logins_by_source"]["total"].as_u64()
+        ),
+        (Some(20), Some(20)),
+        "{b}"
+    );
+    assert_eq!(
+        v["per_hour"]["query"],
+        serde_json::json!({"actor":"bob"}),
+        "{b}"
+    );
+    for bad in ["top=0", "top=101", "limit=5", "since=yesterday"] {
+        let (s, b) =
+            common::get(&addr, &format!("/v1/logs/default/stats?{bad}"), &auditor).unwrap();
+        assert_eq!(s, 400, "{bad}: {b}");
+    }
+    let (s, _) = common::get(&addr, "/v1/logs/default/stats", &writer).unwrap();
+    assert_eq!(s, 403);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")
@@ -324,6 +374,7 @@ fn in_chromium_sign_in_filter_verify_tamper_xss_and_live_tail() {
         "xss shown as text",
         "live tail",
         "review recorded",
+        "charts",
     ] {
         assert!(text.contains(&format!("ok: {step}")), "{step}: {text}");
     }

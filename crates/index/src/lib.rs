@@ -17,6 +17,7 @@ pub mod error;
 pub mod filter;
 pub mod follow;
 mod row;
+pub mod stats;
 
 pub use error::{IndexError, Result};
 pub use filter::{Filter, MAX_LIMIT};

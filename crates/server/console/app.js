@@ -305,6 +305,121 @@ async function eventPage(log, index) {
   }
 }
 
+// ------------------------------------------------------------ charts
+
+const OUTCOME_COLOURS = { success: "#0a7d32", failure: "#b3261e", unknown: "#888", "": "#4a6fa5" };
+
+function barChart(target, title, rows, colour) {
+  const labels = rows.map((r) => { const v = r.value || "(none)"; return v.length > 18 ? v.slice(0, 17) + "…" : v; });
+  const data = [rows.map((_, i) => i), rows.map((r) => r.count)];
+  const width = Math.min(900, target.clientWidth || 900);
+  return new uPlot(
+    {
+      title,
+      width,
+      height: 260,
+      scales: { x: { time: false, range: [-0.5, Math.max(rows.length - 0.5, 0.5)] } },
+      axes: [
+        { splits: () => data[0], values: (_, splits) => splits.map((i) => labels[i] ?? ""), rotate: 0, size: 40 },
+        {},
+      ],
+      series: [{}, { label: "count", fill: colour, stroke: colour, paths: uPlot.paths.bars({ size: [0.6, 60] }), points: { show: false } }],
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+    },
+    data,
+    target,
+  );
+}
+
+function figureTable(id, rows, query, total) {
+  return el(
+    "details",
+    {},
+    el("summary", {}, `figures (${total} matching; query ${new URLSearchParams(query)})`),
+    el("table", { id }, el("tbody", {}, rows.map((r) => el("tr", {}, el("td", {}, r.value || "(none)"), el("td", {}, String(r.count)))))),
+  );
+}
+
+async function chartsPage(q) {
+  if (me.role === "admin") {
+    show(el("p", { class: "muted" }, "Charts count entries: sign in with an auditor or reader token."));
+    return;
+  }
+  const readable = logs.filter((l) => me.role === "auditor" || me.logs.includes(l.name));
+  const log = q.get("log") || (readable.find((l) => l.name === "default") || readable[0])?.name || "default";
+  const form = el("form", { class: "filters", id: "chart-filters" });
+  form.append(el("label", {}, "log", el("select", { name: "log" }, readable.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)))));
+  for (const f of ["since", "until", "source", "action"]) {
+    form.append(el("label", {}, f, el("input", { name: f, value: q.get(f) || "", size: f === "since" || f === "until" ? 22 : 12 })));
+  }
+  form.append(el("button", { type: "submit" }, "Show"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
+    go(`#/charts?${p}`);
+  });
+  const hourly = el("div", { id: "chart-hourly" });
+  const sources = el("div", { id: "chart-sources" });
+  const actors = el("div", { id: "chart-actors" });
+  const note = el("p", { class: "muted", id: "chart-note" });
+  show(el("h2", {}, "Charts"), form, note, hourly, sources, actors);
+  const query = new URLSearchParams();
+  for (const f of ["since", "until", "source", "action"]) if (q.get(f)) query.set(f, q.get(f));
+  const s = await api(`/v1/logs/${encodeURIComponent(log)}/stats?${query}`);
+  note.textContent = `${s.total} matching entries of ${log}, counted against tree size ${s.tree_size} (index covers ${s.indexed_through}). Drag across the hourly chart to narrow the time range.`;
+  // Per hour, one series per outcome.
+  const hours = [...new Set(s.per_hour.rows.map((r) => Date.parse(r.hour) / 1000))].sort((a, b) => a - b);
+  const outcomes = [...new Set(s.per_hour.rows.map((r) => r.outcome))].sort();
+  const counts = outcomes.map((o) => hours.map((h) => s.per_hour.rows.find((r) => r.outcome === o && Date.parse(r.hour) / 1000 === h)?.count ?? 0));
+  // Stacked: each outcome is drawn as the running total up to it, tallest
+  // first, so each band shows one outcome; the legend shows its own count.
+  const running = counts.map((_, j) => hours.map((_, i) => counts.slice(0, j + 1).reduce((a, c) => a + c[i], 0)));
+  const order = outcomes.map((_, j) => j).reverse();
+  const data = [hours, ...order.map((j) => running[j])];
+  const colour = (o) => OUTCOME_COLOURS[o] || "#4a6fa5";
+  new uPlot(
+    {
+      title: "Events per hour by outcome",
+      width: 900,
+      height: 260,
+      series: [
+        {},
+        ...order.map((j) => ({
+          label: outcomes[j] || "(none)",
+          stroke: colour(outcomes[j]),
+          fill: colour(outcomes[j]),
+          value: (u, v, si, i) => (i == null ? "--" : String(counts[j][i])),
+          paths: uPlot.paths.bars({ size: [0.8, 40] }),
+          points: { show: false },
+        })),
+      ],
+      scales: { x: { time: true, range: hours.length ? [hours[0] - 3600, hours[hours.length - 1] + 3600] : undefined } },
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 5) return;
+            const a = u.posToVal(u.select.left, "x");
+            const b = u.posToVal(u.select.left + u.select.width, "x");
+            const p = new URLSearchParams(q);
+            p.set("log", log);
+            p.set("since", new Date(Math.floor(a / 3600) * 3600 * 1000).toISOString());
+            p.set("until", new Date(Math.ceil(b / 3600) * 3600 * 1000).toISOString());
+            go(`#/charts?${p}`);
+          },
+        ],
+      },
+    },
+    hours.length ? data : [[], ...outcomes.map(() => [])],
+    hourly,
+  );
+  barChart(sources, "Failed logins by source", s.failed_logins_by_source.rows, "#b3261e");
+  sources.append(figureTable("figures-sources", s.failed_logins_by_source.rows, s.failed_logins_by_source.query, s.failed_logins_by_source.total));
+  barChart(actors, "Top actors", s.top_actors.rows, "#4a6fa5");
+  actors.append(figureTable("figures-actors", s.top_actors.rows, s.top_actors.query, s.top_actors.total));
+}
+
 // ------------------------------------------------------------ integrity
 
 async function integrityPage() {
@@ -471,6 +586,8 @@ async function route() {
     switch (parts[0]) {
       case "event":
         return await eventPage(decodeURIComponent(parts[1]), Number(parts[2]));
+      case "charts":
+        return await chartsPage(q);
       case "integrity":
         return await integrityPage();
       case "alerts":

@@ -23,6 +23,7 @@ pub mod params;
 pub mod read;
 pub mod reviews;
 pub mod state;
+pub mod stats;
 pub mod storage;
 pub mod stream;
 pub mod syslog;
@@ -81,6 +82,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/logs/{log}/timestamps/{size}", get(read::timestamp))
         .route("/v1/alerts", get(read::alerts))
         .route("/v1/logs/{log}/reviews", post(reviews::create))
+        .route("/v1/logs/{log}/stats", get(stats::stats))
         .route("/v1/reviews", get(reviews::coverage))
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))

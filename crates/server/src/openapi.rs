@@ -128,6 +128,12 @@ pub fn document() -> Value {
                     "from": {"type": "integer", "description": "first entry reviewed (default: where the last review ended)"},
                     "findings": {"type": "array", "items": {"type": "string"}}}}}}},
                 "responses": {"201": {"description": "log, from, to, reviewer"}, "400": err(), "401": err(), "403": err(), "404": err()}}});
+    d["paths"]["/v1/logs/{log}/stats"] = json!({"get": {"summary": "Counts for charts and reports: entries per hour and outcome, failed logins by source, top actors; each with its query and the tree size counted (reader of the log, or auditor)", "security": bearer,
+                "parameters": [log_param(), q("actor", "string", "actor id"), q("action", "string", "exact, or prefix with .*"),
+                    q("outcome", "string", ""), q("target", "string", "target id"), q("source", "string", "source host or app"),
+                    q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"), q("q", "string", "full text over message and metadata"),
+                    q("top", "integer", "1-100, default 10: rows in each top list")],
+                "responses": {"200": {"description": "log, tree_size, indexed_through, total, per_hour, failed_logins_by_source, top_actors"}, "400": err(), "401": err(), "403": err(), "404": err()}}});
     d["paths"]["/v1/reviews"] = json!({"get": {"summary": "Review coverage per log: reviews, reviewed entries, gaps (auditor)", "security": bearer,
                 "parameters": [q("log", "string", "one log")],
                 "responses": {"200": {"description": "logs: log, size, reviewed_entries, gaps, last_review, reviews; indexed_through"}, "401": err(), "403": err(), "404": err()}}});

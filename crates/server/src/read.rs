@@ -38,7 +38,7 @@ async fn public_or_token(
     Ok(t)
 }
 
-fn reader(t: &Token, log: &str) -> Result<(), AppError> {
+pub(crate) fn reader(t: &Token, log: &str) -> Result<(), AppError> {
     if t.can_read(log) {
         Ok(())
     } else {

@@ -163,6 +163,18 @@ try {
   await page.screenshot({ path: `${SHOTS}/reviews.png` });
   console.log(`ok: review recorded: ${await page.textContent("#r-result")}`);
 
+  // Charts: the figures under each chart are the counts the log holds.
+  await page.goto(`${BASE}/#/charts?log=default`);
+  await page.waitForSelector("#chart-hourly canvas");
+  await page.waitForSelector("#figures-sources", { state: "attached" });
+  const srcSum = await page.$$eval("#figures-sources tr td:nth-child(2)", (t) => t.reduce((a, x) => a + Number(x.textContent), 0));
+  check(srcSum === 20, `20 failed logins by source, got ${srcSum}`);
+  const bob = await page.$$eval("#figures-actors tr", (rows) => rows.map((r) => [r.children[0].textContent, r.children[1].textContent]));
+  check(bob.some(([a, n]) => a === "bob" && n === "20"), `bob 20 in top actors: ${JSON.stringify(bob)}`);
+  check((await page.$$("#chart-sources canvas")).length === 1 && (await page.$$("#chart-actors canvas")).length === 1, "three charts drawn");
+  await page.screenshot({ path: `${SHOTS}/charts.png`, fullPage: true });
+  console.log("ok: charts");
+
   // The other pages render.
   for (const p of ["integrity", "alerts"]) {
     await page.goto(`${BASE}/#/${p}`);

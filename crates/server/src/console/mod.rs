@@ -47,6 +47,17 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../../console/app.css"),
     ),
+    // uPlot 1.6.32 (MIT, console/vendor/uPlot.LICENSE), the charts.
+    (
+        "/console/vendor/uPlot.iife.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../console/vendor/uPlot.iife.min.js"),
+    ),
+    (
+        "/console/vendor/uPlot.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../console/vendor/uPlot.min.css"),
+    ),
 ];
 
 const INDEX: &[u8] = include_bytes!("../../console/index.html");
