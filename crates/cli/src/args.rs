@@ -273,6 +273,13 @@ pub enum Command {
     /// status`). Needs a server and an auditor token: the review is signed
     /// by who made it.
     Review(ReviewArgs),
+    /// A period report for compliance reviews (docs/COMPLIANCE.md
+    /// "Reports"): counts by action and outcome, authentication failures,
+    /// privileged, account and file-integrity events, alerts, review
+    /// coverage, witnesses and timestamps, integrity checks — each figure
+    /// with its query and the checkpoint it was counted against. From a
+    /// server, with an auditor token.
+    Report(ReportArgs),
     /// Recent alerts from a server (the `alert.fired` records in `_system`).
     Alerts {
         /// Server URL (http://host:port).
@@ -829,6 +836,39 @@ pub struct WatchArgs {
     /// Scan, record what changed since the last run, ship it and exit.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `veritrail report`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Server URL (http://host:port).
+    #[arg(long, env = "VERITRAIL_SERVER")]
+    pub server: String,
+    /// API token (auditor).
+    #[arg(long, env = "VERITRAIL_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The log reported on.
+    #[arg(long, default_value = "default")]
+    pub log: String,
+    /// Start of the period (RFC 3339, inclusive) [default: the log's start].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the period (RFC 3339, exclusive) [default: now].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// json, html, or pdf (the HTML printed by headless Chromium).
+    #[arg(long, default_value = "html")]
+    pub format: String,
+    /// Where to write it (never overwritten).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also download the evidence bundle of the period's entries to this
+    /// file (at most 100,000 entries; verify with `verify-bundle`).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// The Chromium binary for --format pdf.
+    #[arg(long, env = "CHROMIUM", default_value = "chromium")]
+    pub chromium: PathBuf,
 }
 
 /// `veritrail review`.

@@ -255,7 +255,24 @@ fn in_chromium_sign_in_filter_verify_tamper_xss_and_live_tail() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let data = common::init_data(tmp.path());
-    let server = common::start(&data);
+    // A rule that bob's failed logins fire, to acknowledge in the browser.
+    let rules = tmp.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        r#"
+[[rule]]
+name = "failed-logins"
+kind = "threshold"
+severity = "high"
+match = { action = "auth.login", outcome = "failure" }
+group_by = ["actor.id"]
+count = 20
+window = "1h"
+actions = ["stderr"]
+"#,
+    )
+    .unwrap();
+    let server = common::start_with(&data, &["--rules", rules.to_str().unwrap()], &[]);
     let addr = server.addr.clone();
     let admin = server.admin.clone().unwrap();
     let writer = common::token(&addr, &admin, r#"{"role":"writer","logs":["default"]}"#);
@@ -351,6 +368,28 @@ fn in_chromium_sign_in_filter_verify_tamper_xss_and_live_tail() {
     }
     let (s, _) = common::get(&addr, "/v1/logs/default/stats", &writer).unwrap();
     assert_eq!(s, 403);
+    // The rule has fired, and /v1/alerts lists it, not acknowledged.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let alert = loop {
+        let (s, b) = common::get(&addr, "/v1/alerts?rule=failed-logins", &auditor).unwrap();
+        assert_eq!(s, 200, "{b}");
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        if let Some(a) = v["alerts"].as_array().and_then(|a| a.first()) {
+            assert!(a["acknowledged"].is_null(), "{b}");
+            break a["system_index"].as_u64().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no alert: {b}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Refusals before the browser acknowledges it: a writer, a record that
+    // is not an alert, an empty note.
+    let ack = |i: u64, token: &str, body: &str| {
+        common::post(&addr, &format!("/v1/alerts/{i}/ack"), token, body).unwrap()
+    };
+    assert_eq!(ack(alert, &writer, r#"{"note":"x"}"#).0, 403);
+    assert_eq!(ack(0, &auditor, r#"{"note":"x"}"#).0, 404);
+    assert_eq!(ack(alert, &auditor, r#"{"note":"  "}"#).0, 400);
+    assert_eq!(ack(alert, &auditor, r#"{"nope":1}"#).0, 400);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")
@@ -369,15 +408,96 @@ fn in_chromium_sign_in_filter_verify_tamper_xss_and_live_tail() {
     for step in [
         "signed in",
         "filtered",
+        "exported",
         "verified",
         "tampered entry refused",
         "xss shown as text",
         "live tail",
         "review recorded",
+        "alert acknowledged",
         "charts",
+        "report",
     ] {
         assert!(text.contains(&format!("ok: {step}")), "{step}: {text}");
     }
+    // The bundle the browser downloaded verifies with both verifiers, holds
+    // bob's 20 failures, and its export is in `_system`.
+    let bundle = shots.join("console-export.bundle");
+    let key = common::key_of(&data, "default");
+    let sys_key = common::key_of(&data, "_system");
+    let keys = ["--key", key.as_str(), "--system-key", sys_key.as_str()];
+    let mut a = vec!["verify-bundle", bundle.to_str().unwrap()];
+    a.extend(keys);
+    let o = common::run(&a, "");
+    assert!(o.status.success(), "{}", common::text(&o));
+    let header: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&bundle)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["entries"], 20, "{header}");
+    assert_eq!(
+        header["query"],
+        serde_json::json!({"actor":"bob","outcome":"failure"}),
+        "{header}"
+    );
+    let py = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify_bundle.py"))
+        .arg(&bundle)
+        .args(keys)
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", common::text(&py));
+    // A flipped byte in the downloaded file is refused.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    let bad = tmp.path().join("flipped.bundle");
+    std::fs::write(&bad, bytes).unwrap();
+    let mut a = vec!["verify-bundle", bad.to_str().unwrap()];
+    a.extend(keys);
+    assert!(!common::run(&a, "").status.success());
+    let (s, b) = common::get(
+        &addr,
+        "/v1/logs/_system/events?action=evidence.export",
+        &auditor,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains("bundle_sha256"), "{b}");
+    // Refusals: a writer, a bad flag, a cosigned checkpoint nobody made.
+    let (s, _) = common::get(&addr, "/v1/logs/default/export", &writer).unwrap();
+    assert_eq!(s, 403);
+    let (s, b) = common::get(&addr, "/v1/logs/default/export?witnessed=yes", &auditor).unwrap();
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = common::get(&addr, "/v1/logs/default/export?witnessed=true", &auditor).unwrap();
+    assert_eq!(s, 409, "{b}");
+    assert!(b.contains("cosigned"), "{b}");
+    // The browser's acknowledgement is in `_system` and in /v1/alerts; a
+    // second one is refused.
+    let (s, b) = common::get(&addr, "/v1/alerts?rule=failed-logins", &auditor).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let a = &v["alerts"][0]["acknowledged"];
+    assert_eq!(a["by"]["name"], "alice-auditor", "{b}");
+    assert_eq!(a["note"], "bob locked out; password reset", "{b}");
+    let (s, b) = ack(alert, &auditor, r#"{"note":"again"}"#);
+    assert_eq!(s, 409, "{b}");
+    assert!(b.contains("already"), "{b}");
+    let (s, b) = common::get(
+        &addr,
+        &format!("/v1/logs/_system/events?action=alert.acknowledged&target=alert/{alert}"),
+        &auditor,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b.contains("alert_leaf_hash") && b.contains("bob locked out"),
+        "{b}"
+    );
     // The review made in the browser is a `review.completed` record in
     // `_system`, naming the auditor's token.
     let (s, b) = common::get(

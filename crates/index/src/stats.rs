@@ -102,6 +102,66 @@ impl QueryIndex {
     }
 }
 
+impl QueryIndex {
+    /// The first and last index of the matching entries, if any match.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn span(&self, f: &Filter) -> Result<Option<(u64, u64)>> {
+        let (w, args) = where_clause(&Filter {
+            cursor: None,
+            ..f.clone()
+        });
+        let c = self.conn.lock().expect("index lock");
+        let (a, b): (Option<i64>, Option<i64>) = c
+            .query_row(
+                &format!("SELECT min(idx), max(idx) FROM ev {w}"),
+                rusqlite::params_from_iter(args),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql(&self.path))?;
+        Ok(a.zip(b).map(|(a, b)| (a as u64, b as u64)))
+    }
+
+    /// Counts of matching entries by the pair of values of `a` and `b`
+    /// (`""` for none), most frequent first (ties by values), at most
+    /// `top` rows.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn pairs(
+        &self,
+        f: &Filter,
+        a: Column,
+        b: Column,
+        top: u32,
+    ) -> Result<Vec<(String, String, u64)>> {
+        let (w, args) = where_clause(&Filter {
+            cursor: None,
+            ..f.clone()
+        });
+        let q = format!(
+            "SELECT coalesce({a}, '') AS x, coalesce({b}, '') AS y, count(*) AS n FROM ev {w} GROUP BY x, y ORDER BY n DESC, x, y LIMIT {top}",
+            a = a.sql(),
+            b = b.sql()
+        );
+        let c = self.conn.lock().expect("index lock");
+        let mut st = c.prepare(&q).map_err(sql(&self.path))?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .map_err(sql(&self.path))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(sql(&self.path))?;
+        Ok(rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +205,21 @@ mod tests {
         let (actors, n) = qi.top(&Filter::default(), Column::Actor, 2).unwrap();
         assert_eq!(actors, vec![("bob".into(), 3), ("alice".into(), 1)]);
         assert_eq!(n, 5);
+        let p = qi
+            .pairs(&Filter::default(), Column::Action, Column::Outcome, 10)
+            .unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("auth.login".into(), "failure".into(), 3),
+                ("auth.login".into(), "success".into(), 2),
+            ]
+        );
+        assert_eq!(qi.span(&failed).unwrap(), Some((1, 3)));
+        let none = Filter {
+            actor: Some("nobody".into()),
+            ..Filter::default()
+        };
+        assert_eq!(qi.span(&none).unwrap(), None);
     }
 }

@@ -165,6 +165,8 @@ async function eventsPage(q) {
   form.append(el("button", { type: "submit" }, "Search"));
   const liveBtn = el("button", { type: "button", id: "live" }, "Live tail");
   form.append(liveBtn);
+  const exportBtn = el("button", { type: "button", id: "export", title: "An evidence bundle of every matching entry, each with its proof" }, "Export bundle");
+  form.append(exportBtn);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const p = new URLSearchParams();
@@ -180,7 +182,9 @@ async function eventsPage(q) {
     tbody,
   );
   const pager = el("div", { class: "pager" });
-  show(form, status, table, pager);
+  const exported = el("p", { id: "export-result", class: "muted" });
+  show(form, exported, status, table, pager);
+  exportBtn.addEventListener("click", () => exportBundle(log, q, exported));
 
   const query = new URLSearchParams();
   for (const f of FILTERS) if (q.get(f)) query.set(f, q.get(f));
@@ -305,6 +309,38 @@ async function eventPage(log, index) {
   }
 }
 
+// An evidence bundle (docs/BUNDLE.md) of every entry the filters select,
+// made by the server (and recorded in _system), saved as a file.
+async function exportBundle(log, q, out) {
+  const p = new URLSearchParams();
+  for (const f of FILTERS) if (q.get(f)) p.set(f, q.get(f));
+  out.className = "muted";
+  out.textContent = "Exporting…";
+  try {
+    const r = await fetch(`/v1/logs/${encodeURIComponent(log)}/export?${p}`, { credentials: "same-origin" });
+    if (!r.ok) {
+      let msg = `${r.status} ${r.statusText}`;
+      try {
+        msg = (await r.json()).error?.message ?? msg;
+      } catch (_) {}
+      if (r.status === 401) signedOut();
+      throw new Error(msg);
+    }
+    const blob = await r.blob();
+    const name = /filename="([^"]+)"/.exec(r.headers.get("content-disposition") || "")?.[1] || `${log}.bundle`;
+    const url = URL.createObjectURL(blob);
+    const a = el("a", { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    out.textContent = `Saved ${name}: ${r.headers.get("x-veritrail-entries")} entries, each proven against the checkpoint at size ${r.headers.get("x-veritrail-tree-size")} (${blob.size} bytes). Check it anywhere with: veritrail verify-bundle ${name} --key <the log's key>`;
+  } catch (e) {
+    out.className = "error";
+    out.textContent = `Export failed: ${e.message}`;
+  }
+}
+
 // ------------------------------------------------------------ charts
 
 const OUTCOME_COLOURS = { success: "#0a7d32", failure: "#b3261e", unknown: "#888", "": "#4a6fa5" };
@@ -339,6 +375,46 @@ function figureTable(id, rows, query, total) {
     el("summary", {}, `figures (${total} matching; query ${new URLSearchParams(query)})`),
     el("table", { id }, el("tbody", {}, rows.map((r) => el("tr", {}, el("td", {}, r.value || "(none)"), el("td", {}, String(r.count)))))),
   );
+}
+
+// ------------------------------------------------------------ report
+
+// A period report (docs/COMPLIANCE.md "Reports"), made by the server and
+// opened as its own page (no scripts), or saved as JSON.
+function reportPage(q) {
+  if (me.role !== "auditor") {
+    show(el("h2", {}, "Report"), el("p", { class: "muted" }, "Reports read a log and _system: sign in with an auditor token."));
+    return;
+  }
+  const log = q.get("log") || (logs.find((l) => l.name === "default") || logs[0])?.name || "default";
+  const month = new Date();
+  const first = new Date(Date.UTC(month.getUTCFullYear(), month.getUTCMonth(), 1)).toISOString();
+  const form = el("form", { class: "filters", id: "report-form" });
+  form.append(el("label", {}, "log", el("select", { name: "log" }, logs.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)))));
+  form.append(el("label", {}, "from", el("input", { name: "from", value: q.get("from") || first, size: 24 })));
+  form.append(el("label", {}, "to", el("input", { name: "to", value: q.get("to") || "", placeholder: "now", size: 24 })));
+  const links = el("p", { id: "report-links" });
+  const update = () => {
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v && k !== "log") p.set(k, v);
+    const base = `/v1/logs/${encodeURIComponent(new FormData(form).get("log"))}/report`;
+    links.replaceChildren(
+      el("a", { id: "report-html", href: `${base}?format=html&${p}`, target: "_blank", rel: "noopener" }, "Open the report"),
+      " · ",
+      el("a", { id: "report-json", href: `${base}?format=json&${p}`, download: "report.json" }, "Save as JSON"),
+      " · for PDF: print the report, or run ",
+      el("code", {}, "veritrail report --format pdf"),
+    );
+  };
+  form.addEventListener("input", update);
+  form.addEventListener("submit", (e) => e.preventDefault());
+  show(
+    el("h2", {}, "Report"),
+    el("p", { class: "muted" }, "Counts by action and outcome, authentication failures by source, privileged, account and file-integrity events, alerts and acknowledgements, review coverage, witnesses and timestamps, and the integrity checks — each with the query that reproduces it and the signed checkpoint it was counted against. Making a report is recorded in _system."),
+    form,
+    links,
+  );
+  update();
 }
 
 async function chartsPage(q) {
@@ -451,16 +527,53 @@ async function integrityPage() {
 // ------------------------------------------------------------ alerts
 
 async function alertsPage() {
-  const body = el("tbody");
-  show(el("h2", {}, "Alerts"), el("table", {}, el("thead", {}, el("tr", {}, ["fired", "rule", "severity", "summary"].map((h) => el("th", {}, h)))), body));
+  const body = el("tbody", { id: "alerts" });
+  show(
+    el("h2", {}, "Alerts"),
+    el("p", { class: "muted" }, "Each alert is an alert.fired record in _system; acknowledging one records alert.acknowledged there, with your note."),
+    el("table", {}, el("thead", {}, el("tr", {}, ["fired", "rule", "severity", "summary", "triggers", "acknowledged"].map((h) => el("th", {}, h)))), body),
+  );
   try {
     const r = await api("/v1/alerts?limit=200");
     for (const a of r.alerts ?? []) {
-      body.append(el("tr", {}, el("td", {}, a.fired_at ?? a.time ?? ""), el("td", {}, a.rule ?? ""), el("td", {}, a.severity ?? ""), el("td", {}, a.summary ?? "")));
+      const ackCell = el("td", { class: "ack" });
+      const fill = (k) => ackCell.replaceChildren(el("span", {}, `by ${k.by?.name || k.by?.token || "?"}: ${k.note}`));
+      if (a.acknowledged) fill(a.acknowledged);
+      else if (me.role === "auditor") {
+        const note = el("input", { size: 24, placeholder: "what was done", "aria-label": "acknowledgement note" });
+        const btn = el("button", { type: "submit" }, "Acknowledge");
+        const err = el("span", { class: "error" });
+        const f = el("form", { class: "ack-form" }, note, btn, err);
+        f.addEventListener("submit", async (e) => {
+          e.preventDefault();
+          try {
+            const done = await api(`/v1/alerts/${a.system_index}/ack`, { method: "POST", body: { note: note.value } });
+            fill(done.acknowledgement);
+          } catch (x) {
+            err.textContent = x.message;
+          }
+        });
+        ackCell.append(f);
+      } else ackCell.append("no");
+      const triggers = (a.triggers ?? []).slice(0, 5).map((t) =>
+        el("a", { href: `#/event/${encodeURIComponent(t.log ?? "default")}/${t.index}` }, `${t.log ?? ""}#${t.index}`),
+      );
+      body.append(
+        el(
+          "tr",
+          { "data-index": a.system_index },
+          el("td", {}, a.fired_at ?? ""),
+          el("td", {}, a.rule ?? ""),
+          el("td", {}, a.severity ?? ""),
+          el("td", {}, a.summary ?? ""),
+          el("td", {}, triggers.flatMap((t, i) => (i ? [" ", t] : [t])), a.trigger_count > 5 ? ` … (${a.trigger_count})` : ""),
+          ackCell,
+        ),
+      );
     }
-    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No alerts fired.")));
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No alerts fired.")));
   } catch (e) {
-    body.append(el("tr", {}, el("td", { colspan: 4 }, errorBox(e))));
+    body.append(el("tr", {}, el("td", { colspan: 6 }, errorBox(e))));
   }
 }
 
@@ -588,6 +701,8 @@ async function route() {
         return await eventPage(decodeURIComponent(parts[1]), Number(parts[2]));
       case "charts":
         return await chartsPage(q);
+      case "report":
+        return reportPage(q);
       case "integrity":
         return await integrityPage();
       case "alerts":

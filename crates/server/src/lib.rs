@@ -9,18 +9,21 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acks;
 pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod cluster;
 pub mod console;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod read;
+pub mod report;
 pub mod reviews;
 pub mod state;
 pub mod stats;
@@ -81,8 +84,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/logs/{log}/stream", get(stream::stream))
         .route("/v1/logs/{log}/timestamps/{size}", get(read::timestamp))
         .route("/v1/alerts", get(read::alerts))
+        .route("/v1/alerts/{index}/ack", post(acks::acknowledge))
         .route("/v1/logs/{log}/reviews", post(reviews::create))
         .route("/v1/logs/{log}/stats", get(stats::stats))
+        .route("/v1/logs/{log}/export", get(export::export))
+        .route("/v1/logs/{log}/report", get(report::report))
         .route("/v1/reviews", get(reviews::coverage))
         .route("/v1/tokens", post(admin::create).get(admin::list))
         .route("/v1/tokens/{id}", delete(admin::revoke))

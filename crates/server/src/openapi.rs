@@ -107,7 +107,7 @@ pub fn document() -> Value {
             "/v1/alerts": {"get": {"summary": "Recent alerts: the alert.fired records in _system (auditor, admin)", "security": bearer,
                 "parameters": [q("rule", "string", "one rule"), q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"),
                     q("limit", "integer", "1-1000, default 100"), q("cursor", "integer", "previous next_cursor")],
-                "responses": {"200": {"description": "alerts (system_index, leaf_hash, rule, severity, summary, group, fired_at, rules_version, triggers), next_cursor, indexed_through"}, "400": err(), "401": err(), "403": err()}}},
+                "responses": {"200": {"description": "alerts (system_index, leaf_hash, rule, severity, summary, group, fired_at, rules_version, triggers, trigger_count, acknowledged), next_cursor, indexed_through"}, "400": err(), "401": err(), "403": err()}}},
             "/v1/tokens": {
                 "post": {"summary": "Create a token (admin); the secret is shown once", "security": bearer,
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["role"], "properties": {
@@ -134,6 +134,19 @@ pub fn document() -> Value {
                     q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"), q("q", "string", "full text over message and metadata"),
                     q("top", "integer", "1-100, default 10: rows in each top list")],
                 "responses": {"200": {"description": "log, tree_size, indexed_through, total, per_hour, failed_logins_by_source, top_actors"}, "400": err(), "401": err(), "403": err(), "404": err()}}});
+    d["paths"]["/v1/alerts/{index}/ack"] = json!({"post": {"summary": "Acknowledge an alert (auditor): an alert.acknowledged record in _system with the note", "security": bearer,
+                "parameters": [{"name": "index", "in": "path", "required": true, "schema": {"type": "integer"}, "description": "the alert's _system index"}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["note"], "properties": {"note": {"type": "string", "maxLength": 4096}}}}}},
+                "responses": {"201": {"description": "alert, acknowledgement"}, "400": err(), "401": err(), "403": err(), "404": err(), "409": err()}}});
+    d["paths"]["/v1/logs/{log}/report"] = json!({"get": {"summary": "A period report: counts with their queries, alerts, reviews, trust and integrity checks, against a signed checkpoint (auditor)", "security": bearer,
+                "parameters": [log_param(), q("from", "string", "RFC 3339, inclusive"), q("to", "string", "RFC 3339, exclusive"), q("format", "string", "json (default) or html")],
+                "responses": {"200": {"description": "veritrail-report/v1 JSON, or a self-contained HTML page"}, "400": err(), "401": err(), "403": err(), "404": err(), "503": err()}}});
+    d["paths"]["/v1/logs/{log}/export"] = json!({"get": {"summary": "An evidence bundle (docs/BUNDLE.md) of the entries the filters select, recorded in _system as evidence.export (reader of the log, or auditor)", "security": bearer,
+                "parameters": [log_param(), q("actor", "string", "actor id"), q("action", "string", "exact, or prefix with .*"),
+                    q("outcome", "string", ""), q("target", "string", "target id"), q("source", "string", "source host or app"),
+                    q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"), q("q", "string", "full text over message and metadata"),
+                    q("witnessed", "boolean", "prove against the newest cosigned checkpoint")],
+                "responses": {"200": {"description": "application/x-ndjson bundle (attachment)"}, "400": err(), "401": err(), "403": err(), "404": err(), "409": err(), "413": err(), "503": err()}}});
     d["paths"]["/v1/reviews"] = json!({"get": {"summary": "Review coverage per log: reviews, reviewed entries, gaps (auditor)", "security": bearer,
                 "parameters": [q("log", "string", "one log")],
                 "responses": {"200": {"description": "logs: log, size, reviewed_entries, gaps, last_review, reviews; indexed_through"}, "401": err(), "403": err(), "404": err()}}});

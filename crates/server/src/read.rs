@@ -386,7 +386,10 @@ pub async fn consistency(
     Ok(axum::Json(json!({"from": from, "to": to, "proof": b64(&proof), "from_checkpoint": a, "to_checkpoint": b})).into_response())
 }
 
-fn time_param(p: &Params, name: &str) -> Result<Option<veritrail_core::Timestamp>, AppError> {
+pub(crate) fn time_param(
+    p: &Params,
+    name: &str,
+) -> Result<Option<veritrail_core::Timestamp>, AppError> {
     p.str(name)
         .map(|t| {
             veritrail_core::Timestamp::parse_rfc3339(t)
@@ -527,6 +530,8 @@ pub async fn alerts(
     st.audit("alerts.read", Some(&token), ip.0, None, json!({}))
         .await?;
     let (hits, next, through) = hits_of(&st, SYSTEM_LOG, filter).await?;
+    let indexes: Vec<u64> = hits.iter().map(|(i, _)| *i).collect();
+    let mut acks = crate::acks::of(&st, &indexes).await?;
     let mut out = Vec::with_capacity(hits.len());
     for (i, e) in hits {
         let leaf = veritrail_core::leaf_hash(&e).to_base64();
@@ -544,6 +549,7 @@ pub async fn alerts(
             "rules_version": m["rules_version"],
             "triggers": m["triggers"],
             "trigger_count": m["trigger_count"],
+            "acknowledged": acks.remove(&i),
         }));
     }
     Ok(

@@ -77,6 +77,8 @@ pub struct AppState {
     pub last_reviews: Arc<crate::reviews::LastReviews>,
     /// When this server started (Unix nanoseconds).
     pub started_ns: i128,
+    /// Alerts acknowledged since the start.
+    pub recent_acks: crate::acks::Recent,
 }
 
 impl Deref for AppState {
@@ -130,6 +132,7 @@ impl AppState {
             streams_cut: std::sync::atomic::AtomicU64::new(0),
             sessions: crate::console::session::Sessions::default(),
             last_reviews: Arc::default(),
+            recent_acks: crate::acks::Recent::default(),
             started_ns: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as i128),
@@ -191,6 +194,22 @@ impl AppState {
         target: Option<&str>,
         metadata: Value,
     ) -> Result<(), AppError> {
+        self.audit_at(action, token, ip, target, metadata).await?;
+        Ok(())
+    }
+
+    /// [`AppState::audit`], answering the record's `_system` index.
+    ///
+    /// # Errors
+    /// The `_system` log's errors.
+    pub async fn audit_at(
+        &self,
+        action: &str,
+        token: Option<&Token>,
+        ip: Option<IpAddr>,
+        target: Option<&str>,
+        metadata: Value,
+    ) -> Result<u64, AppError> {
         let record = AuditRecord {
             action,
             actor: Actor::caller(token, ip),
@@ -198,8 +217,7 @@ impl AppState {
             target,
             metadata,
         };
-        self.service.audit(&record).await?;
-        Ok(())
+        Ok(self.service.audit(&record).await?)
     }
 
     /// Records the authentication failures gathered in windows that have

@@ -28,12 +28,7 @@ pub struct Tsa {
     pub kept: std::sync::atomic::AtomicU64,
 }
 
-/// Where the token of `log` at `size` is kept.
-pub fn token_path(data: &Path, log: &str, size: u64) -> PathBuf {
-    data.join("timestamps")
-        .join(log)
-        .join(format!("{size}.tst"))
-}
+pub use veritrail_service::kept::timestamp_path as token_path;
 
 impl Tsa {
     /// The authority at `url`, its tokens checked against `roots`.

@@ -13,7 +13,6 @@
 //! size it last cosigned; the next request proves consistency from there.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -89,15 +88,7 @@ pub struct Witnessing {
     busy: Mutex<BTreeMap<String, Arc<Mutex<()>>>>,
 }
 
-/// The file holding the cosignatures of `log`'s checkpoint at `size`.
-pub fn cosignatures_path(root: &Path, log: &str, size: u64) -> PathBuf {
-    root.join("cosignatures").join(log).join(size.to_string())
-}
-
-/// The cosignature lines kept for `log` at `size` (empty if none).
-pub fn cosignatures(root: &Path, log: &str, size: u64) -> String {
-    std::fs::read_to_string(cosignatures_path(root, log, size)).unwrap_or_default()
-}
+pub use veritrail_service::kept::{cosignatures, cosignatures_path};
 
 impl Witnessing {
     /// Witnessing by `peers` with `quorum` of them needed.

@@ -12,6 +12,9 @@
 //! - [`tap`]: one shared reader of a log for many live consumers.
 //! - [`gate`]: what must hold before an append is acknowledged, beyond
 //!   the local fsync (object storage with `--durability object`).
+//! - [`export`]: evidence bundles of what a query selected.
+//! - [`kept`]: what is kept beside a log's checkpoints (witnesses'
+//!   cosignatures, RFC 3161 tokens).
 //! - [`durable`]: small derived files replaced atomically and durably.
 //! - [`cursor`]: durable positions for consumers that follow a log
 //!   ([`veritrail_store::subscribe`]).
@@ -25,9 +28,11 @@ pub mod audit;
 pub mod cursor;
 pub mod durable;
 pub mod error;
+pub mod export;
 pub mod gate;
 pub mod idempotency;
 pub mod ingest;
+pub mod kept;
 pub mod open;
 pub mod tap;
 pub mod tokens;

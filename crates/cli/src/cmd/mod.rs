@@ -8,7 +8,6 @@ mod export;
 mod export_tiles;
 mod forward;
 mod init;
-mod kept;
 mod keygen;
 mod logs;
 mod monitor;
@@ -19,6 +18,7 @@ mod reindex;
 mod remote;
 mod remote_verify;
 mod render;
+mod report;
 mod review;
 mod rules;
 mod serve;
@@ -163,6 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => verify_bucket::run(&object, &log, &key, quiet),
         Command::Rules { command } => rules::run(command),
         Command::Review(args) => review::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Witness { command } => witness::run(command),
         Command::Alerts {
             server,

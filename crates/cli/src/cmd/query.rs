@@ -106,24 +106,6 @@ pub fn matching_indexes(
     Ok(out)
 }
 
-/// Reads the entries at sorted `indexes`, one read per run of consecutive ones.
-pub fn read_sorted(log: &LogReader, indexes: &[u64]) -> anyhow::Result<Vec<Vec<u8>>> {
-    let mut out = Vec::with_capacity(indexes.len());
-    let mut k = 0;
-    while k < indexes.len() {
-        let mut j = k + 1;
-        while j < indexes.len() && indexes[j] == indexes[j - 1] + 1 {
-            j += 1;
-        }
-        out.extend(
-            log.entries(indexes[k], (j - k) as u64)
-                .map_err(super::store_err)?,
-        );
-        k = j;
-    }
-    Ok(out)
-}
-
 fn from_data(
     args: &SourceArgs,
     filter: &FilterArgs,
@@ -135,7 +117,10 @@ fn from_data(
     let log = open_log_for_read(&dd, &args.log.log)?;
     let indexes = matching_indexes(&dd, &log, &args.log.log, &f, limit)?;
     for chunk in indexes.chunks(CHUNK) {
-        for (i, e) in chunk.iter().zip(read_sorted(&log, chunk)?) {
+        for (i, e) in chunk
+            .iter()
+            .zip(veritrail_service::export::read_sorted(&log, chunk).map_err(super::store_err)?)
+        {
             r.row(Row::new(*i, e))?;
         }
     }

@@ -64,9 +64,9 @@ fn witnessed(
     policy: &WitnessPolicy,
 ) -> Result<String, String> {
     let reader = dd.open_log_read(name).map_err(|e| e.to_string())?;
-    let sizes = super::kept::cosigned_sizes(dd.root(), name);
+    let sizes = veritrail_service::kept::cosigned_sizes(dd.root(), name);
     for size in &sizes {
-        let lines = super::kept::cosignatures(dd.root(), name, *size);
+        let lines = veritrail_service::kept::cosignatures(dd.root(), name, *size);
         let Some(note) = reader.checkpoint_at(*size).map_err(|e| e.to_string())? else {
             return Err(format!("checkpoint {size}: the witnesses cosigned a checkpoint of this size, but the log has none: its checkpoint history was rewritten"));
         };
@@ -78,7 +78,7 @@ fn witnessed(
         .checkpoint_at(latest)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no checkpoint at size {latest}"))?;
-    let lines = super::kept::cosignatures(dd.root(), name, latest);
+    let lines = veritrail_service::kept::cosignatures(dd.root(), name, latest);
     let ok = policy
         .check_log(reader.verifier(), format!("{note}{lines}").as_bytes())
         .map_err(|e| format!("latest checkpoint {latest} is not witnessed: {e}"))?;
@@ -97,10 +97,11 @@ fn timestamps(
     roots: &[veritrail_timestamp::Certificate],
 ) -> Result<String, String> {
     let reader = dd.open_log_read(name).map_err(|e| e.to_string())?;
-    let sizes = super::kept::timestamp_sizes(dd.root(), name);
+    let sizes = veritrail_service::kept::timestamp_sizes(dd.root(), name);
     let mut newest = None;
     for size in &sizes {
-        let token = super::kept::timestamp(dd.root(), name, *size).map_err(|e| e.to_string())?;
+        let token = veritrail_service::kept::timestamp(dd.root(), name, *size)
+            .map_err(|e| e.to_string())?;
         let note = reader
             .checkpoint_at(*size)
             .map_err(|e| e.to_string())?

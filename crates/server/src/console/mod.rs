@@ -91,10 +91,14 @@ fn page(content_type: &'static str, bytes: &'static [u8]) -> Response {
 /// sniffed, and never send a Referer.
 pub fn harden(resp: &mut Response) {
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A page that set its own (stricter) policy keeps it: a report's
+    // HTML has no scripts at all.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

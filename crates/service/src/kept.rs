@@ -34,8 +34,7 @@ pub fn cosigned_sizes(root: &Path, log: &str) -> Vec<u64> {
 
 /// The cosignature lines kept for `log`'s checkpoint at `size` (empty if none).
 pub fn cosignatures(root: &Path, log: &str, size: u64) -> String {
-    std::fs::read_to_string(dir(root, "cosignatures", log).join(size.to_string()))
-        .unwrap_or_default()
+    std::fs::read_to_string(cosignatures_path(root, log, size)).unwrap_or_default()
 }
 
 /// Tree sizes of `log` whose checkpoints have a timestamp token, ascending.
@@ -48,5 +47,15 @@ pub fn timestamp_sizes(root: &Path, log: &str) -> Vec<u64> {
 /// # Errors
 /// Reading it.
 pub fn timestamp(root: &Path, log: &str, size: u64) -> std::io::Result<Vec<u8>> {
-    std::fs::read(dir(root, "timestamps", log).join(format!("{size}.tst")))
+    std::fs::read(timestamp_path(root, log, size))
+}
+
+/// Where the cosignature lines of `log`'s checkpoint at `size` are kept.
+pub fn cosignatures_path(root: &Path, log: &str, size: u64) -> PathBuf {
+    dir(root, "cosignatures", log).join(size.to_string())
+}
+
+/// Where the timestamp token of `log`'s checkpoint at `size` is kept.
+pub fn timestamp_path(root: &Path, log: &str, size: u64) -> PathBuf {
+    dir(root, "timestamps", log).join(format!("{size}.tst"))
 }

@@ -1,0 +1,188 @@
+//! Acknowledging alerts (docs/ALERTS.md "Acknowledging"): an auditor
+//! states that a fired alert was seen and what was done about it. The
+//! acknowledgement is an `alert.acknowledged` record in `_system` naming
+//! the alert's `_system` index and leaf hash, the auditor's token and the
+//! note — evidence like the alert itself. An alert is acknowledged once.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::tokens::Role;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use veritrail_service::store::datadir::SYSTEM_LOG;
+use veritrail_service::ServiceError;
+
+use crate::auth::{required, ClientIp};
+use crate::error::AppError;
+use crate::read::hits_of;
+use crate::state::AppState;
+
+/// The `_system` action of an acknowledgement.
+pub const ACTION: &str = "alert.acknowledged";
+
+/// Longest note, in bytes.
+const MAX_NOTE: usize = 4096;
+
+/// The `target` of an acknowledgement of the alert at `_system` index `i`
+/// (what a query for it filters on).
+pub fn target(i: u64) -> String {
+    format!("alert/{i}")
+}
+
+/// Acknowledgements made since this server started, by alert index: a
+/// second one is refused before the query index has seen the first.
+#[derive(Default)]
+pub struct Recent(Mutex<BTreeMap<u64, Value>>);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAck {
+    note: String,
+}
+
+/// The acknowledgement of each alert in `indexes` that has one: what it
+/// says, with its own `_system` index.
+pub async fn of(st: &AppState, indexes: &[u64]) -> Result<BTreeMap<u64, Value>, AppError> {
+    let mut out = BTreeMap::new();
+    for i in indexes {
+        if let Some(v) = st.recent_acks.0.lock().expect("acks lock").get(i) {
+            out.insert(*i, v.clone());
+            continue;
+        }
+        let filter = veritrail_service::index::Filter {
+            action: Some(ACTION.into()),
+            target: Some(target(*i)),
+            limit: 1,
+            ..veritrail_service::index::Filter::default()
+        };
+        let (hits, _, _) = hits_of(st, SYSTEM_LOG, filter).await?;
+        if let Some((at, e)) = hits.into_iter().next() {
+            let v: Value = serde_json::from_slice(&e).map_err(|e| AppError::internal(&e))?;
+            out.insert(*i, summary(at, &v));
+        }
+    }
+    Ok(out)
+}
+
+fn summary(at: u64, record: &Value) -> Value {
+    let m = &record["metadata"];
+    json!({
+        "system_index": at,
+        "by": m["by"],
+        "note": m["note"],
+        "at": record["received_at"],
+    })
+}
+
+/// `POST /v1/alerts/{index}/ack` with `{"note": "…"}` (auditors).
+pub async fn acknowledge(
+    State(st): State<Arc<AppState>>,
+    Path(index): Path<String>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let token = required(&st, &headers, ip).await?;
+    if token.role != Role::Auditor {
+        return Err(AppError::forbidden(
+            "acknowledge alerts (auditor tokens do)",
+        ));
+    }
+    let index: u64 = index.parse().map_err(|_| {
+        AppError::bad_request(
+            "bad_path",
+            "the alert is named by its _system index, a number",
+        )
+    })?;
+    let req: NewAck = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(
+            "invalid_body",
+            format!("expected {{\"note\": \"what was done about it\"}}: {e}"),
+        )
+    })?;
+    let note = req.note.trim().to_owned();
+    if note.is_empty() || note.len() > MAX_NOTE {
+        return Err(AppError::bad_request(
+            "invalid_field",
+            format!("note: 1 to {MAX_NOTE} bytes saying what was done about the alert"),
+        )
+        .at_field(Some("note")));
+    }
+    // The alert, read from `_system` itself.
+    let sys = st.log(SYSTEM_LOG)?;
+    let size = sys.durable_size();
+    let not_alert = || AppError::not_found(format!("no alert at _system index {index}"));
+    if index >= size {
+        return Err(not_alert());
+    }
+    let entry = veritrail_service::blocking(move || {
+        sys.entries(index, 1)
+            .map(|mut v| v.remove(0))
+            .map_err(ServiceError::from)
+    })
+    .await
+    .map_err(AppError::from)?;
+    let alert: Value = serde_json::from_slice(&entry).map_err(|e| AppError::internal(&e))?;
+    if alert["action"] != "alert.fired" {
+        return Err(not_alert());
+    }
+    if let Some(prior) = of(&st, &[index]).await?.remove(&index) {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "already_acknowledged",
+            format!(
+                "alert {index} was acknowledged already (by {}, at {}; _system index {})",
+                prior["by"]["name"], prior["at"], prior["system_index"]
+            ),
+        ));
+    }
+    let by = json!({"token": token.id, "name": token.name});
+    // Claimed before it is recorded, so a concurrent second one is refused.
+    {
+        let mut recent = st.recent_acks.0.lock().expect("acks lock");
+        if recent.contains_key(&index) {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "already_acknowledged",
+                format!("alert {index} is being acknowledged by another request"),
+            ));
+        }
+        recent.insert(
+            index,
+            json!({"system_index": null, "by": by, "note": note, "at": null}),
+        );
+    }
+    let metadata = json!({
+        "alert": index,
+        "alert_leaf_hash": veritrail_core::leaf_hash(&entry).to_base64(),
+        "rule": alert["metadata"]["rule"],
+        "fired_at": alert["metadata"]["fired_at"],
+        "note": note,
+        "by": by,
+    });
+    let at = match st
+        .audit_at(ACTION, Some(&token), ip.0, Some(&target(index)), metadata)
+        .await
+    {
+        Ok(at) => at,
+        Err(e) => {
+            st.recent_acks.0.lock().expect("acks lock").remove(&index);
+            return Err(e);
+        }
+    };
+    let now = veritrail_service::audit::now().to_rfc3339_nanos();
+    let done = json!({"system_index": at, "by": by, "note": note, "at": now});
+    st.recent_acks
+        .0
+        .lock()
+        .expect("acks lock")
+        .insert(index, done.clone());
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"alert": index, "acknowledgement": done})),
+    )
+        .into_response())
+}
