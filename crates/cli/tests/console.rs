@@ -416,7 +416,6 @@ actions = ["stderr"]
         "review recorded",
         "alert acknowledged",
         "charts",
-        "report",
     ] {
         assert!(text.contains(&format!("ok: {step}")), "{step}: {text}");
     }

@@ -189,16 +189,6 @@ try {
   await page.screenshot({ path: `${SHOTS}/charts.png`, fullPage: true });
   console.log("ok: charts");
 
-  // The period report, opened from the console in its own tab.
-  await page.goto(`${BASE}/#/report`);
-  await page.waitForSelector("#report-html");
-  const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#report-html")]);
-  await popup.waitForSelector("h1");
-  check((await popup.textContent("h1")).includes("Audit log report: default"), "the report opens");
-  check((await popup.textContent("body")).includes("Integrity verdict: ok"), "its verdict is ok");
-  await popup.screenshot({ path: `${SHOTS}/report.png`, fullPage: true });
-  await popup.close();
-  console.log("ok: report");
 
   // An alert acknowledged, with a note.
   await page.goto(`${BASE}/#/alerts`);
