@@ -1,4 +1,4 @@
-//! Period reports (docs/COMPLIANCE.md "Reports"): `veritrail report` in
+//! Period reports (docs/COMPLIANCE.md "Period reports"): `veritrail report` in
 //! JSON, HTML and PDF from a server; every figure equals the same query
 //! run through `veritrail query`, the HTML shows stored text as text, the
 //! PDF renders (poppler's pdftoppm and pdftotext), and the period's

@@ -379,7 +379,7 @@ function figureTable(id, rows, query, total) {
 
 // ------------------------------------------------------------ report
 
-// A period report (docs/COMPLIANCE.md "Reports"), made by the server and
+// A period report (docs/COMPLIANCE.md "Period reports"), made by the server and
 // opened as its own page (no scripts), or saved as JSON.
 function reportPage(q) {
   if (me.role !== "auditor") {

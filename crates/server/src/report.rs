@@ -1,5 +1,5 @@
 //! `GET /v1/logs/{log}/report?from=&to=&format=json|html`: a period report
-//! for compliance reviews (docs/COMPLIANCE.md "Reports") — events by
+//! for compliance reviews (docs/COMPLIANCE.md "Period reports") — events by
 //! action and outcome, authentication failures by source, privileged and
 //! account changes, file-integrity events, alerts fired and acknowledged,
 //! review coverage, witness and timestamp status, and the integrity checks
@@ -142,20 +142,16 @@ pub async fn report(
     )
     .await?;
     let period = Filter {
-        since: from.clone(),
-        until: to.clone(),
+        since: from,
+        until: to,
         ..Filter::default()
     };
     let qi = st.index(&name)?;
     let sqi = st.index(SYSTEM_LOG)?;
     let (root, n2, p2) = (st.root().to_path_buf(), name.clone(), period.clone());
     let verifier = log.verifier().clone();
-    let checkpoint_text = crate::read::with_cosignatures(
-        &st,
-        &name,
-        published.size,
-        &published.checkpoint.to_string(),
-    );
+    let checkpoint_text =
+        crate::read::with_cosignatures(&st, &name, published.size, published.checkpoint.as_ref());
     let cp2 = checkpoint_text.clone();
     let reader = log.reader();
     let mut out = veritrail_service::blocking(move || {

@@ -1,5 +1,5 @@
 //! `veritrail report`: a period report from a server
-//! (`GET /v1/logs/{log}/report`, docs/COMPLIANCE.md "Reports") written as
+//! (`GET /v1/logs/{log}/report`, docs/COMPLIANCE.md "Period reports") written as
 //! JSON, HTML, or PDF (the server's HTML printed by headless Chromium), and
 //! optionally the evidence bundle of the period's entries beside it.
 
