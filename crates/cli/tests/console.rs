@@ -416,6 +416,7 @@ actions = ["stderr"]
         "review recorded",
         "alert acknowledged",
         "charts",
+        "report",
     ] {
         assert!(text.contains(&format!("ok: {step}")), "{step}: {text}");
     }
@@ -483,6 +484,21 @@ actions = ["stderr"]
     let a = &v["alerts"][0]["acknowledged"];
     assert_eq!(a["by"]["name"], "alice-auditor", "{b}");
     assert_eq!(a["note"], "bob locked out; password reset", "{b}");
+    // The period report counts it: one alert fired, one acknowledged.
+    let (s, b) = common::get(&addr, "/v1/logs/default/report", &auditor).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let r: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let alerts = r["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "alerts")
+        .unwrap();
+    assert_eq!(
+        (alerts["total"].as_u64(), alerts["acknowledged"].as_u64()),
+        (Some(1), Some(1)),
+        "{alerts}"
+    );
     let (s, b) = ack(alert, &auditor, r#"{"note":"again"}"#);
     assert_eq!(s, 409, "{b}");
     assert!(b.contains("already"), "{b}");

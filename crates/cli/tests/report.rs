@@ -167,6 +167,8 @@ fn report_figures_match_queries_and_render_as_html_and_pdf() {
             ]
         ) as u64)
     );
+    // No witnesses here: the log's own signature is not a cosignature.
+    assert_eq!(section("trust")["cosignatures"], 0, "{r}");
     let rev = section("reviews");
     assert_eq!(rev["unreviewed_entries"], 0, "{rev}");
     assert_eq!(rev["rows"][0]["by"], "rita", "{rev}");

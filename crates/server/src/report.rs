@@ -194,24 +194,30 @@ pub async fn report(
         let mut acked_total = 0u64;
         let mut alert_rows = Vec::new();
         for (rule, n) in by_rule {
-            let mut acked = 0u64;
             let f = Filter {
                 target: Some(rule.clone()),
                 ..fired.clone()
             };
+            // The alerts first, then their acknowledgements: `for_each`
+            // holds the index's connection while it runs.
+            let mut alerts = Vec::new();
             sqi.for_each(&f, &mut |i| {
+                alerts.push(i);
+                Ok::<bool, veritrail_service::index::IndexError>(true)
+            })
+            .map_err(e)?;
+            let mut acked = 0u64;
+            for i in alerts {
                 let a = Filter {
                     action: Some(crate::acks::ACTION.into()),
                     target: Some(crate::acks::target(i)),
                     limit: 1,
                     ..Filter::default()
                 };
-                if !sqi.query(&a)?.0.is_empty() {
+                if !sqi.query(&a).map_err(e)?.0.is_empty() {
                     acked += 1;
                 }
-                Ok::<bool, veritrail_service::index::IndexError>(true)
-            })
-            .map_err(e)?;
+            }
             acked_total += acked;
             alert_rows.push(json!({"value": rule, "count": n, "acknowledged": acked}));
         }
@@ -220,9 +226,15 @@ pub async fn report(
         // Witnesses and timestamps kept for the checkpoint.
         let cosigned = veritrail_service::kept::cosigned_sizes(&root, &n2);
         let stamped = veritrail_service::kept::timestamp_sizes(&root, &n2);
-        let cosigs = cp2.lines().skip_while(|l| !l.is_empty()).filter(|l| l.starts_with("— ")).count();
+        // Signature lines by keys other than the log's: the witnesses'.
+        let cosigs = cp2
+            .lines()
+            .skip_while(|l| !l.is_empty())
+            .filter_map(|l| l.strip_prefix("— "))
+            .filter(|l| l.split(' ').next() != Some(verifier.name()))
+            .count();
         sections.push(json!({"id": "trust", "title": "Witnesses and timestamps",
-            "checkpoint_signatures": cosigs,
+            "cosignatures": cosigs,
             "latest_cosigned_size": cosigned.last(),
             "latest_timestamped_size": stamped.last(),
             "cosigned_checkpoints": cosigned.len(),
@@ -417,8 +429,8 @@ generated {at} by {by}.<br>Integrity verdict: <b class=\"{cls}\">{verdict}</b></
             Some("trust") => {
                 let _ = write!(
                     h,
-                    "<p>Signatures on the checkpoint besides the log's: {} · newest cosigned checkpoint: {} · newest timestamped checkpoint: {}</p>",
-                    esc(&text(&s["checkpoint_signatures"])),
+                    "<p>Witness cosignatures on the checkpoint: {} · newest cosigned checkpoint: {} · newest timestamped checkpoint: {}</p>",
+                    esc(&text(&s["cosignatures"])),
                     esc(&s["latest_cosigned_size"].as_u64().map_or("none".into(), |n| format!("size {n}"))),
                     esc(&s["latest_timestamped_size"].as_u64().map_or("none".into(), |n| format!("size {n}"))),
                 );

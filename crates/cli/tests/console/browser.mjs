@@ -199,6 +199,19 @@ try {
   await page.screenshot({ path: `${SHOTS}/alerts.png` });
   console.log("ok: alert acknowledged");
 
+  // The period report, opened from the console's Report page (it counts
+  // the alert just acknowledged).
+  await page.goto(`${BASE}/#/report`);
+  await page.waitForSelector("#report-html");
+  const report = await ctx.newPage();
+  await report.goto(BASE + (await page.getAttribute("#report-html", "href")));
+  await report.waitForSelector("h1");
+  check((await report.textContent("h1")).includes("Audit log report: default"), "the report opens");
+  check((await report.textContent("body")).includes("Integrity verdict: ok"), "its verdict is ok");
+  await report.screenshot({ path: `${SHOTS}/report.png`, fullPage: true });
+  await report.close();
+  console.log("ok: report");
+
   // The other pages render.
   for (const p of ["integrity"]) {
     await page.goto(`${BASE}/#/${p}`);
