@@ -23,6 +23,13 @@ fn count(addr: &str, token: &str, filter: &[&str]) -> usize {
     String::from_utf8(o.stdout).unwrap().lines().count()
 }
 
+/// `veritrail report --server URL --token TOKEN ARGS…`.
+fn report(url: &str, token: &str, args: &[&str]) -> std::process::Output {
+    let mut a = vec!["report", "--server", url, "--token", token];
+    a.extend_from_slice(args);
+    common::run(&a, "")
+}
+
 #[test]
 fn report_figures_match_queries_and_render_as_html_and_pdf() {
     let tmp = tempfile::tempdir().unwrap();
@@ -84,19 +91,10 @@ fn report_figures_match_queries_and_render_as_html_and_pdf() {
     let json_out = tmp.path().join("r.json");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let o = common::run(
-            &[
-                "report",
-                "--server",
-                &url,
-                "--token",
-                &auditor,
-                "--format",
-                "json",
-                "-o",
-                json_out.to_str().unwrap(),
-            ],
-            "",
+        let o = report(
+            &url,
+            &auditor,
+            &["--format", "json", "-o", json_out.to_str().unwrap()],
         );
         if o.status.success() {
             break;
@@ -174,13 +172,10 @@ fn report_figures_match_queries_and_render_as_html_and_pdf() {
     assert_eq!(rev["rows"][0]["by"], "rita", "{rev}");
     // A period with nothing in it.
     let empty = tmp.path().join("empty.json");
-    let o = common::run(
+    let o = report(
+        &url,
+        &auditor,
         &[
-            "report",
-            "--server",
-            &url,
-            "--token",
-            &auditor,
             "--format",
             "json",
             "--from",
@@ -190,7 +185,6 @@ fn report_figures_match_queries_and_render_as_html_and_pdf() {
             "-o",
             empty.to_str().unwrap(),
         ],
-        "",
     );
     assert!(o.status.success(), "{}", common::text(&o));
     let e: Value = serde_json::from_str(&std::fs::read_to_string(&empty).unwrap()).unwrap();
@@ -208,38 +202,25 @@ fn report_figures_match_queries_and_render_as_html_and_pdf() {
     assert_eq!(s, 400);
     let (s, _) = common::get(&addr, "/v1/logs/default/report?format=doc", &auditor).unwrap();
     assert_eq!(s, 400);
-    let o = common::run(
-        &[
-            "report",
-            "--server",
-            &url,
-            "--token",
-            &auditor,
-            "--format",
-            "json",
-            "-o",
-            json_out.to_str().unwrap(),
-        ],
-        "",
+    let o = report(
+        &url,
+        &auditor,
+        &["--format", "json", "-o", json_out.to_str().unwrap()],
     );
     assert!(!o.status.success());
 
     // HTML, with the period's bundle beside it.
     let html = tmp.path().join("r.html");
     let bundle = tmp.path().join("r.bundle");
-    let o = common::run(
+    let o = report(
+        &url,
+        &auditor,
         &[
-            "report",
-            "--server",
-            &url,
-            "--token",
-            &auditor,
             "-o",
             html.to_str().unwrap(),
             "--bundle",
             bundle.to_str().unwrap(),
         ],
-        "",
     );
     assert!(o.status.success(), "{}", common::text(&o));
     let page = std::fs::read_to_string(&html).unwrap();
@@ -268,13 +249,10 @@ fn report_figures_match_queries_and_render_as_html_and_pdf() {
         "{chromium} missing: apt-get install chromium (scripts/test.sh does)"
     );
     let pdf = tmp.path().join("r.pdf");
-    let o = common::run(
+    let o = report(
+        &url,
+        &auditor,
         &[
-            "report",
-            "--server",
-            &url,
-            "--token",
-            &auditor,
             "--format",
             "pdf",
             "--chromium",
@@ -282,7 +260,6 @@ fn report_figures_match_queries_and_render_as_html_and_pdf() {
             "-o",
             pdf.to_str().unwrap(),
         ],
-        "",
     );
     assert!(o.status.success(), "{}", common::text(&o));
     let png = tmp.path().join("page");

@@ -178,7 +178,9 @@ impl QueryIndex {
 
     /// Every matching entry index after `f.cursor`, in index order, without
     /// a limit (`f.limit` is ignored): for exports and the command line.
-    /// `each` returns `false` to stop early.
+    /// `each` returns `false` to stop early. The index's connection is held
+    /// while `each` runs: `each` must not call this index (it would wait
+    /// for itself); collect the indexes first.
     ///
     /// # Errors
     /// SQLite errors, or what `each` returns.

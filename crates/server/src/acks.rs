@@ -1,4 +1,5 @@
-//! Acknowledging alerts (docs/ALERTS.md "Acknowledging"): an auditor
+//! Fired alerts as the API lists them (`GET /v1/alerts`), and
+//! acknowledging them (docs/ALERTS.md "Acknowledging"): an auditor
 //! states that a fired alert was seen and what was done about it. The
 //! acknowledgement is an `alert.acknowledged` record in `_system` naming
 //! the alert's `_system` index and leaf hash, the auditor's token and the
@@ -7,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::tokens::Role;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +17,10 @@ use veritrail_service::ServiceError;
 
 use crate::auth::{required, ClientIp};
 use crate::error::AppError;
-use crate::read::hits_of;
+use crate::params::Params;
+use crate::read::{hits_of, reader, time_param};
 use crate::state::AppState;
+use crate::tokens::Role;
 
 /// The `_system` action of an acknowledgement.
 pub const ACTION: &str = "alert.acknowledged";
@@ -75,6 +77,66 @@ fn summary(at: u64, record: &Value) -> Value {
         "note": m["note"],
         "at": record["received_at"],
     })
+}
+
+/// `GET /v1/alerts?rule=&since=&until=&limit=&cursor=`: recent alerts,
+/// each the `alert.fired` record in `_system` with its index and leaf hash
+/// (provable with an inclusion proof of `_system`). For tokens that can
+/// read `_system` (auditors, admins); the read is recorded.
+pub async fn alerts(
+    State(st): State<Arc<AppState>>,
+    params: Params,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let token = required(&st, &headers, ip).await?;
+    reader(&token, SYSTEM_LOG)?;
+    let p = params.only(&["rule", "since", "until", "limit", "cursor"])?;
+    let limit = p.u64("limit")?.unwrap_or(100);
+    if limit == 0 || limit > u64::from(veritrail_service::index::MAX_LIMIT) {
+        return Err(AppError::bad_request(
+            "bad_query",
+            format!("limit must be 1..={}", veritrail_service::index::MAX_LIMIT),
+        ));
+    }
+    let filter = veritrail_service::index::Filter {
+        action: Some("alert.fired".into()),
+        target: p.str("rule").map(str::to_owned),
+        since: time_param(&p, "since")?,
+        until: time_param(&p, "until")?,
+        limit: limit as u32,
+        cursor: p.u64("cursor")?,
+        ..veritrail_service::index::Filter::default()
+    };
+    st.audit("alerts.read", Some(&token), ip.0, None, json!({}))
+        .await?;
+    let (hits, next, through) = hits_of(&st, SYSTEM_LOG, filter).await?;
+    let indexes: Vec<u64> = hits.iter().map(|(i, _)| *i).collect();
+    let mut acks = of(&st, &indexes).await?;
+    let mut out = Vec::with_capacity(hits.len());
+    for (i, e) in hits {
+        let leaf = veritrail_core::leaf_hash(&e).to_base64();
+        let v: serde_json::Value =
+            serde_json::from_slice(&e).map_err(|e| AppError::internal(&e))?;
+        let m = &v["metadata"];
+        out.push(json!({
+            "system_index": i,
+            "leaf_hash": leaf,
+            "rule": m["rule"],
+            "severity": m["severity"],
+            "summary": v["message"],
+            "group": m["group"],
+            "fired_at": m["fired_at"],
+            "rules_version": m["rules_version"],
+            "triggers": m["triggers"],
+            "trigger_count": m["trigger_count"],
+            "acknowledged": acks.remove(&i),
+        }));
+    }
+    Ok(
+        axum::Json(json!({"alerts": out, "next_cursor": next, "indexed_through": through}))
+            .into_response(),
+    )
 }
 
 /// `POST /v1/alerts/{index}/ack` with `{"note": "…"}` (auditors).

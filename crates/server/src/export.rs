@@ -5,7 +5,7 @@
 //! record's proof, like every bundle.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,7 +20,7 @@ use veritrail_service::ServiceError;
 use crate::auth::{required, ClientIp};
 use crate::error::AppError;
 use crate::params::Params;
-use crate::read::{filter_of, reader};
+use crate::read::{filter_of, index_covers, reader};
 use crate::state::AppState;
 
 /// Most entries one download holds; larger selections are exported with
@@ -83,27 +83,8 @@ pub async fn export(
         .collect();
     // The index must cover the checkpoint the bundle proves against, or
     // matching entries past it would be missing without a word.
-    let size = log.published().size;
+    index_covers(&st, &name, log.published().size, INDEX_WAIT).await?;
     let qi = st.index(&name)?;
-    let deadline = Instant::now() + INDEX_WAIT;
-    loop {
-        let through = {
-            let qi = qi.clone();
-            veritrail_service::blocking(move || qi.indexed_through().map_err(ServiceError::from))
-                .await?
-        };
-        if through >= size {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(AppError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "index_behind",
-                format!("the query index covers {through} of {size} entries; try again shortly"),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let (root, reader_log, who) = (
         st.root().to_path_buf(),
         log.reader(),

@@ -83,7 +83,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/logs/{log}/proof/consistency", get(read::consistency))
         .route("/v1/logs/{log}/stream", get(stream::stream))
         .route("/v1/logs/{log}/timestamps/{size}", get(read::timestamp))
-        .route("/v1/alerts", get(read::alerts))
+        .route("/v1/alerts", get(acks::alerts))
         .route("/v1/alerts/{index}/ack", post(acks::acknowledge))
         .route("/v1/logs/{log}/reviews", post(reviews::create))
         .route("/v1/logs/{log}/stats", get(stats::stats))

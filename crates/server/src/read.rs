@@ -421,6 +421,39 @@ pub fn filter_of(p: &Params) -> Result<veritrail_service::index::Filter, AppErro
     })
 }
 
+/// Waits (up to `wait`) until `log`'s query index covers its first `size`
+/// entries, so that a count or an export over the index leaves out nothing
+/// the checkpoint holds; **503** `index_behind` if it does not.
+pub(crate) async fn index_covers(
+    st: &AppState,
+    log: &str,
+    size: u64,
+    wait: std::time::Duration,
+) -> Result<(), AppError> {
+    let qi = st.index(log)?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let q = qi.clone();
+        let through =
+            veritrail_service::blocking(move || q.indexed_through().map_err(ServiceError::from))
+                .await?;
+        if through >= size {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_behind",
+                format!(
+                    "the query index of {} covers {through} of {size} entries; try again shortly",
+                    shown(log)
+                ),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The index's hits for `filter` on `log`, each entry read from the log
 /// itself (checked against its leaf hash), with the next cursor and how far
 /// the index has caught up.
@@ -494,66 +527,6 @@ pub async fn query(
     }
     Ok(
         axum::Json(json!({"events": events, "next_cursor": next, "indexed_through": through}))
-            .into_response(),
-    )
-}
-
-/// `GET /v1/alerts?rule=&since=&until=&limit=&cursor=`: recent alerts,
-/// each the `alert.fired` record in `_system` with its index and leaf hash
-/// (provable with an inclusion proof of `_system`). For tokens that can
-/// read `_system` (auditors, admins); the read is recorded.
-pub async fn alerts(
-    State(st): State<Arc<AppState>>,
-    params: Params,
-    ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let token = required(&st, &headers, ip).await?;
-    reader(&token, SYSTEM_LOG)?;
-    let p = params.only(&["rule", "since", "until", "limit", "cursor"])?;
-    let limit = p.u64("limit")?.unwrap_or(100);
-    if limit == 0 || limit > u64::from(veritrail_service::index::MAX_LIMIT) {
-        return Err(AppError::bad_request(
-            "bad_query",
-            format!("limit must be 1..={}", veritrail_service::index::MAX_LIMIT),
-        ));
-    }
-    let filter = veritrail_service::index::Filter {
-        action: Some("alert.fired".into()),
-        target: p.str("rule").map(str::to_owned),
-        since: time_param(&p, "since")?,
-        until: time_param(&p, "until")?,
-        limit: limit as u32,
-        cursor: p.u64("cursor")?,
-        ..veritrail_service::index::Filter::default()
-    };
-    st.audit("alerts.read", Some(&token), ip.0, None, json!({}))
-        .await?;
-    let (hits, next, through) = hits_of(&st, SYSTEM_LOG, filter).await?;
-    let indexes: Vec<u64> = hits.iter().map(|(i, _)| *i).collect();
-    let mut acks = crate::acks::of(&st, &indexes).await?;
-    let mut out = Vec::with_capacity(hits.len());
-    for (i, e) in hits {
-        let leaf = veritrail_core::leaf_hash(&e).to_base64();
-        let v: serde_json::Value =
-            serde_json::from_slice(&e).map_err(|e| AppError::internal(&e))?;
-        let m = &v["metadata"];
-        out.push(json!({
-            "system_index": i,
-            "leaf_hash": leaf,
-            "rule": m["rule"],
-            "severity": m["severity"],
-            "summary": v["message"],
-            "group": m["group"],
-            "fired_at": m["fired_at"],
-            "rules_version": m["rules_version"],
-            "triggers": m["triggers"],
-            "trigger_count": m["trigger_count"],
-            "acknowledged": acks.remove(&i),
-        }));
-    }
-    Ok(
-        axum::Json(json!({"alerts": out, "next_cursor": next, "indexed_through": through}))
             .into_response(),
     )
 }

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -24,8 +24,9 @@ use veritrail_service::ServiceError;
 use crate::auth::{required, ClientIp};
 use crate::error::AppError;
 use crate::params::Params;
-use crate::read::time_param;
+use crate::read::{index_covers, time_param};
 use crate::state::AppState;
+use crate::stats::{query_of, rows};
 use crate::tokens::Role;
 
 /// The report's format name.
@@ -40,51 +41,6 @@ const TOP: u32 = 50;
 
 /// How long the query indexes may take to reach the checkpoints counted.
 const INDEX_WAIT: Duration = Duration::from_secs(30);
-
-fn query_of(f: &Filter) -> Value {
-    let mut q = serde_json::Map::new();
-    for (k, v) in [
-        ("actor", &f.actor),
-        ("action", &f.action),
-        ("outcome", &f.outcome),
-        ("target", &f.target),
-        ("source", &f.source),
-        ("q", &f.q),
-    ] {
-        if let Some(v) = v {
-            q.insert(k.into(), json!(v));
-        }
-    }
-    if let Some(t) = &f.since {
-        q.insert("since".into(), json!(t.to_rfc3339_nanos()));
-    }
-    if let Some(t) = &f.until {
-        q.insert("until".into(), json!(t.to_rfc3339_nanos()));
-    }
-    Value::Object(q)
-}
-
-async fn caught_up(st: &AppState, log: &str, size: u64) -> Result<(), AppError> {
-    let qi = st.index(log)?;
-    let deadline = Instant::now() + INDEX_WAIT;
-    loop {
-        let q = qi.clone();
-        let through =
-            veritrail_service::blocking(move || q.indexed_through().map_err(ServiceError::from))
-                .await?;
-        if through >= size {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(AppError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "index_behind",
-                format!("the query index of {log} covers {through} of {size} entries; try again shortly"),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// `GET /v1/logs/{log}/report`.
 pub async fn report(
@@ -131,8 +87,8 @@ pub async fn report(
         ))
     })
     .await?;
-    caught_up(&st, &name, published.size).await?;
-    caught_up(&st, SYSTEM_LOG, sys_published.size).await?;
+    index_covers(&st, &name, published.size, INDEX_WAIT).await?;
+    index_covers(&st, SYSTEM_LOG, sys_published.size, INDEX_WAIT).await?;
     st.audit(
         "report.generated",
         Some(&token),
@@ -169,15 +125,10 @@ pub async fn report(
             ..with("auth.*")
         };
         let (by_source, failed_total) = qi.top(&failed, Column::Source, TOP).map_err(e)?;
-        let rows = |r: Vec<(String, u64)>| -> Vec<Value> {
-            r.into_iter()
-                .map(|(v, n)| json!({"value": v, "count": n}))
-                .collect()
-        };
         let mut sections = vec![
             json!({"id": "events", "title": "Events by action and outcome", "log": n2, "query": query_of(&p2), "total": total,
                    "rows": by_action.into_iter().map(|(a, o, n)| json!({"action": a, "outcome": o, "count": n})).collect::<Vec<_>>()}),
-            json!({"id": "auth_failures", "title": "Authentication failures by source", "log": n2, "query": query_of(&failed), "total": failed_total, "rows": rows(by_source)}),
+            json!({"id": "auth_failures", "title": "Authentication failures by source", "log": n2, "query": query_of(&failed), "total": failed_total, "rows": rows(&by_source)}),
         ];
         for (id, title, action, col) in [
             ("privileged", "Privileged commands by actor", "privilege.*", Column::Actor),
@@ -186,7 +137,7 @@ pub async fn report(
         ] {
             let f = with(action);
             let (r, n) = qi.top(&f, col, TOP).map_err(e)?;
-            sections.push(json!({"id": id, "title": title, "log": n2, "query": query_of(&f), "total": n, "rows": rows(r)}));
+            sections.push(json!({"id": id, "title": title, "log": n2, "query": query_of(&f), "total": n, "rows": rows(&r)}));
         }
         // Alerts: in `_system`, by rule, with how many were acknowledged.
         let fired = with("alert.fired");

@@ -24,14 +24,15 @@ const PARAMS: [&str; 9] = [
     "actor", "action", "outcome", "target", "source", "since", "until", "q", "top",
 ];
 
-fn rows(r: &[(String, u64)]) -> Vec<serde_json::Value> {
+/// Counted values as `{"value", "count"}` rows.
+pub(crate) fn rows(r: &[(String, u64)]) -> Vec<serde_json::Value> {
     r.iter()
         .map(|(v, n)| json!({"value": v, "count": n}))
         .collect()
 }
 
 /// The query parameters a filter stands for (what a reader re-runs).
-fn query_of(f: &Filter) -> serde_json::Value {
+pub(crate) fn query_of(f: &Filter) -> serde_json::Value {
     let mut q = serde_json::Map::new();
     let mut put = |k: &str, v: &Option<String>| {
         if let Some(v) = v {

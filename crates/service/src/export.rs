@@ -6,7 +6,7 @@
 //! pinned older checkpoint's consistency proof and an RFC 3161 token kept
 //! for it; [`write_entries`] writes each selected entry with its inclusion
 //! proof; the caller records the export in `_system` and closes the bundle
-//! with [`trailer`].
+//! with [`BundleWriter::finish`].
 
 use std::collections::BTreeMap;
 use std::io::Write;

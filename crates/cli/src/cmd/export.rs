@@ -62,12 +62,6 @@ pub fn run(
                 .map_err(|e| Exit::usage(format!("--since-checkpoint {}: {e}", p.display())))
         })
         .transpose()?;
-    if log.published().size == 0 {
-        return Err(Exit::usage(format!(
-            "log {:?} has no signed checkpoint with entries yet",
-            args.log
-        )));
-    }
     let indexes = matching_indexes(&dd, &log, &args.log, &f, None)?;
     let prepared = builder::prepare(
         &log,
