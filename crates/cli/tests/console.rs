@@ -390,6 +390,60 @@ actions = ["stderr"]
     assert_eq!(ack(0, &auditor, r#"{"note":"x"}"#).0, 404);
     assert_eq!(ack(alert, &auditor, r#"{"note":"  "}"#).0, 400);
     assert_eq!(ack(alert, &auditor, r#"{"nope":1}"#).0, 400);
+    // The Integrity page's data: a verify run recorded in the data
+    // directory (while the server runs), each log's checkpoints; per role.
+    let (code, out) = common::run_on(&["verify", "--quiet"], &data, None);
+    assert_eq!(code, 0, "{out}");
+    let (s, b) = common::get(&addr, "/v1/integrity", &auditor).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["last_verify"]["ok"], true, "{b}");
+    assert_eq!(v["damaged"], serde_json::json!([]), "{b}");
+    let default = v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["log"] == "default")
+        .expect("default listed");
+    assert_eq!(default["size"], 61, "{b}");
+    let sizes: Vec<u64> = default["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes.last(), Some(&61), "{b}");
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{b}");
+    assert!(
+        default["immutability"]["append_only_files"].as_u64() > Some(0),
+        "{b}"
+    );
+    assert_eq!(default["witnesses"], serde_json::Value::Null, "{b}");
+    let reader = common::token(&addr, &admin, r#"{"role":"reader","logs":["default"]}"#);
+    let (s, b) = common::get(&addr, "/v1/integrity?history=1", &reader).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let names: Vec<&str> = v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["log"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default"], "a reader sees its own logs: {b}");
+    assert_eq!(
+        v["logs"][0]["checkpoints"].as_array().unwrap().len(),
+        1,
+        "{b}"
+    );
+    assert!(
+        v.get("last_verify").is_none(),
+        "server-wide parts are for auditors: {b}"
+    );
+    assert_eq!(common::get(&addr, "/v1/integrity", &writer).unwrap().0, 403);
+    for bad in ["history=0", "history=1001", "log=default"] {
+        let (s, b) = common::get(&addr, &format!("/v1/integrity?{bad}"), &auditor).unwrap();
+        assert_eq!(s, 400, "{bad}: {b}");
+    }
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")
@@ -417,6 +471,7 @@ actions = ["stderr"]
         "alert acknowledged",
         "charts",
         "report",
+        "integrity",
     ] {
         assert!(text.contains(&format!("ok: {step}")), "{step}: {text}");
     }

@@ -499,29 +499,82 @@ async function chartsPage(q) {
 // ------------------------------------------------------------ integrity
 
 async function integrityPage() {
-  const body = el("tbody");
-  show(
-    el("h2", {}, "Integrity"),
-    el("p", { class: "muted" }, "Each log's latest signed checkpoint as served, with the witnesses that cosigned it."),
-    el("table", {}, el("thead", {}, el("tr", {}, ["log", "entries", "origin", "cosigned by", "health"].map((h) => el("th", {}, h)))), body),
-  );
-  let health = "ok";
-  try {
-    await api("/healthz");
-  } catch (e) {
-    health = e.message;
+  const r = await api("/v1/integrity");
+  const ago = (s) => (s === null || s === undefined ? "—" : s < 120 ? `${s.toFixed(1)} s ago` : s < 7200 ? `${(s / 60).toFixed(0)} min ago` : `${(s / 3600).toFixed(1)} h ago`);
+  const kv = (pairs) => el("dl", { class: "kv" }, pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  const parts = [el("h2", {}, "Integrity")];
+  if (r.damaged !== undefined) {
+    const v = r.last_verify;
+    const verify = !v
+      ? el("span", { class: "bad" }, "never run on this data directory: run veritrail verify")
+      : v.unreadable
+        ? el("span", { class: "bad" }, `its record is unreadable: ${v.unreadable}`)
+        : el("span", { class: v.ok ? "ok" : "bad" }, `${v.ok ? "✔ OK" : "✘ FAILED"} at ${v.finished_at} (${v.scope}${v.key_pinned ? ", key pinned" : ", key not pinned"})`);
+    const failed = (v?.results ?? []).filter((x) => !x.ok);
+    const os = r.object_storage;
+    parts.push(
+      el("section", { id: "integrity-server" },
+        kv([
+          ["damaged logs", r.damaged.length ? el("span", { class: "bad" }, r.damaged.map((d) => `${d.log}: ${d.problem}`).join("; ")) : el("span", { class: "ok" }, "none")],
+          ["last verify", el("span", { id: "integrity-verify" }, verify, failed.map((f) => el("div", { class: "bad" }, `${f.log}: ${f.message}`)))],
+          ["object storage", os ? `${os.store} (durability ${os.durability}${os.node ? ", node " + os.node : ""}): ${os.objects} objects, ${os.checkpoints} checkpoints stored, ${os.errors} failed attempts` : "not configured (the logs live on this server's disk)"],
+        ]),
+      ),
+    );
   }
-  for (const l of logs) {
-    let cos = "";
-    try {
-      const cp = await api(`/v1/logs/${encodeURIComponent(l.name)}/checkpoint`);
-      const names = cp.split("\n\n")[1]?.split("\n").filter(Boolean).map((s) => s.slice(2, s.lastIndexOf(" "))) ?? [];
-      cos = names.filter((n) => n !== l.origin).join(", ") || "none";
-    } catch (e) {
-      cos = e.message;
-    }
-    body.append(el("tr", {}, el("td", {}, l.name), el("td", {}, String(l.size)), el("td", {}, l.origin), el("td", {}, cos), el("td", {}, health)));
+  for (const l of r.logs) {
+    const im = l.immutability;
+    const flags = `${im.append_only_files} append-only (+a), ${im.immutable_files} immutable (+i), ${im.unflagged_files} without a flag${im.note ? ": " + im.note : ""}`;
+    const cos = l.cosignatures;
+    const w = l.witnesses;
+    const witnessText = w
+      ? `${w.witnessed_size} witnessed by a quorum of ${w.quorum}; ${w.lag_entries} entries behind the latest checkpoint`
+      : cos.kept
+        ? `not asked by this server; ${cos.kept} cosigned checkpoints kept`
+        : "no witnesses configured (docs/TRUST.md)";
+    const ts = l.timestamps;
+    const tsText = ts.newest
+      ? `${ts.kept} tokens kept; newest for checkpoint ${ts.newest.size} (${ts.newest.lag_entries} entries behind)` +
+        (ts.newest.check.ok === true ? `: ✔ ${ts.newest.check.time} by ${ts.newest.check.tsa}` : ts.newest.check.ok === false ? `: ✘ ${ts.newest.check.problem}` : `: ${ts.newest.check.problem}`)
+      : ts.authority
+        ? `none kept yet from ${ts.authority}`
+        : "no timestamp authority configured (docs/TRUST.md)";
+    const up = l.object_storage;
+    const storage = `${(l.disk.bytes / 1048576).toFixed(1)} MiB in ${l.disk.files} files` + (up ? `; bucket holds ${up.uploaded} entries, ${up.state}${up.problem ? ": " + up.problem : ""}` : "");
+    const peers = w
+      ? el("table", { class: "peers" },
+          el("thead", {}, el("tr", {}, ["witness", "cosigned up to", "behind by", "last error"].map((h) => el("th", {}, h)))),
+          el("tbody", {}, w.peers.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, String(p.cosigned_size)), el("td", {}, `${p.lag_entries} entries`), el("td", { class: p.last_error ? "bad" : "" }, p.last_error ?? "")))),
+        )
+      : null;
+    const history = el("table", { class: "history" },
+      el("thead", {}, el("tr", {}, ["checkpoint size", "cosigned by", "timestamp token"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, [...l.checkpoints].reverse().map((c) =>
+        el("tr", { "data-size": c.size },
+          el("td", {}, String(c.size)),
+          el("td", {}, c.cosigned_by.join(", ") || "—"),
+          el("td", {}, c.timestamped ? el("a", { href: `/v1/logs/${encodeURIComponent(l.log)}/timestamps/${c.size}`, download: `${l.log}-${c.size}.tst` }, "token (DER)") : "—"),
+        ))),
+    );
+    parts.push(
+      el("section", { class: "log-integrity", "data-log": l.log, "data-size": l.size },
+        el("h3", {}, `Log ${l.log}`),
+        kv([
+          ["origin", l.origin],
+          ["key", el("code", {}, l.key)],
+          ["latest checkpoint", `size ${l.size}, signed ${ago(l.checkpoint_age_seconds)}`],
+          ["witnesses", witnessText],
+          ["newest cosignatures", cos.newest_size === null ? "—" : `checkpoint ${cos.newest_size} (${cos.lag_entries} entries behind), kept ${ago(cos.newest_kept_seconds_ago)}`],
+          ["timestamps", tsText],
+          ["immutability", el("span", { class: im.unflagged_files ? "bad" : "ok" }, flags)],
+          ["storage", storage],
+        ]),
+        peers,
+        el("details", { open: true }, el("summary", {}, `the newest ${l.checkpoints.length} checkpoints`), history),
+      ),
+    );
   }
+  show(...parts);
 }
 
 // ------------------------------------------------------------ alerts

@@ -18,6 +18,7 @@ pub mod console;
 pub mod error;
 pub mod export;
 pub mod ingest;
+pub mod integrity;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
@@ -83,6 +84,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/logs/{log}/proof/consistency", get(read::consistency))
         .route("/v1/logs/{log}/stream", get(stream::stream))
         .route("/v1/logs/{log}/timestamps/{size}", get(read::timestamp))
+        .route("/v1/integrity", get(integrity::integrity))
         .route("/v1/alerts", get(acks::alerts))
         .route("/v1/alerts/{index}/ack", post(acks::acknowledge))
         .route("/v1/logs/{log}/reviews", post(reviews::create))

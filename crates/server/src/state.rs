@@ -61,6 +61,8 @@ pub struct AppState {
     pub syslog: tokio::sync::Mutex<Option<crate::syslog_state::SyslogHandle>>,
     /// Witnesses the logs ask to cosign their checkpoints, if any.
     pub witnessing: std::sync::Mutex<Option<Arc<crate::witnessing::Witnessing>>>,
+    /// The timestamp authority, when the server has one (`--tsa`).
+    pub tsa: std::sync::Mutex<Option<Arc<crate::timestamping::Tsa>>>,
     /// The object-storage tier, when the server has one (`--store`).
     pub object_storage: std::sync::Mutex<Option<Arc<crate::storage::ObjectStorage>>>,
     /// Alert rules, when the server runs a rules file.
@@ -126,6 +128,7 @@ impl AppState {
             syslog: tokio::sync::Mutex::new(None),
             alerts: std::sync::Mutex::new(None),
             witnessing: std::sync::Mutex::new(None),
+            tsa: std::sync::Mutex::new(None),
             object_storage: std::sync::Mutex::new(None),
             stopping: std::sync::atomic::AtomicBool::new(false),
             streams_open: std::sync::atomic::AtomicU64::new(0),

@@ -46,6 +46,24 @@ impl Tsa {
         })
     }
 
+    /// The authority's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Checks a kept `token` against the `checkpoint` it stamps and the
+    /// configured roots.
+    ///
+    /// # Errors
+    /// Why the token does not verify.
+    pub fn check(
+        &self,
+        token: &[u8],
+        checkpoint: &[u8],
+    ) -> Result<veritrail_timestamp::Stamp, veritrail_timestamp::TimestampError> {
+        veritrail_timestamp::verify(token, checkpoint, None, &self.roots)
+    }
+
     /// Adds the step to every log of `service`.
     pub fn attach(self: &Arc<Tsa>, service: &veritrail_service::Service) {
         for (_, log) in service.logs() {

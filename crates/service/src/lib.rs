@@ -32,6 +32,7 @@ pub mod export;
 pub mod gate;
 pub mod idempotency;
 pub mod ingest;
+pub mod integrity;
 pub mod kept;
 pub mod open;
 pub mod tap;

@@ -381,6 +381,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| Exit::usage(format!("tsa_root {}: {e}", root.display())))?;
         let tsa = veritrail_server::timestamping::Tsa::new(url, roots, *every, data);
         tsa.attach(&state.service);
+        *state.tsa.lock().expect("tsa lock") = Some(tsa.clone());
         eprintln!(
             "veritrail: timestamping checkpoints with {url} (at most one per {every:?} per log)"
         );

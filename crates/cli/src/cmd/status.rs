@@ -63,9 +63,49 @@ pub fn run(data: &std::path::Path) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
+    last_verify(&mut out, data)?;
     syslog(&mut out, data)?;
     object_storage(&mut out, data)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last `veritrail verify` run on this data directory, as it recorded it.
+fn last_verify(out: &mut impl std::io::Write, data: &std::path::Path) -> anyhow::Result<()> {
+    let Some(v) = veritrail_service::integrity::last_verify(data) else {
+        return Ok(writeln!(
+            out,
+            "last verify: never run on this data directory"
+        )?);
+    };
+    if let Some(why) = v["unreadable"].as_str() {
+        return Ok(writeln!(
+            out,
+            "last verify: its record is unreadable ({why})"
+        )?);
+    }
+    writeln!(
+        out,
+        "last verify: {} at {} ({}{})",
+        if v["ok"] == true { "OK" } else { "FAILED" },
+        v["finished_at"].as_str().unwrap_or("?"),
+        v["scope"].as_str().unwrap_or("?"),
+        if v["key_pinned"] == true {
+            ", key pinned"
+        } else {
+            ""
+        }
+    )?;
+    for r in v["results"].as_array().into_iter().flatten() {
+        if r["ok"] != true {
+            writeln!(
+                out,
+                "  FAILED: {}: {}",
+                r["log"].as_str().unwrap_or("?"),
+                r["message"].as_str().unwrap_or("")
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The running server's uploads to object storage (docs/SCALE.md), from

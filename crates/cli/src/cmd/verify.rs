@@ -155,6 +155,10 @@ pub fn run(
         _ => None,
     };
     let mut failed = Vec::new();
+    let mut record = Record {
+        started: Some(veritrail_service::audit::now()),
+        ..Record::default()
+    };
     if log.is_none() {
         match dd.check_small_files() {
             Ok(notes) => {
@@ -166,6 +170,7 @@ pub fn run(
             }
             Err(e) => {
                 println!("FAILED: {e}");
+                record.result("(data directory files)", false, e.to_string());
                 failed.push("(data directory files)".to_owned());
             }
         }
@@ -178,25 +183,28 @@ pub fn run(
             Err(e) => match e.downcast_ref::<Exit>() {
                 Some(x) if x.code == 1 => {
                     println!("FAILED: log {name:?}: {}", x.message);
+                    record.result(name, false, x.message.clone());
                     failed.push(name.clone());
                 }
                 _ => return Err(e),
             },
-            Ok(latest) => {
-                if let Some(roots) = &tsa_roots {
-                    match timestamps(&dd, name, roots) {
-                        Ok(m) => println!("OK: log {name:?}: {m}"),
-                        Err(m) => {
-                            println!("FAILED: log {name:?}: {m}");
-                            failed.push(name.clone());
+            Ok((latest, line)) => {
+                println!("OK: log {name:?} {line}");
+                record.result(name, true, line);
+                record.sizes.insert(name.clone(), latest);
+                let extra = [
+                    tsa_roots.as_ref().map(|roots| timestamps(&dd, name, roots)),
+                    policy.map(|p| witnessed(&dd, name, latest, p)),
+                ];
+                for r in extra.into_iter().flatten() {
+                    match r {
+                        Ok(m) => {
+                            println!("OK: log {name:?}: {m}");
+                            record.result(name, true, m);
                         }
-                    }
-                }
-                if let Some(p) = policy {
-                    match witnessed(&dd, name, latest, p) {
-                        Ok(m) => println!("OK: log {name:?}: {m}"),
                         Err(m) => {
                             println!("FAILED: log {name:?}: {m}");
+                            record.result(name, false, m);
                             failed.push(name.clone());
                         }
                     }
@@ -204,6 +212,7 @@ pub fn run(
             }
         }
     }
+    record.save(&dd, log, key.is_some(), quiet);
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -216,8 +225,13 @@ pub fn run(
     }
 }
 
-/// Verifies one log; returns its latest checkpoint's size.
-fn one(dd: &DataDir, name: &str, quiet: bool, key: Option<&Verifier>) -> anyhow::Result<u64> {
+/// Verifies one log; returns its latest checkpoint's size and the result line.
+fn one(
+    dd: &DataDir,
+    name: &str,
+    quiet: bool,
+    key: Option<&Verifier>,
+) -> anyhow::Result<(u64, String)> {
     let meta = dd.meta(name).map_err(store_err)?;
     match key {
         Some(want) if *want != meta.verifier => {
@@ -276,9 +290,8 @@ fn one(dd: &DataDir, name: &str, quiet: bool, key: Option<&Verifier>) -> anyhow:
         note("no lifecycle records (a log written before format 1.1): a cut-back checkpoint history cannot be told from a crash".into());
     }
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "OK: log {:?} ({}): {} entries, {} checkpoints verified; latest checkpoint size {} root {}{} ({:.2}s, {:.0} entries/s)",
-        name,
+    let line = format!(
+        "({}): {} entries, {} checkpoints verified; latest checkpoint size {} root {}{} ({:.2}s, {:.0} entries/s)",
         report.origin,
         report.entries,
         report.checkpoints,
@@ -291,5 +304,46 @@ fn one(dd: &DataDir, name: &str, quiet: bool, key: Option<&Verifier>) -> anyhow:
         secs,
         report.entries as f64 / secs.max(1e-9)
     );
-    Ok(report.checkpoint_size)
+    Ok((report.checkpoint_size, line))
+}
+
+/// What one run found, per log, kept in the data directory
+/// ([`veritrail_service::integrity::last_verify_path`]) for `veritrail
+/// status`, the server's `GET /v1/integrity` and the console.
+#[derive(Default)]
+struct Record {
+    results: Vec<serde_json::Value>,
+    sizes: std::collections::BTreeMap<String, u64>,
+    started: Option<veritrail_core::Timestamp>,
+}
+
+impl Record {
+    fn result(&mut self, log: &str, ok: bool, message: String) {
+        self.results
+            .push(serde_json::json!({"log": log, "ok": ok, "message": message}));
+    }
+
+    /// Writes the record (atomically: a temporary file renamed over the
+    /// last); a data directory we cannot write to only gets a note.
+    fn save(&self, dd: &DataDir, log: Option<&str>, pinned_key: bool, quiet: bool) {
+        let ok = self.results.iter().all(|r| r["ok"] == true);
+        let v = serde_json::json!({
+            "finished_at": veritrail_service::audit::now().to_rfc3339_nanos(),
+            "started_at": self.started.map(|t| t.to_rfc3339_nanos()),
+            "scope": log.map_or("every log".to_owned(), |l| format!("log {l}")),
+            "key_pinned": pinned_key,
+            "ok": ok,
+            "checkpoint_sizes": self.sizes,
+            "results": self.results,
+        });
+        let path = veritrail_service::integrity::last_verify_path(dd.root());
+        if let Err(e) = veritrail_service::integrity::write_atomically(&path, &v) {
+            if !quiet {
+                eprintln!(
+                    "veritrail: note: could not keep this run's result in {}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
 }
