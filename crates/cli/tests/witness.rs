@@ -184,6 +184,29 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
     let (code, out, err) = common::run3(&argv_r, "");
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("not witnessed"), "{out}{err}");
+    // The Integrity page's data: each witness and what it cosigned, the
+    // cosigners of the newest checkpoints.
+    let (s, b) = common::get(&server.addr, "/v1/integrity", &admin).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    let d = v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["log"] == "default")
+        .unwrap()
+        .clone();
+    assert_eq!(d["witnesses"]["quorum"], 2, "{b}");
+    assert_eq!(d["witnesses"]["peers"].as_array().unwrap().len(), 3, "{b}");
+    assert!(d["witnesses"]["witnessed_size"].as_u64() >= Some(1), "{b}");
+    assert!(d["cosignatures"]["kept"].as_u64() >= Some(1), "{b}");
+    let cosigned = d["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["cosigned_by"].as_array().unwrap().len() >= 2)
+        .count();
+    assert!(cosigned >= 1, "a checkpoint cosigned by the witnesses: {b}");
     // One down: still 2 of 3.
     common::stop(ws[2].server.take().unwrap().child);
     let (s, r) = post(
