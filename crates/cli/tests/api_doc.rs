@@ -46,6 +46,7 @@ fn api_md_curl_examples_work() {
     let admin = admin.expect("admin token");
     let writer = common::token(&addr, &admin, r#"{"role":"writer","logs":["default"]}"#);
     let reader = common::token(&addr, &admin, r#"{"role":"reader","logs":["default"]}"#);
+    let auditor = common::token(&addr, &admin, r#"{"role":"auditor"}"#);
     for cmd in &cmds {
         let cmd = cmd.replace("127.0.0.1:7878", &addr);
         let run = || {
@@ -57,6 +58,9 @@ fn api_md_curl_examples_work() {
                 .env("ADMIN", &admin)
                 .env("WRITER", &writer)
                 .env("READER", &reader)
+                .env("AUDITOR", &auditor)
+                // Files the examples write (`-o`) land here.
+                .current_dir(tmp.path())
                 .output()
                 .unwrap()
         };

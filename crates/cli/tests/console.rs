@@ -467,6 +467,7 @@ actions = ["stderr"]
         "tampered entry refused",
         "xss shown as text",
         "live tail",
+        "timeline",
         "review recorded",
         "alert acknowledged",
         "charts",

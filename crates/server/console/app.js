@@ -165,6 +165,13 @@ async function eventsPage(q) {
   form.append(el("button", { type: "submit" }, "Search"));
   const liveBtn = el("button", { type: "button", id: "live" }, "Live tail");
   form.append(liveBtn);
+  const timelineBtn = el("button", { type: "button", id: "timeline", title: "These events grouped by actor, each in time order, with pauses marked" }, "Timeline");
+  form.append(timelineBtn);
+  timelineBtn.addEventListener("click", () => {
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
+    go(`#/timeline?${p}`);
+  });
   const exportBtn = el("button", { type: "button", id: "export", title: "An evidence bundle of every matching entry, each with its proof" }, "Export bundle");
   form.append(exportBtn);
   form.addEventListener("submit", (e) => {
@@ -200,7 +207,10 @@ async function eventsPage(q) {
       el("td", {}, String(e.index)),
       el("td", {}, ev.received_at ?? ""),
       el("td", {}, ev.action ?? ""),
-      el("td", {}, el("a", { href: `#/events?log=${encodeURIComponent(log)}&actor=${encodeURIComponent(actorOf(ev))}`, onclick: (x) => x.stopPropagation() }, actorOf(ev))),
+      el("td", {},
+        el("a", { href: `#/events?log=${encodeURIComponent(log)}&actor=${encodeURIComponent(actorOf(ev))}`, onclick: (x) => x.stopPropagation() }, actorOf(ev)),
+        actorOf(ev) ? [" ", el("a", { class: "tl", title: `timeline of ${actorOf(ev)}`, href: `#/timeline?log=${encodeURIComponent(log)}&actor=${encodeURIComponent(actorOf(ev))}`, onclick: (x) => x.stopPropagation() }, "⏱")] : null,
+      ),
       el("td", { class: oc }, oc),
       el("td", {}, hostOf(ev)),
       el("td", {}, targetOf(ev)),
@@ -252,6 +262,123 @@ async function eventsPage(q) {
       status.textContent = "live tail: reconnecting…";
     };
   });
+}
+
+// ------------------------------------------------------------ timelines
+
+/** `+5s`, `+2m03s`, `+1h59m`, `+3d04h` (as `veritrail query --timeline`). */
+function delta(secs) {
+  const s = Math.max(0, Math.floor(secs));
+  const p2 = (n) => String(n).padStart(2, "0");
+  if (s < 60) return `+${s}s`;
+  if (s < 3600) return `+${Math.floor(s / 60)}m${p2(s % 60)}s`;
+  if (s < 86400) return `+${Math.floor(s / 3600)}h${p2(Math.floor(s / 60) % 60)}m`;
+  return `+${Math.floor(s / 86400)}d${p2(Math.floor(s / 3600) % 24)}h`;
+}
+
+/** `15m`, `2h`, `30s`, `1d` in seconds (NaN otherwise). */
+function seconds(text) {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  return m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2]] : NaN;
+}
+
+const TIMELINE_MAX = 5000;
+
+// Per-actor timelines, as `veritrail query --timeline` prints them: the
+// events the filters select, grouped by actor, each actor's in time order
+// (the event's own time, else when it was received), with the pauses
+// longer than `gap` marked and failures flagged.
+async function timelinePage(q) {
+  if (me.role === "admin") {
+    show(el("p", { class: "muted" }, "Admin tokens do not read entries: sign in with an auditor or reader token."));
+    return;
+  }
+  const readable = logs.filter((l) => me.role === "auditor" || me.logs.includes(l.name));
+  const log = q.get("log") || (readable.find((l) => l.name === "default") || readable[0])?.name || "default";
+  const gapText = q.get("gap") || "15m";
+  const gap = seconds(gapText);
+  const form = el("form", { class: "filters", id: "timeline-filters" });
+  form.append(el("label", {}, "log", el("select", { name: "log" }, readable.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)))));
+  for (const f of FILTERS) form.append(el("label", {}, f === "q" ? "text" : f, el("input", { name: f, value: q.get(f) || "", size: f === "since" || f === "until" ? 22 : 12 })));
+  form.append(el("label", {}, "gap", el("input", { name: "gap", value: gapText, size: 5, title: "mark pauses longer than this (30s, 15m, 2h, 1d)" })));
+  form.append(el("button", { type: "submit" }, "Show"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
+    go(`#/timeline?${p}`);
+  });
+  const status = el("p", { class: "muted", id: "timeline-status" });
+  const out = el("div", { id: "timelines" });
+  show(el("h2", {}, q.get("actor") ? `Timeline of ${q.get("actor")}` : "Timelines by actor"), form, status, out);
+  if (Number.isNaN(gap)) {
+    status.replaceWith(errorBox(`gap ${JSON.stringify(gapText)}: use e.g. 30s, 15m, 2h or 1d`));
+    return;
+  }
+  const query = new URLSearchParams();
+  for (const f of FILTERS) if (q.get(f)) query.set(f, q.get(f));
+  query.set("limit", "1000");
+  const t0 = performance.now();
+  const rows = [];
+  let cursor = null;
+  let through = 0;
+  do {
+    if (cursor !== null) query.set("cursor", String(cursor));
+    const r = await api(`/v1/logs/${encodeURIComponent(log)}/events?${query}`);
+    rows.push(...r.events);
+    through = r.indexed_through;
+    cursor = r.next_cursor ?? null;
+  } while (cursor !== null && rows.length < TIMELINE_MAX);
+  const groups = new Map();
+  for (const e of rows) {
+    const a = actorOf(e.event) || "(no actor)";
+    const t = Date.parse(e.event.time ?? "") || Date.parse(e.event.received_at ?? "") || null;
+    if (!groups.has(a)) groups.set(a, []);
+    groups.get(a).push({ e, t });
+  }
+  const order = [...groups.entries()].map(([a, evs]) => {
+    evs.sort((x, y) => (x.t ?? 0) - (y.t ?? 0) || x.e.index - y.e.index);
+    return [a, evs];
+  });
+  order.sort((x, y) => (x[1][0].t ?? 0) - (y[1][0].t ?? 0) || (x[0] < y[0] ? -1 : 1));
+  const when = (t) => (t === null ? "—" : new Date(t).toISOString().replace("T", " ").replace(/\.(\d{3})Z$/, ".$1Z"));
+  for (const [actor, evs] of order) {
+    const failures = evs.filter((x) => x.e.event.outcome === "failure").length;
+    const body = el("tbody");
+    let prev = null;
+    for (const { e, t } of evs) {
+      let d = "";
+      if (prev !== null && t !== null) {
+        const secs = (t - prev) / 1000;
+        if (secs > gap) body.append(el("tr", { class: "gap" }, el("td", { colspan: 8 }, `… ${delta(secs).slice(1)} without activity …`)));
+        d = delta(secs);
+      }
+      if (t !== null) prev = t;
+      const ev = e.event;
+      const failed = ev.outcome === "failure";
+      body.append(
+        el("tr", { class: failed ? "row failed" : "row", "data-index": e.index, onclick: () => go(`#/event/${encodeURIComponent(log)}/${e.index}`) },
+          el("td", { class: "mark" }, failed ? "!" : ""),
+          el("td", {}, when(t)),
+          el("td", { class: "delta" }, d),
+          el("td", {}, ev.action ?? ""),
+          el("td", { class: ev.outcome ?? "" }, ev.outcome ?? ""),
+          el("td", {}, targetOf(ev)),
+          el("td", {}, `#${e.index}`),
+          el("td", {}, ev.message ?? ""),
+        ),
+      );
+    }
+    out.append(
+      el("section", { class: "timeline", "data-actor": actor },
+        el("h3", {}, `${actor}: ${evs.length} event${evs.length === 1 ? "" : "s"}, ${failures} failure${failures === 1 ? "" : "s"}, ${when(evs[0].t)} .. ${when(evs[evs.length - 1].t)}`),
+        el("table", {}, body),
+      ),
+    );
+  }
+  const more = cursor !== null ? ` — stopped at ${TIMELINE_MAX}: narrow the filters (a time range, one actor) to see the rest` : "";
+  status.textContent = `${rows.length} events by ${order.length} actor${order.length === 1 ? "" : "s"} (the index covers ${through} entries of ${log})${more}; ${Math.round(performance.now() - t0)} ms`;
+  if (!rows.length) out.append(el("p", { class: "muted" }, "No events match."));
 }
 
 // ------------------------------------------------------------ one event
@@ -754,6 +881,8 @@ async function route() {
         return await eventPage(decodeURIComponent(parts[1]), Number(parts[2]));
       case "charts":
         return await chartsPage(q);
+      case "timeline":
+        return await timelinePage(q);
       case "report":
         return reportPage(q);
       case "integrity":

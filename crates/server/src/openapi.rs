@@ -147,6 +147,9 @@ pub fn document() -> Value {
                     q("since", "string", "RFC 3339"), q("until", "string", "RFC 3339"), q("q", "string", "full text over message and metadata"),
                     q("witnessed", "boolean", "prove against the newest cosigned checkpoint")],
                 "responses": {"200": {"description": "application/x-ndjson bundle (attachment)"}, "400": err(), "401": err(), "403": err(), "404": err(), "409": err(), "413": err(), "503": err()}}});
+    d["paths"]["/v1/integrity"] = json!({"get": {"summary": "Integrity state: per log the newest checkpoints with cosigners and timestamp tokens, witness and timestamp lag, immutability flags, storage; for auditors and admins also damaged logs, object storage and the last veritrail verify (reader, auditor, admin)", "security": bearer,
+                "parameters": [q("history", "integer", "1-1000, default 20: newest checkpoints per log")],
+                "responses": {"200": {"description": "logs[], and for auditors/admins damaged, object_storage, last_verify"}, "400": err(), "401": err(), "403": err()}}});
     d["paths"]["/v1/reviews"] = json!({"get": {"summary": "Review coverage per log: reviews, reviewed entries, gaps (auditor)", "security": bearer,
                 "parameters": [q("log", "string", "one log")],
                 "responses": {"200": {"description": "logs: log, size, reviewed_entries, gaps, last_review, reviews; indexed_through"}, "401": err(), "403": err(), "404": err()}}});

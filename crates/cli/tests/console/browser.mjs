@@ -102,7 +102,7 @@ try {
   await page.click("#filters button[type=submit]");
   await page.waitForFunction(() => location.hash.includes("actor=bob"));
   await page.waitForSelector("#events tr.row");
-  const actors = await page.$$eval("#events tr.row td:nth-child(4)", (tds) => tds.map((t) => t.textContent));
+  const actors = await page.$$eval("#events tr.row td:nth-child(4) a:first-child", (as) => as.map((a) => a.textContent));
   check(actors.length === 20 && actors.every((a) => a === "bob"), `20 rows of bob, got ${JSON.stringify(actors)}`);
   await page.screenshot({ path: `${SHOTS}/events-filtered.png` });
   console.log("ok: filtered");
@@ -161,6 +161,40 @@ try {
   check(live.includes("live.one") && live.includes("live.two"), `live rows: ${live}`);
   await page.screenshot({ path: `${SHOTS}/events-live.png` });
   console.log("ok: live tail");
+
+  // Per-actor timelines: from an actor's ⏱ link, bob's failures in time
+  // order; frank's two events three hours apart show the pause.
+  await page.goto(`${BASE}/#/events?log=default&actor=bob`);
+  await page.waitForSelector("#events tr.row a.tl");
+  await page.click("#events tr.row >> nth=0 >> a.tl");
+  await page.waitForSelector("section.timeline[data-actor=bob]");
+  const bobHead = await page.textContent("section.timeline[data-actor=bob] h3");
+  check(bobHead.startsWith("bob: 20 events, 20 failures"), `bob's timeline: ${bobHead}`);
+  check((await page.$$("section.timeline[data-actor=bob] tr.row.failed")).length === 20, "failures marked");
+  check((await page.$$("section.timeline")).length === 1, "one actor");
+  const frank = await fetch(`${BASE}/v1/logs/default/events`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${WRITER}`, "Content-Type": "application/json" },
+    body: JSON.stringify([
+      { action: "file.modify", actor: "frank", time: "2026-01-01T03:05:00Z", outcome: "success", target: { id: "/etc/sudoers" } },
+      { action: "auth.login", actor: "frank", time: "2026-01-01T00:00:00Z", outcome: "success" },
+    ]),
+  });
+  check(frank.status === 201, `appended: ${frank.status} ${await frank.text()}`);
+  let frankRows = 0;
+  for (let i = 0; i < 50 && frankRows < 2; i++) {
+    await page.goto(`${BASE}/#/timeline?log=default&actor=frank&r=${i}`);
+    await page.waitForSelector("#timeline-status:not(:empty)");
+    frankRows = (await page.$$("section.timeline[data-actor=frank] tr.row")).length;
+    if (frankRows < 2) await new Promise((r) => setTimeout(r, 200));
+  }
+  check(frankRows === 2, `frank's events: ${frankRows}`);
+  const order = await page.$$eval("section.timeline[data-actor=frank] tr.row td:nth-child(4)", (t) => t.map((x) => x.textContent));
+  check(order.join(",") === "auth.login,file.modify", `in time order, not append order: ${order}`);
+  const pause = await page.textContent("section.timeline[data-actor=frank] tr.gap");
+  check(pause.includes("3h05m without activity"), `the pause: ${pause}`);
+  await page.screenshot({ path: `${SHOTS}/timeline.png`, fullPage: true });
+  console.log("ok: timeline");
 
   // A review, recorded in the console.
   await page.goto(`${BASE}/#/reviews`);
