@@ -61,6 +61,9 @@ rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || { echo "cargo fuzz needs the nightly toolchain (rustup toolchain install nightly)" >&2; exit 1; }
 
+step "the console's WebAssembly verifier (scripts/build-wasm.sh), before the server embeds it"
+scripts/build-wasm.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -75,7 +78,7 @@ RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_l
 step "cargo test"
 cargo test --workspace --release
 
-step "veritrail-core builds for wasm32-unknown-unknown"
+step "veritrail-core builds for wasm32-unknown-unknown (alone, as well as in the console's verifier)"
 cargo build -p veritrail-core --target wasm32-unknown-unknown --release
 
 step "cross-check with golang.org/x/mod (both directions)"

@@ -459,6 +459,11 @@ actions = ["stderr"]
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
+    // The browser's timings (first page, each verifier), for
+    // BENCHMARKS.md: shown with `--nocapture`.
+    for l in text.lines().filter(|l| l.starts_with("timings ")) {
+        eprintln!("console {l}");
+    }
     for step in [
         "signed in",
         "filtered",

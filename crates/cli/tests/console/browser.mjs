@@ -127,7 +127,10 @@ try {
   const badge = await page.textContent("#badge");
   check((await page.getAttribute("#badge", "data-verified")) === "true", `verified: ${badge}`);
   check(/verified against checkpoint \d+ of log \S+, signed by/.test(badge), `badge text: ${badge}`);
+  check((await page.getAttribute("#badge", "data-core")) === "true", "veritrail-core (WebAssembly) verified it too");
+  check(badge.includes("by WebCrypto and by veritrail-core in WebAssembly"), `both verifiers named: ${badge}`);
   timings.verify_ms = Number(await page.getAttribute("#badge", "data-ms"));
+  timings.verify_wasm_ms = Number(await page.getAttribute("#badge", "data-core-ms"));
   await page.screenshot({ path: `${SHOTS}/event-verified.png`, fullPage: true });
   console.log(`ok: verified (${timings.verify_ms.toFixed(1)} ms in the browser): ${badge}`);
 
@@ -275,6 +278,8 @@ try {
   await bad.waitForSelector("#badge[data-verified]");
   const red = await bad.textContent("#badge");
   check((await bad.getAttribute("#badge", "data-verified")) === "false", `refused: ${red}`);
+  check((await bad.getAttribute("#badge", "data-core")) === "false", `refused by veritrail-core (WebAssembly) too: ${red}`);
+  check(red.includes("WebCrypto verifier:") && red.includes("veritrail-core (WebAssembly):"), `each verifier says why: ${red}`);
   check((await bad.getAttribute("#badge", "class")).includes("bad"), "the badge is red");
   check(red.includes("NOT VERIFIED"), red);
   await bad.screenshot({ path: `${SHOTS}/event-tampered.png`, fullPage: true });

@@ -43,6 +43,18 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../console/verify.js"),
     ),
     (
+        "/console/core.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../console/core.js"),
+    ),
+    // veritrail-core's verifier in WebAssembly (crates/verify-wasm, built
+    // by scripts/build-wasm.sh).
+    (
+        "/console/verify_core.wasm",
+        "application/wasm",
+        include_bytes!("../../console/verify_core.wasm"),
+    ),
+    (
         "/console/app.css",
         "text/css; charset=utf-8",
         include_bytes!("../../console/app.css"),
