@@ -186,16 +186,8 @@ fn witnesses_cosign_and_an_edited_history_is_caught() {
     assert!(err.contains("not witnessed"), "{out}{err}");
     // The Integrity page's data: each witness and what it cosigned, the
     // cosigners of the newest checkpoints.
-    let (s, b) = common::get(&server.addr, "/v1/integrity", &admin).unwrap();
-    assert_eq!(s, 200, "{b}");
-    let v: Value = serde_json::from_str(&b).unwrap();
-    let d = v["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["log"] == "default")
-        .unwrap()
-        .clone();
+    let (_, d) = common::integrity(&server.addr, &admin, "default");
+    let b = d.to_string();
     assert_eq!(d["witnesses"]["quorum"], 2, "{b}");
     assert_eq!(d["witnesses"]["peers"].as_array().unwrap().len(), 3, "{b}");
     assert!(d["witnesses"]["witnessed_size"].as_u64() >= Some(1), "{b}");

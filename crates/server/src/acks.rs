@@ -6,7 +6,7 @@
 //! note — evidence like the alert itself. An alert is acknowledged once.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -34,11 +34,6 @@ pub fn target(i: u64) -> String {
     format!("alert/{i}")
 }
 
-/// Acknowledgements made since this server started, by alert index: a
-/// second one is refused before the query index has seen the first.
-#[derive(Default)]
-pub struct Recent(Mutex<BTreeMap<u64, Value>>);
-
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAck {
@@ -50,8 +45,8 @@ struct NewAck {
 pub async fn of(st: &AppState, indexes: &[u64]) -> Result<BTreeMap<u64, Value>, AppError> {
     let mut out = BTreeMap::new();
     for i in indexes {
-        if let Some(v) = st.recent_acks.0.lock().expect("acks lock").get(i) {
-            out.insert(*i, v.clone());
+        if let Some(v) = st.recent_acks.get(*i) {
+            out.insert(*i, v);
             continue;
         }
         let filter = veritrail_service::index::Filter {
@@ -203,19 +198,13 @@ pub async fn acknowledge(
     }
     let by = json!({"token": token.id, "name": token.name});
     // Claimed before it is recorded, so a concurrent second one is refused.
-    {
-        let mut recent = st.recent_acks.0.lock().expect("acks lock");
-        if recent.contains_key(&index) {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                "already_acknowledged",
-                format!("alert {index} is being acknowledged by another request"),
-            ));
-        }
-        recent.insert(
-            index,
-            json!({"system_index": null, "by": by, "note": note, "at": null}),
-        );
+    let pending = json!({"system_index": null, "by": by, "note": note, "at": null});
+    if !st.recent_acks.claim(index, pending) {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "already_acknowledged",
+            format!("alert {index} is being acknowledged by another request"),
+        ));
     }
     let metadata = json!({
         "alert": index,
@@ -231,17 +220,13 @@ pub async fn acknowledge(
     {
         Ok(at) => at,
         Err(e) => {
-            st.recent_acks.0.lock().expect("acks lock").remove(&index);
+            st.recent_acks.release(index);
             return Err(e);
         }
     };
     let now = veritrail_service::audit::now().to_rfc3339_nanos();
     let done = json!({"system_index": at, "by": by, "note": note, "at": now});
-    st.recent_acks
-        .0
-        .lock()
-        .expect("acks lock")
-        .insert(index, done.clone());
+    st.recent_acks.done(index, done.clone());
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"alert": index, "acknowledgement": done})),

@@ -20,6 +20,7 @@ pub mod export;
 pub mod ingest;
 pub mod integrity;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod openapi;
 pub mod params;

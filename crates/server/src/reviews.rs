@@ -7,8 +7,7 @@
 //!
 //! `POST /v1/logs/{log}/reviews` and `GET /v1/reviews` (auditors).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -65,30 +64,6 @@ pub fn gaps(reviews: &[(u64, u64)], size: u64) -> Vec<(u64, u64)> {
         out.push((at, size));
     }
     out
-}
-
-/// The last review of each log: (entries reviewed up to, when in Unix
-/// nanoseconds), kept as reviews are recorded (and found at start), for the
-/// `not_reviewed` integrity rule.
-#[derive(Default)]
-pub struct LastReviews {
-    map: Mutex<BTreeMap<String, (u64, i128)>>,
-}
-
-impl LastReviews {
-    /// Notes a review of `log` up to `to` at `at_ns`.
-    pub fn note(&self, log: &str, to: u64, at_ns: i128) {
-        let mut m = self.map.lock().expect("reviews lock");
-        let e = m.entry(log.to_owned()).or_insert((to, at_ns));
-        if at_ns >= e.1 {
-            *e = (e.0.max(to), at_ns);
-        }
-    }
-
-    /// The last review of `log`.
-    pub fn get(&self, log: &str) -> Option<(u64, i128)> {
-        self.map.lock().expect("reviews lock").get(log).copied()
-    }
 }
 
 fn auditor(t: &Token) -> Result<(), AppError> {
@@ -328,16 +303,5 @@ mod tests {
         assert_eq!(gaps(&[(2, 3)], 2), vec![(0, 2)]);
         assert_eq!(gaps(&[(0, 0)], 0), vec![]);
         assert_eq!(gaps(&[(3, 3), (5, 9)], 12), vec![(0, 5), (9, 12)]);
-    }
-
-    #[test]
-    fn last_reviews_keep_the_newest() {
-        let l = LastReviews::default();
-        l.note("a", 10, 100);
-        l.note("a", 5, 50);
-        assert_eq!(l.get("a"), Some((10, 100)));
-        l.note("a", 20, 200);
-        assert_eq!(l.get("a"), Some((20, 200)));
-        assert_eq!(l.get("b"), None);
     }
 }

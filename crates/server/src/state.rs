@@ -76,11 +76,11 @@ pub struct AppState {
     /// Signed-in console browsers.
     pub sessions: crate::console::session::Sessions,
     /// The last review of each log (`not_reviewed` rules).
-    pub last_reviews: Arc<crate::reviews::LastReviews>,
+    pub last_reviews: Arc<crate::memory::LastReviews>,
     /// When this server started (Unix nanoseconds).
     pub started_ns: i128,
     /// Alerts acknowledged since the start.
-    pub recent_acks: crate::acks::Recent,
+    pub recent_acks: crate::memory::RecentAcks,
 }
 
 impl Deref for AppState {
@@ -135,7 +135,7 @@ impl AppState {
             streams_cut: std::sync::atomic::AtomicU64::new(0),
             sessions: crate::console::session::Sessions::default(),
             last_reviews: Arc::default(),
-            recent_acks: crate::acks::Recent::default(),
+            recent_acks: crate::memory::RecentAcks::default(),
             started_ns: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as i128),

@@ -302,3 +302,17 @@ pub fn stranger_key(dir: &Path) -> String {
     );
     String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
+
+/// `GET /v1/integrity` as `token` sees it: the whole answer, and the part
+/// for `log` (`Null` when it is not listed).
+pub fn integrity(addr: &str, token: &str, log: &str) -> (serde_json::Value, serde_json::Value) {
+    let (s, b) = get(addr, "/v1/integrity", token).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let one = v["logs"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["log"] == log))
+        .cloned()
+        .unwrap_or_default();
+    (v, one)
+}
