@@ -92,6 +92,19 @@ function hostOf(ev) {
   return ev.source?.host ?? ev.source?.app ?? "";
 }
 
+/** The logs this session may read, and the one a page shows: `?log=`, else
+ * `default`, else the first that is not a system log. */
+function pickLog(q) {
+  const readable = logs.filter((l) => me.role === "auditor" || me.logs.includes(l.name));
+  const preferred = readable.find((l) => l.name === "default") || readable.find((l) => !l.name.startsWith("_")) || readable[0];
+  return { readable, log: q.get("log") || preferred?.name || "default" };
+}
+
+/** A `<select name="log">` of `list` with `log` selected. */
+function logSelect(list, log, attrs = {}) {
+  return el("select", { name: "log", ...attrs }, list.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)));
+}
+
 function targetOf(ev) {
   const t = ev.target;
   return typeof t === "string" ? t : t?.id ?? "";
@@ -154,11 +167,9 @@ async function eventsPage(q) {
     show(el("p", { class: "muted" }, "Admin tokens manage logs and tokens; they do not read entries. Sign in with an auditor or reader token to see events."));
     return;
   }
-  const readable = logs.filter((l) => me.role === "auditor" || me.logs.includes(l.name));
-  const preferred = readable.find((l) => l.name === "default") || readable.find((l) => !l.name.startsWith("_")) || readable[0];
-  const log = q.get("log") || preferred?.name || "default";
+  const { readable, log } = pickLog(q);
   const form = el("form", { class: "filters", id: "filters" });
-  const logSel = el("select", { name: "log", id: "f-log" }, readable.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)));
+  const logSel = logSelect(readable, log, { id: "f-log" });
   form.append(el("label", {}, "log", logSel));
   for (const f of FILTERS) {
     const ph = { since: "2026-01-01T00:00:00Z", until: "RFC 3339", action: "auth.*", outcome: "failure", q: "words" }[f] || "";
@@ -295,12 +306,11 @@ async function timelinePage(q) {
     show(el("p", { class: "muted" }, "Admin tokens do not read entries: sign in with an auditor or reader token."));
     return;
   }
-  const readable = logs.filter((l) => me.role === "auditor" || me.logs.includes(l.name));
-  const log = q.get("log") || (readable.find((l) => l.name === "default") || readable[0])?.name || "default";
+  const { readable, log } = pickLog(q);
   const gapText = q.get("gap") || "15m";
   const gap = seconds(gapText);
   const form = el("form", { class: "filters", id: "timeline-filters" });
-  form.append(el("label", {}, "log", el("select", { name: "log" }, readable.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)))));
+  form.append(el("label", {}, "log", logSelect(readable, log)));
   for (const f of FILTERS) form.append(el("label", {}, f === "q" ? "text" : f, el("input", { name: f, value: q.get(f) || "", size: f === "since" || f === "until" ? 22 : 12 })));
   form.append(el("label", {}, "gap", el("input", { name: "gap", value: gapText, size: 5, title: "mark pauses longer than this (30s, 15m, 2h, 1d)" })));
   form.append(el("button", { type: "submit" }, "Show"));
@@ -538,11 +548,11 @@ function reportPage(q) {
     show(el("h2", {}, "Report"), el("p", { class: "muted" }, "Reports read a log and _system: sign in with an auditor token."));
     return;
   }
-  const log = q.get("log") || (logs.find((l) => l.name === "default") || logs[0])?.name || "default";
+  const { readable, log } = pickLog(q);
   const month = new Date();
   const first = new Date(Date.UTC(month.getUTCFullYear(), month.getUTCMonth(), 1)).toISOString();
   const form = el("form", { class: "filters", id: "report-form" });
-  form.append(el("label", {}, "log", el("select", { name: "log" }, logs.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)))));
+  form.append(el("label", {}, "log", logSelect(readable, log)));
   form.append(el("label", {}, "from", el("input", { name: "from", value: q.get("from") || first, size: 24 })));
   form.append(el("label", {}, "to", el("input", { name: "to", value: q.get("to") || "", placeholder: "now", size: 24 })));
   const links = el("p", { id: "report-links" });
@@ -574,10 +584,9 @@ async function chartsPage(q) {
     show(el("p", { class: "muted" }, "Charts count entries: sign in with an auditor or reader token."));
     return;
   }
-  const readable = logs.filter((l) => me.role === "auditor" || me.logs.includes(l.name));
-  const log = q.get("log") || (readable.find((l) => l.name === "default") || readable[0])?.name || "default";
+  const { readable, log } = pickLog(q);
   const form = el("form", { class: "filters", id: "chart-filters" });
-  form.append(el("label", {}, "log", el("select", { name: "log" }, readable.map((l) => el("option", { value: l.name, selected: l.name === log }, l.name)))));
+  form.append(el("label", {}, "log", logSelect(readable, log)));
   for (const f of ["since", "until", "source", "action"]) {
     form.append(el("label", {}, f, el("input", { name: f, value: q.get(f) || "", size: f === "since" || f === "until" ? 22 : 12 })));
   }

@@ -22,6 +22,7 @@ use crate::auth::{required, ClientIp};
 use crate::error::AppError;
 use crate::params::Params;
 use crate::state::{blocking, AppState};
+use crate::timestamping::Tsa;
 use crate::tokens::Role;
 
 /// How many of each log's newest checkpoints are listed by default.
@@ -90,25 +91,11 @@ pub async fn integrity(
                 })
             });
             let cosigned_at = newest_cosigned.and_then(|s| integrity::cosigned_at(&root, &name, s));
-            // Timestamps: the newest token, checked again now when the
-            // server knows the authority's roots.
             let stamped = kept::timestamp_sizes(&root, &name);
             let newest_token = match stamped.last() {
                 None => Value::Null,
-                Some(&size) => {
-                    let check = match (&tsa, reader.checkpoint_at(size)?) {
-                        (_, None) => json!({"ok": false, "problem": format!("no checkpoint of size {size} for the kept token")}),
-                        (None, Some(_)) => json!({"ok": null, "problem": "the server has no timestamp authority configured to check it against"}),
-                        (Some(t), Some(cp)) => match kept::timestamp(&root, &name, size)
-                            .map_err(|e| e.to_string())
-                            .and_then(|tok| t.check(&tok, cp.as_bytes()).map_err(|e| e.to_string()))
-                        {
-                            Ok(s) => json!({"ok": true, "time": veritrail_core::Timestamp::from_unix_nanos(i128::from(s.time) * 1_000_000_000).to_rfc3339_nanos(), "tsa": s.tsa}),
-                            Err(e) => json!({"ok": false, "problem": e}),
-                        },
-                    };
-                    json!({"size": size, "lag_entries": latest.saturating_sub(size), "check": check})
-                }
+                Some(&size) => json!({"size": size, "lag_entries": latest.saturating_sub(size),
+                    "check": check_token(&root, &name, size, &reader, tsa.as_deref())?}),
             };
             let upload = uploads.as_ref().and_then(|u| {
                 u["logs"].as_array().and_then(|l| l.iter().find(|x| x["log"] == name.as_str())).cloned()
@@ -162,4 +149,36 @@ pub async fn integrity(
         });
     }
     Ok(axum::Json(body).into_response())
+}
+
+/// The newest timestamp token of `log` (at `size`), checked again now
+/// against the server's authority roots when it has an authority.
+///
+/// # Errors
+/// Reading the checkpoint history.
+fn check_token(
+    root: &std::path::Path,
+    log: &str,
+    size: u64,
+    reader: &veritrail_service::store::LogReader,
+    tsa: Option<&Tsa>,
+) -> Result<Value, veritrail_service::store::StoreError> {
+    let Some(cp) = reader.checkpoint_at(size)? else {
+        return Ok(
+            json!({"ok": false, "problem": format!("no checkpoint of size {size} for the kept token")}),
+        );
+    };
+    let Some(tsa) = tsa else {
+        return Ok(
+            json!({"ok": null, "problem": "the server has no timestamp authority configured to check it against"}),
+        );
+    };
+    let checked = kept::timestamp(root, log, size)
+        .map_err(|e| e.to_string())
+        .and_then(|tok| tsa.check(&tok, cp.as_bytes()).map_err(|e| e.to_string()));
+    Ok(match checked {
+        Ok(s) => json!({"ok": true, "tsa": s.tsa,
+            "time": veritrail_core::Timestamp::from_unix_nanos(i128::from(s.time) * 1_000_000_000).to_rfc3339_nanos()}),
+        Err(e) => json!({"ok": false, "problem": e}),
+    })
 }

@@ -178,12 +178,12 @@ pub async fn report(
         let cosigned = veritrail_service::kept::cosigned_sizes(&root, &n2);
         let stamped = veritrail_service::kept::timestamp_sizes(&root, &n2);
         // Signature lines by keys other than the log's: the witnesses'.
-        let cosigs = cp2
-            .lines()
-            .skip_while(|l| !l.is_empty())
-            .filter_map(|l| l.strip_prefix("— "))
-            .filter(|l| l.split(' ').next() != Some(verifier.name()))
-            .count();
+        let cosigs = veritrail_core::Note::parse(cp2.as_bytes()).map_or(0, |n| {
+            n.signatures
+                .iter()
+                .filter(|s| s.name != verifier.name())
+                .count()
+        });
         sections.push(json!({"id": "trust", "title": "Witnesses and timestamps",
             "cosignatures": cosigs,
             "latest_cosigned_size": cosigned.last(),

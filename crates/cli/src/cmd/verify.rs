@@ -337,7 +337,7 @@ impl Record {
             "results": self.results,
         });
         let path = veritrail_service::integrity::last_verify_path(dd.root());
-        if let Err(e) = veritrail_service::integrity::write_atomically(&path, &v) {
+        if let Err(e) = veritrail_service::durable::replace(&path, v.to_string().as_bytes()) {
             if !quiet {
                 eprintln!(
                     "veritrail: note: could not keep this run's result in {}: {e}",
