@@ -30,3 +30,31 @@ fn status_names_an_unfinished_log_and_log_create_finishes_it() {
     assert!(o.status.success(), "{}", text(o));
     common::unflag(tmp.path());
 }
+
+/// Each `veritrail verify` run is kept in the data directory, and `status`
+/// says how the last one ended — a failed one with the log and why.
+#[test]
+fn status_shows_the_last_verify_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::init_data(tmp.path());
+    let (_, out) = common::run_on(&["status"], &data, None);
+    assert!(out.contains("last verify: never run"), "{out}");
+    let (code, out) = common::run_on(&["verify", "--quiet"], &data, None);
+    assert_eq!(code, 0, "{out}");
+    let (_, out) = common::run_on(&["status"], &data, None);
+    assert!(out.contains("last verify: OK at "), "{out}");
+    assert!(out.contains("(every log)"), "{out}");
+    // A key that is not the log's: the run fails, and status says so.
+    let stranger = common::stranger_key(tmp.path());
+    let (code, out) = common::run_on(
+        &["verify", "--quiet", "--key", &stranger, "--log", "default"],
+        &data,
+        None,
+    );
+    assert_eq!(code, 1, "{out}");
+    let (_, out) = common::run_on(&["status"], &data, None);
+    assert!(out.contains("last verify: FAILED at "), "{out}");
+    assert!(out.contains("(log default, key pinned)"), "{out}");
+    assert!(out.contains("FAILED: default: the log's key"), "{out}");
+    common::unflag(tmp.path());
+}
