@@ -8,7 +8,10 @@
 //!    restart, one with other bytes stops the log);
 //! 2. then the checkpoint, by compare-and-swap on the ETag of the one it
 //!    replaces (`If-Match`), so two writers can never both advance it. A
-//!    lost swap stops uploading for that log and makes it refuse writes.
+//!    lost swap stops uploading for that log and makes it refuse writes,
+//!    unless the bucket holds, byte for byte, a checkpoint this node sent
+//!    earlier whose answer it never got (a timeout or a cut connection
+//!    after the store had committed it): that one is adopted.
 //!
 //! On its first upload for a log the drainer reads the bucket's checkpoint
 //! and checks that it is this log's (its key), no larger than what this
@@ -136,9 +139,16 @@ pub struct Drainer {
     scan: Option<Duration>,
     hook: NoticeHook,
     fence: Mutex<Option<Fence>>,
+    /// Per log, the checkpoints sent whose swap was not settled by an
+    /// answer (oldest first, at most [`UNSURE_KEPT`]): the store may have
+    /// committed them.
+    unsure: Mutex<BTreeMap<String, Vec<Bytes>>>,
     /// Counters.
     pub stats: DrainStats,
 }
+
+/// How many unsettled checkpoint swaps are remembered per log.
+const UNSURE_KEPT: usize = 32;
 
 /// Size and version of the checkpoint the bucket holds.
 type Stored = (u64, Option<Version>);
@@ -181,6 +191,7 @@ impl Drainer {
             scan,
             hook,
             fence: Mutex::new(None),
+            unsure: Mutex::new(BTreeMap::new()),
             stats: DrainStats::default(),
         });
         let d2 = d.clone();
@@ -252,6 +263,7 @@ impl Drainer {
             l.backoff = Duration::ZERO;
         }
         drop(s);
+        self.unsure.lock().expect("unsure lock").remove(log);
         self.cv.notify_all();
     }
 
@@ -568,6 +580,16 @@ impl Drainer {
         if !self.allowed(name) {
             return Err(fail(Failure::Fenced));
         }
+        // Remembered until an answer settles it: without one, the store
+        // may have committed it all the same.
+        {
+            let mut u = self.unsure.lock().expect("unsure lock");
+            let sent = u.entry(name.to_owned()).or_default();
+            if sent.len() == UNSURE_KEPT {
+                sent.remove(0);
+            }
+            sent.push(body.clone());
+        }
         match self
             .bucket
             .swap(&key, body.clone(), version.as_ref())
@@ -575,6 +597,7 @@ impl Drainer {
         {
             Swapped::Done(v) => {
                 self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                self.unsure.lock().expect("unsure lock").remove(name);
                 Ok((target.size, Some(v)))
             }
             Swapped::Lost => {
@@ -582,7 +605,20 @@ impl Drainer {
                 match self.bucket.get(&key).map_err(|e| fail(e.into()))? {
                     Some((b, v)) if b == body => {
                         self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                        self.unsure.lock().expect("unsure lock").remove(name);
                         Ok((target.size, Some(v)))
+                    }
+                    Some((b, v)) if self.sent_unanswered(name, &b) => {
+                        // One this node sent earlier and never heard back
+                        // about: adopt it; the next round goes on from it.
+                        let size = veritrail_core::open_checkpoint(&b, reader.verifier(), &[])
+                            .map_err(|e| fail(Failure::Stopped(format!("{key}: {e}"))))?
+                            .checkpoint
+                            .size
+                            .0;
+                        self.unsure.lock().expect("unsure lock").remove(name);
+                        tracing::info!(log = name, size, "the bucket holds a checkpoint this node sent without hearing back; adopted");
+                        Ok((size, Some(v)))
                     }
                     Some((b, _)) => {
                         let theirs = veritrail_core::open_checkpoint(&b, reader.verifier(), &[])
@@ -598,6 +634,16 @@ impl Drainer {
                 }
             }
         }
+    }
+}
+
+impl Drainer {
+    /// Whether `body` is a checkpoint of `log` this node sent and got no
+    /// answer for.
+    fn sent_unanswered(&self, log: &str, body: &[u8]) -> bool {
+        let u = self.unsure.lock().expect("unsure lock");
+        u.get(log)
+            .is_some_and(|sent| sent.iter().any(|b| b == body))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The drainer through a small fault-injecting proxy in front of
-//! `moto_server`: 503 answers, slow answers, and the store gone (every
-//! connection cut). moto keeps its data in memory, so a restart would lose
+//! `moto_server`: 503 answers, slow answers, the store gone (every
+//! connection cut), and answers lost after the store committed. moto keeps its data in memory, so a restart would lose
 //! the bucket; cutting every connection at the proxy is the outage here.
 //! Nothing acknowledged may be lost, nothing written twice, and the
 //! drainer must resume on its own.
@@ -24,6 +24,10 @@ const PASS: u8 = 0;
 const FAIL_503: u8 = 1;
 const SLOW: u8 = 2;
 const DOWN: u8 = 3;
+/// Checkpoint swaps reach the store, their answers never come back (the
+/// connection is cut instead): the store commits what the client thinks
+/// failed.
+const MUTE: u8 = 4;
 
 /// Forwards to `upstream`, or injects the current fault.
 struct Proxy {
@@ -66,8 +70,14 @@ impl Proxy {
                         list.push(u.try_clone().unwrap());
                         drop(list);
                         let (c2, u2) = (c.try_clone().unwrap(), u.try_clone().unwrap());
-                        std::thread::spawn(move || pipe(c, u));
-                        std::thread::spawn(move || pipe(u2, c2));
+                        let mute = Mute {
+                            mode: m.clone(),
+                            armed: Arc::default(),
+                            injected: inj.clone(),
+                        };
+                        let mute2 = mute.clone();
+                        std::thread::spawn(move || pipe(c, u, &mute, false));
+                        std::thread::spawn(move || pipe(u2, c2, &mute2, true));
                     }
                 }
             }
@@ -92,11 +102,37 @@ impl Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// One proxied connection's [`MUTE`] state: armed by a checkpoint swap
+/// (`PUT …/checkpoint`) going up, its answer is then cut.
+#[derive(Clone)]
+struct Mute {
+    mode: Arc<AtomicU8>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    injected: Arc<AtomicU64>,
+}
+
+/// Copies `from` to `to`: requests when `answers` is false, otherwise
+/// answers, cut instead of relayed when [`Mute`] is armed.
+fn pipe(mut from: TcpStream, mut to: TcpStream, mute: &Mute, answers: bool) {
     let mut buf = [0u8; 16384];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
+            Ok(n) if !answers && mute.mode.load(Ordering::SeqCst) == MUTE => {
+                let head = String::from_utf8_lossy(&buf[..n.min(512)]).into_owned();
+                if head.starts_with("PUT ") && head.contains("/checkpoint HTTP/") {
+                    mute.armed.store(true, Ordering::SeqCst);
+                }
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Ok(_) if answers && mute.armed.load(Ordering::SeqCst) => {
+                mute.injected.fetch_add(1, Ordering::Relaxed);
+                let _ = to.shutdown(Shutdown::Both);
+                let _ = from.shutdown(Shutdown::Both);
+                return;
+            }
             Ok(n) => {
                 if to.write_all(&buf[..n]).is_err() {
                     break;
@@ -139,7 +175,7 @@ fn answer_503(mut c: TcpStream) {
 }
 
 #[test]
-fn outages_503s_and_slow_answers_lose_nothing_and_write_nothing_twice() {
+fn outages_503s_lost_and_slow_answers_lose_nothing_and_write_nothing_twice() {
     let m = Moto::start();
     m.locked_bucket("faulty", 1);
     let proxy = Proxy::start(m.port);
@@ -187,7 +223,12 @@ fn outages_503s_and_slow_answers_lose_nothing_and_write_nothing_twice() {
             std::thread::sleep(Duration::from_millis(50));
         }
     };
-    for (mode, what) in [(FAIL_503, "503"), (DOWN, "down"), (SLOW, "slow")] {
+    for (mode, what) in [
+        (FAIL_503, "503"),
+        (MUTE, "answers lost"),
+        (DOWN, "down"),
+        (SLOW, "slow"),
+    ] {
         let before = proxy.injected.load(Ordering::Relaxed);
         proxy.set(mode);
         append(30);
