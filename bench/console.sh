@@ -39,8 +39,8 @@ out = sys.stdout
 for i in range(n):
     x = r.random()
     a, fail = ("auth.login", False) if x < .55 else ("auth.login", True) if x < .70 else \
-        ("sudo.exec", False) if x < .80 else ("api.call", False) if x < .92 else \
-        ("user.modify", False) if x < .95 else ("file.modify", False)
+        ("privilege.sudo", False) if x < .80 else ("api.call", False) if x < .92 else \
+        ("account.modify", False) if x < .95 else ("file.modify", False)
     t = month + (i * 30 * 86400) // n
     ev = {"action": a, "actor": {"id": f"user{r.randrange(2000)}", "ip": f"10.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(256)}"},
           "outcome": "failure" if fail else "success", "source": {"host": f"web-{r.randrange(200)}", "app": "sshd"},

@@ -50,27 +50,9 @@ pub(crate) fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) 
     eq("outcome", &f.outcome, &mut clauses, &mut args);
     eq("target", &f.target, &mut clauses, &mut args);
     if let Some(a) = &f.action {
-        match a
-            .strip_suffix(".*")
-            .map(|p| format!("{p}."))
-            .or_else(|| a.strip_suffix('*').map(str::to_owned))
-        {
-            // `*` alone: any action.
-            Some(prefix) if prefix.is_empty() => {}
-            // A prefix as a range, so the action index is used.
-            Some(prefix) => {
-                let mut upper = prefix.clone().into_bytes();
-                if let Some(last) = upper.last_mut() {
-                    *last += 1;
-                }
-                clauses.push("action >= ? AND action < ?".into());
-                args.push(prefix.into());
-                args.push(String::from_utf8_lossy(&upper).into_owned().into());
-            }
-            None => {
-                clauses.push("action = ?".into());
-                args.push(a.clone().into());
-            }
+        if let Some((c, mut a)) = action_clause(a) {
+            clauses.push(c);
+            args.append(&mut a);
         }
     }
     if let Some(s) = &f.source {
@@ -78,28 +60,17 @@ pub(crate) fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) 
         args.push(s.clone().into());
         args.push(s.clone().into());
     }
-    let ns = |t: &Timestamp| {
-        t.unix_nanos()
-            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-    };
     if let Some(t) = &f.since {
         clauses.push("received >= ?".into());
-        args.push(ns(t).into());
+        args.push(nanos(t).into());
     }
     if let Some(t) = &f.until {
         clauses.push("received < ?".into());
-        args.push(ns(t).into());
+        args.push(nanos(t).into());
     }
-    if let Some(q) = &f.q {
-        // Every word as a quoted FTS5 string: no query syntax from users.
-        let m: Vec<String> = q
-            .split_whitespace()
-            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-            .collect();
-        if !m.is_empty() {
-            clauses.push("idx IN (SELECT rowid FROM ev_fts WHERE ev_fts MATCH ?)".into());
-            args.push(m.join(" ").into());
-        }
+    if let Some(m) = f.q.as_deref().and_then(fts_match) {
+        clauses.push("idx IN (SELECT rowid FROM ev_fts WHERE ev_fts MATCH ?)".into());
+        args.push(m.into());
     }
     if let Some(c) = f.cursor {
         clauses.push("idx > ?".into());
@@ -111,6 +82,50 @@ pub(crate) fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) 
         format!("WHERE {}", clauses.join(" AND "))
     };
     (where_sql, args)
+}
+
+/// Free text as an FTS5 query: every word a quoted string, so no query
+/// syntax from users reaches SQLite; `None` when there is no word.
+pub(crate) fn fts_match(q: &str) -> Option<String> {
+    let m: Vec<String> = q
+        .split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    (!m.is_empty()).then(|| m.join(" "))
+}
+
+/// An action filter as SQL over a column `action`: exact, or a prefix
+/// (`auth.*`, `auth*`) as a range so the action index is used; `None` for
+/// `*` alone (any action).
+pub(crate) fn action_clause(a: &str) -> Option<(String, Vec<rusqlite::types::Value>)> {
+    match a
+        .strip_suffix(".*")
+        .map(|p| format!("{p}."))
+        .or_else(|| a.strip_suffix('*').map(str::to_owned))
+    {
+        Some(prefix) if prefix.is_empty() => None,
+        Some(prefix) => {
+            let mut upper = prefix.clone().into_bytes();
+            if let Some(last) = upper.last_mut() {
+                *last += 1;
+            }
+            Some((
+                "action >= ? AND action < ?".into(),
+                vec![
+                    prefix.into(),
+                    String::from_utf8_lossy(&upper).into_owned().into(),
+                ],
+            ))
+        }
+        None => Some(("action = ?".into(), vec![a.to_owned().into()])),
+    }
+}
+
+/// An instant as the index stores `received`: Unix nanoseconds, clamped
+/// to 64 bits.
+pub(crate) fn nanos(t: &Timestamp) -> i64 {
+    t.unix_nanos()
+        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// Words as FTS5's default tokenizer (`unicode61`) sees them: runs of

@@ -16,6 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 pub mod error;
 pub mod filter;
 pub mod follow;
+mod rollup;
 mod row;
 pub mod stats;
 
@@ -25,6 +26,22 @@ pub use follow::{catch_up, Follower};
 
 use filter::where_clause;
 use row::{rows_of, Row};
+
+/// Rows a page's scan in index order reads first; each next window is
+/// four times larger.
+const WINDOW_FIRST: i64 = 4096;
+/// Rows a page's scan in index order reads before SQLite's plan takes over.
+const WINDOW_BUDGET: i64 = 4096 + 16384 + 65536;
+
+fn indexed_through(c: &Connection, path: &Path) -> Result<u64> {
+    let v: Option<i64> = c
+        .query_row("SELECT v FROM meta WHERE k='indexed_through'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sql(path))?;
+    Ok(v.unwrap_or(0) as u64)
+}
 
 /// One log's query index.
 pub struct QueryIndex {
@@ -75,6 +92,9 @@ impl QueryIndex {
              CREATE VIRTUAL TABLE IF NOT EXISTS ev_fts USING fts5(body, content='');",
         )
         .map_err(sql(path))?;
+        let mut conn = conn;
+        conn.execute_batch(rollup::SCHEMA).map_err(sql(path))?;
+        rollup::ensure(&mut conn).map_err(sql(path))?;
         Ok(QueryIndex {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -87,13 +107,7 @@ impl QueryIndex {
     /// SQLite errors.
     pub fn indexed_through(&self) -> Result<u64> {
         let c = self.conn.lock().expect("index lock");
-        let v: Option<i64> = c
-            .query_row("SELECT v FROM meta WHERE k='indexed_through'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(sql(&self.path))?;
-        Ok(v.unwrap_or(0) as u64)
+        indexed_through(&c, &self.path)
     }
 
     /// Indexes `entries`, which must start exactly at `first` = indexed_through.
@@ -139,6 +153,7 @@ impl QueryIndex {
                 }
             }
         }
+        rollup::add(&tx, first, rows).map_err(sql(&self.path))?;
         tx.execute(
             "INSERT INTO meta(k, v) VALUES ('indexed_through', ?) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
             params![(first + rows.len() as u64) as i64],
@@ -150,23 +165,87 @@ impl QueryIndex {
     /// Entry indexes matching `f`, in order, and the cursor for the next page
     /// (`None` when there are no more).
     ///
+    /// A page needs only its first matches, so broad filters are not left
+    /// to an index that would find every match and sort them: free text
+    /// walks the words' postings in index order, joined to the rows;
+    /// action, outcome, source and time filters scan the rows in index
+    /// order, in growing windows, up to [`WINDOW_BUDGET`] rows before
+    /// handing over to SQLite's plan for what remains. Actor and target
+    /// are selective: their indexes answer at once.
+    ///
     /// # Errors
     /// SQLite errors.
     pub fn query(&self, f: &Filter) -> Result<(Vec<u64>, Option<u64>)> {
-        let (where_sql, args) = where_clause(f);
         let limit = f.limit.clamp(1, MAX_LIMIT);
-        let sql_text = format!(
-            "SELECT idx FROM ev {where_sql} ORDER BY idx LIMIT {}",
-            limit + 1
-        );
+        let want = limit as usize + 1;
         let c = self.conn.lock().expect("index lock");
-        let mut st = c.prepare(&sql_text).map_err(sql(&self.path))?;
-        let mut out: Vec<u64> = st
-            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
-            .map_err(sql(&self.path))?
-            .map(|r| r.map(|v| v as u64))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(sql(&self.path))?;
+        let selective = f.actor.is_some() || f.target.is_some();
+        let mut out: Vec<u64> = Vec::new();
+        if let (Some(m), false) = (f.q.as_deref().and_then(filter::fts_match), selective) {
+            let (w, mut args) = where_clause(&Filter {
+                q: None,
+                cursor: None,
+                ..f.clone()
+            });
+            let mut w = if w.is_empty() {
+                String::new()
+            } else {
+                format!("AND {}", &w["WHERE ".len()..])
+            };
+            args.insert(0, m.into());
+            if let Some(c) = f.cursor {
+                // On the postings themselves, so a later page starts there.
+                w.push_str(" AND ev_fts.rowid > ?");
+                args.push((c as i64).into());
+            }
+            let q = format!(
+                "SELECT ev.idx FROM ev_fts JOIN ev ON ev.idx = ev_fts.rowid WHERE ev_fts MATCH ? {w} ORDER BY ev_fts.rowid LIMIT {want}"
+            );
+            self.collect(&c, &q, args, &mut out)?;
+        } else if !selective && f.q.is_none() && !f.is_empty() {
+            let end = indexed_through(&c, &self.path)? as i64;
+            let mut from = f.cursor.map_or(0, |c| c as i64 + 1);
+            let mut window = WINDOW_FIRST;
+            let mut scanned = 0;
+            let (w, args) = where_clause(&Filter {
+                cursor: None,
+                ..f.clone()
+            });
+            let w = if w.is_empty() {
+                "WHERE".to_owned()
+            } else {
+                format!("{w} AND")
+            };
+            while out.len() < want && from < end && scanned < WINDOW_BUDGET {
+                let to = from.saturating_add(window).min(end);
+                let mut a = args.clone();
+                a.push(from.into());
+                a.push(to.into());
+                let q = format!(
+                    "SELECT idx FROM ev NOT INDEXED {w} idx >= ? AND idx < ? ORDER BY idx LIMIT {}",
+                    want - out.len()
+                );
+                self.collect(&c, &q, a, &mut out)?;
+                scanned += to - from;
+                from = to;
+                window = window.saturating_mul(4);
+            }
+            if out.len() < want && from < end {
+                let (w, args) = where_clause(&Filter {
+                    cursor: Some((from - 1) as u64).filter(|_| from > 0),
+                    ..f.clone()
+                });
+                let q = format!(
+                    "SELECT idx FROM ev {w} ORDER BY idx LIMIT {}",
+                    want - out.len()
+                );
+                self.collect(&c, &q, args, &mut out)?;
+            }
+        } else {
+            let (w, args) = where_clause(f);
+            let q = format!("SELECT idx FROM ev {w} ORDER BY idx LIMIT {want}");
+            self.collect(&c, &q, args, &mut out)?;
+        }
         let next = if out.len() > limit as usize {
             out.truncate(limit as usize);
             out.last().copied()
@@ -174,6 +253,23 @@ impl QueryIndex {
             None
         };
         Ok((out, next))
+    }
+
+    fn collect(
+        &self,
+        c: &Connection,
+        q: &str,
+        args: Vec<rusqlite::types::Value>,
+        out: &mut Vec<u64>,
+    ) -> Result<()> {
+        let mut st = c.prepare_cached(q).map_err(sql(&self.path))?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
+            .map_err(sql(&self.path))?;
+        for r in rows {
+            out.push(r.map_err(sql(&self.path))? as u64);
+        }
+        Ok(())
     }
 
     /// Every matching entry index after `f.cursor`, in index order, without
@@ -340,5 +436,99 @@ mod tests {
             })
             .unwrap();
         assert_eq!((page, next), ((50..60).collect(), None));
+    }
+
+    /// Pages over many rows: the windows of a scan in index order, the
+    /// hand-over to SQLite's plan when matches are rare, and free text,
+    /// each page after page equal to the whole answer.
+    #[test]
+    fn pages_over_windows_and_postings() {
+        let dir = tempfile::tempdir().unwrap();
+        let qi = QueryIndex::open(&dir.path().join("p.sqlite")).unwrap();
+        let n = 120_000u64;
+        let entries: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                // Rare: one in 7,000, all past the scan's budget but one.
+                let action = if i % 7000 == 6999 && (i > 90_000 || i == 6999) {
+                    "account.create"
+                } else if i % 3 == 0 {
+                    "auth.login"
+                } else {
+                    "api.call"
+                };
+                let outcome = if i % 5 == 0 { "failure" } else { "success" };
+                let word = if i % 1000 == 0 { "rare" } else { "common" };
+                format!(
+                    r#"{{"action":"{action}","actor":"u{}","outcome":"{outcome}","message":"{word} {i}","received_at":"2026-12-01T00:00:00Z"}}"#,
+                    i % 50
+                )
+                .into_bytes()
+            })
+            .collect();
+        for (k, chunk) in entries.chunks(10_000).enumerate() {
+            qi.add(k as u64 * 10_000, chunk).unwrap();
+        }
+        for f in [
+            Filter {
+                action: Some("account.*".into()),
+                ..Filter::default()
+            },
+            Filter {
+                action: Some("auth.*".into()),
+                outcome: Some("failure".into()),
+                ..Filter::default()
+            },
+            Filter {
+                outcome: Some("failure".into()),
+                ..Filter::default()
+            },
+            Filter {
+                q: Some("rare".into()),
+                ..Filter::default()
+            },
+            Filter {
+                q: Some("common".into()),
+                action: Some("api.call".into()),
+                ..Filter::default()
+            },
+            Filter {
+                q: Some("rare".into()),
+                actor: Some("u0".into()),
+                ..Filter::default()
+            },
+        ] {
+            let mut all = Vec::new();
+            qi.for_each(&f, &mut |i| {
+                all.push(i);
+                Ok::<_, IndexError>(true)
+            })
+            .unwrap();
+            assert!(!all.is_empty(), "{f:?}");
+            // The first page, then every page of 997 from a few cursors.
+            let (first, _) = qi
+                .query(&Filter {
+                    limit: 50,
+                    ..f.clone()
+                })
+                .unwrap();
+            assert_eq!(first[..], all[..all.len().min(50)], "first page of {f:?}");
+            let mut paged = Vec::new();
+            let mut cursor = None;
+            loop {
+                let (page, next) = qi
+                    .query(&Filter {
+                        limit: 997,
+                        cursor,
+                        ..f.clone()
+                    })
+                    .unwrap();
+                paged.extend(page);
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(paged, all, "all pages of {f:?}");
+        }
     }
 }
