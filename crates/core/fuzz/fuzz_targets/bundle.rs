@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let pinned = VerifyOptions {
         log_key: Some(stranger.clone()),
         system_key: Some(stranger),
-        since_checkpoint: None,
+        ..VerifyOptions::default()
     };
     assert!(verify(data, &pinned).is_err(), "verified under a key that signed nothing");
     let _ = verify(data, &VerifyOptions::default());
