@@ -30,7 +30,7 @@ use veritrail_core::Timestamp;
 
 use crate::duration::display;
 use crate::file::{Action, Check, Kind, Rule, RuleSet, Severity};
-use crate::matcher::{Fields, Matcher, PathId};
+use crate::matcher::Fields;
 
 /// Most triggering events an alert lists (it says how many there were).
 pub const MAX_TRIGGERS: usize = 1000;
@@ -274,84 +274,6 @@ pub struct SavedRule {
 pub struct Engine {
     set: Arc<RuleSet>,
     states: Vec<RuleState>,
-    shared: Shared,
-}
-
-/// What rules have in common, evaluated once per event however many rules
-/// share it: their distinct filters (rule filters and sequence steps) and
-/// their distinct `group_by` lists.
-#[derive(Debug, Default)]
-struct Shared {
-    matchers: Vec<Matcher>,
-    /// Per rule: its filter's number, and per sequence step the step's.
-    rule_matcher: Vec<usize>,
-    step_matchers: Vec<Vec<usize>>,
-    group_lists: Vec<Vec<PathId>>,
-    rule_group: Vec<usize>,
-}
-
-impl Shared {
-    fn of(set: &RuleSet) -> Shared {
-        fn id<T: PartialEq + Clone>(list: &mut Vec<T>, x: &T) -> usize {
-            list.iter().position(|y| y == x).unwrap_or_else(|| {
-                list.push(x.clone());
-                list.len() - 1
-            })
-        }
-        let mut s = Shared::default();
-        for r in &set.rules {
-            let m = id(&mut s.matchers, &r.matcher);
-            s.rule_matcher.push(m);
-            let steps = match &r.kind {
-                Kind::Sequence { steps, .. } => {
-                    steps.iter().map(|(m, _)| id(&mut s.matchers, m)).collect()
-                }
-                _ => Vec::new(),
-            };
-            s.step_matchers.push(steps);
-            let g = id(&mut s.group_lists, &r.group_by);
-            s.rule_group.push(g);
-        }
-        s
-    }
-}
-
-/// One event's shared values, computed when a rule first asks.
-struct Ctx<'s, 'f> {
-    shared: &'s Shared,
-    fields: &'s Fields<'f>,
-    /// Per filter: not yet asked, no, yes.
-    matched: Vec<Option<bool>>,
-    /// Per `group_by` list: not yet asked, or the group (`None`: a field
-    /// is missing).
-    groups: Vec<Option<Option<Group>>>,
-}
-
-impl<'s, 'f> Ctx<'s, 'f> {
-    fn new(shared: &'s Shared, fields: &'s Fields<'f>) -> Ctx<'s, 'f> {
-        Ctx {
-            shared,
-            fields,
-            matched: vec![None; shared.matchers.len()],
-            groups: vec![None; shared.group_lists.len()],
-        }
-    }
-
-    fn matches(&mut self, m: usize) -> bool {
-        *self.matched[m].get_or_insert_with(|| self.shared.matchers[m].matches(self.fields))
-    }
-
-    fn group(&mut self, g: usize) -> Option<&Group> {
-        let fields = self.fields;
-        let list = &self.shared.group_lists[g];
-        self.groups[g]
-            .get_or_insert_with(|| {
-                list.iter()
-                    .map(|p| fields.get(*p).map(str::to_owned))
-                    .collect()
-            })
-            .as_ref()
-    }
 }
 
 fn received_ns(ev: &Json<'_>) -> Option<i128> {
@@ -388,12 +310,7 @@ impl Engine {
     /// An engine running `set`, with no state.
     pub fn new(set: Arc<RuleSet>) -> Engine {
         let states = vec![RuleState::default(); set.rules.len()];
-        let shared = Shared::of(&set);
-        Engine {
-            set,
-            states,
-            shared,
-        }
+        Engine { set, states }
     }
 
     /// The rules running.
@@ -419,7 +336,6 @@ impl Engine {
                     .unwrap_or_default()
             })
             .collect();
-        self.shared = Shared::of(&set);
         self.set = set;
     }
 
@@ -461,22 +377,14 @@ impl Engine {
             at_ns: at,
             value: None,
         };
-        let mut ctx = Ctx::new(&self.shared, &fields);
-        for (k, (rule, state)) in set.rules.iter().zip(self.states.iter_mut()).enumerate() {
+        for (rule, state) in set.rules.iter().zip(self.states.iter_mut()) {
             if !rule.watches(ev.log) {
                 continue;
             }
             if replay && !matches!(rule.kind, Kind::Threshold { .. } | Kind::Sequence { .. }) {
                 continue;
             }
-            let on = On {
-                rule: k,
-                at,
-                own_time,
-                trigger: &trigger,
-                replay,
-            };
-            if let Some(a) = step(&set, rule, state, &mut ctx, &on) {
+            if let Some(a) = step(&set, rule, state, &fields, at, own_time, &trigger, replay) {
                 out.push(a);
             }
         }
@@ -764,30 +672,16 @@ fn b64_of(h: &[u8; 32]) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-/// One event as a rule's step sees it.
-struct On<'a> {
-    /// The rule's number.
-    rule: usize,
-    /// Rule time: the event's `received_at`.
-    at: i128,
-    /// The event's own `time`.
-    own_time: Option<i128>,
-    trigger: &'a dyn Fn() -> Trigger,
-    /// Rebuilding windows after a restart: nothing fires.
-    replay: bool,
-}
-
 fn step(
     set: &RuleSet,
     rule: &Rule,
     state: &mut RuleState,
-    ctx: &mut Ctx<'_, '_>,
-    on: &On<'_>,
+    fields: &Fields<'_>,
+    at: i128,
+    own_time: Option<i128>,
+    trigger: &dyn Fn() -> Trigger,
+    replay: bool,
 ) -> Option<Alert> {
-    let (at, own_time, trigger, replay) = (on.at, on.own_time, on.trigger, on.replay);
-    let fields = ctx.fields;
-    let matcher = ctx.shared.rule_matcher[on.rule];
-    let group_list = ctx.shared.rule_group[on.rule];
     let in_windows = || {
         rule.windows.iter().all(|(inside, w)| {
             let t = if rule.windows_on_event_time {
@@ -798,12 +692,18 @@ fn step(
             t.is_some_and(|t| w.contains(t) == *inside)
         })
     };
+    let group = || -> Option<Group> {
+        rule.group_by
+            .iter()
+            .map(|p| fields.get(*p).map(str::to_owned))
+            .collect()
+    };
     match &rule.kind {
         Kind::Match => {
-            if !ctx.matches(matcher) || !in_windows() {
+            if !rule.matcher.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = ctx.group(group_list)?.clone();
+            let g = group()?;
             let summary = || {
                 format!(
                     "{}: {}{}",
@@ -820,10 +720,10 @@ fn step(
             window_ns,
             distinct,
         } => {
-            if !ctx.matches(matcher) || !in_windows() {
+            if !rule.matcher.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = ctx.group(group_list)?.clone();
+            let g = group()?;
             let mut t = trigger();
             if let Some(d) = distinct {
                 t.value = Some(fields.get(*d)?.to_owned());
@@ -885,24 +785,10 @@ fn step(
             fire(set, rule, state, g, at, summary, hits, n)
         }
         Kind::Sequence { steps, within_ns } => {
-            if !rule.matcher.all.is_empty() && !ctx.matches(matcher) || !in_windows() {
+            if !rule.matcher.all.is_empty() && !rule.matcher.matches(fields) || !in_windows() {
                 return None;
             }
-            let steps_m = &ctx.shared.step_matchers[on.rule];
-            // Nothing to do unless the event matches the group's current
-            // step, the one before it, or (a sequence that timed out
-            // starts again) the first.
-            let n = state
-                .sequences
-                .get(ctx.group(group_list)?)
-                .map_or(0, |s| s.step);
-            let relevant = ctx.matches(steps_m[n])
-                || (n > 0 && ctx.matches(steps_m[n - 1]))
-                || ctx.matches(steps_m[0]);
-            if !relevant {
-                return None;
-            }
-            let g = ctx.group(group_list)?.clone();
+            let g = group()?;
             if let Some(s) = state.sequences.get(&g) {
                 if at - s.start_ns > i128::from(*within_ns) {
                     state.sequences.remove(&g);
@@ -910,7 +796,7 @@ fn step(
             }
             let s = state.sequences.get(&g);
             let step_now = s.map_or(0, |s| s.step);
-            if ctx.matches(steps_m[step_now]) {
+            if steps[step_now].0.matches(fields) {
                 let s = state.sequences.entry(g.clone()).or_insert(SeqState {
                     step: 0,
                     in_step: 0,
@@ -943,7 +829,7 @@ fn step(
                 let n = done.hits.len() as u64;
                 return fire(set, rule, state, g, at, summary, done.hits, n);
             }
-            if step_now > 0 && ctx.matches(steps_m[step_now - 1]) {
+            if step_now > 0 && steps[step_now - 1].0.matches(fields) {
                 // More of the step already done: part of the sequence.
                 if let Some(s) = state.sequences.get_mut(&g) {
                     s.hits.push(trigger());
@@ -956,10 +842,10 @@ fn step(
             memory,
             first_is_new,
         } => {
-            if !ctx.matches(matcher) || !in_windows() {
+            if !rule.matcher.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = ctx.group(group_list)?.clone();
+            let g = group()?;
             let v = fields.get(*field)?;
             let (new, first) = state.memory.see(&g, v, *memory);
             if !new || (first && !first_is_new) {
@@ -977,10 +863,10 @@ fn step(
             fire(set, rule, state, g2, at, summary, vec![trigger()], 1)
         }
         Kind::Absence { .. } => {
-            if !ctx.matches(matcher) || !in_windows() {
+            if !rule.matcher.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = ctx.group(group_list)?.clone();
+            let g = group()?;
             let t = trigger();
             let s = match state.silences.get_mut(&g) {
                 Some(s) => s,
