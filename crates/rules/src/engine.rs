@@ -150,11 +150,34 @@ struct SeqState {
     hits: Vec<Trigger>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 struct Silence {
     last_ns: i128,
-    last: LastSeen,
+    last: Option<SeenAt>,
     fired: bool,
+}
+
+/// The last event seen of a silence, kept as it comes (it changes with
+/// nearly every event; [`LastSeen`] is made only when saved or alerted).
+#[derive(Clone, Debug)]
+struct SeenAt {
+    log: Arc<str>,
+    index: u64,
+    leaf_hash: [u8; 32],
+}
+
+impl SeenAt {
+    fn saved(&self) -> (String, u64, String) {
+        (self.log.to_string(), self.index, b64_of(&self.leaf_hash))
+    }
+
+    fn restored((log, index, leaf): &(String, u64, String)) -> Option<SeenAt> {
+        Some(SeenAt {
+            log: Arc::from(log.as_str()),
+            index: *index,
+            leaf_hash: veritrail_core::Hash::from_base64(leaf)?.0,
+        })
+    }
 }
 
 /// A `new_value` rule's memory: (group, value) pairs, least recently seen
@@ -384,7 +407,9 @@ impl Engine {
             if replay && !matches!(rule.kind, Kind::Threshold { .. } | Kind::Sequence { .. }) {
                 continue;
             }
-            if let Some(a) = step(&set, rule, state, &fields, at, own_time, &trigger, replay) {
+            if let Some(a) = step(
+                &set, rule, state, &fields, &ev, at, own_time, &trigger, replay,
+            ) {
                 out.push(a);
             }
         }
@@ -424,12 +449,15 @@ impl Engine {
                         let triggers: Vec<Trigger> = s
                             .last
                             .iter()
-                            .map(|(log, index, leaf)| Trigger {
-                                log: log.clone(),
-                                index: *index,
-                                leaf_hash: leaf.clone(),
-                                at_ns: s.last_ns,
-                                value: None,
+                            .map(|l| {
+                                let (log, index, leaf_hash) = l.saved();
+                                Trigger {
+                                    log,
+                                    index,
+                                    leaf_hash,
+                                    at_ns: s.last_ns,
+                                    value: None,
+                                }
                             })
                             .collect();
                         let gt = group_text(&set, rule, &g);
@@ -606,7 +634,14 @@ impl Engine {
                     silences: s
                         .silences
                         .iter()
-                        .map(|(g, x)| (g.clone(), x.last_ns, x.last.clone(), x.fired))
+                        .map(|(g, x)| {
+                            (
+                                g.clone(),
+                                x.last_ns,
+                                x.last.as_ref().map(SeenAt::saved),
+                                x.fired,
+                            )
+                        })
                         .collect(),
                     raised: s.raised.keys().cloned().collect(),
                 },
@@ -656,7 +691,7 @@ impl Engine {
                         g.clone(),
                         Silence {
                             last_ns: *t,
-                            last: l.clone(),
+                            last: l.as_ref().and_then(SeenAt::restored),
                             fired: *f,
                         },
                     )
@@ -677,6 +712,7 @@ fn step(
     rule: &Rule,
     state: &mut RuleState,
     fields: &Fields<'_>,
+    ev: &Observed<'_>,
     at: i128,
     own_time: Option<i128>,
     trigger: &dyn Fn() -> Trigger,
@@ -788,6 +824,12 @@ fn step(
             if !rule.matcher.all.is_empty() && !rule.matcher.matches(fields) || !in_windows() {
                 return None;
             }
+            // An event no step matches changes nothing that the group's
+            // next matching event would not see first (a sequence past its
+            // time limit is dropped then).
+            if !steps.iter().any(|(m, _)| m.matches(fields)) {
+                return None;
+            }
             let g = group()?;
             if let Some(s) = state.sequences.get(&g) {
                 if at - s.start_ns > i128::from(*within_ns) {
@@ -867,15 +909,22 @@ fn step(
                 return None;
             }
             let g = group()?;
-            let t = trigger();
             let s = match state.silences.get_mut(&g) {
                 Some(s) => s,
                 None => state.silences.entry(g).or_default(),
             };
             if at >= s.last_ns {
+                let log = match &s.last {
+                    Some(l) if *l.log == *ev.log => l.log.clone(),
+                    _ => Arc::from(ev.log),
+                };
                 *s = Silence {
                     last_ns: at,
-                    last: Some((t.log, t.index, t.leaf_hash)),
+                    last: Some(SeenAt {
+                        log,
+                        index: ev.index,
+                        leaf_hash: ev.leaf_hash,
+                    }),
                     fired: false,
                 };
             }

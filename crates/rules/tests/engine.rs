@@ -319,10 +319,21 @@ cooldown = "0s"
         1,
         "a new silence, a new alert"
     );
-    // A silence in progress survives a restart.
+    // A silence in progress survives a restart, with its last event.
+    s.feed(
+        &mut e,
+        T0 + 2700 * S,
+        r#""action":"x","actor":"a","source":{"host":"web-2"}"#,
+    );
     let saved = e.save();
     let mut e2 = Engine::new(e.rules().clone());
     e2.restore(&saved);
+    let before = e.tick(T0 + 3400 * S, &h);
+    let after = e2.tick(T0 + 3400 * S, &h);
+    assert_eq!(before.len(), 1, "web-2 silent for 10 min");
+    assert_eq!(after.len(), 1, "and after the restart too");
+    assert_eq!(after[0].triggers, before[0].triggers, "naming the same event");
+    assert!(!after[0].triggers[0].leaf_hash.is_empty());
     assert!(e2.tick(T0 + 9000 * S, &h).is_empty(), "already alerted");
 }
 
