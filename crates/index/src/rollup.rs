@@ -20,7 +20,9 @@ use veritrail_core::Timestamp;
 
 use crate::filter::{action_clause, nanos, Filter};
 use crate::row::Row;
-use crate::stats::HOUR_NS;
+
+/// Nanoseconds in an hour.
+pub const HOUR_NS: i64 = 3_600_000_000_000;
 
 /// The hour recorded for rows without a readable `received_at`: counted
 /// only when the period is unbounded, as the rows' `received` comparisons

@@ -10,8 +10,7 @@ use crate::filter::{where_clause, Filter};
 use crate::rollup::{plan, Plan, Split};
 use crate::{sql, QueryIndex, Result};
 
-/// Nanoseconds in an hour.
-pub const HOUR_NS: i64 = 3_600_000_000_000;
+pub use crate::rollup::HOUR_NS;
 
 /// A column a count can be grouped by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,14 +225,6 @@ impl QueryIndex {
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         rows.truncate(top as usize);
         Ok((rows, total))
-    }
-
-    /// How many entries match.
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub fn count(&self, f: &Filter) -> Result<u64> {
-        Ok(self.grouped(f, &[])?.values().sum())
     }
 
     /// The first and last index of the matching entries, if any match.

@@ -332,7 +332,10 @@ cooldown = "0s"
     let after = e2.tick(T0 + 3400 * S, &h);
     assert_eq!(before.len(), 1, "web-2 silent for 10 min");
     assert_eq!(after.len(), 1, "and after the restart too");
-    assert_eq!(after[0].triggers, before[0].triggers, "naming the same event");
+    assert_eq!(
+        after[0].triggers, before[0].triggers,
+        "naming the same event"
+    );
     assert!(!after[0].triggers[0].leaf_hash.is_empty());
     assert!(e2.tick(T0 + 9000 * S, &h).is_empty(), "already alerted");
 }
