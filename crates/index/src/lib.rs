@@ -169,7 +169,7 @@ impl QueryIndex {
     /// to an index that would find every match and sort them: free text
     /// walks the words' postings in index order, joined to the rows;
     /// action, outcome, source and time filters scan the rows in index
-    /// order, in growing windows, up to [`WINDOW_BUDGET`] rows before
+    /// order, in growing windows, up to 86,016 rows before
     /// handing over to SQLite's plan for what remains. Actor and target
     /// are selective: their indexes answer at once.
     ///
