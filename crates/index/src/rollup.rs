@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, Transaction};
 use rustc_hash::FxHashMap;
 use veritrail_core::Timestamp;
 
-use crate::filter::{action_clause, nanos, Filter};
+use crate::filter::{nanos, where_clause, Filter};
 use crate::row::Row;
 
 /// Nanoseconds in an hour.
@@ -149,18 +149,17 @@ pub(crate) fn plan(f: &Filter) -> Option<Plan> {
     if f.action.as_deref() == Some("") || f.outcome.as_deref() == Some("") {
         return None;
     }
-    let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<Value> = Vec::new();
-    if let Some(a) = &f.action {
-        if let Some((c, mut a)) = action_clause(a) {
-            clauses.push(c);
-            args.append(&mut a);
-        }
-    }
-    if let Some(o) = &f.outcome {
-        clauses.push("outcome = ?".into());
-        args.push(o.clone().into());
-    }
+    // The rollup's `action` and `outcome` columns take the rows' SQL.
+    let (w, mut args) = where_clause(&Filter {
+        action: f.action.clone(),
+        outcome: f.outcome.clone(),
+        ..Filter::default()
+    });
+    let mut clauses: Vec<String> = w
+        .strip_prefix("WHERE ")
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     let s = f.since.as_ref().map(nanos).map(i128::from);
     let u = f.until.as_ref().map(nanos).map(i128::from);
     let hour = i128::from(HOUR_NS);
