@@ -505,6 +505,14 @@ impl Drainer {
         }
     }
 
+    /// Whether `body` is a checkpoint of `log` this node sent and got no
+    /// answer for.
+    fn sent_unanswered(&self, log: &str, body: &[u8]) -> bool {
+        let u = self.unsure.lock().expect("unsure lock");
+        u.get(log)
+            .is_some_and(|sent| sent.iter().any(|b| b == body))
+    }
+
     /// Reads the bucket's checkpoint of `dir` and checks it is ours.
     fn open(&self, dir: &str, reader: &LogReader) -> Result<Stored, Failure> {
         let key = self.bucket.location().log(dir).key("checkpoint");
@@ -634,16 +642,6 @@ impl Drainer {
                 }
             }
         }
-    }
-}
-
-impl Drainer {
-    /// Whether `body` is a checkpoint of `log` this node sent and got no
-    /// answer for.
-    fn sent_unanswered(&self, log: &str, body: &[u8]) -> bool {
-        let u = self.unsure.lock().expect("unsure lock");
-        u.get(log)
-            .is_some_and(|sent| sent.iter().any(|b| b == body))
     }
 }
 

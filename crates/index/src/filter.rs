@@ -35,6 +35,22 @@ pub struct Filter {
 
 /// The `WHERE …` of a filter (empty when nothing is filtered) and its arguments.
 pub(crate) fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
+    let (clauses, args) = conditions(f);
+    (where_of(&clauses), args)
+}
+
+/// `WHERE c1 AND c2 …`, or nothing when there is no condition.
+pub(crate) fn where_of(clauses: &[String]) -> String {
+    if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    }
+}
+
+/// The conditions of a filter over the rows' columns, one SQL expression
+/// each, and their arguments in order.
+pub(crate) fn conditions(f: &Filter) -> (Vec<String>, Vec<rusqlite::types::Value>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let eq = |col: &str,
@@ -76,12 +92,7 @@ pub(crate) fn where_clause(f: &Filter) -> (String, Vec<rusqlite::types::Value>) 
         clauses.push("idx > ?".into());
         args.push((c as i64).into());
     }
-    let where_sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    (where_sql, args)
+    (clauses, args)
 }
 
 /// Free text as an FTS5 query: every word a quoted string, so no query
@@ -97,7 +108,7 @@ pub(crate) fn fts_match(q: &str) -> Option<String> {
 /// An action filter as SQL over a column `action`: exact, or a prefix
 /// (`auth.*`, `auth*`) as a range so the action index is used; `None` for
 /// `*` alone (any action).
-pub(crate) fn action_clause(a: &str) -> Option<(String, Vec<rusqlite::types::Value>)> {
+fn action_clause(a: &str) -> Option<(String, Vec<rusqlite::types::Value>)> {
     match a
         .strip_suffix(".*")
         .map(|p| format!("{p}."))

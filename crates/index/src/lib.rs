@@ -180,72 +180,15 @@ impl QueryIndex {
         let want = limit as usize + 1;
         let c = self.conn.lock().expect("index lock");
         let selective = f.actor.is_some() || f.target.is_some();
-        let mut out: Vec<u64> = Vec::new();
-        if let (Some(m), false) = (f.q.as_deref().and_then(filter::fts_match), selective) {
-            let (w, mut args) = where_clause(&Filter {
-                q: None,
-                cursor: None,
-                ..f.clone()
-            });
-            let mut w = if w.is_empty() {
-                String::new()
-            } else {
-                format!("AND {}", &w["WHERE ".len()..])
-            };
-            args.insert(0, m.into());
-            if let Some(c) = f.cursor {
-                // On the postings themselves, so a later page starts there.
-                w.push_str(" AND ev_fts.rowid > ?");
-                args.push((c as i64).into());
+        let mut out = match f.q.as_deref().and_then(filter::fts_match) {
+            Some(m) if !selective => self.page_by_postings(&c, f, m, want)?,
+            None if !selective && !f.is_empty() => self.page_by_windows(&c, f, want)?,
+            _ => {
+                let (w, args) = where_clause(f);
+                let q = format!("SELECT idx FROM ev {w} ORDER BY idx LIMIT {want}");
+                self.collect(&c, &q, args)?
             }
-            let q = format!(
-                "SELECT ev.idx FROM ev_fts JOIN ev ON ev.idx = ev_fts.rowid WHERE ev_fts MATCH ? {w} ORDER BY ev_fts.rowid LIMIT {want}"
-            );
-            self.collect(&c, &q, args, &mut out)?;
-        } else if !selective && f.q.is_none() && !f.is_empty() {
-            let end = indexed_through(&c, &self.path)? as i64;
-            let mut from = f.cursor.map_or(0, |c| c as i64 + 1);
-            let mut window = WINDOW_FIRST;
-            let mut scanned = 0;
-            let (w, args) = where_clause(&Filter {
-                cursor: None,
-                ..f.clone()
-            });
-            let w = if w.is_empty() {
-                "WHERE".to_owned()
-            } else {
-                format!("{w} AND")
-            };
-            while out.len() < want && from < end && scanned < WINDOW_BUDGET {
-                let to = from.saturating_add(window).min(end);
-                let mut a = args.clone();
-                a.push(from.into());
-                a.push(to.into());
-                let q = format!(
-                    "SELECT idx FROM ev NOT INDEXED {w} idx >= ? AND idx < ? ORDER BY idx LIMIT {}",
-                    want - out.len()
-                );
-                self.collect(&c, &q, a, &mut out)?;
-                scanned += to - from;
-                from = to;
-                window = window.saturating_mul(4);
-            }
-            if out.len() < want && from < end {
-                let (w, args) = where_clause(&Filter {
-                    cursor: Some((from - 1) as u64).filter(|_| from > 0),
-                    ..f.clone()
-                });
-                let q = format!(
-                    "SELECT idx FROM ev {w} ORDER BY idx LIMIT {}",
-                    want - out.len()
-                );
-                self.collect(&c, &q, args, &mut out)?;
-            }
-        } else {
-            let (w, args) = where_clause(f);
-            let q = format!("SELECT idx FROM ev {w} ORDER BY idx LIMIT {want}");
-            self.collect(&c, &q, args, &mut out)?;
-        }
+        };
         let next = if out.len() > limit as usize {
             out.truncate(limit as usize);
             out.last().copied()
@@ -255,21 +198,93 @@ impl QueryIndex {
         Ok((out, next))
     }
 
+    /// The first `want` matches of a filter with free text (`m`, as FTS5
+    /// takes it): the postings in index order, joined to the rows.
+    fn page_by_postings(
+        &self,
+        c: &Connection,
+        f: &Filter,
+        m: String,
+        want: usize,
+    ) -> Result<Vec<u64>> {
+        let (rest, rest_args) = filter::conditions(&Filter {
+            q: None,
+            cursor: None,
+            ..f.clone()
+        });
+        let mut clauses = vec!["ev_fts MATCH ?".to_owned()];
+        let mut args = vec![m.into()];
+        clauses.extend(rest);
+        args.extend(rest_args);
+        if let Some(c) = f.cursor {
+            // On the postings themselves, so a later page starts there.
+            clauses.push("ev_fts.rowid > ?".into());
+            args.push((c as i64).into());
+        }
+        let q = format!(
+            "SELECT ev.idx FROM ev_fts JOIN ev ON ev.idx = ev_fts.rowid {} ORDER BY ev_fts.rowid LIMIT {want}",
+            filter::where_of(&clauses)
+        );
+        self.collect(c, &q, args)
+    }
+
+    /// The first `want` matches of a broad filter: the rows in index order,
+    /// in growing windows up to [`WINDOW_BUDGET`] rows, then SQLite's plan
+    /// for the rest.
+    fn page_by_windows(&self, c: &Connection, f: &Filter, want: usize) -> Result<Vec<u64>> {
+        let end = indexed_through(c, &self.path)? as i64;
+        let mut from = f.cursor.map_or(0, |c| c as i64 + 1);
+        let mut window = WINDOW_FIRST;
+        let mut scanned = 0;
+        let (mut clauses, args) = filter::conditions(&Filter {
+            cursor: None,
+            ..f.clone()
+        });
+        clauses.push("idx >= ? AND idx < ?".into());
+        let w = filter::where_of(&clauses);
+        let mut out = Vec::new();
+        while out.len() < want && from < end && scanned < WINDOW_BUDGET {
+            let to = from.saturating_add(window).min(end);
+            let mut a = args.clone();
+            a.push(from.into());
+            a.push(to.into());
+            let q = format!(
+                "SELECT idx FROM ev NOT INDEXED {w} ORDER BY idx LIMIT {}",
+                want - out.len()
+            );
+            out.extend(self.collect(c, &q, a)?);
+            scanned += to - from;
+            from = to;
+            window = window.saturating_mul(4);
+        }
+        if out.len() < want && from < end {
+            // The loop ran: `from` is past the first row.
+            let (w, args) = where_clause(&Filter {
+                cursor: Some((from - 1) as u64),
+                ..f.clone()
+            });
+            let q = format!(
+                "SELECT idx FROM ev {w} ORDER BY idx LIMIT {}",
+                want - out.len()
+            );
+            out.extend(self.collect(c, &q, args)?);
+        }
+        Ok(out)
+    }
+
+    /// The entry indexes `q` selects.
     fn collect(
         &self,
         c: &Connection,
         q: &str,
         args: Vec<rusqlite::types::Value>,
-        out: &mut Vec<u64>,
-    ) -> Result<()> {
+    ) -> Result<Vec<u64>> {
         let mut st = c.prepare_cached(q).map_err(sql(&self.path))?;
         let rows = st
             .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
             .map_err(sql(&self.path))?;
-        for r in rows {
-            out.push(r.map_err(sql(&self.path))? as u64);
-        }
-        Ok(())
+        rows.map(|r| r.map(|v| v as u64).map_err(sql(&self.path)))
+            .collect()
     }
 
     /// Every matching entry index after `f.cursor`, in index order, without

@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, Transaction};
 use rustc_hash::FxHashMap;
 use veritrail_core::Timestamp;
 
-use crate::filter::{nanos, where_clause, Filter};
+use crate::filter::{conditions, nanos, Filter};
 use crate::row::Row;
 
 /// Nanoseconds in an hour.
@@ -28,6 +28,14 @@ pub const HOUR_NS: i64 = 3_600_000_000_000;
 /// only when the period is unbounded, as the rows' `received` comparisons
 /// would.
 const NO_HOUR: i64 = i64::MIN;
+
+/// The hour of the rows' `received` as SQL: Unix hours, floored (as
+/// [`hour`]); `NULL` without one.
+pub(crate) const ROW_HOUR: &str =
+    "(received - ((received % 3600000000000) + 3600000000000) % 3600000000000) / 3600000000000";
+
+/// The rollup's `h` as the rows' hour: `NULL` for [`NO_HOUR`].
+pub(crate) const ROLLED_HOUR: &str = "nullif(h, -9223372036854775808)";
 
 /// What `meta` records once the rollup covers every row.
 const META_KEY: &str = "rollup";
@@ -103,9 +111,7 @@ pub(crate) fn ensure(c: &mut Connection) -> rusqlite::Result<()> {
         );
     }
     tx.execute("DELETE FROM roll", [])?;
-    let h = format!(
-        "CASE WHEN received IS NULL THEN {NO_HOUR} ELSE (received - ((received % {HOUR_NS}) + {HOUR_NS}) % {HOUR_NS}) / {HOUR_NS} END"
-    );
+    let h = format!("coalesce({ROW_HOUR}, {NO_HOUR})");
     for (kind, v) in [
         (Split::Plain, "''"),
         (Split::Source, "coalesce(host, app, '')"),
@@ -150,16 +156,11 @@ pub(crate) fn plan(f: &Filter) -> Option<Plan> {
         return None;
     }
     // The rollup's `action` and `outcome` columns take the rows' SQL.
-    let (w, mut args) = where_clause(&Filter {
+    let (mut clauses, mut args) = conditions(&Filter {
         action: f.action.clone(),
         outcome: f.outcome.clone(),
         ..Filter::default()
     });
-    let mut clauses: Vec<String> = w
-        .strip_prefix("WHERE ")
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
     let s = f.since.as_ref().map(nanos).map(i128::from);
     let u = f.until.as_ref().map(nanos).map(i128::from);
     let hour = i128::from(HOUR_NS);

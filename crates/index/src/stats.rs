@@ -7,7 +7,7 @@
 use rusqlite::types::Value;
 
 use crate::filter::{where_clause, Filter};
-use crate::rollup::{plan, Plan, Split};
+use crate::rollup::{plan, Plan, Split, ROLLED_HOUR, ROW_HOUR};
 use crate::{sql, QueryIndex, Result};
 
 pub use crate::rollup::HOUR_NS;
@@ -83,13 +83,6 @@ impl From<Value> for Val {
 
 /// Counts by the values of some keys, unordered.
 type Groups = rustc_hash::FxHashMap<Vec<Val>, u64>;
-
-/// The rollup's hour, `NULL` for rows without `received_at` (as the rows').
-const ROLLED_HOUR: &str = "nullif(h, -9223372036854775808)";
-
-/// The hour of `received` in the rows, floored (as the rollup's).
-const ROW_HOUR: &str =
-    "(received - ((received % 3600000000000) + 3600000000000) % 3600000000000) / 3600000000000";
 
 impl QueryIndex {
     /// Matching entries (`cursor` and `limit` ignored) counted by `keys`:
