@@ -467,6 +467,20 @@ pub struct ServeArgs {
     /// How long a lease lasts without renewal, e.g. 10s [default: 10s].
     #[arg(long)]
     pub lease_ttl: Option<String>,
+    /// Serve as a read replica of the bucket (--store): copy each log named
+    /// by --log-key from it, checked against the writer's key, and serve
+    /// reads from the copy; every write is refused (docs/SCALE.md).
+    #[arg(long)]
+    pub read_only: bool,
+    /// With --read-only: a log to copy and the writer's verifier key for
+    /// it, NAME=VKEY (`veritrail logs` on the writer prints them);
+    /// repeatable.
+    #[arg(long, value_name = "NAME=VKEY")]
+    pub log_key: Vec<String>,
+    /// With --read-only: how often to look for a new checkpoint in the
+    /// bucket, e.g. 1s, 500ms [default: 1s].
+    #[arg(long)]
+    pub replica_poll: Option<String>,
 }
 
 /// Where the object-storage tier is (docs/SCALE.md). Credentials come from

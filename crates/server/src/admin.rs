@@ -218,6 +218,7 @@ pub async fn create_log(
     if t.role != Role::Admin {
         return Err(AppError::forbidden("create logs"));
     }
+    st.writable("create logs")?;
     let m = object_body(&headers, &body, &["name"])?;
     let name = match m.get("name") {
         Some(Value::String(n)) => n.clone(),

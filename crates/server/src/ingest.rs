@@ -108,6 +108,7 @@ pub async fn post_events(
         st.log(&log_name)?;
         return Err(AppError::forbidden(&format!("append to log {log_name:?}")));
     }
+    st.writable("append events")?;
     // Another node writes this log now: send the writer there (307 keeps
     // the method and the body).
     let os = st

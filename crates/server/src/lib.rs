@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod read;
+pub mod replica;
 pub mod report;
 pub mod reviews;
 pub mod state;

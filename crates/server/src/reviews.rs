@@ -99,6 +99,7 @@ pub async fn create(
     let reader = st.log(&log)?.reader();
     let token = required(&st, &headers, ip).await?;
     auditor(&token)?;
+    st.writable("record reviews")?;
     let req: NewReview = serde_json::from_slice(&body).map_err(|e| {
         AppError::bad_request(
             "invalid_body",

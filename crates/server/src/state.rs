@@ -65,6 +65,8 @@ pub struct AppState {
     pub tsa: std::sync::Mutex<Option<Arc<crate::timestamping::Tsa>>>,
     /// The object-storage tier, when the server has one (`--store`).
     pub object_storage: std::sync::Mutex<Option<Arc<crate::storage::ObjectStorage>>>,
+    /// The copier, when the server is a read replica (`--read-only`).
+    pub replica: std::sync::OnceLock<Arc<crate::replica::Replica>>,
     /// Alert rules, when the server runs a rules file.
     pub alerts: std::sync::Mutex<Option<Arc<crate::alerts::Alerts>>>,
     /// Set when the server begins to stop: live streams end.
@@ -104,6 +106,24 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 impl AppState {
+    /// Refuses a write on a read replica (403 `read_only`): `what` is done
+    /// on the node that writes the logs.
+    ///
+    /// # Errors
+    /// The 403, on a replica.
+    pub fn writable(&self, what: &str) -> Result<(), AppError> {
+        if self.replica.get().is_some() {
+            return Err(AppError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "read_only",
+                format!(
+                    "this server is a read-only replica: {what} on the node that writes the logs"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Opens the data directory's service: every log (running recovery),
     /// `_system`, the query indexes and the token store.
     ///
@@ -130,6 +150,7 @@ impl AppState {
             witnessing: std::sync::Mutex::new(None),
             tsa: std::sync::Mutex::new(None),
             object_storage: std::sync::Mutex::new(None),
+            replica: std::sync::OnceLock::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             streams_open: std::sync::atomic::AtomicU64::new(0),
             streams_cut: std::sync::atomic::AtomicU64::new(0),
@@ -269,7 +290,11 @@ impl AppState {
             c.begin_close();
         }
         let witnessing = self.witnessing.lock().expect("witnessing lock").clone();
+        let replica = self.replica.get().cloned();
         tokio::task::spawn_blocking(move || {
+            if let Some(r) = replica {
+                r.stop();
+            }
             service.close();
             // The final checkpoints are witnessed too, when the witnesses
             // answer within a few seconds (a down witness delays the stop

@@ -160,6 +160,17 @@ impl Service {
         Ok(v)
     }
 
+    /// Creates log `name` as a copy of a log written elsewhere whose key is
+    /// `verifier` (a read replica's; no signing key here, see
+    /// [`veritrail_store::adopt`]), opens it and starts its index.
+    ///
+    /// # Errors
+    /// `BadLogName`, `LogExists`, `Key`; store and index errors.
+    pub fn create_copy(&self, name: &str, verifier: &Verifier, source: &str) -> Result<Arc<Log>> {
+        self.data.create_adopting_log(name, verifier, source)?;
+        self.start_log(name)
+    }
+
     /// The data directory.
     pub fn data(&self) -> &DataDir {
         &self.data

@@ -19,6 +19,9 @@ use crate::signer::CheckpointSigner;
 use crate::vfs::{Flag, Vfs};
 
 const MARKER: &str = "veritrail.data";
+/// In a log directory: the log copies checkpoints signed elsewhere
+/// ([`crate::adopt`]); the file names where it copies from.
+const ADOPTS: &str = "adopts";
 const MARKER_HEAD: &str = "veritrail data directory, format 1\n";
 /// The log every data directory starts with.
 pub const DEFAULT_LOG: &str = "default";
@@ -102,7 +105,7 @@ fn read_all(vfs: &dyn Vfs, path: &Path) -> Result<String> {
 /// interrupted leaves (it writes its marker last): `keys/` with at most the
 /// default log's key, `logs/` with at most the default log, and perhaps the
 /// marker's temporary file. Anything else is refused.
-fn interrupted_init(vfs: &dyn Vfs, root: &Path) -> Result<bool> {
+fn interrupted_init(vfs: &dyn Vfs, root: &Path, first: &str) -> Result<bool> {
     let only = |dir: &Path, allowed: &[String]| -> Result<bool> {
         if !vfs.is_dir(dir) {
             return Ok(false);
@@ -113,14 +116,8 @@ fn interrupted_init(vfs: &dyn Vfs, root: &Path) -> Result<bool> {
     for n in vfs.list(root).map_err(io(root))? {
         let p = root.join(&n);
         let ok = match n.as_str() {
-            "keys" => only(
-                &p,
-                &[
-                    format!("{DEFAULT_LOG}.key"),
-                    format!("{DEFAULT_LOG}.key.tmp"),
-                ],
-            )?,
-            "logs" => only(&p, &[DEFAULT_LOG.to_owned()])?,
+            "keys" => only(&p, &[format!("{first}.key"), format!("{first}.key.tmp")])?,
+            "logs" => only(&p, &[first.to_owned()])?,
             _ => n == format!("{MARKER}.tmp"),
         };
         if !ok {
@@ -161,16 +158,43 @@ impl DataDir {
         root: &Path,
         origin_prefix: Option<&str>,
     ) -> Result<(DataDir, Verifier)> {
-        if vfs.exists(root) && !interrupted_init(vfs.as_ref(), root)? {
+        Self::init_with(vfs, root, origin_prefix, DEFAULT_LOG)
+    }
+
+    /// Creates the data directory of a read replica: like [`DataDir::init`]
+    /// but without a `default` log — its logs are copies of logs written
+    /// elsewhere ([`DataDir::create_adopting_log`]), which may include one
+    /// named `default` — so the marker is signed by its own `_system` log's
+    /// key. Returns `_system`'s verifier key.
+    ///
+    /// # Errors
+    /// As [`DataDir::init`].
+    pub fn init_replica(
+        vfs: Arc<dyn Vfs>,
+        root: &Path,
+        origin_prefix: Option<&str>,
+    ) -> Result<(DataDir, Verifier)> {
+        Self::init_with(vfs, root, origin_prefix, SYSTEM_LOG)
+    }
+
+    /// `init`, with `first` as the log created first, whose key signs the
+    /// marker.
+    fn init_with(
+        vfs: Arc<dyn Vfs>,
+        root: &Path,
+        origin_prefix: Option<&str>,
+        first: &str,
+    ) -> Result<(DataDir, Verifier)> {
+        if vfs.exists(root) && !interrupted_init(vfs.as_ref(), root, first)? {
             return Err(StoreError::DataDirExists(root.to_path_buf()));
         }
         // The prefix of an interrupted attempt is in its key's origin.
-        let key_path = root.join("keys").join(format!("{DEFAULT_LOG}.key"));
+        let key_path = root.join("keys").join(format!("{first}.key"));
         let earlier = if vfs.exists(&key_path) {
             let s = read_signer(vfs.as_ref(), &key_path)?;
             let prefix = s
                 .name()
-                .strip_suffix(&format!("/{DEFAULT_LOG}"))
+                .strip_suffix(&format!("/{first}"))
                 .map(str::to_owned);
             Some(prefix.ok_or_else(|| {
                 StoreError::Key(format!("{} has origin {:?}", key_path.display(), s.name()))
@@ -210,15 +234,15 @@ impl DataDir {
             env: Env::new(vfs),
             prefix,
         };
-        let v = match dd.create_log(DEFAULT_LOG) {
-            Err(StoreError::LogExists(_)) => dd.meta(DEFAULT_LOG)?.verifier,
+        let v = match dd.create_log_unchecked(first) {
+            Err(StoreError::LogExists(_)) => dd.meta(first)?.verifier,
             other => other?,
         };
-        // Signed by the default log's key, like each log's `meta`.
+        // Signed by the first log's key, like each log's `meta`.
         let marker = format!("{MARKER_HEAD}origin-prefix {}\n", dd.prefix);
-        let meta = dd.meta(DEFAULT_LOG)?;
+        let meta = dd.meta(first)?;
         let marker = dd
-            .signer(DEFAULT_LOG, &meta)?
+            .signer(first, &meta)?
             .sign_note(&marker)
             .map_err(|e| StoreError::Key(e.to_string()))?;
         write_new(
@@ -368,7 +392,10 @@ impl DataDir {
     /// # Errors
     /// As `create_log`.
     pub fn finish_unfinished_logs(&self) -> Result<Vec<String>> {
-        let names = self.unfinished_logs()?;
+        let mut names = self.unfinished_logs()?;
+        // An interrupted copy of a log written elsewhere is finished by the
+        // copy (create_adopting_log), never given a key here.
+        names.retain(|n| self.adopts(n).is_none());
         for n in &names {
             self.create_log_unchecked(n)?;
         }
@@ -467,6 +494,75 @@ impl DataDir {
         // Open once so that the empty tree gets its first signed checkpoint.
         drop(self.open_log(name, LogConfig::default())?);
         Ok(verifier)
+    }
+
+    /// Creates log `name` as a copy of a log written elsewhere, whose key
+    /// is `verifier` (its origin is the key's name): no signing key here;
+    /// its checkpoints are the writer's, handed to the open log's
+    /// [`crate::adopt::Adopted`] ([`Log::adopted`]). `source` says where
+    /// it is copied from. Finishes a creation a crash interrupted.
+    ///
+    /// # Errors
+    /// `BadLogName`; `LogExists`; `Key` when this directory holds a key
+    /// for `name` (it writes that log itself); I/O errors.
+    pub fn create_adopting_log(&self, name: &str, verifier: &Verifier, source: &str) -> Result<()> {
+        if !valid_log_name(name) {
+            return Err(StoreError::BadLogName(name.to_owned()));
+        }
+        let dir = self.log_dir(name);
+        let meta_path = dir.join("meta");
+        if self.env.vfs.exists(&meta_path) {
+            return Err(StoreError::LogExists(name.to_owned()));
+        }
+        let key_path = self.root.join("keys").join(format!("{name}.key"));
+        if self.env.vfs.exists(&key_path) {
+            return Err(StoreError::Key(format!(
+                "{} exists: this directory writes log {name:?} itself and cannot copy it",
+                key_path.display()
+            )));
+        }
+        // Only a creation that holds nothing may be finished.
+        self.unfinished(name)?;
+        // `adopts` first: a crash from here on leaves a directory that is
+        // finished only as a copy, never given a key.
+        self.env.vfs.create_dir_all(&dir).map_err(io(&dir))?;
+        let adopts = dir.join(ADOPTS);
+        if !self.env.vfs.exists(&adopts) {
+            write_new(
+                self.env.vfs.as_ref(),
+                &adopts,
+                format!("{source}\n").as_bytes(),
+                0o644,
+            )?;
+            self.env
+                .flags
+                .apply(self.env.vfs.as_ref(), &adopts, Flag::Immutable);
+        }
+        crate::layout::create_streams(&self.env, &dir)?;
+        // Not signed: the key is the writer's. Its vkey is what every
+        // adopted checkpoint is checked against.
+        let meta = format!(
+            "veritrail-log 1\norigin {}\nvkey {}\ncreated {}\n",
+            verifier.name(),
+            verifier.to_vkey(),
+            veritrail_core::Timestamp::from_unix_nanos(i128::from(self.env.now_nanos()))
+                .to_rfc3339_nanos()
+        );
+        write_new(self.env.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
+        self.env
+            .flags
+            .apply(self.env.vfs.as_ref(), &meta_path, Flag::Immutable);
+        let logs = self.root.join("logs");
+        self.env.vfs.sync_dir(&logs).map_err(io(&logs))?;
+        Ok(())
+    }
+
+    /// Where log `name` is copied from, if it adopts checkpoints signed
+    /// elsewhere ([`DataDir::create_adopting_log`]).
+    pub fn adopts(&self, name: &str) -> Option<String> {
+        read_all(self.env.vfs.as_ref(), &self.log_dir(name).join(ADOPTS))
+            .ok()
+            .map(|s| s.trim_end().to_owned())
     }
 
     /// Reads a log's metadata.
@@ -600,14 +696,23 @@ impl DataDir {
         let mut notes = Vec::new();
         let marker = self.root.join(MARKER);
         let text = read_all(self.env.vfs.as_ref(), &marker)?;
-        let default = self.meta(DEFAULT_LOG)?;
+        // Signed by the default log's key (a replica's, without one: by
+        // its `_system` log's key).
+        let signing_log = if self.env.vfs.exists(&self.log_dir(DEFAULT_LOG).join("meta"))
+            && self.adopts(DEFAULT_LOG).is_none()
+        {
+            DEFAULT_LOG
+        } else {
+            SYSTEM_LOG
+        };
+        let default = self.meta(signing_log)?;
         if text.contains("\n\n") {
             veritrail_core::note::open_note(text.as_bytes(), std::slice::from_ref(&default.verifier))
                 .map_err(|e| {
                     StoreError::corrupted(
                         &marker,
                         0,
-                        format!("its signature by the default log's key does not verify ({e}): the file was changed"),
+                        format!("its signature by the {signing_log} log's key does not verify ({e}): the file was changed"),
                     )
                 })?;
         } else {
@@ -618,6 +723,13 @@ impl DataDir {
         }
         for name in self.list_logs()? {
             let meta = self.meta(&name)?;
+            if let Some(source) = self.adopts(&name) {
+                notes.push(format!(
+                    "log {name:?} is a copy of {source}: its checkpoints are the writer's, checked against the vkey in {} (not signed here: the key is the writer's)",
+                    self.log_dir(&name).join("meta").display()
+                ));
+                continue;
+            }
             if !meta.signed {
                 notes.push(format!(
                     "{} is not signed (written before format 1.1)",
@@ -655,6 +767,12 @@ impl DataDir {
     /// `NoSuchLog`, `Locked`, `Corrupted`, `Key`, I/O errors.
     pub fn open_log(&self, name: &str, config: LogConfig) -> Result<Log> {
         let meta = self.meta(name)?;
+        if self.adopts(name).is_some() {
+            let adopted = Arc::new(crate::adopt::Adopted::new(meta.verifier));
+            let mut log = self.open_log_with(name, config, adopted.clone())?;
+            log.adopted = Some(adopted);
+            return Ok(log);
+        }
         let signer = self.signer(name, &meta)?;
         self.open_log_with(name, config, Arc::new(signer))
     }

@@ -24,6 +24,10 @@ pub(crate) fn run(shared: &Shared) {
             return;
         }
     };
+    let signer = shared
+        .signer
+        .clone()
+        .expect("only a log open for writing integrates");
     let mut last_sign = Instant::now();
     // The buffers handed back and forth with the sequencer: reusing them
     // spares regrowing (and page-faulting) a fresh one per checkpoint.
@@ -31,7 +35,7 @@ pub(crate) fn run(shared: &Shared) {
     loop {
         let (mut leaves, mut offsets, closing) = {
             let mut p = shared.pending.lock().expect("pending lock");
-            loop {
+            let take = loop {
                 if shared.poisoned.load(std::sync::atomic::Ordering::Acquire) {
                     return;
                 }
@@ -41,10 +45,30 @@ pub(crate) fn run(shared: &Shared) {
                         || p.leaves.len() >= MAX_BACKLOG
                         || (p.wanted
                             && last_sign.elapsed() >= shared.config.min_checkpoint_interval));
-                if due || (p.closed && p.leaves.is_empty()) {
-                    break;
+                // How many of the waiting leaves can be integrated now: all
+                // of them, but for a log adopting checkpoints signed
+                // elsewhere (crate::adopt), only up to a size it holds one for.
+                let integrated = tree.size().0;
+                let take = if due {
+                    signer
+                        .signable(integrated, integrated + p.leaves.len() as u64)
+                        .map_or(0, |s| s.saturating_sub(integrated) as usize)
+                } else {
+                    0
+                };
+                if take > 0 {
+                    break take;
                 }
-                let wait = if p.leaves.is_empty() {
+                if p.closed {
+                    // Closing with nothing (more) that can be signed: the
+                    // rest waits for the next open (recovery).
+                    return;
+                }
+                let wait = if due {
+                    // Due, but no checkpoint to adopt yet at these sizes:
+                    // an offer wakes this (Log::wait_for_checkpoint).
+                    Duration::from_millis(200)
+                } else if p.leaves.is_empty() {
                     Duration::from_secs(3600)
                 } else if p.wanted {
                     shared
@@ -62,13 +86,26 @@ pub(crate) fn run(shared: &Shared) {
                     .wait_timeout(p, wait.max(Duration::from_millis(1)))
                     .expect("pending lock")
                     .0;
-            }
+            };
             p.wanted = false;
-            (
-                std::mem::replace(&mut p.leaves, std::mem::take(&mut spare_leaves)),
-                std::mem::replace(&mut p.index_offsets, std::mem::take(&mut spare_offsets)),
-                p.closed,
-            )
+            if take == p.leaves.len() {
+                (
+                    std::mem::replace(&mut p.leaves, std::mem::take(&mut spare_leaves)),
+                    std::mem::replace(&mut p.index_offsets, std::mem::take(&mut spare_offsets)),
+                    p.closed,
+                )
+            } else {
+                // Only a prefix (adopted checkpoints): the rest stays.
+                let end = tree.size().0 + take as u64;
+                let rest = p.leaves.split_off(take);
+                let split = p.index_offsets.partition_point(|(i, _)| *i < end);
+                let rest_offsets = p.index_offsets.split_off(split);
+                (
+                    std::mem::replace(&mut p.leaves, rest),
+                    std::mem::replace(&mut p.index_offsets, rest_offsets),
+                    false,
+                )
+            }
         };
         if !leaves.is_empty() {
             if let Err(e) = integrate(shared, &mut tree, &leaves, &offsets) {

@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod adopt;
 pub mod checkpoints;
 pub mod clock;
 pub mod config;

@@ -28,6 +28,9 @@ pub struct Log {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     _lock: Box<dyn std::any::Any + Send + Sync>,
+    /// For a copy of a log written elsewhere: the writer's checkpoints it
+    /// may record.
+    pub(crate) adopted: Option<Arc<crate::adopt::Adopted>>,
 }
 
 impl Deref for Log {
@@ -65,6 +68,7 @@ impl Log {
             shared,
             threads: Mutex::new(threads),
             _lock: lock,
+            adopted: None,
         }
     }
 
@@ -146,6 +150,13 @@ impl Log {
         }
         self.shared.pending_cv.notify_all();
         self.reader.wait_published(size, timeout)
+    }
+
+    /// For a copy of a log written elsewhere
+    /// ([`crate::DataDir::create_adopting_log`]): where to hand the
+    /// writer's checkpoints before appending the entries they cover.
+    pub fn adopted(&self) -> Option<&Arc<crate::adopt::Adopted>> {
+        self.adopted.as_ref()
     }
 
     /// Adds a checkpoint-publishing step ([`crate::publish`]): it runs for

@@ -184,16 +184,35 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
         .durable
         .store(durable, std::sync::atomic::Ordering::Release);
 
-    // 4. Entries after the checkpoint: integrate them exactly as in steady state.
-    if durable > cp_size || cp_note.is_none() {
-        if durable > cp_size {
-            crate::integrator::integrate(&shared, &mut tree, &scan.new_leaves, &scan.new_offsets)?;
-        } else {
-            crate::integrator::sign_and_publish(&shared, cp_size, cp_root)?;
-        }
+    // 4. Entries after the checkpoint: integrate them exactly as in steady
+    // state — all of them, but for a log adopting checkpoints signed
+    // elsewhere (crate::adopt), only up to a size it holds one for; the
+    // rest wait for the integrator.
+    let signer = shared.signer.clone().expect("a log open for writing");
+    let upto = signer.signable(cp_size, durable);
+    let mut done = cp_size;
+    if let Some(s) = upto.filter(|&s| s > cp_size) {
+        let k = (s - cp_size) as usize;
+        let split = scan.new_offsets.partition_point(|(i, _)| *i < s);
+        crate::integrator::integrate(
+            &shared,
+            &mut tree,
+            &scan.new_leaves[..k],
+            &scan.new_offsets[..split],
+        )?;
+        done = s;
+    } else if cp_note.is_none() && upto == Some(cp_size) {
+        crate::integrator::sign_and_publish(&shared, cp_size, cp_root)?;
     }
-    // 5. No derived stream may hold more than the tree does.
-    check_derived_tails(&shared, durable, clean.is_some())?;
+    if durable > done {
+        let k = (done - cp_size) as usize;
+        let split = scan.new_offsets.partition_point(|(i, _)| *i < done);
+        let mut p = shared.pending.lock().expect("pending lock");
+        p.leaves = scan.new_leaves[k..].to_vec();
+        p.index_offsets = scan.new_offsets[split..].to_vec();
+    }
+    // 5. No derived stream may hold more than the integrated tree does.
+    check_derived_tails(&shared, done, clean.is_some())?;
     // 6. Opened: recorded before anything new is written.
     crate::lifecycle::append(
         shared.lifecycle.as_ref().expect("a log open for writing"),

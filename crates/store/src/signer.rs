@@ -24,6 +24,15 @@ pub trait CheckpointSigner: Send + Sync + 'static {
     /// [`SignError`] when the signature cannot be made (the integrator then
     /// stops the log, as for an I/O failure).
     fn sign(&self, checkpoint: &Checkpoint) -> Result<String, SignError>;
+    /// The largest tree size in `[from, to]` at which this signer can sign
+    /// a checkpoint now, or `None`. A signer holding the key signs any size
+    /// (this default); one that adopts checkpoints signed elsewhere
+    /// ([`crate::adopt::Adopted`]) only the sizes it was given, and the log
+    /// integrates its entries only up to such a size.
+    fn signable(&self, from: u64, to: u64) -> Option<u64> {
+        let _ = from;
+        Some(to)
+    }
 }
 
 impl CheckpointSigner for Signer {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
+use veritrail_core::note::Verifier;
 use veritrail_server::tls::TlsFiles;
 use veritrail_server::{AppState, ServerConfig};
 use veritrail_service::tokens::{Role, TokenStore};
@@ -52,6 +53,9 @@ struct FileConfig {
     node: Option<String>,
     advertise: Option<String>,
     lease_ttl: Option<String>,
+    read_only: Option<bool>,
+    log_keys: Option<Vec<String>>,
+    replica_poll: Option<String>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -82,6 +86,9 @@ pub struct Settings {
     pub witness_quorum: usize,
     pub tsa: Option<(String, PathBuf, Duration)>,
     pub object: Option<ObjectSettings>,
+    /// `--read-only`: the logs to copy from the bucket, with the writer's
+    /// keys, and how often to look.
+    pub replica: Option<(Vec<(String, Verifier)>, Duration)>,
 }
 
 /// The object-storage tier's settings.
@@ -104,6 +111,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
         None => FileConfig::default(),
     };
     let object = object_settings(&a, &file)?;
+    let replica = replica_settings(&a, &file, object.as_ref())?;
     let iv = a.checkpoint_interval.or(file.checkpoint_interval);
     let checkpoint_interval = match iv {
         Some(s) => interval(&s).ok_or_else(|| {
@@ -195,7 +203,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
     .iter()
     .map(|w| veritrail_server::witnessing::WitnessPeer::parse(w).map_err(Exit::usage))
     .collect::<Result<Vec<_>, _>>()?;
-    Ok(Settings {
+    let s = Settings {
         data: a
             .data
             .or(file.data)
@@ -237,7 +245,92 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             _ => return Err(Exit::usage("a timestamp authority needs both tsa (its URL) and tsa_root (the root certificate its tokens chain to)")),
         },
         object,
-    })
+        replica,
+    };
+    if s.replica.is_some() {
+        let mut refused = Vec::new();
+        if s.syslog.udp.is_some() || s.syslog.tcp.is_some() || s.syslog.tls.is_some() {
+            refused.push("syslog listeners");
+        }
+        if !s.witnesses.is_empty() {
+            refused.push("witnesses (the writer asks them)");
+        }
+        if s.tsa.is_some() {
+            refused.push("a timestamp authority (the writer asks it)");
+        }
+        if !refused.is_empty() {
+            return Err(Exit::usage(format!(
+                "read_only: a read replica takes no writes and signs nothing, so it has no {}",
+                refused.join(", no ")
+            )));
+        }
+    }
+    Ok(s)
+}
+
+/// `--read-only` and what goes with it.
+fn replica_settings(
+    a: &ServeArgs,
+    file: &FileConfig,
+    object: Option<&ObjectSettings>,
+) -> anyhow::Result<Option<(Vec<(String, Verifier)>, Duration)>> {
+    let read_only = a.read_only || file.read_only.unwrap_or(false);
+    let keys: Vec<String> = if a.log_key.is_empty() {
+        file.log_keys.clone().unwrap_or_default()
+    } else {
+        a.log_key.clone()
+    };
+    let poll = a.replica_poll.clone().or(file.replica_poll.clone());
+    if !read_only {
+        if !keys.is_empty() || poll.is_some() {
+            return Err(Exit::usage(
+                "log_key and replica_poll are for a read replica: add read_only = true (--read-only)",
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(o) = object else {
+        return Err(Exit::usage(
+            "read_only: a read replica copies logs from object storage: store = \"s3://BUCKET/PREFIX\"",
+        ));
+    };
+    if o.node.is_some() {
+        return Err(Exit::usage(
+            "read_only: a read replica writes no log, so it takes no part in leases (drop node)",
+        ));
+    }
+    if o.durability != veritrail_server::storage::Durability::Local {
+        return Err(Exit::usage(
+            "read_only: a read replica acknowledges nothing (drop durability)",
+        ));
+    }
+    if keys.is_empty() {
+        return Err(Exit::usage(
+            "read_only: name the logs to copy with the writer's keys: --log-key NAME=VKEY (`veritrail logs` on the writer prints them)",
+        ));
+    }
+    let mut out: Vec<(String, Verifier)> = Vec::new();
+    for k in &keys {
+        let (name, vkey) = k
+            .split_once('=')
+            .ok_or_else(|| Exit::usage(format!("log_key {k:?}: use NAME=VKEY")))?;
+        if !veritrail_store::datadir::valid_log_name(name) {
+            return Err(Exit::usage(format!(
+                "log_key {k:?}: {name:?} is not a log name"
+            )));
+        }
+        let v = Verifier::parse(vkey).map_err(|e| Exit::usage(format!("log_key {name}: {e}")))?;
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(Exit::usage(format!("log_key: {name} is named twice")));
+        }
+        out.push((name.to_owned(), v));
+    }
+    let poll = match poll {
+        Some(s) => interval(&s)
+            .ok_or_else(|| Exit::usage(format!("replica_poll {s:?}: use e.g. 1s or 500ms")))?,
+        None => Duration::from_secs(1),
+    };
+    Ok(Some((out, poll)))
 }
 
 fn object_settings(a: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<ObjectSettings>> {
@@ -324,6 +417,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let data = s.data.as_path();
     let dd = if data.join("veritrail.data").exists() {
         super::open_data(data)?
+    } else if s.replica.is_some() {
+        let (dd, _) = DataDir::init_replica(Arc::new(RealFs), data, None).map_err(store_err)?;
+        eprintln!(
+            "veritrail: initialised {} as a read replica (its logs are copied from the bucket)",
+            data.display()
+        );
+        dd
     } else {
         let (dd, v) = DataDir::init(Arc::new(RealFs), data, None).map_err(store_err)?;
         eprintln!(
@@ -386,7 +486,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "veritrail: timestamping checkpoints with {url} (at most one per {every:?} per log)"
         );
     }
-    if let Some(o) = &s.object {
+    if let (Some(o), Some((keys, poll))) = (&s.object, &s.replica) {
+        let bucket = super::doctor::open_bucket(&o.at)?.expect("store is set");
+        warn_unless_worm(&bucket);
+        state
+            .service
+            .set_ack_gate(Arc::new(veritrail_server::replica::ReadOnly));
+        let r = veritrail_server::replica::Replica::start(
+            state.service.clone(),
+            bucket.clone(),
+            keys.clone(),
+            *poll,
+            replica_progress(),
+        );
+        let _ = state.replica.set(r);
+        eprintln!(
+            "veritrail: read replica of {}: copying {} every {poll:?}; writes are refused",
+            bucket.location(),
+            keys.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else if let Some(o) = &s.object {
         let bucket = super::doctor::open_bucket(&o.at)?.expect("store is set");
         warn_unless_worm(&bucket);
         let os = veritrail_server::storage::ObjectStorage::start(
@@ -553,6 +675,48 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a replica's copies catch up when far behind (a first start on a
+/// large bucket): a bar per log on a terminal, a line every ten seconds
+/// otherwise.
+fn replica_progress() -> veritrail_server::replica::Progress {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    struct Shown {
+        bar: indicatif::ProgressBar,
+        said: std::time::Instant,
+    }
+    let shown: Mutex<BTreeMap<String, Shown>> = Mutex::new(BTreeMap::new());
+    Arc::new(move |log: &str, done: u64, total: u64| {
+        let mut m = shown.lock().expect("progress lock");
+        if done >= total {
+            if let Some(s) = m.remove(log) {
+                s.bar.finish_and_clear();
+                eprintln!("veritrail: copy of log {log:?} is at the bucket's checkpoint ({total} entries)");
+            }
+            return;
+        }
+        // Steady state (a few new entries per poll) stays quiet.
+        if !m.contains_key(log) && total - done < 50_000 {
+            return;
+        }
+        let s = m.entry(log.to_owned()).or_insert_with(|| {
+            eprintln!(
+                "veritrail: copying log {log:?} from the bucket: {done} of {total} entries here"
+            );
+            Shown {
+                bar: super::progress::bar(total, &format!("copying {log}")),
+                said: std::time::Instant::now(),
+            }
+        });
+        s.bar.set_length(total);
+        s.bar.set_position(done);
+        if s.bar.is_hidden() && s.said.elapsed() >= Duration::from_secs(10) {
+            s.said = std::time::Instant::now();
+            eprintln!("veritrail: copying log {log:?}: {done} of {total} entries");
+        }
+    })
 }
 
 /// Says so when the bucket is not WORM (`veritrail doctor` says how to fix it).
