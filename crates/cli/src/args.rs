@@ -473,7 +473,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub read_only: bool,
     /// With --read-only: a log to copy and the writer's verifier key for
-    /// it, NAME=VKEY (`veritrail logs` on the writer prints them);
+    /// it, NAME=VKEY (`veritrail log list` on the writer prints them);
     /// repeatable.
     #[arg(long, value_name = "NAME=VKEY")]
     pub log_key: Vec<String>,

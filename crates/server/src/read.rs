@@ -93,6 +93,13 @@ pub async fn checkpoint(
     let log = st.log(&name)?;
     public_or_token(&st, &headers, ip, &name).await?;
     let p = log.published();
+    if p.checkpoint.is_empty() {
+        // A replica's copy before the first checkpoint it copied.
+        return Err(AppError::not_found(format!(
+            "log {} has no checkpoint yet",
+            shown(&name)
+        )));
+    }
     Ok(note(with_cosignatures(&st, &name, p.size, &p.checkpoint)))
 }
 
@@ -128,12 +135,13 @@ pub async fn checkpoints(
     }
     let sizes = blocking(move || {
         log.checkpoint_sizes(after.map_or(0, |a| a), limit as usize + 1)
-            .map(|mut v| {
-                if after.is_none() {
-                    // Without `after`, the empty tree's checkpoint comes first.
+            .and_then(|mut v| {
+                // Without `after`, the empty tree's checkpoint comes first
+                // (a replica's copy may start later: no checkpoint at 0).
+                if after.is_none() && log.checkpoint_at(0)?.is_some() {
                     v.insert(0, 0);
                 }
-                v
+                Ok(v)
             })
     })
     .await?;

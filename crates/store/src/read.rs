@@ -307,7 +307,8 @@ impl LogReader {
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
         let p = self.shared.published();
         if p.size == size {
-            return Ok(Some(p.checkpoint.to_string()));
+            // Empty before a copy recorded its first (crate::adopt).
+            return Ok((!p.checkpoint.is_empty()).then(|| p.checkpoint.to_string()));
         }
         if size > p.size {
             return Ok(None);

@@ -306,7 +306,7 @@ fn replica_settings(
     }
     if keys.is_empty() {
         return Err(Exit::usage(
-            "read_only: name the logs to copy with the writer's keys: --log-key NAME=VKEY (`veritrail logs` on the writer prints them)",
+            "read_only: name the logs to copy with the writer's keys: --log-key NAME=VKEY (`veritrail log list` on the writer prints them)",
         ));
     }
     let mut out: Vec<(String, Verifier)> = Vec::new();
@@ -602,23 +602,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         });
-        let handle = veritrail_server::syslog::start(state.clone(), &s.syslog)
-            .await
-            .context("starting the syslog listeners")?;
-        for (t, a) in &handle.bound {
-            eprintln!(
-                "veritrail: receiving syslog over {} on {a} into log {:?}",
-                t.name(),
-                s.syslog.log
-            );
-        }
-        let run_file = syslog_run_file(
-            data,
-            &s.syslog.log,
-            &handle.bound,
-            *state.syslog_stats.udp_socket.lock().expect("stats lock"),
-        )?;
-        *state.syslog.lock().await = Some(handle);
+        // A read replica takes no writes: no syslog listeners.
+        let run_file = if s.replica.is_none() {
+            let handle = veritrail_server::syslog::start(state.clone(), &s.syslog)
+                .await
+                .context("starting the syslog listeners")?;
+            for (t, a) in &handle.bound {
+                eprintln!(
+                    "veritrail: receiving syslog over {} on {a} into log {:?}",
+                    t.name(),
+                    s.syslog.log
+                );
+            }
+            let run_file = syslog_run_file(
+                data,
+                &s.syslog.log,
+                &handle.bound,
+                *state.syslog_stats.udp_socket.lock().expect("stats lock"),
+            )?;
+            *state.syslog.lock().await = Some(handle);
+            run_file
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind(&s.listen)
             .await
             .with_context(|| format!("listening on {}", s.listen))?;

@@ -1,0 +1,310 @@
+//! Read replicas (issue 23) against a real S3 API on loopback
+//! (`moto_server`): a writer drains its log into an Object Lock bucket, a
+//! `serve --read-only` replica with no signing key copies it from there and
+//! serves checkpoints, tiles, proofs, entries and query. While the writer
+//! ingests, the replica's proofs verify against the writer's checkpoints
+//! (signed by the writer's key, byte for byte); writes to the replica are
+//! refused; after SIGKILL the replica resumes its copy; the replica's tiles
+//! verify with our verifier and the replica's copy with `veritrail verify`.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use veritrail_bucket::testing::Moto;
+use veritrail_core::hash::{leaf_hash, Hash};
+use veritrail_core::note::Verifier;
+use veritrail_core::proof::verify_inclusion;
+use veritrail_core::tree::{LeafIndex, TreeSize};
+
+const CREDS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+
+fn replica(data: &Path, m: &Moto, vkey: &str) -> common::Server {
+    common::start_with(
+        data,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-endpoint",
+            &m.endpoint,
+            "--store",
+            "s3://mirror/p",
+            "--read-only",
+            "--log-key",
+            &format!("default={vkey}"),
+            "--replica-poll",
+            "200ms",
+        ],
+        &CREDS,
+    )
+}
+
+/// GET without a token (checkpoints, tiles and proofs are public).
+fn get_public(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+/// The replica's checkpoint: its size and text (0 and "" before the first).
+fn checkpoint(addr: &str) -> (u64, String) {
+    match get_public(addr, "/v1/logs/default/checkpoint") {
+        (200, body) => (body.lines().nth(1).unwrap().parse().unwrap(), body),
+        _ => (0, String::new()),
+    }
+}
+
+fn wait_for_size(addr: &str, want: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (n, cp) = checkpoint(addr);
+        if n >= want {
+            return cp;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica holds {n} entries, not {want}, after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn post_batch(addr: &str, token: &str, first: u64, n: u64) {
+    let body: Vec<String> = (first..first + n)
+        .map(|i| format!(r#"{{"action":"user.login","actor":"u{i}","outcome":"success"}}"#))
+        .collect();
+    let (s, r) = common::post(
+        addr,
+        "/v1/logs/default/events",
+        token,
+        &format!("[{}]", body.join(",")),
+    )
+    .unwrap();
+    assert_eq!(s, 201, "{r}");
+}
+
+/// Checks, against the writer's key, that the replica's checkpoint is the
+/// writer's and that its inclusion proofs for a few entries verify.
+fn check_proofs(addr: &str, reader: &str, key: &Verifier, writer_cp: &dyn Fn(u64) -> String) {
+    let (n, cp) = checkpoint(addr);
+    assert!(n > 0);
+    let opened = veritrail_core::open_checkpoint(cp.as_bytes(), key, &[])
+        .unwrap_or_else(|e| panic!("the replica's checkpoint is not the writer's: {e}\n{cp}"));
+    assert_eq!(
+        cp,
+        writer_cp(n),
+        "the writer's checkpoint at {n}, byte for byte"
+    );
+    for i in [0, n / 3, n / 2, n - 1] {
+        let (s, raw) =
+            common::get(addr, &format!("/v1/logs/default/events/{i}/raw"), reader).unwrap();
+        assert_eq!(s, 200, "{raw}");
+        let (s, p) = get_public(
+            addr,
+            &format!("/v1/logs/default/proof/inclusion?index={i}&tree_size={n}"),
+        );
+        assert_eq!(s, 200, "{p}");
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        let proof: Vec<Hash> = v["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let b = base64::engine::general_purpose::STANDARD
+                    .decode(h.as_str().unwrap())
+                    .unwrap();
+                Hash(b.try_into().unwrap())
+            })
+            .collect();
+        verify_inclusion(
+            &leaf_hash(raw.as_bytes()),
+            LeafIndex(i),
+            TreeSize(n),
+            &proof,
+            &opened.checkpoint.root,
+        )
+        .unwrap_or_else(|e| panic!("entry {i} at size {n}: {e}"));
+    }
+}
+
+#[test]
+fn a_replica_without_the_key_serves_what_the_writer_signed() {
+    let m = Moto::start();
+    m.locked_bucket("mirror", 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let wdata = common::init_data(&tmp.path().join("w"));
+    let vkey = common::key_of(&wdata, "default");
+    let key = Verifier::parse(&vkey).unwrap();
+    let writer = common::start_with(
+        &wdata,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--checkpoint-interval",
+            "100ms",
+            "--s3-endpoint",
+            &m.endpoint,
+            "--store",
+            "s3://mirror/p",
+            "--object-scan-interval",
+            "off",
+        ],
+        &CREDS,
+    );
+    let wadmin = writer.admin.clone().unwrap();
+    let wtoken = common::token(
+        &writer.addr,
+        &wadmin,
+        r#"{"role":"writer","logs":["default"]}"#,
+    );
+    let wauditor = common::token(&writer.addr, &wadmin, r#"{"role":"auditor"}"#);
+    let waddr = writer.addr.clone();
+    let writer_cp = move |n: u64| -> String {
+        let (s, b) = common::get(
+            &waddr,
+            &format!("/v1/logs/default/checkpoints/{n}"),
+            &wauditor,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "the writer's checkpoint at {n}: {b}");
+        b
+    };
+    for b in 0..10 {
+        post_batch(&writer.addr, &wtoken, b * 300, 300);
+    }
+    // A replica started from nothing copies the log from the bucket.
+    let rdata = tmp.path().join("r");
+    let r = replica(&rdata, &m, &vkey);
+    assert!(
+        r.lines.iter().any(|l| l.contains("as a read replica")),
+        "{:?}",
+        r.lines
+    );
+    let radmin = r.admin.clone().unwrap();
+    let reader = common::token(&r.addr, &radmin, r#"{"role":"auditor"}"#);
+    wait_for_size(&r.addr, 3000);
+    check_proofs(&r.addr, &reader, &key, &writer_cp);
+
+    // While the writer ingests, the replica follows and its proofs verify.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(3000));
+    let ingest = {
+        let (stop, sent, addr, token) = (
+            stop.clone(),
+            sent.clone(),
+            writer.addr.clone(),
+            wtoken.clone(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                let first = sent.load(Ordering::Acquire);
+                post_batch(&addr, &token, first, 200);
+                sent.store(first + 200, Ordering::Release);
+                // ~4,000 events/s: what the bucket (moto) and the copy
+                // keep up with beside the test's own checks.
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let mut seen = 3000;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        let (n, _) = checkpoint(&r.addr);
+        assert!(n >= seen, "the replica went back from {seen} to {n}");
+        seen = n;
+        check_proofs(&r.addr, &reader, &key, &writer_cp);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(seen > 3000, "the replica did not follow the writer");
+
+    // Writes are refused, with a reason.
+    let rwriter = common::token(&r.addr, &radmin, r#"{"role":"writer","logs":["default"]}"#);
+    let (s, b) = common::post(
+        &r.addr,
+        "/v1/logs/default/events",
+        &rwriter,
+        r#"{"action":"user.login","actor":"x"}"#,
+    )
+    .unwrap();
+    assert_eq!(s, 403, "{b}");
+    assert!(b.contains("read_only"), "{b}");
+    let (s, b) = common::post(&r.addr, "/v1/logs", &radmin, r#"{"name":"more"}"#).unwrap();
+    assert_eq!(s, 403, "{b}");
+
+    // SIGKILL mid-copy; a restart resumes from what the copy holds.
+    let killed = r.child;
+    drop(killed);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Release);
+    ingest.join().unwrap();
+    let total = sent.load(Ordering::Acquire);
+    // The writer's bucket catches up with everything it acknowledged.
+    let r = replica(&rdata, &m, &vkey);
+    let cp = wait_for_size(&r.addr, total);
+    assert_eq!(cp, writer_cp(total));
+    check_proofs(&r.addr, &reader, &key, &writer_cp);
+    // Query, from the copy's own index.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, b) = common::get(
+            &r.addr,
+            &format!("/v1/logs/default/events?actor=u{}", total - 1),
+            &reader,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{b}");
+        if b.contains(&format!("\"u{}\"", total - 1)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "query on the replica: {b}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Our verifier, through the replica's tlog-tiles API, with the
+    // writer's key.
+    let o = common::run(
+        &[
+            "verify",
+            "--server",
+            &format!("http://{}", r.addr),
+            "--key",
+            &vkey,
+            "--token",
+            &reader,
+        ],
+        "",
+    );
+    assert!(o.status.success(), "verify --server: {}", common::text(&o));
+    common::stop(r.child);
+    common::stop(writer.child);
+    // And the copy on disk, offline.
+    let o = common::run(
+        &[
+            "verify",
+            "--data",
+            rdata.to_str().unwrap(),
+            "--log",
+            "default",
+            "--key",
+            &vkey,
+        ],
+        "",
+    );
+    assert!(o.status.success(), "verify --data: {}", common::text(&o));
+    common::unflag(tmp.path());
+}
