@@ -247,6 +247,23 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
     let (s, b) = common::post(&r.addr, "/v1/logs", &radmin, r#"{"name":"more"}"#).unwrap();
     assert_eq!(s, 403, "{b}");
 
+    // What the operator sees: /metrics and `veritrail status`.
+    let (s, metrics) = common::get(&r.addr, "/metrics", &radmin).unwrap();
+    assert_eq!(s, 200, "{metrics}");
+    assert!(
+        metrics.contains("veritrail_replica_state{log=\"default\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("veritrail_replica_copied_size{log=\"default\"}"),
+        "{metrics}"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let o = common::run(&["status", "--data", rdata.to_str().unwrap()], "");
+    let out = common::text(&o);
+    assert!(out.contains("read replica of s3://mirror/p"), "{out}");
+    assert!(out.contains("log default: the copy holds"), "{out}");
+
     // SIGKILL mid-copy; a restart resumes from what the copy holds.
     let killed = r.child;
     drop(killed);

@@ -262,6 +262,9 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     if let Some(os) = object_storage {
         object_storage_metrics(&mut o, &os);
     }
+    if let Some(r) = st.replica.get() {
+        replica_metrics(&mut o, r);
+    }
     header(
         &mut o,
         "veritrail_streams_open",
@@ -349,6 +352,32 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 }
 
 /// The object-storage tier's lines.
+fn replica_metrics(o: &mut String, r: &crate::replica::Replica) {
+    let status = r.status();
+    for (name, help, f) in [
+        (
+            "veritrail_replica_bucket_size",
+            "A read replica: the size of the bucket's checkpoint, per log, as last read.",
+            (|s: &crate::replica::CopyStatus| s.bucket_size) as fn(&crate::replica::CopyStatus) -> u64,
+        ),
+        (
+            "veritrail_replica_copied_size",
+            "A read replica: the size of the writer's checkpoint its copy holds, per log.",
+            |s| s.copied,
+        ),
+        (
+            "veritrail_replica_state",
+            "A read replica, per log: 0 the copy keeps up, 1 its last round failed (status says why).",
+            |s| u64::from(s.problem.is_some()),
+        ),
+    ] {
+        header(o, name, "gauge", help);
+        for (log, s) in &status {
+            let _ = writeln!(o, "{name}{{log=\"{log}\"}} {}", f(s));
+        }
+    }
+}
+
 fn object_storage_metrics(o: &mut String, os: &crate::storage::ObjectStorage) {
     use veritrail_bucket::Problem;
     let status = os.drainer.status();

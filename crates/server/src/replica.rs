@@ -32,7 +32,7 @@ use veritrail_service::store::datadir::SYSTEM_LOG;
 use veritrail_service::store::Log;
 use veritrail_service::Service;
 
-/// Entries fetched and appended per step (16 bundles).
+/// Entries fetched and appended per step (16 bundles, fetched at once).
 const STEP: u64 = 4096;
 
 /// Called as a copy catches up: log, entries copied, entries in the bucket.
@@ -110,6 +110,23 @@ impl Replica {
     /// Where each copy stands, for `veritrail status` and `/metrics`.
     pub fn status(&self) -> BTreeMap<String, CopyStatus> {
         self.status.lock().expect("status lock").clone()
+    }
+
+    /// Where the copies stand, for `veritrail status` (the operator's
+    /// view: the store's own words included).
+    pub fn status_json(&self) -> serde_json::Value {
+        let logs: Vec<serde_json::Value> = self
+            .status()
+            .into_iter()
+            .map(|(log, s)| {
+                serde_json::json!({"log": log, "bucket_size": s.bucket_size, "copied": s.copied, "problem": s.problem})
+            })
+            .collect();
+        serde_json::json!({
+            "store": self.bucket.location().to_string(),
+            "replica": true,
+            "logs": logs,
+        })
     }
 
     /// The logs whose copy failed its last round, with why (for

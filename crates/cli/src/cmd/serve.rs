@@ -536,6 +536,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .clone();
         if let Some(os) = os {
             alerts.set_object_storage_health(Arc::new(move || os.problems()));
+        } else if let Some(r) = state.replica.get().cloned() {
+            // A replica's copy that fails (a fork, an unreadable bucket)
+            // raises `check = "object_storage"` rules.
+            alerts.set_object_storage_health(Arc::new(move || r.problems()));
         }
         let w = state.witnessing.lock().expect("witnessing lock").clone();
         if let Some(w) = w {
@@ -669,7 +673,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .lock()
             .expect("object storage lock")
             .clone();
-        let object_file = os.map(|os| object_run_file(data, os));
+        let object_file = match (os, state.replica.get().cloned()) {
+            (Some(os), _) => Some(object_run_file(data, move || os.status_json())),
+            (None, Some(r)) => Some(object_run_file(data, move || r.status_json())),
+            (None, None) => None,
+        };
         veritrail_server::serve(state, listener, s.tls.as_ref(), shutdown).await?;
         if let Some(f) = object_file {
             let _ = std::fs::remove_file(f);
@@ -755,13 +763,13 @@ pub fn object_run_path(data: &std::path::Path) -> PathBuf {
 /// Keeps [`object_run_path`] up to date while the server runs.
 fn object_run_file(
     data: &std::path::Path,
-    os: Arc<veritrail_server::storage::ObjectStorage>,
+    status: impl Fn() -> serde_json::Value + Send + 'static,
 ) -> PathBuf {
     let path = object_run_path(data);
     let p = path.clone();
     tokio::spawn(async move {
         loop {
-            let mut v = os.status_json();
+            let mut v = status();
             v["pid"] = serde_json::json!(std::process::id());
             v["written_unix"] = serde_json::json!(std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

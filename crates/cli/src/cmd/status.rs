@@ -120,6 +120,26 @@ fn object_storage(out: &mut impl std::io::Write, data: &std::path::Path) -> anyh
         return Ok(());
     }
     let s = |x: &serde_json::Value| x.as_str().unwrap_or("").to_owned();
+    if v["replica"] == true {
+        writeln!(
+            out,
+            "read replica of {} (server pid {pid}): copies each log from the bucket, takes no writes",
+            s(&v["store"])
+        )?;
+        for l in v["logs"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "  log {}: the copy holds {} entries, the bucket {}",
+                s(&l["log"]),
+                l["copied"],
+                l["bucket_size"]
+            )?;
+            if let Some(p) = l["problem"].as_str() {
+                writeln!(out, "    problem: {p}")?;
+            }
+        }
+        return Ok(());
+    }
     writeln!(
         out,
         "object storage: {} (durability {}{})",
