@@ -86,9 +86,16 @@ pub struct Settings {
     pub witness_quorum: usize,
     pub tsa: Option<(String, PathBuf, Duration)>,
     pub object: Option<ObjectSettings>,
-    /// `--read-only`: the logs to copy from the bucket, with the writer's
-    /// keys, and how often to look.
-    pub replica: Option<(Vec<(String, Verifier)>, Duration)>,
+    /// `--read-only`.
+    pub replica: Option<ReplicaSettings>,
+}
+
+/// A read replica's settings.
+pub struct ReplicaSettings {
+    /// The logs to copy from the bucket, with the writer's keys.
+    pub keys: Vec<(String, Verifier)>,
+    /// How often to look for a new checkpoint.
+    pub poll: Duration,
 }
 
 /// The object-storage tier's settings.
@@ -273,7 +280,7 @@ fn replica_settings(
     a: &ServeArgs,
     file: &FileConfig,
     object: Option<&ObjectSettings>,
-) -> anyhow::Result<Option<(Vec<(String, Verifier)>, Duration)>> {
+) -> anyhow::Result<Option<ReplicaSettings>> {
     let read_only = a.read_only || file.read_only.unwrap_or(false);
     let keys: Vec<String> = if a.log_key.is_empty() {
         file.log_keys.clone().unwrap_or_default()
@@ -330,7 +337,7 @@ fn replica_settings(
             .ok_or_else(|| Exit::usage(format!("replica_poll {s:?}: use e.g. 1s or 500ms")))?,
         None => Duration::from_secs(1),
     };
-    Ok(Some((out, poll)))
+    Ok(Some(ReplicaSettings { keys: out, poll }))
 }
 
 fn object_settings(a: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<ObjectSettings>> {
@@ -486,7 +493,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "veritrail: timestamping checkpoints with {url} (at most one per {every:?} per log)"
         );
     }
-    if let (Some(o), Some((keys, poll))) = (&s.object, &s.replica) {
+    if let (Some(o), Some(ReplicaSettings { keys, poll })) = (&s.object, &s.replica) {
         let bucket = super::doctor::open_bucket(&o.at)?.expect("store is set");
         warn_unless_worm(&bucket);
         state
@@ -869,5 +876,79 @@ mod tests {
             ..ServeArgs::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn a_read_replica_from_the_file_and_what_it_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("r.toml");
+        let vkey = veritrail_core::note::Signer::from_seed(
+            "w.example/default",
+            veritrail_core::note::SigType::Ed25519,
+            [1; 32],
+        )
+        .unwrap()
+        .verifier()
+        .to_vkey();
+        let write = |extra: &str| {
+            std::fs::write(
+                &cfg,
+                format!("store = \"s3://b/p\"\nread_only = true\nlog_keys = [\"default={vkey}\"]\nreplica_poll = \"500ms\"\n{extra}"),
+            )
+            .unwrap();
+        };
+        let from = |extra: &str| {
+            write(extra);
+            settings(ServeArgs {
+                config: Some(cfg.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        let s = from("").unwrap();
+        let r = s.replica.expect("a replica");
+        assert_eq!(r.keys.len(), 1);
+        assert_eq!(r.keys[0].0, "default");
+        assert_eq!(r.poll, Duration::from_millis(500));
+        for (extra, why) in [
+            ("syslog_tcp = \"127.0.0.1:0\"\n", "syslog listeners"),
+            ("durability = \"object\"\n", "acknowledges nothing"),
+            ("node = \"n1\"\n", "leases"),
+            (
+                format!("witness = [\"{vkey}@http://127.0.0.1:1\"]\n").leak() as &str,
+                "witnesses (the writer asks them)",
+            ),
+        ] {
+            let e = from(extra)
+                .err()
+                .unwrap_or_else(|| panic!("{extra} accepted"));
+            assert!(e.to_string().contains(why), "{extra}: {e}");
+        }
+        std::fs::write(&cfg, "read_only = true\n").unwrap();
+        let e = settings(ServeArgs {
+            config: Some(cfg.clone()),
+            ..ServeArgs::default()
+        })
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("store ="), "{e}");
+        let e = settings(ServeArgs {
+            log_key: vec!["default=x".into()],
+            ..ServeArgs::default()
+        })
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("read_only = true"), "{e}");
+        let e = settings(ServeArgs {
+            read_only: true,
+            object: crate::args::ObjectArgs {
+                store: Some("s3://b/p".into()),
+                ..Default::default()
+            },
+            log_key: vec!["default=not-a-key".into()],
+            ..ServeArgs::default()
+        })
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("log_key default"), "{e}");
     }
 }
