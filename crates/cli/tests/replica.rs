@@ -325,3 +325,124 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
     assert!(o.status.success(), "verify --data: {}", common::text(&o));
     common::unflag(tmp.path());
 }
+
+/// `VERITRAIL_REPLICA_EVENTS` events (default 100,000; a million by hand:
+/// `VERITRAIL_REPLICA_EVENTS=1000000 cargo test --release -p veritrail
+/// --test replica`): a replica started on a bucket that holds them
+/// rebuilds its copy and its query index from the bucket alone, and the
+/// copy verifies on disk against the writer's key.
+#[test]
+fn a_replica_rebuilds_a_large_log_and_its_index_from_the_bucket() {
+    let events: u64 = std::env::var("VERITRAIL_REPLICA_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let m = Moto::start();
+    m.locked_bucket("mirror", 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let wdata = common::init_data(&tmp.path().join("w"));
+    let vkey = common::key_of(&wdata, "default");
+    let writer = common::start_with(
+        &wdata,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-endpoint",
+            &m.endpoint,
+            "--store",
+            "s3://mirror/p",
+            "--object-scan-interval",
+            "off",
+        ],
+        &CREDS,
+    );
+    let wadmin = writer.admin.clone().unwrap();
+    let wtoken = common::token(
+        &writer.addr,
+        &wadmin,
+        r#"{"role":"writer","logs":["default"]}"#,
+    );
+    let mut sent = 0;
+    while sent < events {
+        let n = (events - sent).min(10_000);
+        post_batch(&writer.addr, &wtoken, sent, n);
+        sent += n;
+    }
+    // The bucket holds them all.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (_, metrics) = common::get(&writer.addr, "/metrics", &wadmin).unwrap();
+        let up: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("veritrail_object_uploaded_size{log=\"default\"} "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if up >= events {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bucket holds {up} of {events}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    common::stop(writer.child);
+    // A replica from nothing, with the writer gone.
+    let rdata = tmp.path().join("r");
+    let started = Instant::now();
+    let r = replica(&rdata, &m, &vkey);
+    let radmin = r.admin.clone().unwrap();
+    let reader = common::token(&r.addr, &radmin, r#"{"role":"auditor"}"#);
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let copied = loop {
+        let (n, _) = checkpoint(&r.addr);
+        if n >= events {
+            break started.elapsed();
+        }
+        assert!(Instant::now() < deadline, "the copy holds {n} of {events}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Its index covers them: a query for the last actor finds it, and
+    // the index says it has everything.
+    let indexed = loop {
+        let (s, b) = common::get(
+            &r.addr,
+            &format!("/v1/logs/default/events?actor=u{}", events - 1),
+            &reader,
+        )
+        .unwrap();
+        assert_eq!(s, 200, "{b}");
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        if v["indexed_through"].as_u64() == Some(events) {
+            assert_eq!(v["events"].as_array().unwrap().len(), 1, "{b}");
+            break started.elapsed();
+        }
+        assert!(Instant::now() < deadline, "query on the replica: {b}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!(
+        "replica of {events} events: copy {:.1} s, index {:.1} s",
+        copied.as_secs_f64(),
+        indexed.as_secs_f64()
+    );
+    common::stop(r.child);
+    let o = common::run(
+        &[
+            "verify",
+            "--data",
+            rdata.to_str().unwrap(),
+            "--log",
+            "default",
+            "--key",
+            &vkey,
+        ],
+        "",
+    );
+    assert!(o.status.success(), "verify --data: {}", common::text(&o));
+    assert!(
+        common::text(&o).contains(&format!("{events} entries")),
+        "{}",
+        common::text(&o)
+    );
+    common::unflag(tmp.path());
+}
