@@ -323,6 +323,12 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
         "",
     );
     assert!(o.status.success(), "verify --data: {}", common::text(&o));
+    // The whole replica directory: its own _system, the copy, the marker
+    // signed by _system's key, and a note that the copy's key is the writer's.
+    let o = common::run(&["verify", "--data", rdata.to_str().unwrap()], "");
+    let out = common::text(&o);
+    assert!(o.status.success(), "verify --data (every log): {out}");
+    assert!(out.contains("is a copy of s3://mirror/p/default"), "{out}");
     common::unflag(tmp.path());
 }
 
