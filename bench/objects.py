@@ -21,7 +21,7 @@ another machine. The upload rate is moto's, not S3's.
 import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtbench import pct, req, start as _start  # noqa: E402
+from vtbench import free_port, pct, req, start as _start, start_moto  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
@@ -86,25 +86,11 @@ def ingest(addr, token, secs, probe=False):
     return sum(counts) / (time.time() - t0), lat
 
 
-def free_port():
-    import socket
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
 work = tempfile.mkdtemp(prefix="vt-objects-", dir=os.path.join(os.path.dirname(__file__), ".."))
 procs = []
 try:
-    port = free_port()
-    moto = subprocess.Popen(["nice", "-n", str(args.nice_moto), sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto, endpoint = start_moto(args.nice_moto)
     procs.append(moto)
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
-            break
-        except OSError:
-            time.sleep(0.1)
     for b in ("bench-local", "bench-object"):
         subprocess.run([sys.executable, S3CTL, endpoint, "create-locked", b, "1"], check=True, capture_output=True)
 

@@ -22,7 +22,7 @@ give; on separate machines each replica adds its own.
 import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtbench import req, start as _start  # noqa: E402
+from vtbench import req, start as _start, start_moto  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--events", type=int, default=1_000_000)
@@ -56,11 +56,6 @@ def size(addr):
     return int(b.splitlines()[1]) if r.status == 200 else 0
 
 
-def free_port():
-    import socket
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
 def wrk_on(addrs, script):
     ps = [subprocess.Popen(["wrk", "-t1", "-c16", f"-d{args.secs}s", "-s", script, f"http://{a}"],
                            stdout=subprocess.PIPE, text=True) for a in addrs]
@@ -78,16 +73,8 @@ def wrk_on(addrs, script):
 work = tempfile.mkdtemp(prefix="vt-replicas-", dir=os.path.join(HERE, ".."))
 procs = []
 try:
-    port = free_port()
-    procs.append(subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
-            break
-        except OSError:
-            time.sleep(0.1)
+    moto, endpoint = start_moto(10)
+    procs.append(moto)
     subprocess.run([sys.executable, S3CTL, endpoint, "create-locked", "fanout", "1"], check=True, capture_output=True, env=ENV)
     store = ["--store", "s3://fanout/p", "--s3-endpoint", endpoint]
 

@@ -37,3 +37,29 @@ def pct(xs, p):
     """The p-th percentile of xs (nearest rank)."""
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
+
+
+def free_port():
+    """A TCP port nothing listens on now."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def start_moto(nice=10):
+    """moto_server (PyPI moto[server]) at `nice` on a free loopback port;
+    (process, endpoint URL) once it answers."""
+    import sys, time
+    port = free_port()
+    p = subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return p, f"http://127.0.0.1:{port}"

@@ -46,6 +46,49 @@ fn replica(data: &Path, m: &Moto, vkey: &str) -> common::Server {
     )
 }
 
+/// A writer draining into the bucket `mirror/p` (checkpoints every
+/// `interval`), with its admin and a writer token for `default`.
+fn writer(data: &Path, m: &Moto, interval: &str) -> (common::Server, String, String) {
+    let w = common::start_with(
+        data,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--checkpoint-interval",
+            interval,
+            "--s3-endpoint",
+            &m.endpoint,
+            "--store",
+            "s3://mirror/p",
+            "--object-scan-interval",
+            "off",
+        ],
+        &CREDS,
+    );
+    let admin = w.admin.clone().unwrap();
+    let token = common::token(&w.addr, &admin, r#"{"role":"writer","logs":["default"]}"#);
+    (w, admin, token)
+}
+
+/// `veritrail verify` of the copy of `default` in `data`, with the
+/// writer's key; its output.
+fn verify_copy(data: &Path, vkey: &str) -> String {
+    let o = common::run(
+        &[
+            "verify",
+            "--data",
+            data.to_str().unwrap(),
+            "--log",
+            "default",
+            "--key",
+            vkey,
+        ],
+        "",
+    );
+    assert!(o.status.success(), "verify --data: {}", common::text(&o));
+    common::text(&o)
+}
+
 /// GET without a token (checkpoints, tiles and proofs are public).
 fn get_public(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read as _, Write as _};
@@ -151,28 +194,7 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
     let wdata = common::init_data(&tmp.path().join("w"));
     let vkey = common::key_of(&wdata, "default");
     let key = Verifier::parse(&vkey).unwrap();
-    let writer = common::start_with(
-        &wdata,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--checkpoint-interval",
-            "100ms",
-            "--s3-endpoint",
-            &m.endpoint,
-            "--store",
-            "s3://mirror/p",
-            "--object-scan-interval",
-            "off",
-        ],
-        &CREDS,
-    );
-    let wadmin = writer.admin.clone().unwrap();
-    let wtoken = common::token(
-        &writer.addr,
-        &wadmin,
-        r#"{"role":"writer","logs":["default"]}"#,
-    );
+    let (writer, wadmin, wtoken) = writer(&wdata, &m, "100ms");
     let wauditor = common::token(&writer.addr, &wadmin, r#"{"role":"auditor"}"#);
     let waddr = writer.addr.clone();
     let writer_cp = move |n: u64| -> String {
@@ -310,19 +332,7 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
     common::stop(r.child);
     common::stop(writer.child);
     // And the copy on disk, offline.
-    let o = common::run(
-        &[
-            "verify",
-            "--data",
-            rdata.to_str().unwrap(),
-            "--log",
-            "default",
-            "--key",
-            &vkey,
-        ],
-        "",
-    );
-    assert!(o.status.success(), "verify --data: {}", common::text(&o));
+    verify_copy(&rdata, &vkey);
     // The whole replica directory: its own _system, the copy, the marker
     // signed by _system's key, and a note that the copy's key is the writer's.
     let o = common::run(&["verify", "--data", rdata.to_str().unwrap()], "");
@@ -348,26 +358,7 @@ fn a_replica_rebuilds_a_large_log_and_its_index_from_the_bucket() {
     let tmp = tempfile::tempdir().unwrap();
     let wdata = common::init_data(&tmp.path().join("w"));
     let vkey = common::key_of(&wdata, "default");
-    let writer = common::start_with(
-        &wdata,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-endpoint",
-            &m.endpoint,
-            "--store",
-            "s3://mirror/p",
-            "--object-scan-interval",
-            "off",
-        ],
-        &CREDS,
-    );
-    let wadmin = writer.admin.clone().unwrap();
-    let wtoken = common::token(
-        &writer.addr,
-        &wadmin,
-        r#"{"role":"writer","logs":["default"]}"#,
-    );
+    let (writer, wadmin, wtoken) = writer(&wdata, &m, "1s");
     let mut sent = 0;
     while sent < events {
         let n = (events - sent).min(10_000);
@@ -432,23 +423,10 @@ fn a_replica_rebuilds_a_large_log_and_its_index_from_the_bucket() {
         indexed.as_secs_f64()
     );
     common::stop(r.child);
-    let o = common::run(
-        &[
-            "verify",
-            "--data",
-            rdata.to_str().unwrap(),
-            "--log",
-            "default",
-            "--key",
-            &vkey,
-        ],
-        "",
-    );
-    assert!(o.status.success(), "verify --data: {}", common::text(&o));
+    let verified = verify_copy(&rdata, &vkey);
     assert!(
-        common::text(&o).contains(&format!("{events} entries")),
-        "{}",
-        common::text(&o)
+        verified.contains(&format!("{events} entries")),
+        "{verified}"
     );
     common::unflag(tmp.path());
 }
