@@ -43,6 +43,24 @@ pub struct Lease {
     pub durable: u64,
 }
 
+/// The node that holds `log`'s lease in `bucket` now (an unexpired lease),
+/// as a node that takes no part in leases sees it (a read replica
+/// redirecting a writer).
+///
+/// # Errors
+/// The store's errors; `BadAnswer` for an object that is not a lease.
+pub fn holder(bucket: &Bucket, log: &str) -> Result<Option<Lease>, BucketError> {
+    let key = bucket.location().log(log).key("lease");
+    let Some((b, _)) = bucket.get(&key)? else {
+        return Ok(None);
+    };
+    let lease = serde_json::from_slice::<Lease>(&b).map_err(|e| BucketError::BadAnswer {
+        what: key,
+        why: format!("not a lease: {e}"),
+    })?;
+    Ok((lease.expires_unix_ms > unix_ms()).then_some(lease))
+}
+
 /// What a node should do about a log's lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {

@@ -89,6 +89,21 @@ fn verify_copy(data: &Path, vkey: &str) -> String {
     common::text(&o)
 }
 
+/// One POST of `body` to `default`'s events; the whole response.
+fn raw_post(addr: &str, token: &str, body: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /v1/logs/default/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    r
+}
+
 /// GET without a token (checkpoints, tiles and proofs are public).
 fn get_public(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read as _, Write as _};
@@ -268,6 +283,37 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
     assert!(b.contains("read_only"), "{b}");
     let (s, b) = common::post(&r.addr, "/v1/logs", &radmin, r#"{"name":"more"}"#).unwrap();
     assert_eq!(s, 403, "{b}");
+    // When the writers share the bucket with leases, a writer is sent to
+    // the lease holder (307 keeps the method and body).
+    let bucket = veritrail_bucket::Bucket::open(
+        &veritrail_bucket::Location::parse("s3://mirror/p").unwrap(),
+        &m.settings(),
+    )
+    .unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let lease = serde_json::json!({"owner": "n9", "url": "http://127.0.0.1:9", "epoch": 1,
+        "expires_unix_ms": now_ms + 60_000, "durable": 0});
+    bucket
+        .replace("p/default/lease", lease.to_string().into_bytes().into())
+        .unwrap();
+    let resp = raw_post(&r.addr, &rwriter, r#"{"action":"user.login","actor":"x"}"#);
+    assert!(resp.starts_with("HTTP/1.1 307"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains("location: http://127.0.0.1:9/v1/logs/default/events"),
+        "{resp}"
+    );
+    // An expired lease sends nobody anywhere.
+    let lease = serde_json::json!({"owner": "n9", "url": "http://127.0.0.1:9", "epoch": 1,
+        "expires_unix_ms": now_ms - 1, "durable": 0});
+    bucket
+        .replace("p/default/lease", lease.to_string().into_bytes().into())
+        .unwrap();
+    let resp = raw_post(&r.addr, &rwriter, r#"{"action":"user.login","actor":"x"}"#);
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
 
     // What the operator sees: /metrics and `veritrail status`.
     let (s, metrics) = common::get(&r.addr, "/metrics", &radmin).unwrap();

@@ -108,7 +108,21 @@ pub async fn post_events(
         st.log(&log_name)?;
         return Err(AppError::forbidden(&format!("append to log {log_name:?}")));
     }
-    st.writable("append events")?;
+    // A read replica sends the writer to the node that writes the log,
+    // when the writers share the bucket with leases; else refuses.
+    let replica_owner = match st.replica.get().cloned() {
+        Some(r) => {
+            let name = log_name.clone();
+            let owner = tokio::task::spawn_blocking(move || r.writer_of(&name))
+                .await
+                .map_err(|e| AppError::internal(&e))?;
+            if owner.is_none() {
+                st.writable("append events")?;
+            }
+            owner
+        }
+        None => None,
+    };
     // Another node writes this log now: send the writer there (307 keeps
     // the method and the body).
     let os = st
@@ -134,7 +148,9 @@ pub async fn post_events(
             return Ok(resp);
         }
     }
-    if let Some(owner) = cluster.and_then(|c| c.owner_elsewhere(&log_name)) {
+    if let Some(owner) =
+        replica_owner.or_else(|| cluster.and_then(|c| c.owner_elsewhere(&log_name)))
+    {
         let mut to = format!(
             "{}/v1/logs/{log_name}/events",
             owner.url.trim_end_matches('/')

@@ -129,6 +129,16 @@ impl Replica {
         })
     }
 
+    /// The node that writes `log` now, when the writers share the bucket
+    /// with leases (docs/SCALE.md "Many nodes"): where a writer that came
+    /// here is sent. Blocks (one read of the bucket).
+    pub fn writer_of(&self, log: &str) -> Option<veritrail_bucket::lease::Lease> {
+        veritrail_bucket::lease::holder(&self.bucket, log)
+            .map_err(|e| tracing::warn!(log, error = %e, "reading the log's lease failed"))
+            .ok()
+            .flatten()
+    }
+
     /// The logs whose copy failed its last round, with why (for
     /// `integrity` rules).
     pub fn problems(&self) -> BTreeMap<String, String> {
