@@ -18,7 +18,7 @@ Markdown table.
    writer posts RATE events/s (batches of 100); each client must receive
    every index once, in order (counted: ids seen == last - first + 1).
 """
-import argparse, http.client, http.server, json, os, random, re, shutil, socket, subprocess, sys, tempfile, threading, time
+import argparse, http.client, http.server, json, os, random, re, socket, subprocess, sys, tempfile, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
@@ -30,7 +30,7 @@ args = ap.parse_args()
 VT = os.path.abspath(args.bin)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vtbench  # noqa: E402
-from vtbench import pct, req  # noqa: E402
+from vtbench import cleanup, pct, req  # noqa: E402
 
 def start(data, extra):
     return vtbench.start([VT, "serve", "--data", data, "--listen", "127.0.0.1:0", *extra])
@@ -269,8 +269,4 @@ try:
         print(f"| ack → webhook, {len(lat_light)} probes with ~100 events/10 ms in the background | p50 {pct(lat_light, 50):.0f} ms, p99 {pct(lat_light, 99):.0f} ms, max {max(lat_light):.0f} ms | p50 ≤ 50 ms, p99 ≤ 250 ms |")
     print(f"| {args.subscribers} SSE subscribers, {offered:,.0f} events/s offered for {total_secs:.0f} s | {complete} of {args.subscribers} received all {want:,} in order ({cuts} cut off) | all |")
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    subprocess.run(["chattr", "-R", "-a", "-i", work], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    cleanup(procs, work)

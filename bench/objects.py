@@ -18,10 +18,10 @@ moto is a Python server on the same 2 cores as everything else (run with
 `nice` so that it takes what the server leaves); a real S3 endpoint is
 another machine. The upload rate is moto's, not S3's.
 """
-import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtbench import free_port, pct, req, start as _start, start_moto  # noqa: E402
+from vtbench import cleanup, free_port, pct, req, start as _start, start_moto  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
@@ -169,8 +169,4 @@ try:
     if lat:
         print(f"| `--durability object`: 1-event POST round trip under that load, {len(lat)} probes | p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms | — |")
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    subprocess.run(["chattr", "-R", "-a", "-i", work], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    cleanup(procs, work)

@@ -22,7 +22,7 @@ give; on separate machines each replica adds its own.
 import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtbench import req, start as _start, start_moto  # noqa: E402
+from vtbench import cleanup, req, start as _start, start_moto  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--events", type=int, default=1_000_000)
@@ -144,8 +144,4 @@ try:
     for k, rps in fan:
         print(f"| hash tiles served by {k} replica(s) at once (one wrk each) | {rps:,.0f} requests/s |")
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    subprocess.run(["chattr", "-R", "-a", "-i", work], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    cleanup(procs, work)

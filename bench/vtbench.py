@@ -63,3 +63,14 @@ def start_moto(nice=10):
         except OSError:
             time.sleep(0.1)
     return p, f"http://127.0.0.1:{port}"
+
+
+def cleanup(procs, work):
+    """Kills what is still running of `procs` and removes `work` (clearing
+    the chattr flags a server set there first)."""
+    import shutil
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    subprocess.run(["chattr", "-R", "-a", "-i", work], stderr=subprocess.DEVNULL)
+    shutil.rmtree(work, ignore_errors=True)

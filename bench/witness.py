@@ -11,10 +11,10 @@ witness` servers and a `veritrail serve` asking them (quorum 2).
    holding a receipt whose checkpoint two witnesses cosigned. Also the round
    trip of a plain POST (ack after fdatasync) for comparison.
 """
-import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtbench import pct, req, start  # noqa: E402
+from vtbench import cleanup, pct, req, start  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
@@ -103,8 +103,4 @@ try:
         print(f"| POST ?wait=witnessed round trip during that load, {len(lat)} probes | p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms | p50 ≤ 300 ms, p99 ≤ 1 s |")
         print(f"| plain POST (ack after fdatasync) round trip, same load | p50 {pct(plain, 50):.0f} ms, p99 {pct(plain, 99):.0f} ms | — |")
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    subprocess.run(["chattr", "-R", "-a", "-i", work], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    cleanup(procs, work)
