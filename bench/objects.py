@@ -3,7 +3,7 @@
 with `--store s3://…` against moto_server (PyPI moto[server]) holding an
 Object Lock bucket in COMPLIANCE mode.
 
-  bench/objects.py [--secs 20] [--probes 150] [--nice-moto 10]
+  bench/objects.py [--secs 20] [--probes 150] [--nice-moto 10] [--moto-cpu 0.2 --ingest-only]
 
 1. Ingest: 4 clients post 1,000-event NDJSON batches as fast as the server
    acknowledges them, for SECS: without object storage, then with the
@@ -27,6 +27,11 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
 ap.add_argument("--probes", type=int, default=150)
 ap.add_argument("--nice-moto", type=int, default=10)
+ap.add_argument("--ingest-only", action="store_true",
+                help="only the ingest comparison (phase 1), without waiting for the bucket to catch up")
+ap.add_argument("--moto-cpu", type=float, default=None,
+                help="confine moto to this fraction of one core (a cgroup quota), standing in for an S3 "
+                     "endpoint on another machine; the bucket then lags and catches up after the load")
 ap.add_argument("--closed-port", action="store_true",
                 help="only compare ingest without object storage and with --store at a closed port "
                      "(the drainer never uploads: the cost of the tier on the server, without moto's CPU)")
@@ -89,7 +94,7 @@ def ingest(addr, token, secs, probe=False):
 work = tempfile.mkdtemp(prefix="vt-objects-", dir=os.path.join(os.path.dirname(__file__), ".."))
 procs = []
 try:
-    moto, endpoint = start_moto(args.nice_moto)
+    moto, endpoint = start_moto(args.nice_moto, args.moto_cpu)
     procs.append(moto)
     for b in ("bench-local", "bench-object"):
         subprocess.run([sys.executable, S3CTL, endpoint, "create-locked", b, "1"], check=True, capture_output=True)
@@ -129,6 +134,14 @@ try:
     s, st = req(addr, "GET", "/v1/logs/default/checkpoint", admin)
     target = int(st.decode().splitlines()[1])
     up_at_stop = metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}')
+    if args.ingest_only:
+        print("| measure | result |")
+        print("| --- | ---: |")
+        print(f"| HTTP NDJSON ingest, 4 clients × 1,000-event batches, no object storage | {base:,.0f} events/s |")
+        moto_cpu = "moto unconfined" if args.moto_cpu is None else f"moto confined to {args.moto_cpu} of a core"
+        print(f"| the same with `--store` (drainer running, `--durability local`, {moto_cpu}) | {local:,.0f} events/s ({local / base * 100:.1f} %) |")
+        print(f"| uploaded while the load ran; behind when it stopped | {up_at_stop - up0:,.0f} entries; {target - up_at_stop:,.0f} entries |")
+        sys.exit(0)
     while (metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}') or 0) < target and time.time() - stopped < 600:
         time.sleep(0.5)
     caught = time.time() - stopped

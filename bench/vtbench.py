@@ -49,13 +49,23 @@ def free_port():
     return p
 
 
-def start_moto(nice=10):
+def start_moto(nice=10, cpu=None):
     """moto_server (PyPI moto[server]) at `nice` on a free loopback port;
-    (process, endpoint URL) once it answers."""
+    (process, endpoint URL) once it answers. With `cpu` (a fraction of one
+    core), it runs in a cgroup (v1 `cpu` controller) with that CPU quota:
+    standing in for an S3 endpoint on another machine, whose CPU is not
+    taken from the server's."""
     import sys, time
     port = free_port()
     p = subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if cpu is not None:
+        import os
+        group = f"/sys/fs/cgroup/cpu/vt-moto-{p.pid}"
+        os.makedirs(group, exist_ok=True)
+        for name, value in (("cpu.cfs_period_us", 100000), ("cpu.cfs_quota_us", int(cpu * 100000)), ("tasks", p.pid)):
+            with open(os.path.join(group, name), "w") as f:
+                f.write(str(value))
     for _ in range(100):
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
@@ -69,8 +79,13 @@ def cleanup(procs, work):
     """Kills what is still running of `procs` and removes `work` (clearing
     the chattr flags a server set there first)."""
     import shutil
+    import os
     for p in procs:
         if p.poll() is None:
             p.kill()
+            p.wait()
+        group = f"/sys/fs/cgroup/cpu/vt-moto-{p.pid}"
+        if os.path.isdir(group):
+            os.rmdir(group)
     subprocess.run(["chattr", "-R", "-a", "-i", work], stderr=subprocess.DEVNULL)
     shutil.rmtree(work, ignore_errors=True)
