@@ -29,6 +29,8 @@ ap.add_argument("--probes", type=int, default=150)
 ap.add_argument("--nice-moto", type=int, default=10)
 ap.add_argument("--ingest-only", action="store_true",
                 help="only the ingest comparison (phase 1), without waiting for the bucket to catch up")
+ap.add_argument("--control", action="store_true",
+                help="with --ingest-only: the second phase without --store too (an A/A control of the phases' order)")
 ap.add_argument("--moto-cpu", type=float, default=None,
                 help="confine moto to this fraction of one core (a cgroup quota), standing in for an S3 "
                      "endpoint on another machine; the bucket then lags and catches up after the load")
@@ -123,8 +125,8 @@ try:
         sys.exit(0)
 
     # 2. With the drainer, --durability local.
-    p, admin, addr = start([VT, "serve", "--data", f"{work}/b", "--listen", "127.0.0.1:0", "--store", "s3://bench-local/l",
-                            "--s3-endpoint", endpoint, "--object-scan-interval", "off"]); procs.append(p)
+    tier = [] if args.control else ["--store", "s3://bench-local/l", "--s3-endpoint", endpoint, "--object-scan-interval", "off"]
+    p, admin, addr = start([VT, "serve", "--data", f"{work}/b", "--listen", "127.0.0.1:0"] + tier); procs.append(p)
     s, out = req(addr, "POST", "/v1/tokens", admin, json.dumps({"role": "writer", "logs": ["default"]}))
     w = json.loads(out)["token"]
     up0 = metric(addr, admin, 'veritrail_object_uploaded_size{log="default"}') or 0
@@ -139,6 +141,9 @@ try:
         print("| --- | ---: |")
         print(f"| HTTP NDJSON ingest, 4 clients × 1,000-event batches, no object storage | {base:,.0f} events/s |")
         moto_cpu = "moto unconfined" if args.moto_cpu is None else f"moto confined to {args.moto_cpu} of a core"
+        if args.control:
+            print(f"| the same again on a second server, no object storage (control) | {local:,.0f} events/s ({local / base * 100:.1f} %) |")
+            sys.exit(0)
         print(f"| the same with `--store` (drainer running, `--durability local`, {moto_cpu}) | {local:,.0f} events/s ({local / base * 100:.1f} %) |")
         print(f"| uploaded while the load ran; behind when it stopped | {up_at_stop - up0:,.0f} entries; {target - up_at_stop:,.0f} entries |")
         sys.exit(0)
