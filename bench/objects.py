@@ -21,7 +21,7 @@ another machine. The upload rate is moto's, not S3's.
 import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtbench import cleanup, free_port, pct, req, start as _start, start_moto  # noqa: E402
+from vtbench import cleanup, free_port, metric, pct, req, start as _start, start_moto  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
@@ -46,14 +46,6 @@ ENV = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testi
 
 def start(cmd):
     return _start(cmd, env=ENV)
-
-
-def metric(addr, admin, name):
-    s, m = req(addr, "GET", "/metrics", admin)
-    for line in m.decode().splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 BODY = "\n".join(json.dumps({"action": "bench.o", "actor": f"a{k}", "outcome": "success"}) for k in range(1000)).encode()

@@ -22,7 +22,7 @@ give; on separate machines each replica adds its own.
 import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vtbench import cleanup, req, start as _start, start_moto  # noqa: E402
+from vtbench import cleanup, metric, req, start as _start, start_moto  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--events", type=int, default=1_000_000)
@@ -37,14 +37,6 @@ ENV = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testi
 counts = [int(x) for x in args.replicas.split(",")]
 if shutil.which("wrk") is None:
     subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
-
-
-def metric(addr, admin, name):
-    s, m = req(addr, "GET", "/metrics", admin)
-    for line in m.decode().splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def size(addr):

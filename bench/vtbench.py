@@ -33,6 +33,15 @@ def req(addr, method, path, token, body=None, ctype="application/json", timeout=
     return r.status, r.read()
 
 
+def metric(addr, admin, name):
+    """The value of the first /metrics line of `name` (`name{…}` too), or None."""
+    s, m = req(addr, "GET", "/metrics", admin)
+    for line in m.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def pct(xs, p):
     """The p-th percentile of xs (nearest rank)."""
     xs = sorted(xs)

@@ -469,7 +469,8 @@ pub struct ServeArgs {
     pub lease_ttl: Option<String>,
     /// Serve as a read replica of the bucket (--store): copy each log named
     /// by --log-key from it, checked against the writer's key, and serve
-    /// reads from the copy; every write is refused (docs/SCALE.md).
+    /// reads from the copy; writes are refused (events are redirected to
+    /// the node holding the log's lease, when there is one; docs/SCALE.md).
     #[arg(long)]
     pub read_only: bool,
     /// With --read-only: a log to copy and the writer's verifier key for

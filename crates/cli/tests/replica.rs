@@ -89,6 +89,13 @@ fn verify_copy(data: &Path, vkey: &str) -> String {
     common::text(&o)
 }
 
+/// The query for actor `u<n>` on `addr` (answered 200): its body.
+fn by_actor(addr: &str, token: &str, n: u64) -> String {
+    let (s, b) = common::get(addr, &format!("/v1/logs/default/events?actor=u{n}"), token).unwrap();
+    assert_eq!(s, 200, "{b}");
+    b
+}
+
 /// One POST of `body` to `default`'s events; the whole response.
 fn raw_post(addr: &str, token: &str, body: &str) -> String {
     use std::io::{Read as _, Write as _};
@@ -347,13 +354,7 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
     // Query, from the copy's own index.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (s, b) = common::get(
-            &r.addr,
-            &format!("/v1/logs/default/events?actor=u{}", total - 1),
-            &reader,
-        )
-        .unwrap();
-        assert_eq!(s, 200, "{b}");
+        let b = by_actor(&r.addr, &reader, total - 1);
         if b.contains(&format!("\"u{}\"", total - 1)) {
             break;
         }
@@ -448,13 +449,7 @@ fn a_replica_rebuilds_a_large_log_and_its_index_from_the_bucket() {
     // Its index covers them: a query for the last actor finds it, and
     // the index says it has everything.
     let indexed = loop {
-        let (s, b) = common::get(
-            &r.addr,
-            &format!("/v1/logs/default/events?actor=u{}", events - 1),
-            &reader,
-        )
-        .unwrap();
-        assert_eq!(s, 200, "{b}");
+        let b = by_actor(&r.addr, &reader, events - 1);
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
         if v["indexed_through"].as_u64() == Some(events) {
             assert_eq!(v["events"].as_array().unwrap().len(), 1, "{b}");

@@ -351,7 +351,7 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], o).into_response()
 }
 
-/// The object-storage tier's lines.
+/// A read replica's lines: each copy against the bucket.
 fn replica_metrics(o: &mut String, r: &crate::replica::Replica) {
     let status = r.status();
     for (name, help, f) in [
@@ -378,6 +378,7 @@ fn replica_metrics(o: &mut String, r: &crate::replica::Replica) {
     }
 }
 
+/// The object-storage tier's lines.
 fn object_storage_metrics(o: &mut String, os: &crate::storage::ObjectStorage) {
     use veritrail_bucket::Problem;
     let status = os.drainer.status();

@@ -39,7 +39,7 @@ const STEP: u64 = 4096;
 pub type Progress = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 /// Where one log's copy stands.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct CopyStatus {
     /// Entries the bucket's checkpoint covers, as last read.
     pub bucket_size: u64,
@@ -219,18 +219,11 @@ impl Replica {
             )));
         }
         // The bucket's tree must extend what was copied.
-        if p.size > 0 {
-            let theirs = if n == p.size {
-                cp.root
-            } else {
-                remote.root_at(&cp, p.size).map_err(Failure::read)?
-            };
-            if theirs != p.root {
-                return Err(Failure::fork(format!(
-                    "the bucket's tree of {n} entries does not extend the {} entries this replica copied and checked: the log's history was rewritten",
-                    p.size
-                )));
-            }
+        if p.size > 0 && remote.root_at(&cp, p.size).map_err(Failure::read)? != p.root {
+            return Err(Failure::fork(format!(
+                "the bucket's tree of {n} entries does not extend the {} entries this replica copied and checked: the log's history was rewritten",
+                p.size
+            )));
         }
         if n == p.size {
             return Ok((n, n));

@@ -474,21 +474,12 @@ impl DataDir {
         let verifier = signer.verifier();
         self.env.vfs.create_dir_all(&dir).map_err(io(&dir))?;
         crate::layout::create_streams(&self.env, &dir)?;
-        let meta = format!(
-            "veritrail-log 1\norigin {origin}\nvkey {}\ncreated {}\n",
-            verifier.to_vkey(),
-            veritrail_core::Timestamp::from_unix_nanos(i128::from(self.env.now_nanos()))
-                .to_rfc3339_nanos()
-        );
         // Signed by the log's own key (a C2SP signed note), so that an edit
         // of any line is found by opening or verifying the log.
         let meta = signer
-            .sign_note(&meta)
+            .sign_note(&self.meta_text(&verifier))
             .map_err(|e| StoreError::Key(e.to_string()))?;
-        write_new(self.env.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
-        self.env
-            .flags
-            .apply(self.env.vfs.as_ref(), &meta_path, Flag::Immutable);
+        self.write_immutable(&meta_path, meta.as_bytes())?;
         let logs = self.root.join("logs");
         self.env.vfs.sync_dir(&logs).map_err(io(&logs))?;
         // Open once so that the empty tree gets its first signed checkpoint.
@@ -528,32 +519,35 @@ impl DataDir {
         self.env.vfs.create_dir_all(&dir).map_err(io(&dir))?;
         let adopts = dir.join(ADOPTS);
         if !self.env.vfs.exists(&adopts) {
-            write_new(
-                self.env.vfs.as_ref(),
-                &adopts,
-                format!("{source}\n").as_bytes(),
-                0o644,
-            )?;
-            self.env
-                .flags
-                .apply(self.env.vfs.as_ref(), &adopts, Flag::Immutable);
+            self.write_immutable(&adopts, format!("{source}\n").as_bytes())?;
         }
         crate::layout::create_streams(&self.env, &dir)?;
         // Not signed: the key is the writer's. Its vkey is what every
         // adopted checkpoint is checked against.
-        let meta = format!(
+        self.write_immutable(&meta_path, self.meta_text(verifier).as_bytes())?;
+        let logs = self.root.join("logs");
+        self.env.vfs.sync_dir(&logs).map_err(io(&logs))?;
+        Ok(())
+    }
+
+    /// The four lines of a log's `meta` (docs/FORMAT.md): its origin (the
+    /// key's name), its verifier key, now.
+    fn meta_text(&self, verifier: &Verifier) -> String {
+        format!(
             "veritrail-log 1\norigin {}\nvkey {}\ncreated {}\n",
             verifier.name(),
             verifier.to_vkey(),
             veritrail_core::Timestamp::from_unix_nanos(i128::from(self.env.now_nanos()))
                 .to_rfc3339_nanos()
-        );
-        write_new(self.env.vfs.as_ref(), &meta_path, meta.as_bytes(), 0o644)?;
+        )
+    }
+
+    /// Writes a new file whole (mode 0644) and marks it immutable.
+    fn write_immutable(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        write_new(self.env.vfs.as_ref(), path, bytes, 0o644)?;
         self.env
             .flags
-            .apply(self.env.vfs.as_ref(), &meta_path, Flag::Immutable);
-        let logs = self.root.join("logs");
-        self.env.vfs.sync_dir(&logs).map_err(io(&logs))?;
+            .apply(self.env.vfs.as_ref(), path, Flag::Immutable);
         Ok(())
     }
 

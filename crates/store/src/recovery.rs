@@ -190,23 +190,22 @@ pub(crate) fn open(o: Opening, signer: Arc<dyn CheckpointSigner>) -> Result<Arc<
     // rest wait for the integrator.
     let signer = shared.signer.clone().expect("a log open for writing");
     let upto = signer.signable(cp_size, durable);
-    let mut done = cp_size;
-    if let Some(s) = upto.filter(|&s| s > cp_size) {
-        let k = (s - cp_size) as usize;
-        let split = scan.new_offsets.partition_point(|(i, _)| *i < s);
+    let done = upto.filter(|&s| s > cp_size).unwrap_or(cp_size);
+    let (k, split) = (
+        (done - cp_size) as usize,
+        scan.new_offsets.partition_point(|(i, _)| *i < done),
+    );
+    if done > cp_size {
         crate::integrator::integrate(
             &shared,
             &mut tree,
             &scan.new_leaves[..k],
             &scan.new_offsets[..split],
         )?;
-        done = s;
     } else if cp_note.is_none() && upto == Some(cp_size) {
         crate::integrator::sign_and_publish(&shared, cp_size, cp_root)?;
     }
     if durable > done {
-        let k = (done - cp_size) as usize;
-        let split = scan.new_offsets.partition_point(|(i, _)| *i < done);
         let mut p = shared.pending.lock().expect("pending lock");
         p.leaves = scan.new_leaves[k..].to_vec();
         p.index_offsets = scan.new_offsets[split..].to_vec();
