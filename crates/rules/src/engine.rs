@@ -30,7 +30,7 @@ use veritrail_core::Timestamp;
 
 use crate::duration::display;
 use crate::file::{Action, Check, Kind, Rule, RuleSet, Severity};
-use crate::matcher::Fields;
+use crate::matcher::{Fields, Matcher, PathId};
 
 /// Most triggering events an alert lists (it says how many there were).
 pub const MAX_TRIGGERS: usize = 1000;
@@ -139,6 +139,164 @@ pub struct Health {
 }
 
 type Group = Vec<String>;
+
+/// A group as the engine keys its state: each value's length (u32, little
+/// endian) and bytes, one after another — equal groups give equal keys and
+/// different groups different ones, and a lookup needs no allocation. Kept
+/// inline when short (most are), so a lookup reads no other memory.
+type Key = smallvec::SmallVec<[u8; 32]>;
+
+fn push_value(out: &mut Vec<u8>, v: &str) {
+    let n = u32::try_from(v.len()).expect("a value under 4 GiB");
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(v.as_bytes());
+}
+
+fn key_of(g: &[String]) -> Key {
+    let mut out = Vec::new();
+    for v in g {
+        push_value(&mut out, v);
+    }
+    Key::from_vec(out)
+}
+
+/// The values of a key made by [`push_value`].
+fn values_of(mut key: &[u8]) -> Group {
+    let mut out = Vec::new();
+    while key.len() >= 4 {
+        let n = u32::from_le_bytes(key[..4].try_into().expect("4 bytes")) as usize;
+        out.push(String::from_utf8_lossy(&key[4..4 + n]).into_owned());
+        key = &key[4 + n..];
+    }
+    out
+}
+
+/// One event's group keys, made once per distinct `group_by` however many
+/// rules group by it.
+#[derive(Debug, Default)]
+struct EventKeys {
+    /// The distinct groups.
+    groups: Vec<Vec<PathId>>,
+    buf: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    Unmade,
+    /// A field of the group is missing from the event.
+    Absent,
+    At(usize, usize),
+}
+
+impl EventKeys {
+    fn reset(&mut self) {
+        self.buf.clear();
+        self.slots.clear();
+        self.slots.resize(self.groups.len(), Slot::Unmade);
+    }
+
+    /// The key of group `id`, `None` when a field is missing.
+    fn get(&mut self, id: usize, fields: &Fields<'_>) -> Option<&[u8]> {
+        if let Slot::Unmade = self.slots[id] {
+            let start = self.buf.len();
+            self.slots[id] = Slot::At(start, start);
+            for p in &self.groups[id] {
+                match fields.get(*p) {
+                    Some(v) => push_value(&mut self.buf, v),
+                    None => {
+                        self.buf.truncate(start);
+                        self.slots[id] = Slot::Absent;
+                        break;
+                    }
+                }
+            }
+            if let Slot::At(a, _) = self.slots[id] {
+                self.slots[id] = Slot::At(a, self.buf.len());
+            }
+        }
+        match self.slots[id] {
+            Slot::At(a, b) => Some(&self.buf[a..b]),
+            _ => None,
+        }
+    }
+}
+
+/// Where a rule's filters and group are in [`Shared`].
+#[derive(Clone, Debug, Default)]
+struct RuleIds {
+    group: usize,
+    matcher: usize,
+    /// A sequence's steps' filters.
+    steps: Vec<usize>,
+}
+
+/// What the evaluation of one event shares between rules: each distinct
+/// filter's answer and each distinct group's key, worked out once however
+/// many rules have them.
+#[derive(Debug, Default)]
+struct Shared {
+    answers: Answers,
+    keys: EventKeys,
+}
+
+/// The distinct filters, and the event's answer to each.
+#[derive(Debug, Default)]
+struct Answers {
+    matchers: Vec<Matcher>,
+    /// Per matcher: 0 not asked yet, 1 matches, 2 does not.
+    answers: Vec<u8>,
+}
+
+impl Answers {
+    fn matches(&mut self, id: usize, fields: &Fields<'_>) -> bool {
+        match self.answers[id] {
+            0 => {
+                let yes = self.matchers[id].matches(fields);
+                self.answers[id] = if yes { 1 } else { 2 };
+                yes
+            }
+            a => a == 1,
+        }
+    }
+}
+
+impl Shared {
+    /// For `set`: the distinct filters and groups, and each rule's.
+    fn of(set: &RuleSet) -> (Shared, Vec<RuleIds>) {
+        fn id_of<T: PartialEq + Clone>(all: &mut Vec<T>, x: &T) -> usize {
+            all.iter().position(|y| y == x).unwrap_or_else(|| {
+                all.push(x.clone());
+                all.len() - 1
+            })
+        }
+        let mut shared = Shared::default();
+        let ids = set
+            .rules
+            .iter()
+            .map(|r| RuleIds {
+                group: id_of(&mut shared.keys.groups, &r.group_by),
+                matcher: id_of(&mut shared.answers.matchers, &r.matcher),
+                steps: match &r.kind {
+                    Kind::Sequence { steps, .. } => steps
+                        .iter()
+                        .map(|(m, _)| id_of(&mut shared.answers.matchers, m))
+                        .collect(),
+                    _ => Vec::new(),
+                },
+            })
+            .collect();
+        (shared, ids)
+    }
+
+    fn reset(&mut self) {
+        let a = &mut self.answers;
+        a.answers.clear();
+        a.answers.resize(a.matchers.len(), 0);
+        self.keys.reset();
+    }
+}
+
 /// The last event seen of a silence: log, index, leaf hash (base64).
 type LastSeen = Option<(String, u64, String)>;
 
@@ -181,54 +339,64 @@ impl SeenAt {
 }
 
 /// A `new_value` rule's memory: (group, value) pairs, least recently seen
-/// forgotten first.
-#[derive(Debug)]
+/// forgotten first. A pair's key is the group's key followed by the value
+/// (as [`push_value`] writes it), kept with the group key's length in a
+/// slab that orders its slots by use; `index` finds a key's slot by its
+/// hash.
+#[derive(Clone, Debug, Default)]
 struct Memory {
-    seen: lru::LruCache<(Group, String), (), rustc_hash::FxBuildHasher>,
-    groups: HashMap<Group, u32>,
+    slab: lru_slab::LruSlab<(Key, usize)>,
+    index: hashbrown::HashTable<u32>,
+    groups: HashMap<Key, u32>,
 }
 
-impl Default for Memory {
-    fn default() -> Memory {
-        Memory {
-            seen: lru::LruCache::unbounded_with_hasher(rustc_hash::FxBuildHasher),
-            groups: HashMap::default(),
-        }
-    }
-}
-
-impl Clone for Memory {
-    fn clone(&self) -> Memory {
-        let mut m = Memory::default();
-        for ((g, v), ()) in self.seen.iter().rev() {
-            m.seen.put((g.clone(), v.clone()), ());
-        }
-        m.groups = self.groups.clone();
-        m
-    }
+fn hash_of(key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key)
 }
 
 impl Memory {
     /// Remembers `value` for `group`; answers whether it was new, and
-    /// whether the group had no value before.
-    fn see(&mut self, group: &Group, value: &str, cap: usize) -> (bool, bool) {
-        let key = (group.clone(), value.to_owned());
-        if self.seen.get(&key).is_some() {
+    /// whether the group had no value before. `scratch` is where the
+    /// pair's key is made.
+    fn see(
+        &mut self,
+        group: &[u8],
+        value: &str,
+        cap: usize,
+        scratch: &mut Vec<u8>,
+    ) -> (bool, bool) {
+        scratch.clear();
+        scratch.extend_from_slice(group);
+        push_value(scratch, value);
+        let h = hash_of(scratch);
+        let slab = &mut self.slab;
+        if let Some(&slot) = self
+            .index
+            .find(h, |&s| slab.peek(s).0.as_slice() == scratch.as_slice())
+        {
+            slab.get_mut(slot);
             return (false, false);
         }
-        self.seen.put(key, ());
+        let slot = slab.insert((Key::from_slice(scratch), group.len()));
+        self.index
+            .insert_unique(h, slot, |&s| hash_of(&slab.peek(s).0));
         let n = match self.groups.get_mut(group) {
             Some(n) => n,
-            None => self.groups.entry(group.clone()).or_insert(0),
+            None => self.groups.entry(group.into()).or_insert(0),
         };
         *n += 1;
         let first = *n == 1;
-        while self.seen.len() > cap {
-            let ((g, _), ()) = self.seen.pop_lru().expect("not empty");
-            if let Some(c) = self.groups.get_mut(&g) {
+        while slab.len() as usize > cap {
+            let oldest = slab.lru().expect("not empty");
+            let (k, n) = slab.remove(oldest);
+            if let Ok(e) = self.index.find_entry(hash_of(&k), |&s| s == oldest) {
+                e.remove();
+            }
+            if let Some(c) = self.groups.get_mut(&k[..n]) {
                 *c -= 1;
                 if *c == 0 {
-                    self.groups.remove(&g);
+                    self.groups.remove(&k[..n]);
                 }
             }
         }
@@ -237,7 +405,16 @@ impl Memory {
 
     /// The remembered pairs, oldest first.
     fn oldest_first(&self) -> Vec<(Group, String)> {
-        self.seen.iter().rev().map(|(k, ())| k.clone()).collect()
+        let mut out: Vec<(Group, String)> = self
+            .slab
+            .iter()
+            .map(|(_, (k, n))| {
+                let value = values_of(&k[*n..]).pop().unwrap_or_default();
+                (values_of(&k[..*n]), value)
+            })
+            .collect();
+        out.reverse();
+        out
     }
 }
 
@@ -257,17 +434,17 @@ struct Window {
 
 #[derive(Clone, Debug, Default)]
 struct RuleState {
-    windows: HashMap<Group, Window>,
-    sequences: HashMap<Group, SeqState>,
+    windows: HashMap<Key, Window>,
+    sequences: HashMap<Key, SeqState>,
     memory: Memory,
-    silences: HashMap<Group, Silence>,
+    silences: HashMap<Key, Silence>,
     /// Integrity: per log, (published size, since when it has not moved
     /// while entries waited); and the conditions already alerted.
     stalls: HashMap<String, (u64, i128)>,
     /// Per log: the witnessed size last seen and since when.
     witness_stalls: HashMap<String, (u64, i128)>,
-    raised: HashMap<Group, bool>,
-    cool: HashMap<Group, Cool>,
+    raised: HashMap<Key, bool>,
+    cool: HashMap<Key, Cool>,
     started: bool,
 }
 
@@ -297,6 +474,10 @@ pub struct SavedRule {
 pub struct Engine {
     set: Arc<RuleSet>,
     states: Vec<RuleState>,
+    /// Per rule, where its filters and group are in `shared`.
+    ids: Vec<RuleIds>,
+    shared: Shared,
+    scratch: Vec<u8>,
 }
 
 fn received_ns(ev: &Json<'_>) -> Option<i128> {
@@ -313,11 +494,11 @@ fn event_time_ns(ev: &Json<'_>) -> Option<i128> {
         .map(|t| t.unix_nanos())
 }
 
-fn group_text(set: &RuleSet, rule: &Rule, g: &Group) -> BTreeMap<String, String> {
+fn group_text(set: &RuleSet, rule: &Rule, g: &[u8]) -> BTreeMap<String, String> {
     rule.group_by
         .iter()
-        .zip(g)
-        .map(|(p, v)| (set.paths.name(*p), v.clone()))
+        .zip(values_of(g))
+        .map(|(p, v)| (set.paths.name(*p), v))
         .collect()
 }
 
@@ -333,7 +514,14 @@ impl Engine {
     /// An engine running `set`, with no state.
     pub fn new(set: Arc<RuleSet>) -> Engine {
         let states = vec![RuleState::default(); set.rules.len()];
-        Engine { set, states }
+        let (shared, ids) = Shared::of(&set);
+        Engine {
+            set,
+            states,
+            ids,
+            shared,
+            scratch: Vec::new(),
+        }
     }
 
     /// The rules running.
@@ -359,6 +547,7 @@ impl Engine {
                     .unwrap_or_default()
             })
             .collect();
+        (self.shared, self.ids) = Shared::of(&set);
         self.set = set;
     }
 
@@ -400,16 +589,28 @@ impl Engine {
             at_ns: at,
             value: None,
         };
-        for (rule, state) in set.rules.iter().zip(self.states.iter_mut()) {
+        self.shared.reset();
+        let now = Now {
+            fields: &fields,
+            ev: &ev,
+            at,
+            own_time,
+            trigger: &trigger,
+            replay,
+        };
+        for ((rule, state), ids) in set.rules.iter().zip(self.states.iter_mut()).zip(&self.ids) {
             if !rule.watches(ev.log) {
                 continue;
             }
             if replay && !matches!(rule.kind, Kind::Threshold { .. } | Kind::Sequence { .. }) {
                 continue;
             }
-            if let Some(a) = step(
-                &set, rule, state, &fields, &ev, at, own_time, &trigger, replay,
-            ) {
+            let mut key = Keys {
+                shared: &mut self.shared,
+                ids,
+                scratch: &mut self.scratch,
+            };
+            if let Some(a) = step(&set, rule, state, &now, &mut key) {
                 out.push(a);
             }
         }
@@ -429,14 +630,14 @@ impl Engine {
                         for e in expect {
                             let mut g = vec![e.clone()];
                             g.resize(rule.group_by.len(), String::new());
-                            state.silences.entry(g).or_insert(Silence {
+                            state.silences.entry(key_of(&g)).or_insert(Silence {
                                 last_ns: now_ns,
                                 last: None,
                                 fired: false,
                             });
                         }
                     }
-                    let mut due: Vec<Group> = state
+                    let mut due: Vec<Key> = state
                         .silences
                         .iter()
                         .filter(|(_, s)| !s.fired && now_ns - s.last_ns >= i128::from(*after_ns))
@@ -469,7 +670,7 @@ impl Engine {
                                 show_group(&gt)
                             )
                         };
-                        if let Some(a) = fire(&set, rule, state, g, now_ns, summary, triggers, 0) {
+                        if let Some(a) = fire(&set, rule, state, &g, now_ns, summary, triggers, 0) {
                             out.push(a);
                         }
                     }
@@ -559,12 +760,13 @@ impl Engine {
                         }
                     }
                     for (g, why) in conditions {
+                        let k = key_of(&g);
                         match why {
                             None => {
-                                state.raised.remove(&g);
+                                state.raised.remove(&k);
                             }
-                            Some(why) if !state.raised.contains_key(&g) => {
-                                state.raised.insert(g.clone(), true);
+                            Some(why) if !state.raised.contains_key(&k) => {
+                                state.raised.insert(k.clone(), true);
                                 let mut gt = BTreeMap::new();
                                 gt.insert(
                                     if g[0] == "disk" && *check == Check::DiskLow {
@@ -578,7 +780,7 @@ impl Engine {
                                 let summary = format!("{}: {}: {why}", rule.name, g[0]);
                                 let summary = || summary;
                                 if let Some(mut a) =
-                                    fire(&set, rule, state, g, now_ns, summary, Vec::new(), 0)
+                                    fire(&set, rule, state, &k, now_ns, summary, Vec::new(), 0)
                                 {
                                     a.group = gt;
                                     out.push(a);
@@ -628,7 +830,7 @@ impl Engine {
                     cooldowns: s
                         .cool
                         .iter()
-                        .map(|(g, c)| (g.clone(), c.until_ns, c.suppressed))
+                        .map(|(g, c)| (values_of(g), c.until_ns, c.suppressed))
                         .collect(),
                     values,
                     silences: s
@@ -636,14 +838,14 @@ impl Engine {
                         .iter()
                         .map(|(g, x)| {
                             (
-                                g.clone(),
+                                values_of(g),
                                 x.last_ns,
                                 x.last.as_ref().map(SeenAt::saved),
                                 x.fired,
                             )
                         })
                         .collect(),
-                    raised: s.raised.keys().cloned().collect(),
+                    raised: s.raised.keys().map(|g| values_of(g)).collect(),
                 },
             );
         }
@@ -665,7 +867,7 @@ impl Engine {
                 .iter()
                 .map(|(g, u, n)| {
                     (
-                        g.clone(),
+                        key_of(g),
                         Cool {
                             until_ns: *u,
                             suppressed: *n,
@@ -678,7 +880,7 @@ impl Engine {
                 _ => usize::MAX,
             };
             for (g, v) in &r.values {
-                s.memory.see(g, v, cap);
+                s.memory.see(&key_of(g), v, cap, &mut self.scratch);
             }
             if !r.silences.is_empty() {
                 s.started = true;
@@ -688,7 +890,7 @@ impl Engine {
                 .iter()
                 .map(|(g, t, l, f)| {
                     (
-                        g.clone(),
+                        key_of(g),
                         Silence {
                             last_ns: *t,
                             last: l.as_ref().and_then(SeenAt::restored),
@@ -697,7 +899,7 @@ impl Engine {
                     )
                 })
                 .collect();
-            s.raised = r.raised.iter().map(|g| (g.clone(), true)).collect();
+            s.raised = r.raised.iter().map(|g| (key_of(g), true)).collect();
         }
     }
 }
@@ -706,67 +908,80 @@ fn b64_of(h: &[u8; 32]) -> String {
     veritrail_core::Hash(*h).to_base64()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The event being evaluated.
+struct Now<'a, 'e> {
+    fields: &'a Fields<'e>,
+    ev: &'a Observed<'a>,
+    at: i128,
+    own_time: Option<i128>,
+    trigger: &'a dyn Fn() -> Trigger,
+    replay: bool,
+}
+
+/// A rule's way to the event's shared answers (a sequence takes the parts
+/// apart: its group key is held while its steps are asked).
+struct Keys<'a> {
+    shared: &'a mut Shared,
+    ids: &'a RuleIds,
+    scratch: &'a mut Vec<u8>,
+}
+
+impl Keys<'_> {
+    fn matches(&mut self, fields: &Fields<'_>) -> bool {
+        self.shared.answers.matches(self.ids.matcher, fields)
+    }
+}
+
 fn step(
     set: &RuleSet,
     rule: &Rule,
     state: &mut RuleState,
-    fields: &Fields<'_>,
-    ev: &Observed<'_>,
-    at: i128,
-    own_time: Option<i128>,
-    trigger: &dyn Fn() -> Trigger,
-    replay: bool,
+    now: &Now<'_, '_>,
+    key: &mut Keys<'_>,
 ) -> Option<Alert> {
+    let (fields, at, trigger, replay) = (now.fields, now.at, now.trigger, now.replay);
     let in_windows = || {
         rule.windows.iter().all(|(inside, w)| {
             let t = if rule.windows_on_event_time {
-                own_time
+                now.own_time
             } else {
                 Some(at)
             };
             t.is_some_and(|t| w.contains(t) == *inside)
         })
     };
-    let group = || -> Option<Group> {
-        rule.group_by
-            .iter()
-            .map(|p| fields.get(*p).map(str::to_owned))
-            .collect()
-    };
     match &rule.kind {
         Kind::Match => {
-            if !rule.matcher.matches(fields) || !in_windows() {
+            if !key.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = group()?;
+            let g = key.shared.keys.get(key.ids.group, fields)?;
             let summary = || {
                 format!(
                     "{}: {}{}",
                     rule.name,
                     fields_summary(set, fields),
-                    show_group(&group_text(set, rule, &g))
+                    show_group(&group_text(set, rule, g))
                 )
             };
-            let g2 = g.clone();
-            fire(set, rule, state, g2, at, summary, vec![trigger()], 1)
+            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
         }
         Kind::Threshold {
             count,
             window_ns,
             distinct,
         } => {
-            if !rule.matcher.matches(fields) || !in_windows() {
+            if !key.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = group()?;
+            let g = key.shared.keys.get(key.ids.group, fields)?;
             let mut t = trigger();
             if let Some(d) = distinct {
                 t.value = Some(fields.get(*d)?.to_owned());
             }
-            let w = match state.windows.get_mut(&g) {
+            let w = match state.windows.get_mut(g) {
                 Some(w) => w,
-                None => state.windows.entry(g.clone()).or_default(),
+                None => state.windows.entry(g.into()).or_default(),
             };
             if let Some(v) = &t.value {
                 *w.distinct.entry(v.clone()).or_insert(0) += 1;
@@ -796,11 +1011,11 @@ fn step(
             if reached < *count as usize {
                 return None;
             }
-            let hits: Vec<Trigger> = state.windows.remove(&g).expect("present").hits.into();
+            let hits: Vec<Trigger> = state.windows.remove(g).expect("present").hits.into();
             if replay {
                 return None;
             }
-            let gt = group_text(set, rule, &g);
+            let gt = group_text(set, rule, g);
             let what = match distinct {
                 None => format!("{} matching events", hits.len()),
                 Some(d) => format!(
@@ -821,30 +1036,35 @@ fn step(
             fire(set, rule, state, g, at, summary, hits, n)
         }
         Kind::Sequence { steps, within_ns } => {
-            if !rule.matcher.all.is_empty() && !rule.matcher.matches(fields) || !in_windows() {
+            if !rule.matcher.all.is_empty() && !key.matches(fields) || !in_windows() {
                 return None;
             }
             // An event no step matches changes nothing that the group's
             // next matching event would not see first (a sequence past its
             // time limit is dropped then).
-            if !steps.iter().any(|(m, _)| m.matches(fields)) {
+            let answers = &mut key.shared.answers;
+            let step_ids = &key.ids.steps;
+            if !step_ids.iter().any(|i| answers.matches(*i, fields)) {
                 return None;
             }
-            let g = group()?;
-            if let Some(s) = state.sequences.get(&g) {
+            let g = key.shared.keys.get(key.ids.group, fields)?;
+            if let Some(s) = state.sequences.get(g) {
                 if at - s.start_ns > i128::from(*within_ns) {
-                    state.sequences.remove(&g);
+                    state.sequences.remove(g);
                 }
             }
-            let s = state.sequences.get(&g);
+            let s = state.sequences.get(g);
             let step_now = s.map_or(0, |s| s.step);
-            if steps[step_now].0.matches(fields) {
-                let s = state.sequences.entry(g.clone()).or_insert(SeqState {
-                    step: 0,
-                    in_step: 0,
-                    start_ns: at,
-                    hits: Vec::new(),
-                });
+            if answers.matches(step_ids[step_now], fields) {
+                let s = match state.sequences.get_mut(g) {
+                    Some(s) => s,
+                    None => state.sequences.entry(g.into()).or_insert(SeqState {
+                        step: 0,
+                        in_step: 0,
+                        start_ns: at,
+                        hits: Vec::new(),
+                    }),
+                };
                 s.hits.push(trigger());
                 s.in_step += 1;
                 if s.in_step >= steps[s.step].1 {
@@ -854,11 +1074,11 @@ fn step(
                 if s.step < steps.len() {
                     return None;
                 }
-                let done = state.sequences.remove(&g).expect("present");
+                let done = state.sequences.remove(g).expect("present");
                 if replay {
                     return None;
                 }
-                let gt = group_text(set, rule, &g);
+                let gt = group_text(set, rule, g);
                 let summary = || {
                     format!(
                         "{}: {} steps in order within {}{}",
@@ -871,9 +1091,9 @@ fn step(
                 let n = done.hits.len() as u64;
                 return fire(set, rule, state, g, at, summary, done.hits, n);
             }
-            if step_now > 0 && steps[step_now - 1].0.matches(fields) {
+            if step_now > 0 && answers.matches(step_ids[step_now - 1], fields) {
                 // More of the step already done: part of the sequence.
-                if let Some(s) = state.sequences.get_mut(&g) {
+                if let Some(s) = state.sequences.get_mut(g) {
                     s.hits.push(trigger());
                 }
             }
@@ -884,12 +1104,12 @@ fn step(
             memory,
             first_is_new,
         } => {
-            if !rule.matcher.matches(fields) || !in_windows() {
+            if !key.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = group()?;
+            let g = key.shared.keys.get(key.ids.group, fields)?;
             let v = fields.get(*field)?;
-            let (new, first) = state.memory.see(&g, v, *memory);
+            let (new, first) = state.memory.see(g, v, *memory, key.scratch);
             if !new || (first && !first_is_new) {
                 return None;
             }
@@ -898,22 +1118,22 @@ fn step(
                     "{}: new {} {v:?}{}",
                     rule.name,
                     set.paths.name(*field),
-                    show_group(&group_text(set, rule, &g))
+                    show_group(&group_text(set, rule, g))
                 )
             };
-            let g2 = g.clone();
-            fire(set, rule, state, g2, at, summary, vec![trigger()], 1)
+            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
         }
         Kind::Absence { .. } => {
-            if !rule.matcher.matches(fields) || !in_windows() {
+            if !key.matches(fields) || !in_windows() {
                 return None;
             }
-            let g = group()?;
-            let s = match state.silences.get_mut(&g) {
+            let g = key.shared.keys.get(key.ids.group, fields)?;
+            let s = match state.silences.get_mut(g) {
                 Some(s) => s,
-                None => state.silences.entry(g).or_default(),
+                None => state.silences.entry(g.into()).or_default(),
             };
             if at >= s.last_ns {
+                let ev = now.ev;
                 let log = match &s.last {
                     Some(l) if *l.log == *ev.log => l.log.clone(),
                     _ => Arc::from(ev.log),
@@ -956,15 +1176,15 @@ fn fire(
     set: &RuleSet,
     rule: &Rule,
     state: &mut RuleState,
-    g: Group,
+    g: &[u8],
     at: i128,
     summary: impl FnOnce() -> String,
     mut triggers: Vec<Trigger>,
     count: u64,
 ) -> Option<Alert> {
-    let cool = match state.cool.get_mut(&g) {
+    let cool = match state.cool.get_mut(g) {
         Some(c) => c,
-        None => state.cool.entry(g.clone()).or_default(),
+        None => state.cool.entry(g.into()).or_default(),
     };
     if at < cool.until_ns {
         cool.suppressed += 1;
@@ -982,7 +1202,7 @@ fn fire(
         severity: rule.severity,
         version: set.version.clone(),
         description: rule.description.clone(),
-        group: group_text(set, rule, &g),
+        group: group_text(set, rule, g),
         fired_at_ns: at,
         summary: summary(),
         triggers,
@@ -990,4 +1210,61 @@ fn fire(
         suppressed,
         actions: rule.actions.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(v: &[&str]) -> Group {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn group_keys_tell_groups_apart_and_give_them_back() {
+        let pairs = [
+            (g(&["ab", "c"]), g(&["a", "bc"])),
+            (g(&["a\u{1f}b", ""]), g(&["a", "\u{1f}b"])),
+            (g(&[""]), g(&[])),
+            (g(&["\0\0\0\0"]), g(&["", ""])),
+        ];
+        for (x, y) in pairs {
+            assert_ne!(key_of(&x), key_of(&y), "{x:?} and {y:?}");
+            assert_eq!(values_of(&key_of(&x)), x);
+            assert_eq!(values_of(&key_of(&y)), y);
+        }
+    }
+
+    #[test]
+    fn memory_forgets_the_least_recently_seen() {
+        let mut m = Memory::default();
+        let mut scratch = Vec::new();
+        let alice = key_of(&g(&["alice"]));
+        let bob = key_of(&g(&["bob"]));
+        assert_eq!(m.see(&alice, "1", 2, &mut scratch), (true, true));
+        assert_eq!(m.see(&alice, "2", 2, &mut scratch), (true, false));
+        // Seeing 1 again makes 2 the least recently seen.
+        assert_eq!(m.see(&alice, "1", 2, &mut scratch), (false, false));
+        assert_eq!(m.see(&bob, "1", 2, &mut scratch), (true, true));
+        assert_eq!(
+            m.oldest_first(),
+            vec![(g(&["alice"]), "1".into()), (g(&["bob"]), "1".into())]
+        );
+        assert_eq!(
+            m.see(&alice, "2", 2, &mut scratch),
+            (true, false),
+            "2 was forgotten"
+        );
+        // alice's 1 goes now; alice still has 2, bob nothing left after the next.
+        assert_eq!(m.see(&alice, "3", 2, &mut scratch), (true, false));
+        assert_eq!(
+            m.see(&bob, "1", 2, &mut scratch),
+            (true, true),
+            "bob was forgotten whole"
+        );
+        let copy = m.clone();
+        assert_eq!(copy.oldest_first(), m.oldest_first());
+        assert_eq!(m.index.len(), 2);
+        assert_eq!(m.groups.len(), 2);
+    }
 }

@@ -37,13 +37,11 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    fn new(first: u64, entries: Vec<Vec<u8>>) -> Chunk {
-        let mut leaf_hashes = Vec::with_capacity(entries.len());
-        veritrail_core::hash::leaf_hashes_into(&entries, &mut leaf_hashes);
+    fn new(d: veritrail_store::Delivery) -> Chunk {
         Chunk {
-            first,
-            entries,
-            leaf_hashes,
+            first: d.first,
+            entries: d.entries,
+            leaf_hashes: d.leaf_hashes,
         }
     }
 
@@ -138,7 +136,7 @@ impl Tap {
             }
             match sub.next(Duration::from_millis(100)) {
                 Ok(Some(d)) => {
-                    let c = Arc::new(Chunk::new(d.first, d.entries));
+                    let c = Arc::new(Chunk::new(d));
                     let mut w = self.window.lock().expect("tap lock");
                     w.end = c.end();
                     w.held += c.entries.len();
@@ -210,7 +208,7 @@ impl TapReader {
                     .get_or_insert_with(|| self.tap.log.subscribe(self.next).with_chunk(4096));
                 return match sub.next(timeout)? {
                     Some(d) => {
-                        let c = Arc::new(Chunk::new(d.first, d.entries));
+                        let c = Arc::new(Chunk::new(d));
                         self.next = c.end();
                         Ok(Some((c, 0)))
                     }

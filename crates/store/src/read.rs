@@ -88,9 +88,19 @@ fn tree_err(e: TreeError<StoreError>) -> StoreError {
 /// [`StoreError::EntryMismatch`] for an entry whose bytes do not hash to its
 /// leaf (counted in the log's stats); `Corrupted`; I/O errors.
 pub(crate) fn read_entries(shared: &Shared, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
+    read_entries_hashed(shared, first, count).map(|(entries, _)| entries)
+}
+
+/// Entries `first .. first + count`, each checked against its stored leaf
+/// hash; with those leaf hashes.
+pub(crate) fn read_entries_hashed(
+    shared: &Shared,
+    first: u64,
+    count: u64,
+) -> Result<(Vec<Vec<u8>>, Vec<Hash>)> {
     let entries = read_entries_unchecked(shared, first, count)?;
     if count == 0 {
-        return Ok(entries);
+        return Ok((entries, Vec::new()));
     }
     let l0 = shared
         .level_stream(0)
@@ -110,7 +120,7 @@ pub(crate) fn read_entries(shared: &Shared, first: u64, count: u64) -> Result<Ve
             index,
         });
     }
-    Ok(entries)
+    Ok((entries, leaves))
 }
 
 fn read_entries_unchecked(shared: &Shared, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
@@ -211,7 +221,7 @@ impl LogReader {
         }
     }
 
-    fn bound(&self, end: u64, what: &str) -> Result<u64> {
+    pub(crate) fn bound(&self, end: u64, what: &str) -> Result<u64> {
         let size = self.shared.published().size;
         if end > size {
             return Err(StoreError::OutOfRange(format!(

@@ -15,7 +15,9 @@
 use std::time::Duration;
 
 use crate::error::{Result, StoreError};
-use crate::read::LogReader;
+use veritrail_core::Hash;
+
+use crate::read::{read_entries_hashed, LogReader};
 use crate::state::Published;
 
 /// Entries per delivery unless [`Subscription::with_chunk`] says otherwise.
@@ -28,6 +30,8 @@ pub struct Delivery {
     pub first: u64,
     /// The entries exactly as stored (canonical event bytes), in order.
     pub entries: Vec<Vec<u8>>,
+    /// Their leaf hashes (each entry was checked against its own).
+    pub leaf_hashes: Vec<Hash>,
     /// The newest checkpoint when the entries were read; it covers them.
     pub checkpoint: Published,
 }
@@ -102,10 +106,12 @@ impl Subscription {
             Err(e) => return Err(e),
         };
         let n = (checkpoint.size - self.next).min(self.chunk);
-        let entries = self.reader.entries(self.next, n)?;
+        self.reader.bound(self.next + n, "entry range")?;
+        let (entries, leaf_hashes) = read_entries_hashed(&self.reader.shared, self.next, n)?;
         let d = Delivery {
             first: self.next,
             entries,
+            leaf_hashes,
             checkpoint,
         };
         self.next = d.end();

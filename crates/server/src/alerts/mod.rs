@@ -386,7 +386,7 @@ fn replay(engine: &mut Engine, name: &str, log: &Log, from: u64, to: u64) {
     while sub.position() < to {
         match sub.next(Duration::from_secs(1)) {
             Ok(Some(d)) => {
-                for (k, e) in d.entries.iter().enumerate() {
+                for (k, (e, leaf)) in d.entries.iter().zip(&d.leaf_hashes).enumerate() {
                     let index = d.first + k as u64;
                     if index >= to {
                         break;
@@ -394,7 +394,7 @@ fn replay(engine: &mut Engine, name: &str, log: &Log, from: u64, to: u64) {
                     engine.replay(Observed {
                         log: name,
                         index,
-                        leaf_hash: veritrail_core::leaf_hash(e).0,
+                        leaf_hash: leaf.0,
                         entry: e,
                     });
                 }
@@ -493,12 +493,12 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
                 let mut ev = inner.eval.lock().expect("eval lock");
                 let mut alerts = Vec::new();
                 if ev.engine.watches(name) {
-                    for (k, e) in d.entries.iter().enumerate() {
+                    for (k, (e, leaf)) in d.entries.iter().zip(&d.leaf_hashes).enumerate() {
                         let index = d.first + k as u64;
                         alerts.extend(ev.engine.observe(Observed {
                             log: name,
                             index,
-                            leaf_hash: veritrail_core::leaf_hash(e).0,
+                            leaf_hash: leaf.0,
                             entry: e,
                         }));
                     }

@@ -174,14 +174,14 @@ pub fn run(inner: Arc<Inner>, name: String, rx: Receiver<(u64, Vec<u8>)>, start_
                 let Ok(Some(d)) = sub.next(Duration::from_secs(1)) else {
                     break;
                 };
-                for (k, e) in d.entries.iter().enumerate() {
+                for (k, (e, leaf)) in d.entries.iter().zip(&d.leaf_hashes).enumerate() {
                     let index = d.first + k as u64;
                     if index >= start_end {
                         break;
                     }
                     if let Some((ev, actions)) = super::record::stored_actions(e) {
                         if actions.contains(&tag) {
-                            let leaf = veritrail_core::leaf_hash(e).to_base64();
+                            let leaf = leaf.to_base64();
                             if !deliver(&inner, &name, index, &leaf, &ev)
                                 && inner.stop.load(Ordering::Acquire)
                             {
