@@ -30,7 +30,7 @@ use veritrail_core::Timestamp;
 
 use crate::duration::display;
 use crate::file::{Action, Check, Kind, Rule, RuleSet, Severity};
-use crate::matcher::{Fields, Matcher, PathId};
+use crate::matcher::{Fields, Matcher, PathId, Paths, Reader};
 
 /// Most triggering events an alert lists (it says how many there were).
 pub const MAX_TRIGGERS: usize = 1000;
@@ -478,19 +478,35 @@ pub struct Engine {
     ids: Vec<RuleIds>,
     shared: Shared,
     scratch: Vec<u8>,
+    read: EntryReader,
 }
 
-fn received_ns(ev: &Json<'_>) -> Option<i128> {
-    ev.get("received_at")
-        .and_then(Json::as_str)
-        .and_then(|t| Timestamp::parse_rfc3339(t).ok())
-        .map(|t| t.unix_nanos())
+/// How the engine reads an entry: the rule set's paths and `received_at`
+/// and `time`, straight from the bytes when it can.
+#[derive(Clone, Debug)]
+struct EntryReader {
+    paths: Paths,
+    reader: Reader,
+    received: PathId,
+    time: PathId,
 }
 
-fn event_time_ns(ev: &Json<'_>) -> Option<i128> {
-    ev.get("time")
-        .and_then(Json::as_str)
-        .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+impl EntryReader {
+    fn of(set: &RuleSet) -> EntryReader {
+        let mut paths = set.paths.clone();
+        let received = paths.intern("received_at");
+        let time = paths.intern("time");
+        EntryReader {
+            reader: Reader::new(&paths),
+            paths,
+            received,
+            time,
+        }
+    }
+}
+
+fn unix_ns(text: Option<&str>) -> Option<i128> {
+    text.and_then(|t| Timestamp::parse_rfc3339(t).ok())
         .map(|t| t.unix_nanos())
 }
 
@@ -516,6 +532,7 @@ impl Engine {
         let states = vec![RuleState::default(); set.rules.len()];
         let (shared, ids) = Shared::of(&set);
         Engine {
+            read: EntryReader::of(&set),
             set,
             states,
             ids,
@@ -548,6 +565,7 @@ impl Engine {
             })
             .collect();
         (self.shared, self.ids) = Shared::of(&set);
+        self.read = EntryReader::of(&set);
         self.set = set;
     }
 
@@ -573,15 +591,22 @@ impl Engine {
         if !self.watches(ev.log) {
             return out;
         }
-        let Ok(json) = Json::parse(ev.entry) else {
+        let parsed;
+        let fields = match self.read.reader.read(ev.entry) {
+            Some(f) => f,
+            None => {
+                let Ok(json) = Json::parse(ev.entry) else {
+                    return out;
+                };
+                parsed = json;
+                self.read.paths.read(&parsed)
+            }
+        };
+        let Some(at) = unix_ns(fields.get(self.read.received)) else {
             return out;
         };
-        let Some(at) = received_ns(&json) else {
-            return out;
-        };
+        let own_time = unix_ns(fields.get(self.read.time));
         let set = Arc::clone(&self.set);
-        let fields = set.paths.read(&json);
-        let own_time = event_time_ns(&json);
         let trigger = || Trigger {
             log: ev.log.to_owned(),
             index: ev.index,
@@ -1048,13 +1073,17 @@ fn step(
                 return None;
             }
             let g = key.shared.keys.get(key.ids.group, fields)?;
+            let mut step_now = 0;
+            let mut expired = false;
             if let Some(s) = state.sequences.get(g) {
-                if at - s.start_ns > i128::from(*within_ns) {
-                    state.sequences.remove(g);
+                expired = at - s.start_ns > i128::from(*within_ns);
+                if !expired {
+                    step_now = s.step;
                 }
             }
-            let s = state.sequences.get(g);
-            let step_now = s.map_or(0, |s| s.step);
+            if expired {
+                state.sequences.remove(g);
+            }
             if answers.matches(step_ids[step_now], fields) {
                 let s = match state.sequences.get_mut(g) {
                     Some(s) => s,
@@ -1134,19 +1163,22 @@ fn step(
             };
             if at >= s.last_ns {
                 let ev = now.ev;
-                let log = match &s.last {
-                    Some(l) if *l.log == *ev.log => l.log.clone(),
-                    _ => Arc::from(ev.log),
-                };
-                *s = Silence {
-                    last_ns: at,
-                    last: Some(SeenAt {
-                        log,
-                        index: ev.index,
-                        leaf_hash: ev.leaf_hash,
-                    }),
-                    fired: false,
-                };
+                s.last_ns = at;
+                s.fired = false;
+                match &mut s.last {
+                    // Nearly every time: the same log as before.
+                    Some(l) if *l.log == *ev.log => {
+                        l.index = ev.index;
+                        l.leaf_hash = ev.leaf_hash;
+                    }
+                    last => {
+                        *last = Some(SeenAt {
+                            log: Arc::from(ev.log),
+                            index: ev.index,
+                            leaf_hash: ev.leaf_hash,
+                        });
+                    }
+                }
             }
             None
         }

@@ -117,8 +117,249 @@ fn lookup<'e>(event: &'e Json<'e>, path: &[String]) -> Option<Cow<'e, str>> {
     }
 }
 
+/// Reads the interned paths straight from an entry's bytes, without
+/// building the whole JSON value: keys that lead to no path are skipped.
+/// Made for entries as stored (canonical JSON: no escapes in most strings,
+/// integers written plainly); whatever it is not sure of — an escaped key
+/// or value it needs, a number that is not a plain integer, a path met
+/// twice, anything malformed — makes [`Reader::read`] answer `None`, and the
+/// caller parses the entry fully ([`Paths::read`]), so both give the same
+/// values.
+#[derive(Clone, Debug, Default)]
+pub struct Reader {
+    root: Trie,
+    n: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Trie {
+    kids: Vec<(String, Trie)>,
+    leaf: Option<PathId>,
+}
+
+impl Reader {
+    /// A reader of every path of `paths`.
+    pub fn new(paths: &Paths) -> Reader {
+        let mut root = Trie::default();
+        for (id, path) in paths.paths.iter().enumerate() {
+            let mut node = &mut root;
+            for part in path {
+                let at = match node.kids.iter().position(|(k, _)| k == part) {
+                    Some(i) => i,
+                    None => {
+                        node.kids.push((part.clone(), Trie::default()));
+                        node.kids.len() - 1
+                    }
+                };
+                node = &mut node.kids[at].1;
+            }
+            node.leaf = Some(PathId(id));
+        }
+        Reader {
+            root,
+            n: paths.paths.len(),
+        }
+    }
+
+    /// The values of `entry`, or `None` when it must be parsed fully.
+    pub fn read<'e>(&self, entry: &'e [u8]) -> Option<Fields<'e>> {
+        let mut values = vec![None; self.n];
+        let mut w = Walk { b: entry, i: 0 };
+        w.ws();
+        w.object(&self.root, &mut values)?;
+        w.ws();
+        (w.i == entry.len()).then_some(Fields { values })
+    }
+}
+
+struct Walk<'e> {
+    b: &'e [u8],
+    i: usize,
+}
+
+type Values<'e> = [Option<Cow<'e, str>>];
+
+fn set<'e>(out: &mut Values<'e>, id: PathId, v: Cow<'e, str>) -> Option<()> {
+    let slot = &mut out[id.0];
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(v);
+    Some(())
+}
+
+impl<'e> Walk<'e> {
+    fn ws(&mut self) {
+        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// The bytes of a string with no escapes (at its opening quote).
+    fn plain_bytes(&mut self) -> Option<&'e [u8]> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let len = self.b[start..]
+            .iter()
+            .position(|c| matches!(c, b'"' | b'\\') || *c < 0x20)?;
+        if self.b[start + len] != b'"' {
+            return None;
+        }
+        self.i = start + len + 1;
+        Some(&self.b[start..start + len])
+    }
+
+    /// A string with no escapes (at its opening quote).
+    fn plain_string(&mut self) -> Option<&'e str> {
+        std::str::from_utf8(self.plain_bytes()?).ok()
+    }
+
+    fn skip_string(&mut self) -> Option<()> {
+        self.i += 1;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                b'\\' => self.i += 2,
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// Steps over one value.
+    fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match *self.b.get(self.i)? {
+                        b'"' => {
+                            self.skip_string()?;
+                            if depth == 0 {
+                                return None;
+                            }
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.checked_sub(1)?;
+                            if depth == 0 {
+                                self.i += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.i += 1;
+                }
+            }
+            _ => {
+                let start = self.i;
+                while let Some(c) = self.peek() {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                (self.i > start).then_some(())
+            }
+        }
+    }
+
+    fn object(&mut self, node: &Trie, out: &mut Values<'e>) -> Option<()> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            // Keys are compared as bytes; only values kept are checked
+            // for UTF-8.
+            let key = self.plain_bytes()?;
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            match node.kids.iter().find(|(k, _)| k.as_bytes() == key) {
+                Some((_, kid)) => self.value(kid, out)?,
+                None => self.skip()?,
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn value(&mut self, node: &Trie, out: &mut Values<'e>) -> Option<()> {
+        match self.peek()? {
+            b'{' if !node.kids.is_empty() => self.object(node, out),
+            b'"' => {
+                let s = self.plain_string()?;
+                if let Some(id) = node.leaf {
+                    set(out, id, Cow::Borrowed(s))?;
+                }
+                // `actor.id` of `"actor": "alice"` (as [`lookup`] reads it).
+                if let Some(id) = node
+                    .kids
+                    .iter()
+                    .find(|(k, _)| k == "id")
+                    .and_then(|(_, t)| t.leaf)
+                {
+                    set(out, id, Cow::Borrowed(s))?;
+                }
+                Some(())
+            }
+            b't' | b'f' if node.leaf.is_some() => {
+                let word = if self.b[self.i..].starts_with(b"true") {
+                    "true"
+                } else if self.b[self.i..].starts_with(b"false") {
+                    "false"
+                } else {
+                    return None;
+                };
+                self.i += word.len();
+                set(out, node.leaf?, Cow::Borrowed(word))
+            }
+            b'-' | b'0'..=b'9' if node.leaf.is_some() => {
+                let start = self.i;
+                self.skip()?;
+                let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+                // Only an integer written as the full parser would write it.
+                let n: i64 = text.parse().ok()?;
+                if n.abs() > veritrail_core::json::MAX_SAFE_INTEGER || n.to_string() != text {
+                    return None;
+                }
+                set(out, node.leaf?, Cow::Borrowed(text))
+            }
+            _ => self.skip(),
+        }
+    }
+}
+
 /// One event's values of the interned paths.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Fields<'e> {
     values: Vec<Option<Cow<'e, str>>>,
 }

@@ -130,10 +130,7 @@ impl Tap {
                     return;
                 }
             }
-            let durable = self.log.durable_size();
-            if durable > sub.position() && self.log.published().size < durable {
-                let _ = self.log.wait_for_checkpoint(durable, Duration::ZERO);
-            }
+            self.log.ask_for_checkpoint();
             match sub.next(Duration::from_millis(100)) {
                 Ok(Some(d)) => {
                     let c = Arc::new(Chunk::new(d));

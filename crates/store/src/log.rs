@@ -144,12 +144,21 @@ impl Log {
     /// # Errors
     /// `Poisoned`, `Closed`, or `OutOfRange` on timeout.
     pub fn wait_for_checkpoint(&self, size: u64, timeout: Duration) -> Result<Published> {
+        self.ask_for_checkpoint();
+        self.reader.wait_published(size, timeout)
+    }
+
+    /// Asks for a checkpoint as soon as allowed, without waiting: over the
+    /// entries waiting now, or else over the next ones to come (the request
+    /// holds until a checkpoint is signed). A consumer that follows the log
+    /// live asks before each wait, so that new entries reach it a minimum
+    /// checkpoint interval late at most, not a checkpoint interval.
+    pub fn ask_for_checkpoint(&self) {
         {
             let mut p = self.shared.pending.lock().expect("pending lock");
             p.wanted = true;
         }
         self.shared.pending_cv.notify_all();
-        self.reader.wait_published(size, timeout)
     }
 
     /// For a copy of a log written elsewhere

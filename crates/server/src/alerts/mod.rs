@@ -481,12 +481,10 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
         .unwrap_or(0);
     let mut sub = log.subscribe(from).with_chunk(20_000);
     while !inner.stop.load(Ordering::Acquire) {
-        let durable = log.durable_size();
-        let watching = inner.eval.lock().expect("eval lock").engine.watches(name);
-        if durable > sub.position() && log.published().size < durable && watching {
-            // Ask for a checkpoint as soon as allowed, so alerts are not a
-            // checkpoint interval late.
-            let _ = log.wait_for_checkpoint(durable, Duration::ZERO);
+        if inner.eval.lock().expect("eval lock").engine.watches(name) {
+            // A checkpoint as soon as allowed over what is waiting or comes
+            // next, so alerts are not a checkpoint interval late.
+            log.ask_for_checkpoint();
         }
         match sub.next(Duration::from_millis(100)) {
             Ok(Some(d)) => {
