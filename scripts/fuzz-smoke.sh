@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (veritrail-core's and veritrail-collect's) for a few seconds
+# Runs every cargo-fuzz target (veritrail-core's, veritrail-collect's and veritrail-rules') for a few seconds
 # each, from its seed corpus.
 # Usage: scripts/fuzz-smoke.sh [seconds per target, default 10]
 set -euo pipefail
@@ -7,7 +7,7 @@ secs=${1:-10}
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 for ct in core:note core:checkpoint core:tile_path core:entry_bundle core:event core:bundle core:json \
-  collect:framing collect:syslog collect:auditd collect:journal; do
+  collect:framing collect:syslog collect:auditd collect:journal rules:reader; do
   crate=${ct%%:*} t=${ct#*:}
   cd "$root/crates/$crate"
   work=$(mktemp -d)
