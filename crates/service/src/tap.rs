@@ -7,8 +7,8 @@
 //! slow the tap: one that falls behind the window reads the log itself.
 //!
 //! The tap's thread runs while it has readers (and a few seconds more),
-//! and asks for checkpoints as soon as allowed while entries wait, so live
-//! readers are not a checkpoint interval late.
+//! and asks for the next checkpoint before each wait (the request holds
+//! until one is signed), so live readers are not a checkpoint interval late.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
