@@ -308,7 +308,14 @@ pub fn to_event(o: &Output, host: &str) -> Vec<u8> {
         .filter(|n| !n.trim().is_empty())
         .unwrap_or(host);
     let mut meta = Map::new();
-    meta.insert("serial".into(), json!(first.serial));
+    // A number while JSON can carry it exactly (the event model refuses
+    // larger integers); a garbled or absurd serial is kept as text.
+    let serial = if first.serial <= veritrail_core::json::MAX_SAFE_INTEGER as u64 {
+        json!(first.serial)
+    } else {
+        json!(first.serial.to_string())
+    };
+    meta.insert("serial".into(), serial);
     let (records, cut_short) = records_json(e, 40_000);
     meta.insert("records".into(), Value::Array(records));
     if cut_short || e.dropped_records > 0 {
@@ -580,6 +587,16 @@ type=EOE msg=audit(1764669600.123:4242): "#;
         assert_eq!(m["proctitle"], "vi /etc/passwd");
         assert_eq!(m["serial"], 4242);
         assert_eq!(m["records"].as_array().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_serial_too_large_for_a_json_number_is_kept_as_text() {
+        // Found by the fuzz smoke run: the event model refuses integers
+        // above 2^53 - 1, so such a serial made an event the store refused.
+        let v = &mapped("type=CWD msg=audit(1764669600.123:411111111111111242): cwd=\"/root\"\ntype=EOE msg=audit(1764669600.123:411111111111111242): ")[0];
+        assert_eq!(v["metadata"]["auditd"]["serial"], "411111111111111242");
+        let w = &mapped("type=CWD msg=audit(1764669600.123:9007199254740991): cwd=\"/\"")[0];
+        assert_eq!(w["metadata"]["auditd"]["serial"], 9_007_199_254_740_991_u64);
     }
 
     #[test]
