@@ -200,20 +200,16 @@ impl EventKeys {
     fn get(&mut self, id: usize, fields: &Fields<'_>) -> Option<&[u8]> {
         if let Slot::Unmade = self.slots[id] {
             let start = self.buf.len();
-            self.slots[id] = Slot::At(start, start);
-            for p in &self.groups[id] {
-                match fields.get(*p) {
-                    Some(v) => push_value(&mut self.buf, v),
-                    None => {
-                        self.buf.truncate(start);
-                        self.slots[id] = Slot::Absent;
-                        break;
-                    }
-                }
-            }
-            if let Slot::At(a, _) = self.slots[id] {
-                self.slots[id] = Slot::At(a, self.buf.len());
-            }
+            let buf = &mut self.buf;
+            let whole = self.groups[id]
+                .iter()
+                .all(|p| fields.get(*p).map(|v| push_value(buf, v)).is_some());
+            self.slots[id] = if whole {
+                Slot::At(start, self.buf.len())
+            } else {
+                self.buf.truncate(start);
+                Slot::Absent
+            };
         }
         match self.slots[id] {
             Slot::At(a, b) => Some(&self.buf[a..b]),

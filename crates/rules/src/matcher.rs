@@ -244,9 +244,6 @@ impl<'e> Walk<'e> {
                     match *self.b.get(self.i)? {
                         b'"' => {
                             self.skip_string()?;
-                            if depth == 0 {
-                                return None;
-                            }
                             continue;
                         }
                         b'{' | b'[' => depth += 1,
@@ -348,7 +345,9 @@ impl<'e> Walk<'e> {
                 let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
                 // Only an integer written as the full parser would write it.
                 let n: i64 = text.parse().ok()?;
-                if n.abs() > veritrail_core::json::MAX_SAFE_INTEGER || n.to_string() != text {
+                if n.unsigned_abs() > veritrail_core::json::MAX_SAFE_INTEGER.unsigned_abs()
+                    || n.to_string() != text
+                {
                     return None;
                 }
                 set(out, node.leaf?, Cow::Borrowed(text))

@@ -113,6 +113,7 @@ fn reads_stored_events_itself() {
     for entry in [
         r#"{"action":"a\"b"}"#,
         r#"{"n":1.5}"#,
+        r#"{"n":-9223372036854775808}"#,
         r#"{"action":"x","action":"y"}"#,
         r#"{"action":"x"} x"#,
         r#"{"action":"x""#,

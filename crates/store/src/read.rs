@@ -93,7 +93,7 @@ pub(crate) fn read_entries(shared: &Shared, first: u64, count: u64) -> Result<Ve
 
 /// Entries `first .. first + count`, each checked against its stored leaf
 /// hash; with those leaf hashes.
-pub(crate) fn read_entries_hashed(
+fn read_entries_hashed(
     shared: &Shared,
     first: u64,
     count: u64,
@@ -221,7 +221,7 @@ impl LogReader {
         }
     }
 
-    pub(crate) fn bound(&self, end: u64, what: &str) -> Result<u64> {
+    fn bound(&self, end: u64, what: &str) -> Result<u64> {
         let size = self.shared.published().size;
         if end > size {
             return Err(StoreError::OutOfRange(format!(
@@ -238,6 +238,16 @@ impl LogReader {
     pub fn entries(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
         self.bound(first.saturating_add(count), "entry range")?;
         read_entries(&self.shared, first, count)
+    }
+
+    /// The same, with each entry's leaf hash (each was checked against it).
+    pub(crate) fn entries_hashed(
+        &self,
+        first: u64,
+        count: u64,
+    ) -> Result<(Vec<Vec<u8>>, Vec<Hash>)> {
+        self.bound(first.saturating_add(count), "entry range")?;
+        read_entries_hashed(&self.shared, first, count)
     }
 
     /// The bytes of a C2SP tile (hash tile or entry bundle). A partial tile

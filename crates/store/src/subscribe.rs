@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::error::{Result, StoreError};
 use veritrail_core::Hash;
 
-use crate::read::{read_entries_hashed, LogReader};
+use crate::read::LogReader;
 use crate::state::Published;
 
 /// Entries per delivery unless [`Subscription::with_chunk`] says otherwise.
@@ -106,8 +106,7 @@ impl Subscription {
             Err(e) => return Err(e),
         };
         let n = (checkpoint.size - self.next).min(self.chunk);
-        self.reader.bound(self.next + n, "entry range")?;
-        let (entries, leaf_hashes) = read_entries_hashed(&self.reader.shared, self.next, n)?;
+        let (entries, leaf_hashes) = self.reader.entries_hashed(self.next, n)?;
         let d = Delivery {
             first: self.next,
             entries,

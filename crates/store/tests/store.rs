@@ -980,3 +980,33 @@ fn a_log_changed_after_its_clean_close_is_refused() {
     let e = verify_log(&reopen(&fs), "default", &mut |_, _| {}).unwrap_err();
     assert!(e.to_string().contains("removed"), "{e}");
 }
+
+#[test]
+fn a_checkpoint_asked_for_ahead_covers_the_next_entries_and_deliveries_carry_leaf_hashes() {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    let slow = LogConfig {
+        checkpoint_interval: Duration::from_secs(3600),
+        min_checkpoint_interval: Duration::from_millis(1),
+        ..LogConfig::default()
+    };
+    let log = dd.open_log("default", slow).unwrap();
+    let mut sub = log.reader().subscribe(0);
+    // Asked before anything waits: the request holds until the entries come.
+    log.ask_for_checkpoint();
+    log.append(&[entry(0), entry(1)]).unwrap();
+    let d = sub
+        .next(Duration::from_secs(10))
+        .unwrap()
+        .expect("checkpointed at once");
+    assert_eq!((d.first, d.entries.len()), (0, 2));
+    let hashes: Vec<Hash> = d.entries.iter().map(|e| leaf_hash(e)).collect();
+    assert_eq!(d.leaf_hashes, hashes);
+    // Not asked: the next entry waits for the (hour-long) interval.
+    log.append(&[entry(2)]).unwrap();
+    assert!(sub.next(Duration::from_millis(300)).unwrap().is_none());
+    log.ask_for_checkpoint();
+    let d = sub.next(Duration::from_secs(10)).unwrap().expect("asked");
+    assert_eq!((d.first, d.leaf_hashes), (2, vec![leaf_hash(&entry(2))]));
+    log.close();
+}
