@@ -225,6 +225,26 @@ struct RuleIds {
     matcher: usize,
     /// A sequence's steps' filters.
     steps: Vec<usize>,
+    /// Where its shared state is in [`Engine::classes`] (`sequence`,
+    /// `new_value` and `absence` rules; [`NO_CLASS`] for the others).
+    class: usize,
+}
+
+const NO_CLASS: usize = usize::MAX;
+
+/// What one class's shared state made of the event, for every rule of the
+/// class.
+#[derive(Clone, Debug, Default)]
+enum Outcome {
+    #[default]
+    Unasked,
+    Nothing,
+    /// A sequence completed with these events.
+    Completed(Vec<Trigger>),
+    /// A value new for the group; `first`: the group had none before.
+    New {
+        first: bool,
+    },
 }
 
 /// What the evaluation of one event shares between rules: each distinct
@@ -234,6 +254,8 @@ struct RuleIds {
 struct Shared {
     answers: Answers,
     keys: EventKeys,
+    /// Per class: what its state made of the event.
+    outcomes: Vec<Outcome>,
 }
 
 /// The distinct filters, and the event's answer to each.
@@ -258,8 +280,9 @@ impl Answers {
 }
 
 impl Shared {
-    /// For `set`: the distinct filters and groups, and each rule's.
-    fn of(set: &RuleSet) -> (Shared, Vec<RuleIds>) {
+    /// For `set`: the distinct filters and groups, and each rule's; and
+    /// the state keys of its classes (rules that share a state).
+    fn of(set: &RuleSet) -> (Shared, Vec<RuleIds>, Vec<String>) {
         fn id_of<T: PartialEq + Clone>(all: &mut Vec<T>, x: &T) -> usize {
             all.iter().position(|y| y == x).unwrap_or_else(|| {
                 all.push(x.clone());
@@ -267,6 +290,7 @@ impl Shared {
             })
         }
         let mut shared = Shared::default();
+        let mut classes: Vec<String> = Vec::new();
         let ids = set
             .rules
             .iter()
@@ -280,9 +304,16 @@ impl Shared {
                         .collect(),
                     _ => Vec::new(),
                 },
+                class: match r.kind {
+                    Kind::Sequence { .. } | Kind::NewValue { .. } | Kind::Absence { .. } => {
+                        id_of(&mut classes, &r.state_key)
+                    }
+                    _ => NO_CLASS,
+                },
             })
             .collect();
-        (shared, ids)
+        shared.outcomes = vec![Outcome::Unasked; classes.len()];
+        (shared, ids, classes)
     }
 
     fn reset(&mut self) {
@@ -290,6 +321,7 @@ impl Shared {
         a.answers.clear();
         a.answers.resize(a.matchers.len(), 0);
         self.keys.reset();
+        self.outcomes.fill(Outcome::Unasked);
     }
 }
 
@@ -304,11 +336,14 @@ struct SeqState {
     hits: Vec<Trigger>,
 }
 
+/// One group's silence, as an `absence` class times it. `seen` counts the
+/// events that ended a silence: a rule that alerted at `seen` = n has
+/// alerted this silence, and the next event makes a new one.
 #[derive(Clone, Debug, Default)]
 struct Silence {
     last_ns: i128,
     last: Option<SeenAt>,
-    fired: bool,
+    seen: u64,
 }
 
 /// The last event seen of a silence, kept as it comes (it changes with
@@ -428,12 +463,28 @@ struct Window {
     distinct: HashMap<String, u32>,
 }
 
+/// The state rules of one class share: the rules whose state changes
+/// alike with every event (the same [`Rule::state_key`]) keep one, updated
+/// once per event however many rules there are — rules that differ only in
+/// a threshold, a severity or their actions cost one.
+#[derive(Clone, Debug, Default)]
+struct ClassState {
+    sequences: HashMap<Key, SeqState>,
+    /// Where each group's sequence last completed.
+    completed: HashMap<Key, Mark>,
+    memory: Memory,
+    silences: HashMap<Key, Silence>,
+    /// An `absence` class's expected groups are being timed.
+    started: bool,
+}
+
 #[derive(Clone, Debug, Default)]
 struct RuleState {
     windows: HashMap<Key, Window>,
-    sequences: HashMap<Key, SeqState>,
-    memory: Memory,
-    silences: HashMap<Key, Silence>,
+    /// Where each group's window last completed.
+    completed: HashMap<Key, Mark>,
+    /// Absence: the silences alerted, by the `seen` they had then.
+    fired: HashMap<Key, u64>,
     /// Integrity: per log, (published size, since when it has not moved
     /// while entries waited); and the conditions already alerted.
     stalls: HashMap<String, (u64, i128)>,
@@ -441,7 +492,6 @@ struct RuleState {
     witness_stalls: HashMap<String, (u64, i128)>,
     raised: HashMap<Key, bool>,
     cool: HashMap<Key, Cool>,
-    started: bool,
 }
 
 /// What survives a restart (windows are rebuilt from the log instead).
@@ -464,17 +514,123 @@ pub struct SavedRule {
     pub silences: Vec<(Group, i128, LastSeen, bool)>,
     /// Conditions already alerted.
     pub raised: Vec<Group>,
+    /// Where a threshold window or a sequence last started afresh, per
+    /// group (it completed, or a sequence ran out of time): log, the first
+    /// index after it and the `received_at` (Unix ns) of the event that
+    /// did it. Replay leaves out a group's events before its mark, so a
+    /// window is rebuilt from what came after — as it was.
+    #[serde(default)]
+    pub completed: Vec<(Group, String, u64, i128)>,
+}
+
+/// Where a group's window or sequence last started afresh: the events
+/// before `index` of `log` (of other logs: received before `at_ns`) belong
+/// to what came before.
+#[derive(Clone, Debug)]
+struct Mark {
+    log: Arc<str>,
+    index: u64,
+    at_ns: i128,
+}
+
+impl Mark {
+    /// Completed by `ev`: what follows it starts afresh.
+    fn after(ev: &Observed<'_>, at_ns: i128) -> Mark {
+        Mark {
+            log: Arc::from(ev.log),
+            index: ev.index + 1,
+            at_ns,
+        }
+    }
+
+    /// Dropped when `ev` came too late: `ev` starts afresh.
+    fn at(ev: &Observed<'_>, at_ns: i128) -> Mark {
+        Mark {
+            log: Arc::from(ev.log),
+            index: ev.index,
+            at_ns,
+        }
+    }
+
+    /// Whether the event belongs to what came before the mark.
+    fn covers(&self, ev: &Observed<'_>, at_ns: i128) -> bool {
+        if *self.log == *ev.log {
+            ev.index < self.index
+        } else {
+            at_ns < self.at_ns
+        }
+    }
+}
+
+/// The marks a restart needs: replay starts at the oldest event a window
+/// still holds (`horizon`, its `received_at`), and a mark older than that
+/// leaves nothing out.
+fn saved_marks(
+    marks: &HashMap<Key, Mark>,
+    horizon: Option<i128>,
+) -> Vec<(Group, String, u64, i128)> {
+    let Some(h) = horizon else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = marks
+        .iter()
+        .filter(|(_, m)| m.at_ns >= h)
+        .map(|(g, m)| (values_of(g), m.log.to_string(), m.index, m.at_ns))
+        .collect();
+    out.sort();
+    out
+}
+
+fn restored_marks(saved: &[(Group, String, u64, i128)]) -> HashMap<Key, Mark> {
+    saved
+        .iter()
+        .map(|(g, log, index, at_ns)| {
+            (
+                key_of(g),
+                Mark {
+                    log: Arc::from(log.as_str()),
+                    index: *index,
+                    at_ns: *at_ns,
+                },
+            )
+        })
+        .collect()
 }
 
 /// The engine.
 pub struct Engine {
     set: Arc<RuleSet>,
     states: Vec<RuleState>,
+    /// The shared states, one per class.
+    classes: Vec<ClassState>,
+    /// Each class's state key.
+    class_keys: Vec<String>,
     /// Per rule, where its filters and group are in `shared`.
     ids: Vec<RuleIds>,
     shared: Shared,
     scratch: Vec<u8>,
     read: EntryReader,
+    watching: Watching,
+}
+
+/// Which rules watch the log of the last event (events come in runs of
+/// one log).
+#[derive(Debug, Default)]
+struct Watching {
+    log: Option<Box<str>>,
+    rules: Vec<bool>,
+    any: bool,
+}
+
+impl Watching {
+    fn of(set: &RuleSet, log: &str) -> Watching {
+        let rules: Vec<bool> = set.rules.iter().map(|r| r.watches(log)).collect();
+        Watching {
+            log: Some(log.into()),
+            any: rules.iter().any(|w| *w),
+            rules,
+        }
+    }
 }
 
 /// How the engine reads an entry: the rule set's paths and `received_at`
@@ -526,14 +682,17 @@ impl Engine {
     /// An engine running `set`, with no state.
     pub fn new(set: Arc<RuleSet>) -> Engine {
         let states = vec![RuleState::default(); set.rules.len()];
-        let (shared, ids) = Shared::of(&set);
+        let (shared, ids, class_keys) = Shared::of(&set);
         Engine {
             read: EntryReader::of(&set),
             set,
             states,
+            classes: vec![ClassState::default(); class_keys.len()],
+            class_keys,
             ids,
             shared,
             scratch: Vec::new(),
+            watching: Watching::default(),
         }
     }
 
@@ -543,7 +702,11 @@ impl Engine {
     }
 
     /// Runs `set` from now on. A rule with the same name and definition
-    /// keeps its state (windows, cool-downs, memory); others start afresh.
+    /// keeps its state (windows, cool-downs); others start afresh. A
+    /// class's shared state (sequences, memory, silences) stays while
+    /// a rule of the same state key runs; a rule that starts afresh in a
+    /// class that stays takes the silences timed so far as alerted (it
+    /// alerts the silences that begin from now on, as it would alone).
     pub fn reload(&mut self, set: Arc<RuleSet>) {
         let mut old: HashMap<(String, String), RuleState> = self
             .set
@@ -552,16 +715,38 @@ impl Engine {
             .zip(std::mem::take(&mut self.states))
             .map(|(r, s)| ((r.name.clone(), r.fingerprint.clone()), s))
             .collect();
+        let mut old_classes: HashMap<String, ClassState> = std::mem::take(&mut self.class_keys)
+            .into_iter()
+            .zip(std::mem::take(&mut self.classes))
+            .collect();
+        let class_keys;
+        (self.shared, self.ids, class_keys) = Shared::of(&set);
+        self.classes = class_keys
+            .iter()
+            .map(|k| old_classes.remove(k).unwrap_or_default())
+            .collect();
+        self.class_keys = class_keys;
         self.states = set
             .rules
             .iter()
-            .map(|r| {
+            .zip(&self.ids)
+            .map(|(r, ids)| {
                 old.remove(&(r.name.clone(), r.fingerprint.clone()))
-                    .unwrap_or_default()
+                    .unwrap_or_else(|| {
+                        let mut fresh = RuleState::default();
+                        if let Some(c) = self.classes.get(ids.class) {
+                            fresh.fired = c
+                                .silences
+                                .iter()
+                                .map(|(g, s)| (g.clone(), s.seen))
+                                .collect();
+                        }
+                        fresh
+                    })
             })
             .collect();
-        (self.shared, self.ids) = Shared::of(&set);
         self.read = EntryReader::of(&set);
+        self.watching = Watching::default();
         self.set = set;
     }
 
@@ -584,7 +769,10 @@ impl Engine {
 
     fn feed(&mut self, ev: Observed<'_>, replay: bool) -> Vec<Alert> {
         let mut out = Vec::new();
-        if !self.watches(ev.log) {
+        if self.watching.log.as_deref() != Some(ev.log) {
+            self.watching = Watching::of(&self.set, ev.log);
+        }
+        if !self.watching.any {
             return out;
         }
         let parsed;
@@ -619,17 +807,34 @@ impl Engine {
             trigger: &trigger,
             replay,
         };
-        for ((rule, state), ids) in set.rules.iter().zip(self.states.iter_mut()).zip(&self.ids) {
-            if !rule.watches(ev.log) {
+        for (((rule, state), ids), watches) in set
+            .rules
+            .iter()
+            .zip(self.states.iter_mut())
+            .zip(&self.ids)
+            .zip(&self.watching.rules)
+        {
+            if !watches || matches!(rule.kind, Kind::Integrity { .. }) {
                 continue;
             }
             if replay && !matches!(rule.kind, Kind::Threshold { .. } | Kind::Sequence { .. }) {
+                continue;
+            }
+            // Most rules have nothing to do with most events: a rule whose
+            // class made nothing of it, or whose filter does not match it,
+            // is passed by without more work.
+            if ids.class != NO_CLASS {
+                if let Outcome::Nothing = self.shared.outcomes[ids.class] {
+                    continue;
+                }
+            } else if !self.shared.answers.matches(ids.matcher, &fields) {
                 continue;
             }
             let mut key = Keys {
                 shared: &mut self.shared,
                 ids,
                 scratch: &mut self.scratch,
+                classes: &mut self.classes,
             };
             if let Some(a) = step(&set, rule, state, &now, &mut key) {
                 out.push(a);
@@ -643,31 +848,35 @@ impl Engine {
     pub fn tick(&mut self, now_ns: i128, health: &Health) -> Vec<Alert> {
         let set = Arc::clone(&self.set);
         let mut out = Vec::new();
-        for (rule, state) in set.rules.iter().zip(self.states.iter_mut()) {
+        for ((rule, state), ids) in set.rules.iter().zip(self.states.iter_mut()).zip(&self.ids) {
             match &rule.kind {
                 Kind::Absence { after_ns, expect } => {
-                    if !state.started {
-                        state.started = true;
+                    let class = &mut self.classes[ids.class];
+                    if !class.started {
+                        class.started = true;
                         for e in expect {
                             let mut g = vec![e.clone()];
                             g.resize(rule.group_by.len(), String::new());
-                            state.silences.entry(key_of(&g)).or_insert(Silence {
+                            class.silences.entry(key_of(&g)).or_insert(Silence {
                                 last_ns: now_ns,
                                 last: None,
-                                fired: false,
+                                seen: 0,
                             });
                         }
                     }
-                    let mut due: Vec<Key> = state
+                    let mut due: Vec<Key> = class
                         .silences
                         .iter()
-                        .filter(|(_, s)| !s.fired && now_ns - s.last_ns >= i128::from(*after_ns))
+                        .filter(|(g, s)| {
+                            state.fired.get(*g) != Some(&s.seen)
+                                && now_ns - s.last_ns >= i128::from(*after_ns)
+                        })
                         .map(|(g, _)| g.clone())
                         .collect();
                     due.sort();
                     for g in due {
-                        let s = state.silences.get_mut(&g).expect("due");
-                        s.fired = true;
+                        let s = &class.silences[&g];
+                        state.fired.insert(g.clone(), s.seen);
                         let triggers: Vec<Trigger> = s
                             .last
                             .iter()
@@ -821,29 +1030,45 @@ impl Engine {
     /// from here up to the saved position rebuilds them. `None` when they
     /// hold nothing of it.
     pub fn rebuild_from(&self, log: &str) -> Option<u64> {
-        let mut min: Option<u64> = None;
-        for s in &self.states {
-            let firsts = s
-                .windows
-                .values()
-                .filter_map(|w| w.hits.iter().find(|t| t.log == log))
-                .chain(
-                    s.sequences
-                        .values()
-                        .filter_map(|q| q.hits.iter().find(|t| t.log == log)),
-                );
-            for t in firsts {
-                min = Some(min.map_or(t.index, |m| m.min(t.index)));
-            }
-        }
-        min
+        let windows = self.states.iter().flat_map(|s| s.windows.values());
+        let sequences = self.classes.iter().flat_map(|c| c.sequences.values());
+        windows
+            .filter_map(|w| w.hits.iter().find(|t| t.log == log))
+            .chain(sequences.filter_map(|q| q.hits.iter().find(|t| t.log == log)))
+            .map(|t| t.index)
+            .min()
     }
 
     /// The state that a restart cannot rebuild from the log.
     pub fn save(&self) -> Saved {
         let mut saved = Saved::default();
-        for (rule, s) in self.set.rules.iter().zip(&self.states) {
-            let values = s.memory.oldest_first();
+        let none = ClassState::default();
+        let horizon = self
+            .states
+            .iter()
+            .flat_map(|s| s.windows.values().flat_map(|w| w.hits.front()))
+            .chain(
+                self.classes
+                    .iter()
+                    .flat_map(|c| c.sequences.values().flat_map(|q| q.hits.first())),
+            )
+            .map(|t| t.at_ns)
+            .min();
+        for ((rule, s), ids) in self.set.rules.iter().zip(&self.states).zip(&self.ids) {
+            let class = self.classes.get(ids.class).unwrap_or(&none);
+            let completed = match rule.kind {
+                Kind::Threshold { .. } => saved_marks(&s.completed, horizon),
+                Kind::Sequence { .. } => saved_marks(&class.completed, horizon),
+                _ => Vec::new(),
+            };
+            let values = match rule.kind {
+                Kind::NewValue { .. } => class.memory.oldest_first(),
+                _ => Vec::new(),
+            };
+            let silences = match rule.kind {
+                Kind::Absence { .. } => &class.silences,
+                _ => &none.silences,
+            };
             saved.rules.insert(
                 rule.name.clone(),
                 SavedRule {
@@ -854,19 +1079,19 @@ impl Engine {
                         .map(|(g, c)| (values_of(g), c.until_ns, c.suppressed))
                         .collect(),
                     values,
-                    silences: s
-                        .silences
+                    silences: silences
                         .iter()
                         .map(|(g, x)| {
                             (
                                 values_of(g),
                                 x.last_ns,
                                 x.last.as_ref().map(SeenAt::saved),
-                                x.fired,
+                                s.fired.get(g) == Some(&x.seen),
                             )
                         })
                         .collect(),
                     raised: s.raised.keys().map(|g| values_of(g)).collect(),
+                    completed,
                 },
             );
         }
@@ -876,7 +1101,16 @@ impl Engine {
     /// Takes back what [`Engine::save`] gave, for the rules whose
     /// definition is unchanged.
     pub fn restore(&mut self, saved: &Saved) {
-        for (rule, s) in self.set.rules.iter().zip(self.states.iter_mut()) {
+        // Each rule of a class saved the class's state: it is taken back
+        // once, from the first rule whose definition is unchanged.
+        let mut restored = vec![false; self.classes.len()];
+        for ((rule, s), ids) in self
+            .set
+            .rules
+            .iter()
+            .zip(self.states.iter_mut())
+            .zip(&self.ids)
+        {
             let Some(r) = saved.rules.get(&rule.name) else {
                 continue;
             };
@@ -900,27 +1134,45 @@ impl Engine {
                 Kind::NewValue { memory, .. } => memory,
                 _ => usize::MAX,
             };
-            for (g, v) in &r.values {
-                s.memory.see(&key_of(g), v, cap, &mut self.scratch);
+            if let Some(class) = self.classes.get_mut(ids.class) {
+                if !restored[ids.class] {
+                    restored[ids.class] = true;
+                    class.completed = restored_marks(&r.completed);
+                    for (g, v) in &r.values {
+                        class.memory.see(&key_of(g), v, cap, &mut self.scratch);
+                    }
+                    if !r.silences.is_empty() {
+                        class.started = true;
+                    }
+                    class.silences = r
+                        .silences
+                        .iter()
+                        .map(|(g, t, l, _)| {
+                            (
+                                key_of(g),
+                                Silence {
+                                    last_ns: *t,
+                                    last: l.as_ref().and_then(SeenAt::restored),
+                                    seen: 0,
+                                },
+                            )
+                        })
+                        .collect();
+                }
+                s.fired = r
+                    .silences
+                    .iter()
+                    .filter(|(_, _, _, fired)| *fired)
+                    .filter_map(|(g, ..)| {
+                        let k = key_of(g);
+                        class.silences.get(&k).map(|x| (k, x.seen))
+                    })
+                    .collect();
             }
-            if !r.silences.is_empty() {
-                s.started = true;
-            }
-            s.silences = r
-                .silences
-                .iter()
-                .map(|(g, t, l, f)| {
-                    (
-                        key_of(g),
-                        Silence {
-                            last_ns: *t,
-                            last: l.as_ref().and_then(SeenAt::restored),
-                            fired: *f,
-                        },
-                    )
-                })
-                .collect();
             s.raised = r.raised.iter().map(|g| (key_of(g), true)).collect();
+            if let Kind::Threshold { .. } = rule.kind {
+                s.completed = restored_marks(&r.completed);
+            }
         }
     }
 }
@@ -945,11 +1197,159 @@ struct Keys<'a> {
     shared: &'a mut Shared,
     ids: &'a RuleIds,
     scratch: &'a mut Vec<u8>,
+    classes: &'a mut [ClassState],
 }
 
 impl Keys<'_> {
     fn matches(&mut self, fields: &Fields<'_>) -> bool {
         self.shared.answers.matches(self.ids.matcher, fields)
+    }
+
+    /// What the state of `rule`'s class made of the event, worked out by
+    /// the first rule of the class that asks.
+    fn outcome(&mut self, rule: &Rule, now: &Now<'_, '_>) -> Outcome {
+        let c = self.ids.class;
+        if let Outcome::Unasked = self.shared.outcomes[c] {
+            let mut rest = Keys {
+                shared: &mut *self.shared,
+                ids: self.ids,
+                scratch: &mut *self.scratch,
+                classes: &mut [],
+            };
+            let o = advance(rule, &mut self.classes[c], now, &mut rest);
+            self.shared.outcomes[c] = o;
+        }
+        self.shared.outcomes[c].clone()
+    }
+}
+
+/// Whether the event is inside `rule`'s time windows.
+fn in_windows(rule: &Rule, now: &Now<'_, '_>) -> bool {
+    rule.windows.iter().all(|(inside, w)| {
+        let t = if rule.windows_on_event_time {
+            now.own_time
+        } else {
+            Some(now.at)
+        };
+        t.is_some_and(|t| w.contains(t) == *inside)
+    })
+}
+
+/// Takes the event into the state `rule`'s class shares (any rule of the
+/// class gives the same answer) and says what it made of it.
+fn advance(rule: &Rule, class: &mut ClassState, now: &Now<'_, '_>, key: &mut Keys<'_>) -> Outcome {
+    let (fields, at, trigger) = (now.fields, now.at, now.trigger);
+    let nothing = Outcome::Nothing;
+    match &rule.kind {
+        Kind::Sequence { steps, within_ns } => {
+            if !rule.matcher.all.is_empty() && !key.matches(fields) || !in_windows(rule, now) {
+                return nothing;
+            }
+            // An event no step matches changes nothing that the group's
+            // next matching event would not see first (a sequence past its
+            // time limit is dropped then).
+            let answers = &mut key.shared.answers;
+            let step_ids = &key.ids.steps;
+            if !step_ids.iter().any(|i| answers.matches(*i, fields)) {
+                return nothing;
+            }
+            let Some(g) = key.shared.keys.get(key.ids.group, fields) else {
+                return nothing;
+            };
+            if now.replay && class.completed.get(g).is_some_and(|m| m.covers(now.ev, at)) {
+                return nothing;
+            }
+            let mut step_now = 0;
+            let mut expired = false;
+            if let Some(s) = class.sequences.get(g) {
+                expired = at - s.start_ns > i128::from(*within_ns);
+                if !expired {
+                    step_now = s.step;
+                }
+            }
+            if expired {
+                class.sequences.remove(g);
+                class.completed.insert(g.into(), Mark::at(now.ev, at));
+            }
+            if answers.matches(step_ids[step_now], fields) {
+                let s = match class.sequences.get_mut(g) {
+                    Some(s) => s,
+                    None => class.sequences.entry(g.into()).or_insert(SeqState {
+                        step: 0,
+                        in_step: 0,
+                        start_ns: at,
+                        hits: Vec::new(),
+                    }),
+                };
+                s.hits.push(trigger());
+                s.in_step += 1;
+                if s.in_step >= steps[s.step].1 {
+                    s.step += 1;
+                    s.in_step = 0;
+                }
+                if s.step < steps.len() {
+                    return nothing;
+                }
+                let done = class.sequences.remove(g).expect("present");
+                class.completed.insert(g.into(), Mark::after(now.ev, at));
+                return Outcome::Completed(done.hits);
+            }
+            if step_now > 0 && answers.matches(step_ids[step_now - 1], fields) {
+                // More of the step already done: part of the sequence.
+                if let Some(s) = class.sequences.get_mut(g) {
+                    s.hits.push(trigger());
+                }
+            }
+            nothing
+        }
+        Kind::NewValue { field, memory, .. } => {
+            if !key.matches(fields) || !in_windows(rule, now) {
+                return nothing;
+            }
+            let Some(g) = key.shared.keys.get(key.ids.group, fields) else {
+                return nothing;
+            };
+            let Some(v) = fields.get(*field) else {
+                return nothing;
+            };
+            match class.memory.see(g, v, *memory, key.scratch) {
+                (true, first) => Outcome::New { first },
+                (false, _) => nothing,
+            }
+        }
+        Kind::Absence { .. } => {
+            if !key.matches(fields) || !in_windows(rule, now) {
+                return nothing;
+            }
+            let Some(g) = key.shared.keys.get(key.ids.group, fields) else {
+                return nothing;
+            };
+            let s = match class.silences.get_mut(g) {
+                Some(s) => s,
+                None => class.silences.entry(g.into()).or_default(),
+            };
+            if at >= s.last_ns {
+                let ev = now.ev;
+                s.last_ns = at;
+                s.seen += 1;
+                match &mut s.last {
+                    // Nearly every time: the same log as before.
+                    Some(l) if *l.log == *ev.log => {
+                        l.index = ev.index;
+                        l.leaf_hash = ev.leaf_hash;
+                    }
+                    last => {
+                        *last = Some(SeenAt {
+                            log: Arc::from(ev.log),
+                            index: ev.index,
+                            leaf_hash: ev.leaf_hash,
+                        });
+                    }
+                }
+            }
+            nothing
+        }
+        _ => nothing,
     }
 }
 
@@ -961,19 +1361,9 @@ fn step(
     key: &mut Keys<'_>,
 ) -> Option<Alert> {
     let (fields, at, trigger, replay) = (now.fields, now.at, now.trigger, now.replay);
-    let in_windows = || {
-        rule.windows.iter().all(|(inside, w)| {
-            let t = if rule.windows_on_event_time {
-                now.own_time
-            } else {
-                Some(at)
-            };
-            t.is_some_and(|t| w.contains(t) == *inside)
-        })
-    };
     match &rule.kind {
         Kind::Match => {
-            if !key.matches(fields) || !in_windows() {
+            if !key.matches(fields) || !in_windows(rule, now) {
                 return None;
             }
             let g = key.shared.keys.get(key.ids.group, fields)?;
@@ -992,10 +1382,13 @@ fn step(
             window_ns,
             distinct,
         } => {
-            if !key.matches(fields) || !in_windows() {
+            if !key.matches(fields) || !in_windows(rule, now) {
                 return None;
             }
             let g = key.shared.keys.get(key.ids.group, fields)?;
+            if replay && state.completed.get(g).is_some_and(|m| m.covers(now.ev, at)) {
+                return None;
+            }
             let mut t = trigger();
             if let Some(d) = distinct {
                 t.value = Some(fields.get(*d)?.to_owned());
@@ -1033,6 +1426,7 @@ fn step(
                 return None;
             }
             let hits: Vec<Trigger> = state.windows.remove(g).expect("present").hits.into();
+            state.completed.insert(g.into(), Mark::after(now.ev, at));
             if replay {
                 return None;
             }
@@ -1057,87 +1451,39 @@ fn step(
             fire(set, rule, state, g, at, summary, hits, n)
         }
         Kind::Sequence { steps, within_ns } => {
-            if !rule.matcher.all.is_empty() && !key.matches(fields) || !in_windows() {
+            let Outcome::Completed(hits) = key.outcome(rule, now) else {
                 return None;
-            }
-            // An event no step matches changes nothing that the group's
-            // next matching event would not see first (a sequence past its
-            // time limit is dropped then).
-            let answers = &mut key.shared.answers;
-            let step_ids = &key.ids.steps;
-            if !step_ids.iter().any(|i| answers.matches(*i, fields)) {
+            };
+            if replay {
                 return None;
             }
             let g = key.shared.keys.get(key.ids.group, fields)?;
-            let mut step_now = 0;
-            let mut expired = false;
-            if let Some(s) = state.sequences.get(g) {
-                expired = at - s.start_ns > i128::from(*within_ns);
-                if !expired {
-                    step_now = s.step;
-                }
-            }
-            if expired {
-                state.sequences.remove(g);
-            }
-            if answers.matches(step_ids[step_now], fields) {
-                let s = match state.sequences.get_mut(g) {
-                    Some(s) => s,
-                    None => state.sequences.entry(g.into()).or_insert(SeqState {
-                        step: 0,
-                        in_step: 0,
-                        start_ns: at,
-                        hits: Vec::new(),
-                    }),
-                };
-                s.hits.push(trigger());
-                s.in_step += 1;
-                if s.in_step >= steps[s.step].1 {
-                    s.step += 1;
-                    s.in_step = 0;
-                }
-                if s.step < steps.len() {
-                    return None;
-                }
-                let done = state.sequences.remove(g).expect("present");
-                if replay {
-                    return None;
-                }
-                let gt = group_text(set, rule, g);
-                let summary = || {
-                    format!(
-                        "{}: {} steps in order within {}{}",
-                        rule.name,
-                        steps.len(),
-                        display(*within_ns),
-                        show_group(&gt)
-                    )
-                };
-                let n = done.hits.len() as u64;
-                return fire(set, rule, state, g, at, summary, done.hits, n);
-            }
-            if step_now > 0 && answers.matches(step_ids[step_now - 1], fields) {
-                // More of the step already done: part of the sequence.
-                if let Some(s) = state.sequences.get_mut(g) {
-                    s.hits.push(trigger());
-                }
-            }
-            None
+            let gt = group_text(set, rule, g);
+            let summary = || {
+                format!(
+                    "{}: {} steps in order within {}{}",
+                    rule.name,
+                    steps.len(),
+                    display(*within_ns),
+                    show_group(&gt)
+                )
+            };
+            let n = hits.len() as u64;
+            fire(set, rule, state, g, at, summary, hits, n)
         }
         Kind::NewValue {
             field,
-            memory,
             first_is_new,
+            ..
         } => {
-            if !key.matches(fields) || !in_windows() {
+            let Outcome::New { first } = key.outcome(rule, now) else {
+                return None;
+            };
+            if first && !first_is_new {
                 return None;
             }
             let g = key.shared.keys.get(key.ids.group, fields)?;
             let v = fields.get(*field)?;
-            let (new, first) = state.memory.see(g, v, *memory, key.scratch);
-            if !new || (first && !first_is_new) {
-                return None;
-            }
             let summary = || {
                 format!(
                     "{}: new {} {v:?}{}",
@@ -1149,33 +1495,7 @@ fn step(
             fire(set, rule, state, g, at, summary, vec![trigger()], 1)
         }
         Kind::Absence { .. } => {
-            if !key.matches(fields) || !in_windows() {
-                return None;
-            }
-            let g = key.shared.keys.get(key.ids.group, fields)?;
-            let s = match state.silences.get_mut(g) {
-                Some(s) => s,
-                None => state.silences.entry(g.into()).or_default(),
-            };
-            if at >= s.last_ns {
-                let ev = now.ev;
-                s.last_ns = at;
-                s.fired = false;
-                match &mut s.last {
-                    // Nearly every time: the same log as before.
-                    Some(l) if *l.log == *ev.log => {
-                        l.index = ev.index;
-                        l.leaf_hash = ev.leaf_hash;
-                    }
-                    last => {
-                        *last = Some(SeenAt {
-                            log: Arc::from(ev.log),
-                            index: ev.index,
-                            leaf_hash: ev.leaf_hash,
-                        });
-                    }
-                }
-            }
+            key.outcome(rule, now);
             None
         }
         Kind::Integrity { .. } => None,

@@ -218,6 +218,12 @@ pub struct Rule {
     /// SHA-256 of the rule's definition: a reload keeps the state of a
     /// rule whose definition did not change.
     pub fingerprint: String,
+    /// SHA-256 of the parts of the definition that decide how its state
+    /// changes with each event (not its name, severity, description,
+    /// cool-down, actions, an `absence`'s `after` or a `new_value`'s
+    /// `first_is_new`, which only decide what it says and when): rules
+    /// with the same key keep one state between them.
+    pub state_key: String,
 }
 
 impl Rule {
@@ -735,6 +741,19 @@ impl RuleSet {
         let fingerprint = hex::encode(Sha256::digest(
             serde_json::to_vec(r).expect("a rule serializes"),
         ));
+        let state_key = {
+            let mut s = r.clone();
+            s.name.clear();
+            s.severity = None;
+            s.description.clear();
+            s.cooldown = None;
+            s.actions = None;
+            s.after = None;
+            s.first_is_new = None;
+            hex::encode(Sha256::digest(
+                serde_json::to_vec(&s).expect("a rule serializes"),
+            ))
+        };
         Ok(Rule {
             name: r.name.clone(),
             kind,
@@ -748,6 +767,7 @@ impl RuleSet {
             cooldown_ns,
             actions,
             fingerprint,
+            state_key,
         })
     }
 }

@@ -75,7 +75,7 @@ fn test(
         }
         seen += 1;
         let mut alerts = Vec::new();
-        if at - last_tick >= 1_000_000_000 {
+        if at.saturating_sub(last_tick) >= 1_000_000_000 {
             alerts.extend(engine.tick(at, &Health::default()));
             last_tick = at;
         }
