@@ -22,7 +22,12 @@ def event(k):
     return {"action": "api.call", "outcome": "success", "actor": {"id": who, "ip": ip}, "message": f"GET /v1/items/{k}"}
 
 
-def rules_file(path, n, hook):
+def rules_file(path, n, hook, distinct=False):
+    """n rules: seven kinds in turn, each kind's copies with different
+    thresholds, so that sequence, new_value and absence copies share one
+    state in the engine. distinct=True makes every copy's state its own (a
+    sequence's time limit, a memory's size, an absence's extra filter
+    differ by a little): the engine's worst case for the same traffic."""
     kinds = []
     for i in range(n):
         m = i % 7
@@ -31,13 +36,15 @@ def rules_file(path, n, hook):
         elif m == 1:
             kinds.append(f'[[rule]]\nname = "spray-{i}"\nkind = "threshold"\nmatch = {{ action = "auth.login", outcome = "failure" }}\ngroup_by = ["actor.ip"]\ndistinct = "actor.id"\ncount = {10 + i}\nwindow = "10m"\n')
         elif m == 2:
-            kinds.append(f'[[rule]]\nname = "seq-{i}"\nkind = "sequence"\ngroup_by = ["actor.id"]\nwithin = "10m"\nsteps = [{{ match = {{ action = "auth.login", outcome = "failure" }}, count = 3 }}, {{ match = {{ action = "auth.login", outcome = "success" }} }}]\n')
+            within = f"{600 + i}s" if distinct else "10m"
+            kinds.append(f'[[rule]]\nname = "seq-{i}"\nkind = "sequence"\ngroup_by = ["actor.id"]\nwithin = "{within}"\nsteps = [{{ match = {{ action = "auth.login", outcome = "failure" }}, count = 3 }}, {{ match = {{ action = "auth.login", outcome = "success" }} }}]\n')
         elif m == 3:
-            kinds.append(f'[[rule]]\nname = "newip-{i}"\nkind = "new_value"\nmatch = {{ action = "auth.login", outcome = "success" }}\ngroup_by = ["actor.id"]\nfield = "actor.ip"\nmemory = 100000\n')
+            kinds.append(f'[[rule]]\nname = "newip-{i}"\nkind = "new_value"\nmatch = {{ action = "auth.login", outcome = "success" }}\ngroup_by = ["actor.id"]\nfield = "actor.ip"\nmemory = {100000 + i if distinct else 100000}\n')
         elif m == 4:
             kinds.append(f'[[rule]]\nname = "offhours-{i}"\nkind = "match"\nmatch = {{ action = "privilege.*" }}\noutside = {{ hours = "00:00-23:59" }}\ngroup_by = ["actor.id"]\n')
         elif m == 5:
-            kinds.append(f'[[rule]]\nname = "silent-{i}"\nkind = "absence"\ngroup_by = ["source.host"]\nafter = "30m"\n')
+            extra = f'except = {{ action = "none-{i}" }}\n' if distinct else ""
+            kinds.append(f'[[rule]]\nname = "silent-{i}"\nkind = "absence"\n{extra}group_by = ["source.host"]\nafter = "30m"\n')
         else:
             kinds.append(f'[[rule]]\nname = "file-{i}"\nkind = "match"\nmatch = {{ action = "file.*", "target.id" = "/etc/*" }}\ngroup_by = ["target.id"]\n')
     probe = f'[[rule]]\nname = "probe"\nkind = "match"\nmatch = {{ action = "bench.probe" }}\ngroup_by = ["actor.id"]\ncooldown = "0s"\nactions = ["webhook:bench"]\n'

@@ -4,7 +4,7 @@
 (canonical JSON stamped with `received_at`, 1,000 events per second of log
 time), then evaluated by the `engine_rate` example of veritrail-rules.
 
-  bench/engine_rate.py [--events 200000] [--rules 50] [--repeat 10] [--keep DIR]
+  bench/engine_rate.py [--events 200000] [--rules 50] [--repeat 10] [--distinct] [--keep DIR]
 """
 import argparse, datetime, json, os, random, subprocess, sys, tempfile
 
@@ -17,6 +17,7 @@ ap.add_argument("--events", type=int, default=200_000)
 ap.add_argument("--rules", type=int, default=50)
 ap.add_argument("--runs", type=int, default=1, help="processes")
 ap.add_argument("--repeat", type=int, default=10, help="evaluations per process (the best is reported)")
+ap.add_argument("--distinct", action="store_true", help="no two rules share a state (see alert_inputs.rules_file)")
 ap.add_argument("--keep", help="write the inputs into this directory and keep them")
 args = ap.parse_args()
 
@@ -25,7 +26,7 @@ os.makedirs(work, exist_ok=True)
 rules = os.path.join(work, "rules.toml")
 events = os.path.join(work, "events.ndjson")
 random.seed(7)
-rules_file(rules, args.rules, "http://127.0.0.1:9/hook")
+rules_file(rules, args.rules, "http://127.0.0.1:9/hook", distinct=args.distinct)
 t0 = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
 with open(events, "w") as f:
     for k in range(args.events):

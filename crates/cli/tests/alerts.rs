@@ -675,7 +675,9 @@ fn rules_check_test_and_tail_on_the_command_line() {
     // overflow of "the last tick", which started at the oldest time).
     let quiet = dir.path().join("quiet.toml");
     std::fs::write(&quiet, "[[rule]]\nname = \"q\"\nkind = \"absence\"\ngroup_by = [\"source.host\"]\nafter = \"1s\"\n").unwrap();
-    let host = |h: &str| format!("{{\"action\":\"x.y\",\"actor\":\"a\",\"source\":{{\"host\":\"{h}\"}}}}\n");
+    let host = |h: &str| {
+        format!("{{\"action\":\"x.y\",\"actor\":\"a\",\"source\":{{\"host\":\"{h}\"}}}}\n")
+    };
     let (code, out) = common::run_on(&["append"], &data, Some(&host("h1")));
     assert_eq!(code, 0, "{out}");
     std::thread::sleep(std::time::Duration::from_millis(2200));
@@ -685,7 +687,10 @@ fn rules_check_test_and_tail_on_the_command_line() {
     assert_eq!(code, 0, "{out}");
     let (code, out) = common::run_on(&["rules", "test", quiet.to_str().unwrap()], &data, None);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("q: no matching event for source.host=h1"), "{out}");
+    assert!(
+        out.contains("q: no matching event for source.host=h1"),
+        "{out}"
+    );
     assert!(!out.contains("source.host=h2"), "{out}");
     // The ready-made rules.
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules");

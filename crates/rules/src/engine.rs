@@ -234,10 +234,8 @@ const NO_CLASS: usize = usize::MAX;
 
 /// What one class's shared state made of the event, for every rule of the
 /// class.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 enum Outcome {
-    #[default]
-    Unasked,
     Nothing,
     /// A sequence completed with these events.
     Completed(Vec<Trigger>),
@@ -247,6 +245,13 @@ enum Outcome {
     },
 }
 
+/// [`Outcome`] as [`Shared::outcomes`] keeps it, one byte per class.
+const UNASKED: u8 = 0;
+const NOTHING: u8 = 1;
+const COMPLETED: u8 = 2;
+const NEW_FIRST: u8 = 3;
+const NEW: u8 = 4;
+
 /// What the evaluation of one event shares between rules: each distinct
 /// filter's answer and each distinct group's key, worked out once however
 /// many rules have them.
@@ -254,8 +259,12 @@ enum Outcome {
 struct Shared {
     answers: Answers,
     keys: EventKeys,
-    /// Per class: what its state made of the event.
-    outcomes: Vec<Outcome>,
+    /// Per class: what its state made of the event (`UNASKED`, `NOTHING`,
+    /// ...), and a completed sequence's events.
+    outcomes: Vec<u8>,
+    completed: Vec<Vec<Trigger>>,
+    /// The classes asked about the event (only they need a reset).
+    asked: Vec<usize>,
 }
 
 /// The distinct filters, and the event's answer to each.
@@ -312,7 +321,8 @@ impl Shared {
                 },
             })
             .collect();
-        shared.outcomes = vec![Outcome::Unasked; classes.len()];
+        shared.outcomes = vec![UNASKED; classes.len()];
+        shared.completed = vec![Vec::new(); classes.len()];
         (shared, ids, classes)
     }
 
@@ -321,7 +331,12 @@ impl Shared {
         a.answers.clear();
         a.answers.resize(a.matchers.len(), 0);
         self.keys.reset();
-        self.outcomes.fill(Outcome::Unasked);
+        for c in self.asked.drain(..) {
+            if self.outcomes[c] == COMPLETED {
+                self.completed[c] = Vec::new();
+            }
+            self.outcomes[c] = UNASKED;
+        }
     }
 }
 
@@ -823,8 +838,28 @@ impl Engine {
             // Most rules have nothing to do with most events: a rule whose
             // class made nothing of it, or whose filter does not match it,
             // is passed by without more work.
+            // A class's state takes the event once, with its first rule.
             if ids.class != NO_CLASS {
-                if let Outcome::Nothing = self.shared.outcomes[ids.class] {
+                let c = ids.class;
+                if self.shared.outcomes[c] == UNASKED {
+                    let mut key = Keys {
+                        shared: &mut self.shared,
+                        ids,
+                        scratch: &mut self.scratch,
+                    };
+                    let o = match advance(rule, &mut self.classes[c], &now, &mut key) {
+                        Outcome::Nothing => NOTHING,
+                        Outcome::Completed(hits) => {
+                            self.shared.completed[c] = hits;
+                            COMPLETED
+                        }
+                        Outcome::New { first: true } => NEW_FIRST,
+                        Outcome::New { first: false } => NEW,
+                    };
+                    self.shared.outcomes[c] = o;
+                    self.shared.asked.push(c);
+                }
+                if self.shared.outcomes[c] == NOTHING {
                     continue;
                 }
             } else if !self.shared.answers.matches(ids.matcher, &fields) {
@@ -834,7 +869,6 @@ impl Engine {
                 shared: &mut self.shared,
                 ids,
                 scratch: &mut self.scratch,
-                classes: &mut self.classes,
             };
             if let Some(a) = step(&set, rule, state, &now, &mut key) {
                 out.push(a);
@@ -1197,7 +1231,6 @@ struct Keys<'a> {
     shared: &'a mut Shared,
     ids: &'a RuleIds,
     scratch: &'a mut Vec<u8>,
-    classes: &'a mut [ClassState],
 }
 
 impl Keys<'_> {
@@ -1205,21 +1238,10 @@ impl Keys<'_> {
         self.shared.answers.matches(self.ids.matcher, fields)
     }
 
-    /// What the state of `rule`'s class made of the event, worked out by
-    /// the first rule of the class that asks.
-    fn outcome(&mut self, rule: &Rule, now: &Now<'_, '_>) -> Outcome {
-        let c = self.ids.class;
-        if let Outcome::Unasked = self.shared.outcomes[c] {
-            let mut rest = Keys {
-                shared: &mut *self.shared,
-                ids: self.ids,
-                scratch: &mut *self.scratch,
-                classes: &mut [],
-            };
-            let o = advance(rule, &mut self.classes[c], now, &mut rest);
-            self.shared.outcomes[c] = o;
-        }
-        self.shared.outcomes[c].clone()
+    /// What the state of the rule's class made of the event (worked out
+    /// before the rule is stepped).
+    fn outcome(&self) -> u8 {
+        self.shared.outcomes[self.ids.class]
     }
 }
 
@@ -1451,9 +1473,10 @@ fn step(
             fire(set, rule, state, g, at, summary, hits, n)
         }
         Kind::Sequence { steps, within_ns } => {
-            let Outcome::Completed(hits) = key.outcome(rule, now) else {
+            if key.outcome() != COMPLETED {
                 return None;
-            };
+            }
+            let hits = key.shared.completed[key.ids.class].clone();
             if replay {
                 return None;
             }
@@ -1476,8 +1499,10 @@ fn step(
             first_is_new,
             ..
         } => {
-            let Outcome::New { first } = key.outcome(rule, now) else {
-                return None;
+            let first = match key.outcome() {
+                NEW_FIRST => true,
+                NEW => false,
+                _ => return None,
             };
             if first && !first_is_new {
                 return None;
@@ -1494,10 +1519,8 @@ fn step(
             };
             fire(set, rule, state, g, at, summary, vec![trigger()], 1)
         }
-        Kind::Absence { .. } => {
-            key.outcome(rule, now);
-            None
-        }
+        // The class took the event; silences alert in `tick`.
+        Kind::Absence { .. } => None,
         Kind::Integrity { .. } => None,
     }
 }
