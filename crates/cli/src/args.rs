@@ -482,6 +482,12 @@ pub struct ServeArgs {
     /// bucket, e.g. 1s, 500ms [default: 1s].
     #[arg(long)]
     pub replica_poll: Option<String>,
+    /// With --read-only: upload this replica's own `_system` log (who read
+    /// what here) to PREFIX/_replica.NAME/ in the bucket, where it is as
+    /// safe as the writer's; its credentials then need to write there.
+    /// Without it the trail stays on the replica's disk.
+    #[arg(long, value_name = "NAME")]
+    pub trail_name: Option<String>,
 }
 
 /// Where the object-storage tier is (docs/SCALE.md). Credentials come from

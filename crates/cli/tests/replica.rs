@@ -27,23 +27,26 @@ const CREDS: [(&str, &str); 2] = [
 ];
 
 fn replica(data: &Path, m: &Moto, vkey: &str) -> common::Server {
-    common::start_with(
-        data,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-endpoint",
-            &m.endpoint,
-            "--store",
-            "s3://mirror/p",
-            "--read-only",
-            "--log-key",
-            &format!("default={vkey}"),
-            "--replica-poll",
-            "200ms",
-        ],
-        &CREDS,
-    )
+    replica_with(data, m, vkey, &[])
+}
+
+fn replica_with(data: &Path, m: &Moto, vkey: &str, extra: &[&str]) -> common::Server {
+    let key = format!("default={vkey}");
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--s3-endpoint",
+        &m.endpoint,
+        "--store",
+        "s3://mirror/p",
+        "--read-only",
+        "--log-key",
+        &key,
+        "--replica-poll",
+        "200ms",
+    ];
+    args.extend_from_slice(extra);
+    common::start_with(data, &args, &CREDS)
 }
 
 /// A writer draining into the bucket `mirror/p` (checkpoints every
@@ -347,7 +350,15 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
     ingest.join().unwrap();
     let total = sent.load(Ordering::Acquire);
     // The writer's bucket catches up with everything it acknowledged.
-    let r = replica(&rdata, &m, &vkey);
+    // Restarted with --trail-name, the replica uploads its own _system.
+    let r = replica_with(&rdata, &m, &vkey, &["--trail-name", "r1"]);
+    assert!(
+        r.lines
+            .iter()
+            .any(|l| l.contains("own _system to s3://mirror/p/_replica.r1")),
+        "{:?}",
+        r.lines
+    );
     let cp = wait_for_size(&r.addr, total);
     assert_eq!(cp, writer_cp(total));
     check_proofs(&r.addr, &reader, &key, &writer_cp);
@@ -376,6 +387,47 @@ fn a_replica_without_the_key_serves_what_the_writer_signed() {
         "",
     );
     assert!(o.status.success(), "verify --server: {}", common::text(&o));
+    // Who read what on the replica is in the bucket, under the replica's
+    // name, and verifies there with the replica's _system key (the reads
+    // above are in it: its size grows past where it was when first seen).
+    let skey = common::key_of(&rdata, "_system");
+    // Public tiles, as an auditor would read them (docs/SCALE.md).
+    let (rc, out) = m.s3ctl(&["public-read", "mirror", "p"]);
+    assert_eq!(rc, 0, "{out}");
+    let trail_url = format!("{}/mirror/p/_replica.r1", m.endpoint);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = std::process::Command::new(common::bin())
+            .args(["verify", "--tiles", &trail_url, "--key", &skey])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica's trail in the bucket: {}\nstatus: {}",
+            common::text(&o),
+            common::text(&common::run(
+                &["status", "--data", rdata.to_str().unwrap()],
+                ""
+            ))
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (s, metrics) = common::get(&r.addr, "/metrics", &radmin).unwrap();
+    assert_eq!(s, 200, "{metrics}");
+    assert!(
+        metrics.contains("veritrail_object_uploaded_size{log=\"_system\"}"),
+        "{metrics}"
+    );
+    let o = common::run(&["status", "--data", rdata.to_str().unwrap()], "");
+    let out = common::text(&o);
+    assert!(
+        out.contains("the replica's own _system is uploaded to the bucket"),
+        "{out}"
+    );
+    assert!(out.contains("log _system: the bucket holds"), "{out}");
     common::stop(r.child);
     common::stop(writer.child);
     // And the copy on disk, offline.

@@ -264,6 +264,9 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     }
     if let Some(r) = st.replica.get() {
         replica_metrics(&mut o, r);
+        if let Some(t) = r.trail() {
+            object_storage_metrics(&mut o, t);
+        }
     }
     header(
         &mut o,

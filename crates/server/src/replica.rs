@@ -59,6 +59,8 @@ pub struct Replica {
     recorded: Mutex<BTreeMap<String, String>>,
     stop: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The upload of the replica's own `_system` (`--trail-name`).
+    trail: std::sync::OnceLock<Arc<crate::storage::ObjectStorage>>,
 }
 
 impl Replica {
@@ -79,6 +81,7 @@ impl Replica {
             recorded: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
+            trail: std::sync::OnceLock::new(),
         });
         let r2 = r.clone();
         let t = std::thread::Builder::new()
@@ -107,6 +110,16 @@ impl Replica {
         }
     }
 
+    /// Reports the upload of the replica's own `_system` with the copies.
+    pub fn set_trail(&self, trail: Arc<crate::storage::ObjectStorage>) {
+        let _ = self.trail.set(trail);
+    }
+
+    /// The upload of the replica's own `_system`, when there is one.
+    pub fn trail(&self) -> Option<&Arc<crate::storage::ObjectStorage>> {
+        self.trail.get()
+    }
+
     /// Where each copy stands, for `veritrail status` and `/metrics`.
     pub fn status(&self) -> BTreeMap<String, CopyStatus> {
         self.status.lock().expect("status lock").clone()
@@ -126,6 +139,7 @@ impl Replica {
             "store": self.bucket.location().to_string(),
             "replica": true,
             "logs": logs,
+            "trail": self.trail().map(|t| t.status_json()),
         })
     }
 
@@ -142,10 +156,15 @@ impl Replica {
     /// The logs whose copy failed its last round, with why (for
     /// `integrity` rules).
     pub fn problems(&self) -> BTreeMap<String, String> {
-        self.status()
+        let mut out: BTreeMap<String, String> = self
+            .status()
             .into_iter()
             .filter_map(|(l, s)| s.problem.map(|p| (l, p)))
-            .collect()
+            .collect();
+        if let Some(t) = self.trail() {
+            out.extend(t.problems());
+        }
+        out
     }
 
     fn round(&self, progress: &Progress) {

@@ -147,6 +147,36 @@ impl ObjectStorage {
         os
     }
 
+    /// Uploads a read replica's own `_system` log (who read what on it) to
+    /// `PREFIX/<dir>/` in `bucket`, below the ack path; nothing else of the
+    /// replica is uploaded and no ack waits for the bucket.
+    pub fn start_trail(
+        service: &Arc<Service>,
+        bucket: Arc<Bucket>,
+        scan: Option<Duration>,
+        dir: &str,
+    ) -> Arc<ObjectStorage> {
+        let weak: Weak<Service> = Arc::downgrade(service);
+        let drainer = Drainer::start(
+            bucket,
+            scan,
+            Box::new(move |log, notice| record(&weak, log, notice)),
+            DRAIN_NICE,
+        );
+        let os = Arc::new(ObjectStorage {
+            drainer,
+            cluster: std::sync::OnceLock::new(),
+            clustered: false,
+            durability: Durability::Local,
+            ack_timeout: Duration::ZERO,
+        });
+        let system = veritrail_service::store::datadir::SYSTEM_LOG;
+        if let Ok(log) = service.log(system) {
+            log.add_publish_step(os.drainer.attach_as(system, dir, log.reader()));
+        }
+        os
+    }
+
     /// Starts draining log `name` (created while serving).
     pub fn attach_log(&self, service: &Service, name: &str) {
         if let Ok(log) = service.log(name) {

@@ -56,6 +56,7 @@ struct FileConfig {
     read_only: Option<bool>,
     log_keys: Option<Vec<String>>,
     replica_poll: Option<String>,
+    trail_name: Option<String>,
 }
 
 /// Parses `250ms`, `1s`, `2m`.
@@ -96,6 +97,9 @@ pub struct ReplicaSettings {
     pub keys: Vec<(String, Verifier)>,
     /// How often to look for a new checkpoint.
     pub poll: Duration,
+    /// Where in the bucket the replica's own `_system` goes
+    /// (`_replica.<name>`), if it is uploaded.
+    pub trail: Option<String>,
 }
 
 /// The object-storage tier's settings.
@@ -288,13 +292,21 @@ fn replica_settings(
         a.log_key.clone()
     };
     let poll = a.replica_poll.clone().or(file.replica_poll.clone());
+    let trail = a.trail_name.clone().or(file.trail_name.clone());
     if !read_only {
-        if !keys.is_empty() || poll.is_some() {
+        if !keys.is_empty() || poll.is_some() || trail.is_some() {
             return Err(Exit::usage(
-                "log_key and replica_poll are for a read replica: add read_only = true (--read-only)",
+                "log_key, replica_poll and trail_name are for a read replica: add read_only = true (--read-only)",
             ));
         }
         return Ok(None);
+    }
+    if let Some(t) = &trail {
+        if !veritrail_store::datadir::valid_log_name(t) {
+            return Err(Exit::usage(format!(
+                "trail_name {t:?}: use a-z 0-9 . _ -, starting with a letter or digit"
+            )));
+        }
     }
     let Some(o) = object else {
         return Err(Exit::usage(
@@ -337,7 +349,11 @@ fn replica_settings(
             .ok_or_else(|| Exit::usage(format!("replica_poll {s:?}: use e.g. 1s or 500ms")))?,
         None => Duration::from_secs(1),
     };
-    Ok(Some(ReplicaSettings { keys: out, poll }))
+    Ok(Some(ReplicaSettings {
+        keys: out,
+        poll,
+        trail: trail.map(|t| format!("_replica.{t}")),
+    }))
 }
 
 fn object_settings(a: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<ObjectSettings>> {
@@ -493,7 +509,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "veritrail: timestamping checkpoints with {url} (at most one per {every:?} per log)"
         );
     }
-    if let (Some(o), Some(ReplicaSettings { keys, poll })) = (&s.object, &s.replica) {
+    if let (Some(o), Some(ReplicaSettings { keys, poll, trail })) = (&s.object, &s.replica) {
         let bucket = super::doctor::open_bucket(&o.at)?.expect("store is set");
         warn_unless_worm(&bucket);
         state
@@ -506,6 +522,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             *poll,
             replica_progress(),
         );
+        if let Some(dir) = trail {
+            let t = veritrail_server::storage::ObjectStorage::start_trail(
+                &state.service,
+                bucket.clone(),
+                o.scan,
+                dir,
+            );
+            r.set_trail(t);
+            eprintln!(
+                "veritrail: uploading this replica's own _system to {}/{dir}",
+                bucket.location()
+            );
+        }
         let _ = state.replica.set(r);
         eprintln!(
             "veritrail: read replica of {}: copying {} every {poll:?}; writes are refused",
@@ -909,7 +938,11 @@ mod tests {
         assert_eq!(r.keys.len(), 1);
         assert_eq!(r.keys[0].0, "default");
         assert_eq!(r.poll, Duration::from_millis(500));
+        assert_eq!(r.trail, None, "the trail stays on the replica unless named");
+        let r = from("trail_name = \"r1\"\n").unwrap().replica.unwrap();
+        assert_eq!(r.trail.as_deref(), Some("_replica.r1"));
         for (extra, why) in [
+            ("trail_name = \"R 1\"\n", "trail_name \"R 1\": use a-z 0-9"),
             ("syslog_tcp = \"127.0.0.1:0\"\n", "syslog listeners"),
             ("durability = \"object\"\n", "acknowledges nothing"),
             ("node = \"n1\"\n", "leases"),
@@ -938,6 +971,16 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.to_string().contains("read_only = true"), "{e}");
+        let e = settings(ServeArgs {
+            trail_name: Some("r1".into()),
+            ..ServeArgs::default()
+        })
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string().contains("trail_name are for a read replica"),
+            "{e}"
+        );
         let e = settings(ServeArgs {
             read_only: true,
             object: crate::args::ObjectArgs {

@@ -138,11 +138,30 @@ fn object_storage(out: &mut impl std::io::Write, data: &std::path::Path) -> anyh
                 writeln!(out, "    problem: {p}")?;
             }
         }
+        if v["trail"].is_object() {
+            writeln!(
+                out,
+                "  the replica's own _system is uploaded to the bucket:"
+            )?;
+            uploads(out, &v["trail"], pid, "  ")?;
+        }
         return Ok(());
     }
+    uploads(out, &v, pid, "")
+}
+
+/// What a drainer reports (`v`, from the run file), each line after
+/// `indent`.
+fn uploads(
+    out: &mut impl std::io::Write,
+    v: &serde_json::Value,
+    pid: u64,
+    indent: &str,
+) -> anyhow::Result<()> {
+    let s = |x: &serde_json::Value| x.as_str().unwrap_or("").to_owned();
     writeln!(
         out,
-        "object storage: {} (durability {}{})",
+        "{indent}object storage: {} (durability {}{})",
         s(&v["store"]),
         s(&v["durability"]),
         v["node"]
@@ -151,13 +170,13 @@ fn object_storage(out: &mut impl std::io::Write, data: &std::path::Path) -> anyh
     )?;
     writeln!(
         out,
-        "  {} objects and {} checkpoints stored, {} failed attempts (server pid {pid})",
+        "{indent}  {} objects and {} checkpoints stored, {} failed attempts (server pid {pid})",
         v["objects"], v["checkpoints"], v["errors"]
     )?;
     for l in v["logs"].as_array().into_iter().flatten() {
         write!(
             out,
-            "  log {}: the bucket holds {} entries, {}",
+            "{indent}  log {}: the bucket holds {} entries, {}",
             s(&l["log"]),
             l["uploaded"],
             s(&l["state"])
@@ -167,10 +186,10 @@ fn object_storage(out: &mut impl std::io::Write, data: &std::path::Path) -> anyh
         }
         writeln!(out)?;
         if let Some(p) = l["problem"].as_str() {
-            writeln!(out, "    problem: {p}")?;
+            writeln!(out, "{indent}    problem: {p}")?;
         }
         for t in l["tampered"].as_array().into_iter().flatten() {
-            writeln!(out, "    tampered: {}", s(t))?;
+            writeln!(out, "{indent}    tampered: {}", s(t))?;
         }
     }
     Ok(())
