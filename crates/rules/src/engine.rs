@@ -485,7 +485,7 @@ struct Window {
 #[derive(Clone, Debug, Default)]
 struct ClassState {
     sequences: HashMap<Key, SeqState>,
-    /// Where each group's sequence last completed.
+    /// Where each group's sequence last started afresh.
     completed: HashMap<Key, Mark>,
     memory: Memory,
     silences: HashMap<Key, Silence>,
@@ -496,7 +496,7 @@ struct ClassState {
 #[derive(Clone, Debug, Default)]
 struct RuleState {
     windows: HashMap<Key, Window>,
-    /// Where each group's window last completed.
+    /// Where each group's window last started afresh.
     completed: HashMap<Key, Mark>,
     /// Absence: the silences alerted, by the `seen` they had then.
     fired: HashMap<Key, u64>,
@@ -626,6 +626,8 @@ pub struct Engine {
     scratch: Vec<u8>,
     read: EntryReader,
     watching: Watching,
+    /// Ticks since the marks were last pruned.
+    ticks: u32,
 }
 
 /// Which rules watch the log of the last event (events come in runs of
@@ -708,6 +710,7 @@ impl Engine {
             shared,
             scratch: Vec::new(),
             watching: Watching::default(),
+            ticks: 0,
         }
     }
 
@@ -880,6 +883,11 @@ impl Engine {
     /// The silences and health conditions complete at `now_ns` (the log's
     /// clock). Call it regularly, once the events up to now are observed.
     pub fn tick(&mut self, now_ns: i128, health: &Health) -> Vec<Alert> {
+        self.ticks += 1;
+        if self.ticks >= 64 {
+            self.ticks = 0;
+            self.prune_marks(now_ns);
+        }
         let set = Arc::clone(&self.set);
         let mut out = Vec::new();
         for ((rule, state), ids) in set.rules.iter().zip(self.states.iter_mut()).zip(&self.ids) {
@@ -1060,6 +1068,42 @@ impl Engine {
         out
     }
 
+    /// The oldest `received_at` the windows and sequences hold: a replay
+    /// reads nothing older (see [`Saved`]'s marks).
+    fn horizon(&self) -> Option<i128> {
+        self.states
+            .iter()
+            .flat_map(|s| s.windows.values().flat_map(|w| w.hits.front()))
+            .chain(
+                self.classes
+                    .iter()
+                    .flat_map(|c| c.sequences.values().flat_map(|q| q.hits.first())),
+            )
+            .map(|t| t.at_ns)
+            .min()
+    }
+
+    /// Forgets the marks no replay can reach: older than what the windows
+    /// hold and than a minute before `now_ns` (a window that begins later
+    /// begins with a later event; the minute allows for logs whose clocks
+    /// lag one another). Without it the marks would grow with every group
+    /// that ever completed.
+    fn prune_marks(&mut self, now_ns: i128) {
+        let limit = self
+            .horizon()
+            .unwrap_or(now_ns)
+            .min(now_ns)
+            .saturating_sub(60 * 1_000_000_000);
+        for m in self
+            .states
+            .iter_mut()
+            .map(|s| &mut s.completed)
+            .chain(self.classes.iter_mut().map(|c| &mut c.completed))
+        {
+            m.retain(|_, k| k.at_ns >= limit);
+        }
+    }
+
     /// The first index of `log` that the windows still hold: replaying
     /// from here up to the saved position rebuilds them. `None` when they
     /// hold nothing of it.
@@ -1077,17 +1121,7 @@ impl Engine {
     pub fn save(&self) -> Saved {
         let mut saved = Saved::default();
         let none = ClassState::default();
-        let horizon = self
-            .states
-            .iter()
-            .flat_map(|s| s.windows.values().flat_map(|w| w.hits.front()))
-            .chain(
-                self.classes
-                    .iter()
-                    .flat_map(|c| c.sequences.values().flat_map(|q| q.hits.first())),
-            )
-            .map(|t| t.at_ns)
-            .min();
+        let horizon = self.horizon();
         for ((rule, s), ids) in self.set.rules.iter().zip(&self.states).zip(&self.ids) {
             let class = self.classes.get(ids.class).unwrap_or(&none);
             let completed = match rule.kind {
