@@ -290,29 +290,13 @@ fn serve_keeps_a_locked_bucket_that_verifies_and_reports_tampering() {
     assert_eq!(s, 201, "{r}");
     assert!(bucket_size(&m, "/evidence/prod/default/checkpoint") > end);
     // The _system log is in the bucket too, and verifies.
-    let deadline = Instant::now() + Duration::from_secs(20);
     let skey = common::key_of(&data, "_system");
-    loop {
-        let o = Command::new(common::bin())
-            .args([
-                "verify",
-                "--tiles",
-                &format!("{}/evidence/prod/_system", m.endpoint),
-                "--key",
-                &skey,
-            ])
-            .output()
-            .unwrap();
-        if o.status.success() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "_system in the bucket: {}",
-            common::text(&o)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    common::wait_verified_tiles(
+        &format!("{}/evidence/prod/_system", m.endpoint),
+        &skey,
+        20,
+        &|| "_system in the bucket".into(),
+    );
     common::terminate(server.child);
     common::unflag(tmp.path());
 }

@@ -316,3 +316,27 @@ pub fn integrity(addr: &str, token: &str, log: &str) -> (serde_json::Value, serd
         .unwrap_or_default();
     (v, one)
 }
+
+/// Waits up to `secs` until `veritrail verify --tiles URL --key KEY`
+/// passes (a drainer uploads in the background); on time out, panics with
+/// its output and `context()`.
+#[allow(dead_code)]
+pub fn wait_verified_tiles(url: &str, key: &str, secs: u64, context: &dyn Fn() -> String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let o = std::process::Command::new(bin())
+            .args(["verify", "--tiles", url, "--key", key])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "verify --tiles {url}: {}\n{}",
+            text(&o),
+            context()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
