@@ -5,7 +5,7 @@
 //! position is `indexed_through`, stored in the same SQLite transaction as
 //! the rows, so a restart resumes exactly where the last commit ended.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -95,6 +95,44 @@ fn catch_up_once(
 /// The indexing thread's nice value: below the threads that ingest.
 pub const INDEX_NICE: i32 = 10;
 
+/// Work more urgent than indexing that has fallen behind — a rules runner
+/// lagging under a load that takes every core. While any holds a
+/// [`UrgentGuard`], followers index in steps of [`STEP`] rows with a pause
+/// of [`PAUSE`] before each (about a fifth of a core at most), leaving
+/// the rest to it; queries see new entries later, and the index catches
+/// up once nothing urgent is behind. A nice value alone does not do this:
+/// the indexer's share at nice 10 was still as large as the runner's.
+#[derive(Clone, Debug, Default)]
+pub struct Urgent(Arc<AtomicUsize>);
+
+/// Holds [`Urgent`] while alive.
+#[derive(Debug)]
+pub struct UrgentGuard(Arc<AtomicUsize>);
+
+impl Urgent {
+    /// Says urgent work is behind, until the guard is dropped.
+    pub fn hold(&self) -> UrgentGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        UrgentGuard(self.0.clone())
+    }
+
+    /// Whether any urgent work is behind.
+    pub fn active(&self) -> bool {
+        self.0.load(Ordering::Acquire) > 0
+    }
+}
+
+impl Drop for UrgentGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Rows indexed between pauses while [`Urgent`] is held.
+pub const STEP: usize = 2_000;
+/// The pause before each step while [`Urgent`] is held.
+pub const PAUSE: Duration = Duration::from_millis(80);
+
 /// A thread that keeps a log's index up with its checkpoints until stopped.
 pub struct Follower {
     stop: Arc<AtomicBool>,
@@ -112,7 +150,7 @@ impl Follower {
     ///
     /// # Errors
     /// The thread could not be started.
-    pub fn spawn(log: LogReader, qi: Arc<QueryIndex>) -> std::io::Result<Follower> {
+    pub fn spawn(log: LogReader, qi: Arc<QueryIndex>, urgent: Urgent) -> std::io::Result<Follower> {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::Builder::new()
@@ -122,7 +160,7 @@ impl Follower {
                 // compete for the cores, ingest wins and the index lags
                 // (and catches up when the load eases).
                 let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), INDEX_NICE);
-                if let Err(e) = follow(&log, &qi, &s) {
+                if let Err(e) = follow(&log, &qi, &s, &urgent) {
                     tracing::error!(log = %log.name(), error = %e,
                         "query index stopped; queries on this log may lag; rebuild with `veritrail reindex`");
                 }
@@ -148,12 +186,68 @@ impl Drop for Follower {
     }
 }
 
-fn follow(log: &LogReader, qi: &QueryIndex, stop: &AtomicBool) -> Result<()> {
+fn follow(log: &LogReader, qi: &QueryIndex, stop: &AtomicBool, urgent: &Urgent) -> Result<()> {
     let mut sub = log.subscribe(position(log, qi)?).with_chunk(CHUNK);
     while !stop.load(Ordering::Acquire) {
         if let Some(d) = sub.next(STOP_POLL)? {
-            qi.add_rows(d.first, &rows_of(&d.entries))?;
+            let mut at = d.first;
+            for step in d.entries.chunks(STEP) {
+                if urgent.active() && !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(PAUSE);
+                }
+                qi.add_rows(at, &rows_of(step))?;
+                at += step.len() as u64;
+            }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use veritrail_store::{DataDir, LogConfig, RealFs};
+
+    use super::*;
+
+    /// While urgent work is behind, a follower still indexes everything —
+    /// in steps with pauses, never stalled — and the guards count.
+    #[test]
+    fn a_follower_steps_aside_for_urgent_work_but_keeps_going() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dd, _) =
+            DataDir::init(Arc::new(RealFs), &tmp.path().join("d"), Some("t.example")).unwrap();
+        let config = LogConfig {
+            checkpoint_interval: Duration::from_millis(20),
+            ..LogConfig::default()
+        };
+        let log = dd.open_log("default", config).unwrap();
+        let n = 3 * STEP as u64 + 17;
+        let entries: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                format!(r#"{{"action":"auth.login","actor":{{"id":"u{i}"}},"received_at":"2026-12-03T06:00:00.000000000Z"}}"#)
+                    .into_bytes()
+            })
+            .collect();
+        log.append(&entries).unwrap();
+        log.wait_for_checkpoint(n, Duration::from_secs(10)).unwrap();
+        let urgent = Urgent::default();
+        assert!(!urgent.active());
+        let a = urgent.hold();
+        let b = urgent.hold();
+        drop(a);
+        assert!(urgent.active(), "one guard still held");
+        let qi = Arc::new(QueryIndex::open(&tmp.path().join("q.sqlite")).unwrap());
+        let mut f = Follower::spawn(log.reader(), qi.clone(), urgent.clone()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while qi.indexed_through().unwrap() < n {
+            assert!(std::time::Instant::now() < deadline, "the follower stalled");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(b);
+        assert!(!urgent.active());
+        f.stop();
+        assert_eq!(qi.indexed_through().unwrap(), n);
+    }
 }

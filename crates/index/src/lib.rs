@@ -22,7 +22,7 @@ pub mod stats;
 
 pub use error::{IndexError, Result};
 pub use filter::{Filter, MAX_LIMIT};
-pub use follow::{catch_up, Follower};
+pub use follow::{catch_up, Follower, Urgent, UrgentGuard};
 
 use filter::where_clause;
 use row::{rows_of, Row};

@@ -41,6 +41,8 @@ pub struct Service {
     logs: RwLock<BTreeMap<String, Arc<Log>>>,
     indexes: RwLock<BTreeMap<String, Arc<QueryIndex>>>,
     followers: Mutex<Vec<Follower>>,
+    /// Held by work more urgent than indexing while it is behind.
+    urgent: veritrail_index::Urgent,
     /// Logs found damaged: refused at start (their data failed recovery's
     /// checks), or an entry read back did not match its leaf hash.
     damaged: Mutex<BTreeMap<String, String>>,
@@ -73,6 +75,7 @@ impl Service {
             logs: RwLock::new(BTreeMap::new()),
             indexes: RwLock::new(BTreeMap::new()),
             followers: Mutex::new(Vec::new()),
+            urgent: veritrail_index::Urgent::default(),
             damaged: Mutex::new(BTreeMap::new()),
             tokens,
             idempotency,
@@ -118,11 +121,19 @@ impl Service {
         Ok(Arc::new(svc))
     }
 
+    /// Work more urgent than the query index (a lagging rules runner)
+    /// holds this while it is behind: the indexers then leave it most of
+    /// the CPU ([`veritrail_index::Urgent`]).
+    pub fn urgent(&self) -> &veritrail_index::Urgent {
+        &self.urgent
+    }
+
     /// Opens log `name` and starts its index follower.
     fn start_log(&self, name: &str) -> Result<Arc<Log>> {
         let log = Arc::new(self.data.open_log(name, self.config.log.clone())?);
         let qi = Arc::new(QueryIndex::open(&self.data.query_index_path(name))?);
-        let follower = Follower::spawn(log.reader(), qi.clone()).map_err(ServiceError::Thread)?;
+        let follower = Follower::spawn(log.reader(), qi.clone(), self.urgent.clone())
+            .map_err(ServiceError::Thread)?;
         self.followers
             .lock()
             .expect("followers lock")

@@ -468,6 +468,9 @@ fn emit(inner: &Inner, ev: &mut Evaluation, alerts: Vec<Alert>) {
 /// the query indexer (alerts are more urgent than queries).
 pub const RULES_NICE: i32 = 5;
 
+/// Entries a runner may be behind before the query indexers step aside.
+const URGENT_BEHIND: u64 = 20_000;
+
 /// Follows one log, evaluating every entry.
 fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), RULES_NICE);
@@ -480,6 +483,10 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
         .copied()
         .unwrap_or(0);
     let mut sub = log.subscribe(from).with_chunk(20_000);
+    // Alerts are more urgent than queries: while this runner is more than
+    // a chunk behind, the query indexers step aside (see
+    // `veritrail_service::index::Urgent`), until it is nearly caught up.
+    let mut urgent: Option<veritrail_service::index::UrgentGuard> = None;
     while !inner.stop.load(Ordering::Acquire) {
         if inner.eval.lock().expect("eval lock").engine.watches(name) {
             // A checkpoint as soon as allowed over what is waiting or comes
@@ -508,8 +515,15 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
                 emit(inner, &mut ev, alerts);
                 ev.positions.insert(name.to_owned(), d.end());
                 ev.dirty = true;
-                let caught = d.end() >= log.durable_size();
+                let durable = log.durable_size();
+                let caught = d.end() >= durable;
                 drop(ev);
+                let behind = durable.saturating_sub(d.end());
+                if behind > URGENT_BEHIND && urgent.is_none() {
+                    urgent = Some(inner.service.urgent().hold());
+                } else if behind < URGENT_BEHIND / 4 {
+                    urgent = None;
+                }
                 inner
                     .caught_up
                     .lock()
@@ -517,6 +531,7 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
                     .insert(name.to_owned(), caught);
             }
             Ok(None) => {
+                urgent = None;
                 inner
                     .caught_up
                     .lock()
