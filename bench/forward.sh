@@ -4,15 +4,18 @@
 # local `veritrail serve`, every line through the syslog parser and the
 # recognizers, every batch spooled (fsync) and acknowledged after the
 # server's fdatasync, the state written after each acknowledgement. Prints
-# MB/s and lines/s over the whole run and checks that the log holds every
-# line.
+# MB/s and lines/s over the whole run, the forwarder's own CPU time, and
+# checks that the log holds every line.
 #
 #   bench/forward.sh [SIZE_MIB] [ROUNDS]     (defaults 1024, 3)
+#   VT=/path/to/veritrail bench/forward.sh   (another build, e.g. for an A/B)
 set -euo pipefail
 size=${1:-1024} rounds=${2:-3}
 here=$(cd "$(dirname "$0")/.." && pwd)
-(cd "$here" && cargo build -q --release -p veritrail)
-vt="$here/target/release/veritrail"
+if [ -z "${VT:-}" ]; then
+  (cd "$here" && cargo build -q --release -p veritrail)
+fi
+vt="${VT:-$here/target/release/veritrail}"
 work=$(mktemp -d "$here/.bench-forward.XXXXXX")
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; chattr -R -a -i "$work" 2>/dev/null || true; rm -rf "$work"; }
@@ -59,13 +62,15 @@ for r in $(seq "$rounds"); do
   writer=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
     -d '{"role":"writer","logs":["default"]}' "http://$http/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   t0=$(date +%s.%N)
-  "$vt" forward --server "http://$http" --token "$writer" --once --from-start \
+  /usr/bin/time -f '%U %S' -o "$work/cpu-$r" \
+    "$vt" forward --server "http://$http" --token "$writer" --once --from-start \
     --state "$work/state-$r" --spool "$work/spool-$r" "$work/auth.log" 2>"$work/fwd-$r.err"
   t1=$(date +%s.%N)
+  read -r cu cs <"$work/cpu-$r"
   stored=$(curl -s "http://$http/metrics" | awk '$1 ~ /^veritrail_appended_entries_total\{log="default"/ {s+=$2} END {print s+0}')
   python3 -c "
 secs = $t1 - $t0
-print(f'round $r: {$bytes / secs / 1e6:,.1f} MB/s, {$lines / secs:,.0f} lines/s ({$lines:,} lines, {$bytes / 2**20:,.0f} MiB in {secs:.1f} s); entries appended: {$stored:,}')"
+print(f'round $r: {$bytes / secs / 1e6:,.1f} MB/s, {$lines / secs:,.0f} lines/s ({$lines:,} lines, {$bytes / 2**20:,.0f} MiB in {secs:.1f} s); entries appended: {$stored:,}; the forwarder used {$cu:.1f} s user + {$cs:.1f} s system CPU ({($cu + $cs) * 1e6 / $lines:.2f} µs/line)')"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
   chattr -R -a -i "$d" 2>/dev/null || true; rm -rf "$d"
 done
