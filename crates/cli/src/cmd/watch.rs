@@ -231,7 +231,6 @@ fn record(
             end: 0,
             lines: part.len() as u64,
             cursor: None,
-            raw_host: None,
         };
         *seq += 1;
         spool.push(&header, &body)?;

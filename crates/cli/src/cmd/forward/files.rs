@@ -48,24 +48,7 @@ fn read_into(
         .is_some_and(|(l, since)| l == len && since.elapsed() >= HOLD);
     let full_window = c.end - c.start >= BATCH_BYTES as u64;
     let whole = (rotated && c.end == len) || held_long || full_window;
-    // Plain lines are spooled as read and made into events when sent
-    // (each line is an event of its own, made the same way then); audit
-    // records are assembled now, since where a batch may end depends on
-    // which events are whole.
-    let raw = format == Format::Lines;
-    let ev = if raw {
-        format::Events {
-            body: crate::cmd::ship::spool::raw_lines(
-                c.lines
-                    .iter()
-                    .map(|l| (l.offset, l.truncated_from, l.bytes.as_slice())),
-            ),
-            count: c.lines.len() as u64,
-            end: c.end,
-        }
-    } else {
-        format::events(format, &c, &f.path, host, whole)
-    };
+    let ev = format::events(format, &c, &f.path, host, whole);
     if ev.end < c.end {
         // An audit event not yet whole: its lines are read again later.
         f.pos = ev.end;
@@ -105,7 +88,6 @@ fn read_into(
         end: ev.end,
         lines: ev.count,
         cursor: None,
-        raw_host: raw.then(|| host.to_owned()),
     };
     spool.lock().expect("spool lock").push(&header, &ev.body)?;
     Ok(true)
@@ -261,11 +243,7 @@ fn send_loop(s: &Settings, sh: &Shared) -> anyhow::Result<()> {
                 continue;
             }
         }
-        let body = match &b.header.raw_host {
-            Some(host) => format::raw_events(&b.header.path, host, &b.body)?,
-            None => b.body.clone(),
-        };
-        match s.server.send(&b.header, &body)? {
+        match s.server.send(&b.header, &b.body)? {
             Sent::Acked => {
                 if let Some(id) = b.header.id {
                     let mut state = sh.state.lock().expect("state lock");
@@ -300,14 +278,12 @@ fn send_loop(s: &Settings, sh: &Shared) -> anyhow::Result<()> {
             Sent::Refused(item, why) => {
                 // One event the server will not take (a mapping bug): it
                 // is kept as `forward.unparsed`, and the batch sent again.
-                let (mut h, body) = fix_refused(&b.header, &body, item, &why).ok_or_else(|| {
+                let (h, body) = fix_refused(&b.header, &b.body, item, &why).ok_or_else(|| {
                     anyhow::anyhow!(
                         "the server refused item {item} of a batch of {}: {why}",
                         b.header.lines
                     )
                 })?;
-                // What is spooled now is the events, fixed.
-                h.raw_host = None;
                 eprintln!("\nveritrail forward: the server refused one event ({why}); it is stored as forward.unparsed");
                 sh.spool
                     .lock()

@@ -92,28 +92,6 @@ pub fn events(format: Format, chunk: &Chunk, path: &str, host: &str, whole: bool
     }
 }
 
-/// The events of a batch spooled raw (see [`crate::cmd::ship::spool::raw_lines`]):
-/// what [`events`] makes of the same lines of `path` read on `host`.
-///
-/// # Errors
-/// A damaged spool file.
-pub fn raw_events(path: &str, host: &str, body: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let lines = crate::cmd::ship::spool::parse_raw_lines(body)?;
-    let chunk = Chunk {
-        start: lines.first().map_or(0, |l| l.offset),
-        end: lines.last().map_or(0, |l| l.offset),
-        lines: lines
-            .into_iter()
-            .map(|l| super::follow::Line {
-                offset: l.offset,
-                bytes: l.bytes,
-                truncated_from: l.truncated_from,
-            })
-            .collect(),
-    };
-    Ok(events(Format::Lines, &chunk, path, host, true).body)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::follow::Line;
@@ -135,47 +113,6 @@ mod tests {
             end: at,
             lines,
         }
-    }
-
-    /// Lines spooled raw become, when sent, the events they would have
-    /// become when read: the same bytes, whatever the lines hold.
-    #[test]
-    fn lines_spooled_raw_make_the_same_events_when_sent() {
-        let mut c = chunk(concat!(
-            "Dec  3 06:00:01 web-1 sshd[42]: Failed password for invalid user admin from 203.0.113.9 port 51514 ssh2\n",
-            "a line\twith a tab and a carriage return\r\n",
-            "<13>1 2026-12-03T06:00:02Z h app - - - structured? no\n",
-            "sudo:   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id\n",
-        ));
-        c.lines.push(Line {
-            offset: c.end,
-            bytes: vec![0xff, 0xfe, b'x', b'\t', 0],
-            truncated_from: Some(70_000),
-        });
-        c.end += 70_001;
-        let body = crate::cmd::ship::spool::raw_lines(
-            c.lines
-                .iter()
-                .map(|l| (l.offset, l.truncated_from, l.bytes.as_slice())),
-        );
-        let back = crate::cmd::ship::spool::parse_raw_lines(&body).unwrap();
-        assert_eq!(back.len(), c.lines.len());
-        for (a, b) in back.iter().zip(&c.lines) {
-            assert_eq!(
-                (a.offset, a.truncated_from, &a.bytes),
-                (b.offset, b.truncated_from, &b.bytes)
-            );
-        }
-        let now = events(Format::Lines, &c, "/var/log/auth.log", "web-1", false);
-        let later = raw_events("/var/log/auth.log", "web-1", &body).unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&later),
-            String::from_utf8_lossy(&now.body)
-        );
-        assert_eq!(later.iter().filter(|b| **b == b'\n').count(), 5);
-        // A damaged spool file is an error, not events made up.
-        assert!(crate::cmd::ship::spool::parse_raw_lines(b"no offset here\n").is_err());
-        assert!(crate::cmd::ship::spool::parse_raw_lines(b"12 x\tbytes\n").is_err());
     }
 
     #[test]

@@ -313,7 +313,6 @@ pub fn run(
                 end,
                 lines: events,
                 cursor: cursors.1.clone(),
-                raw_host: None,
             };
             seq += 1;
             spool.push(&header, &body)?;

@@ -229,7 +229,6 @@ mod tests {
             end: 30,
             lines: 3,
             cursor: None,
-            raw_host: None,
         };
         let body = b"{\"action\":\"a.b\",\"actor\":\"x\"}\n{\"action\":\"bad\",\"actor\":\"y\"}\n{\"action\":\"c.d\",\"actor\":\"z\"}\n";
         let (h2, fixed) =
