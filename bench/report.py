@@ -244,23 +244,16 @@ def page(a):
           "bench/machine.sh        # the machine table",
           "bench/scale.sh          # ingest, recovery and verify at 1 M, 10 M and 100 M events",
           "```\n",
-          f"Each writes its results to `bench/results/`; `bench/report.py {a.results} --page BENCHMARKS.md "
-          f"--ceiling {a.ceiling} --machine-facts {a.machine_facts}"
-          + "".join(f" --section {x}" for x in (a.section or []))
-          + "` makes this page.\n",
+          "Each writes its results to `bench/results/`; `bench/report.py` (its usage line says how) "
+          "makes this page from them.\n",
           f"![durable ingest and recovery time against log size](bench/results/{name}-plot.svg)\n",
           "## What bounds the figures\n",
-          "Batched ingest is bound by the disk: every acknowledged event is about 340 bytes made "
-          "durable (the 300-byte entry, its 8-byte WAL header and its 32-byte leaf hash), and this "
-          "virtual disk makes at most the ceiling above durable per second however many syncs are "
-          "in flight; the per-event CPU work (canonical JSON, CRC-32C, SHA-256) would allow more. "
-          "Single-event ingest is bound by the round trip of each client and the `fdatasync` "
-          "latency one group commit waits for; over HTTP, by the 2 cores that the clients, the "
-          "HTTP stack and the query indexer share. Verification is bound by hashing when the data "
-          "is in memory and by the disk's read rate when it is not (this VM's host caches the "
-          "disk, so \"cold\" means the guest's cache was dropped). Recovery reads only the tail "
-          "of each file, so it does not grow with the log. The baselines' rates move between "
-          "days with the machine: compare ratios within a run, not rates across runs.\n",
+          "Batched ingest is bound by the disk (about 340 bytes made durable per event: the entry, "
+          "its WAL header and its leaf hash); single-event ingest by each client's round trip and "
+          "the `fdatasync` a group commit waits for, and over HTTP by the 2 cores the clients, the "
+          "server and the query indexer share; verification by hashing (warm) or the disk's read "
+          "rate (cold). Recovery reads only each file's tail, so it does not grow with the log. "
+          "Compare ratios within a run, not rates across days.\n",
           ]
     # One section per capability, each measured by its own script and
     # written next to its raw output in bench/results/.

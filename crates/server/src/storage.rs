@@ -107,27 +107,14 @@ impl ObjectStorage {
         ack_timeout: Duration,
         node: Option<&str>,
     ) -> Arc<ObjectStorage> {
-        let weak: Weak<Service> = Arc::downgrade(service);
-        // Below the ack path when acks do not wait for the bucket (it
-        // catches up after a burst), like the query indexer; on it when
-        // they do.
-        let nice = match durability {
-            Durability::Local => DRAIN_NICE,
-            Durability::Object => 0,
-        };
-        let drainer = Drainer::start(
+        let os = ObjectStorage::new(
+            service,
             bucket,
-            scan,
-            Box::new(move |log, notice| record(&weak, log, notice)),
-            nice,
-        );
-        let os = Arc::new(ObjectStorage {
-            drainer,
-            cluster: std::sync::OnceLock::new(),
-            clustered: node.is_some(),
             durability,
+            scan,
             ack_timeout,
-        });
+            node.is_some(),
+        );
         if node.is_some() {
             // Nothing is uploaded before the leases say whose logs are whose.
             os.drainer.set_fence(Arc::new(|log: &str| {
@@ -156,25 +143,52 @@ impl ObjectStorage {
         scan: Option<Duration>,
         dir: &str,
     ) -> Arc<ObjectStorage> {
-        let weak: Weak<Service> = Arc::downgrade(service);
-        let drainer = Drainer::start(
+        let os = ObjectStorage::new(
+            service,
             bucket,
+            Durability::Local,
             scan,
-            Box::new(move |log, notice| record(&weak, log, notice)),
-            DRAIN_NICE,
+            Duration::ZERO,
+            false,
         );
-        let os = Arc::new(ObjectStorage {
-            drainer,
-            cluster: std::sync::OnceLock::new(),
-            clustered: false,
-            durability: Durability::Local,
-            ack_timeout: Duration::ZERO,
-        });
         let system = veritrail_service::store::datadir::SYSTEM_LOG;
         if let Ok(log) = service.log(system) {
             log.add_publish_step(os.drainer.attach_as(system, dir, log.reader()));
         }
         os
+    }
+
+    /// The drainer thread, telling `service`'s `_system` what goes wrong,
+    /// with no log attached yet.
+    fn new(
+        service: &Arc<Service>,
+        bucket: Arc<Bucket>,
+        durability: Durability,
+        scan: Option<Duration>,
+        ack_timeout: Duration,
+        clustered: bool,
+    ) -> Arc<ObjectStorage> {
+        let weak: Weak<Service> = Arc::downgrade(service);
+        // Below the ack path when acks do not wait for the bucket (it
+        // catches up after a burst), like the query indexer; on it when
+        // they do.
+        let nice = match durability {
+            Durability::Local => DRAIN_NICE,
+            Durability::Object => 0,
+        };
+        let drainer = Drainer::start(
+            bucket,
+            scan,
+            Box::new(move |log, notice| record(&weak, log, notice)),
+            nice,
+        );
+        Arc::new(ObjectStorage {
+            drainer,
+            cluster: std::sync::OnceLock::new(),
+            clustered,
+            durability,
+            ack_timeout,
+        })
     }
 
     /// Starts draining log `name` (created while serving).
