@@ -613,6 +613,11 @@ fn restored_marks(saved: &[(Group, String, u64, i128)]) -> HashMap<Key, Mark> {
         .collect()
 }
 
+/// How far the `received_at` of logs evaluated side by side may lag one
+/// another: what is older than the latest observed by more than this and a
+/// window is forgotten.
+const CLOCK_SLACK_NS: i128 = 60 * 1_000_000_000;
+
 /// The engine.
 pub struct Engine {
     set: Arc<RuleSet>,
@@ -629,6 +634,9 @@ pub struct Engine {
     watching: Watching,
     /// Ticks since the marks were last pruned.
     ticks: u32,
+    /// The latest `received_at` observed: the rules' clock (see
+    /// [`Engine::forget_idle`]).
+    frontier_ns: i128,
 }
 
 /// Which rules watch the log of the last event (events come in runs of
@@ -712,6 +720,7 @@ impl Engine {
             scratch: Vec::new(),
             watching: Watching::default(),
             ticks: 0,
+            frontier_ns: i128::MIN,
         }
     }
 
@@ -808,6 +817,7 @@ impl Engine {
         let Some(at) = unix_ns(fields.get(self.read.received)) else {
             return out;
         };
+        self.frontier_ns = self.frontier_ns.max(at);
         let own_time = unix_ns(fields.get(self.read.time));
         let set = Arc::clone(&self.set);
         let trigger = || Trigger {
@@ -879,6 +889,7 @@ impl Engine {
         self.ticks += 1;
         if self.ticks >= 64 {
             self.ticks = 0;
+            self.forget_idle();
             self.prune_marks(now_ns);
         }
         let set = Arc::clone(&self.set);
@@ -1076,6 +1087,58 @@ impl Engine {
             .min()
     }
 
+    /// Forgets the state no later event can use, so that memory and a
+    /// restart's replay do not grow with every group ever seen: threshold
+    /// windows whose newest event is older than the window, sequences past
+    /// their time limit (marked, as when the group's next event drops one),
+    /// and cool-downs that are over with nothing suppressed in them. "Older"
+    /// is against the latest `received_at` observed less [`CLOCK_SLACK_NS`]:
+    /// within a log `received_at` never goes back, so the group's next event
+    /// would have slid the window empty or dropped the sequence itself.
+    fn forget_idle(&mut self) {
+        if self.frontier_ns == i128::MIN {
+            return;
+        }
+        let now = self.frontier_ns - CLOCK_SLACK_NS;
+        let set = Arc::clone(&self.set);
+        for ((rule, state), ids) in set.rules.iter().zip(self.states.iter_mut()).zip(&self.ids) {
+            match &rule.kind {
+                Kind::Threshold { window_ns, .. } => {
+                    let limit = now - i128::from(*window_ns);
+                    state
+                        .windows
+                        .retain(|_, w| w.hits.back().is_some_and(|t| t.at_ns > limit));
+                }
+                Kind::Sequence { within_ns, .. } => {
+                    if let Some(class) = self.classes.get_mut(ids.class) {
+                        let limit = now - i128::from(*within_ns);
+                        let completed = &mut class.completed;
+                        class.sequences.retain(|g, s| {
+                            if s.start_ns >= limit {
+                                return true;
+                            }
+                            if let Some(last) = s.hits.last() {
+                                completed.insert(
+                                    g.clone(),
+                                    Mark {
+                                        log: Arc::from(last.log.as_str()),
+                                        index: last.index + 1,
+                                        at_ns: last.at_ns,
+                                    },
+                                );
+                            }
+                            false
+                        });
+                    }
+                }
+                _ => {}
+            }
+            state
+                .cool
+                .retain(|_, c| c.suppressed > 0 || c.until_ns > now);
+        }
+    }
+
     /// Forgets the marks no replay can reach: older than what the windows
     /// hold and than a minute before `now_ns` (a window that begins later
     /// begins with a later event; the minute allows for logs whose clocks
@@ -1086,7 +1149,7 @@ impl Engine {
             .horizon()
             .unwrap_or(now_ns)
             .min(now_ns)
-            .saturating_sub(60 * 1_000_000_000);
+            .saturating_sub(CLOCK_SLACK_NS);
         for m in self
             .states
             .iter_mut()

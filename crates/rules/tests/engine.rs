@@ -791,3 +791,142 @@ cooldown = "0s""#,
         );
     }
 }
+
+/// A threshold window, sequence or cool-down of a group that stops coming
+/// is forgotten once no later event could use it — otherwise memory and
+/// every restart's replay (which starts at the oldest event a window
+/// holds) would grow with every address that ever failed a login once.
+/// Forgetting changes no alert: over traffic from many groups, ticking
+/// (and so forgetting) after every event, never, and with restarts in
+/// between all alert the same.
+#[test]
+fn idle_groups_are_forgotten_without_changing_an_alert() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "brute"
+kind = "threshold"
+match = { action = "auth.login", outcome = "failure" }
+group_by = ["actor.ip"]
+count = 3
+window = "5m"
+cooldown = "10m"
+
+[[rule]]
+name = "spray"
+kind = "threshold"
+match = { action = "auth.login", outcome = "failure" }
+group_by = ["actor.ip"]
+distinct = "actor.id"
+count = 3
+window = "10m"
+cooldown = "0s"
+
+[[rule]]
+name = "takeover"
+kind = "sequence"
+group_by = ["actor.id"]
+within = "10m"
+steps = [{ match = { action = "auth.login", outcome = "failure" }, count = 2 }, { match = { action = "auth.login", outcome = "success" } }]
+cooldown = "15m"
+"#,
+    );
+    let mut x = 0x5EED_u64;
+    let mut next = move |n: u64| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % n
+    };
+    let mut s = Script::new();
+    let mut events = Vec::new();
+    let mut at = T0;
+    for n in 0..4000u64 {
+        at += i128::from(next(40)) * S;
+        // Groups come and go: each address and actor is seen for a while.
+        let (actor, ip) = (n / 80 + next(8), n / 50 + next(10));
+        let what = if next(3) == 0 { "success" } else { "failure" };
+        events.push((
+            at,
+            s.event(
+                at,
+                &format!(
+                    "\"action\":\"auth.login\",\"outcome\":\"{what}\",\"actor\":{{\"id\":\"u{actor}\",\"ip\":\"10.0.{ip}\"}}"
+                ),
+            ),
+        ));
+    }
+    let h = Health::default();
+    // forget: tick after every event (the engine forgets every 64 ticks);
+    // restart: save, restore and replay at a third and two thirds.
+    let run = |forget: bool, restart: bool| -> (Vec<Alert>, Engine) {
+        let mut e = Engine::new(set.clone());
+        let mut out = Vec::new();
+        for (n, (at, (i, b))) in events.iter().enumerate() {
+            if restart && (n == events.len() / 3 || n == 2 * events.len() / 3) {
+                let saved = e.save();
+                let from = e.rebuild_from("default");
+                let mut e2 = Engine::new(set.clone());
+                e2.restore(&saved);
+                for (_, (j, c)) in events[..n].iter().filter(|(_, (j, _))| Some(*j) >= from) {
+                    e2.replay(Observed {
+                        log: "default",
+                        index: *j,
+                        leaf_hash: leaf(*j),
+                        entry: c,
+                    });
+                }
+                e = e2;
+            }
+            out.extend(e.observe(Observed {
+                log: "default",
+                index: *i,
+                leaf_hash: leaf(*i),
+                entry: b,
+            }));
+            if forget {
+                for _ in 0..64 {
+                    out.extend(e.tick(*at, &h));
+                }
+            }
+        }
+        (out, e)
+    };
+    let (kept, hoarder) = run(false, false);
+    assert!(
+        kept.len() > 100,
+        "the traffic fires alerts ({})",
+        kept.len()
+    );
+    for (forget, restart) in [(true, false), (true, true), (false, true)] {
+        let (alerts, e) = run(forget, restart);
+        assert_eq!(alerts, kept, "forget {forget}, restart {restart}");
+        let last = events.last().unwrap().1 .0;
+        let from = e.rebuild_from("default").unwrap_or(last);
+        let held = hoarder.rebuild_from("default").unwrap();
+        if forget {
+            // Windows of 10 minutes at most, a minute of slack, ~20 s
+            // between events: a replay reads at most the last ~40 events,
+            // where without forgetting it reads nearly the whole log.
+            assert!(
+                last - from < 60,
+                "forget {forget}, restart {restart}: replay from {from} of {last}"
+            );
+            assert!(
+                held < 1000,
+                "without forgetting the replay starts at {held}"
+            );
+            let cools: usize = e.save().rules.values().map(|r| r.cooldowns.len()).sum();
+            let hoarded: usize = hoarder
+                .save()
+                .rules
+                .values()
+                .map(|r| r.cooldowns.len())
+                .sum();
+            assert!(
+                cools < hoarded / 2,
+                "cool-downs kept: {cools} (never forgotten: {hoarded})"
+            );
+        }
+    }
+}
