@@ -4,6 +4,7 @@ with `--store s3://…` against moto_server (PyPI moto[server]) holding an
 Object Lock bucket in COMPLIANCE mode.
 
   bench/objects.py [--secs 20] [--probes 150] [--nice-moto 10] [--moto-cpu 0.2 --ingest-only]
+  bench/objects.py --rounds 6 [--control]   (the ingest comparison alone, order alternated)
 
 1. Ingest: 4 clients post 1,000-event NDJSON batches as fast as the server
    acknowledges them, for SECS: without object storage, then with the
@@ -27,8 +28,16 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
 ap.add_argument("--probes", type=int, default=150)
 ap.add_argument("--nice-moto", type=int, default=10)
+ap.add_argument("--idle-moto", action="store_true",
+                help="run moto under SCHED_IDLE (only on CPU time the server leaves), the closest this "
+                     "machine comes to an S3 endpoint on another machine")
 ap.add_argument("--ingest-only", action="store_true",
                 help="only the ingest comparison (phase 1), without waiting for the bucket to catch up")
+ap.add_argument("--rounds", type=int, default=0,
+                help="only the ingest comparison, N rounds, the two phases' order alternating (AB, BA, …), each "
+                     "phase on a fresh server and data directory after a warm-up and a sync; prints each "
+                     "round's ratio and the median")
+ap.add_argument("--against", help="with --rounds: the second phase runs this other build, without --store (an A/B of two builds)")
 ap.add_argument("--control", action="store_true",
                 help="with --ingest-only: the second phase without --store too (an A/A control of the phases' order)")
 ap.add_argument("--moto-cpu", type=float, default=None,
@@ -88,10 +97,79 @@ def ingest(addr, token, secs, probe=False):
 work = tempfile.mkdtemp(prefix="vt-objects-", dir=os.path.join(os.path.dirname(__file__), ".."))
 procs = []
 try:
-    moto, endpoint = start_moto(args.nice_moto, args.moto_cpu)
+    moto, endpoint = start_moto(args.nice_moto, args.moto_cpu, args.idle_moto)
     procs.append(moto)
     for b in ("bench-local", "bench-object"):
         subprocess.run([sys.executable, S3CTL, endpoint, "create-locked", b, "1"], check=True, capture_output=True)
+
+    if args.rounds:
+        import shutil, statistics
+
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu(pid, threads=False):
+            """CPU seconds of a process (per thread name with threads=True)."""
+            out = {}
+            for t in (os.listdir(f"/proc/{pid}/task") if threads else [None]):
+                base = f"/proc/{pid}/task/{t}" if t else f"/proc/{pid}"
+                try:
+                    with open(f"{base}/stat") as f:
+                        st = f.read().rsplit(")", 1)[1].split()
+                    with open(f"{base}/comm") as f:
+                        name = f.read().strip() if t else "all"
+                except OSError:
+                    continue
+                out[name] = out.get(name, 0) + (int(st[11]) + int(st[12])) / tick
+            return out
+
+        def phase(name, tier, vt=VT):
+            d = f"{work}/{name}"
+            p, admin, addr = start([vt, "serve", "--data", d, "--listen", "127.0.0.1:0"] + tier); procs.append(p)
+            s, out = req(addr, "POST", "/v1/tokens", admin, json.dumps({"role": "writer", "logs": ["default"]}))
+            w = json.loads(out)["token"]
+            ingest(addr, w, 3)
+            os.sync(); time.sleep(2)
+            c0, m0, g0 = cpu(p.pid, True), cpu(moto.pid)["all"], os.times()
+            t0 = time.time()
+            rate, _ = ingest(addr, w, args.secs)
+            wall = time.time() - t0
+            c1, m1, g1 = cpu(p.pid, True), cpu(moto.pid)["all"], os.times()
+            by = {k: c1[k] - c0.get(k, 0) for k in c1}
+            groups = {}
+            for k, v in by.items():
+                g = k.rstrip("0123456789-") or k
+                groups[g] = groups.get(g, 0) + v
+            top = ", ".join(f"{k} {v / wall:.2f}" for k, v in sorted(groups.items(), key=lambda x: -x[1])[:6])
+            gen = (g1.user + g1.system - g0.user - g0.system) / wall
+            print(f"  {name}: {rate:,.0f} events/s; cores used: server {sum(by.values()) / wall:.2f} ({top}), "
+                  f"moto {(m1 - m0) / wall:.2f}, load generator {gen:.2f}", file=sys.stderr, flush=True)
+            p.terminate(); p.wait()
+            subprocess.run(["chattr", "-R", "-a", "-i", d], stderr=subprocess.DEVNULL)
+            shutil.rmtree(d, ignore_errors=True)
+            os.sync(); time.sleep(2)
+            return rate
+
+        tier = [] if args.control or args.against else ["--store", "s3://bench-local/l", "--s3-endpoint", endpoint, "--object-scan-interval", "off"]
+        second = "again without object storage (A/A control)" if args.control else "with `--store`, `--durability local`"
+        other_vt = VT
+        if args.against:
+            other_vt = os.path.abspath(args.against)
+            second = f"{args.against}, without object storage"
+        print(f"| round | order | without object storage | {second} | ratio |")
+        print("| ---: | --- | ---: | ---: | ---: |")
+        ratios = []
+        for r in range(args.rounds):
+            # A fresh prefix per round: each store phase starts an empty log.
+            t = [x.replace("s3://bench-local/l", f"s3://bench-local/l{r}") for x in tier]
+            if r % 2 == 0:
+                base, other, order = phase(f"a{r}", []), phase(f"b{r}", t, other_vt), "AB"
+            else:
+                other, base, order = phase(f"b{r}", t, other_vt), phase(f"a{r}", []), "BA"
+            ratios.append(other / base)
+            print(f"| {r + 1} | {order} | {base:,.0f} events/s | {other:,.0f} events/s | {other / base * 100:.1f} % |", flush=True)
+        print(f"\nmedian ratio {statistics.median(ratios) * 100:.1f} % over {len(ratios)} rounds "
+              f"({min(ratios) * 100:.1f}–{max(ratios) * 100:.1f} %), {args.secs:.0f} s per phase")
+        sys.exit(0)
 
     rows = []
     # 1. Without object storage.

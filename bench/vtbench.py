@@ -58,15 +58,17 @@ def free_port():
     return p
 
 
-def start_moto(nice=10, cpu=None):
+def start_moto(nice=10, cpu=None, idle=False):
     """moto_server (PyPI moto[server]) at `nice` on a free loopback port;
     (process, endpoint URL) once it answers. With `cpu` (a fraction of one
     core), it runs in a cgroup (v1 `cpu` controller) with that CPU quota:
     standing in for an S3 endpoint on another machine, whose CPU is not
-    taken from the server's."""
+    taken from the server's. With `idle`, it runs under SCHED_IDLE
+    instead: only on CPU time nothing else wants."""
     import sys, time
     port = free_port()
-    p = subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    prio = ["chrt", "--idle", "0"] if idle else ["nice", "-n", str(nice)]
+    p = subprocess.Popen(prio + [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if cpu is not None:
         import os

@@ -177,12 +177,13 @@ impl From<BucketError> for Failure {
 impl Drainer {
     /// Starts the drainer thread. `scan` is how often to look for deleted
     /// or rewritten objects (`None`: never); `hook` hears what went wrong;
-    /// `nice` is the thread's nice value (uploads run on it).
+    /// `background` puts the thread (uploads run on it) below the ack path
+    /// ([`veritrail_store::priority`]), for when acks do not wait for it.
     pub fn start(
         bucket: Arc<Bucket>,
         scan: Option<Duration>,
         hook: NoticeHook,
-        nice: i32,
+        background: bool,
     ) -> Arc<Drainer> {
         let d = Arc::new(Drainer {
             bucket,
@@ -198,7 +199,9 @@ impl Drainer {
         std::thread::Builder::new()
             .name("veritrail-drain".into())
             .spawn(move || {
-                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice);
+                if background {
+                    veritrail_store::priority::below_ack_path();
+                }
                 d2.run();
             })
             .expect("spawning the drainer thread");

@@ -184,7 +184,7 @@ fn outages_503s_lost_and_slow_answers_lose_nothing_and_write_nothing_twice() {
         ..m.settings()
     };
     let bucket = Bucket::open(&Location::parse("s3://faulty/x").unwrap(), &settings).unwrap();
-    let d = Drainer::start(bucket, None, Box::new(|_, _| {}), 0);
+    let d = Drainer::start(bucket, None, Box::new(|_, _| {}), false);
     let fs = MemFs::new();
     let (dd, _) = DataDir::init(Arc::new(fs), Path::new("/data"), Some("faults.test")).unwrap();
     let log = dd

@@ -51,7 +51,7 @@ fn drainer(m: &Moto, url: &str, scan: Option<Duration>) -> (Arc<Drainer>, Notice
         b,
         scan,
         Box::new(move |log, n| s2.lock().unwrap().push((log.to_owned(), n.clone()))),
-        0,
+        false,
     );
     (d, seen)
 }

@@ -92,16 +92,14 @@ fn catch_up_once(
     Ok(from)
 }
 
-/// The indexing thread's nice value: below the threads that ingest.
-pub const INDEX_NICE: i32 = 10;
-
 /// Work more urgent than indexing that has fallen behind — a rules runner
 /// lagging under a load that takes every core. While any holds a
 /// [`UrgentGuard`], followers index in steps of [`STEP`] rows with a pause
 /// of [`PAUSE`] before each (about a fifth of a core at most), leaving
 /// the rest to it; queries see new entries later, and the index catches
-/// up once nothing urgent is behind. A nice value alone does not do this:
-/// the indexer's share at nice 10 was still as large as the runner's.
+/// up once nothing urgent is behind. Running below the ack path does not do
+/// this alone: the runner is below it too, and the indexer took as much of
+/// what the ack path left as the runner.
 #[derive(Clone, Debug, Default)]
 pub struct Urgent(Arc<AtomicUsize>);
 
@@ -144,7 +142,7 @@ const STOP_POLL: Duration = Duration::from_millis(250);
 
 impl Follower {
     /// Starts following `log` into `qi` from where `qi` ends, in a thread
-    /// of lower priority (nice [`INDEX_NICE`]). A failure
+    /// below the ack path ([`veritrail_store::priority`]). A failure
     /// stops the follower and is logged (queries on the log then lag; the
     /// log itself is unaffected, and `veritrail reindex` rebuilds).
     ///
@@ -159,7 +157,7 @@ impl Follower {
                 // Off the ack path in CPU too: when ingest and indexing
                 // compete for the cores, ingest wins and the index lags
                 // (and catches up when the load eases).
-                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), INDEX_NICE);
+                veritrail_store::priority::below_ack_path();
                 if let Err(e) = follow(&log, &qi, &s, &urgent) {
                     tracing::error!(log = %log.name(), error = %e,
                         "query index stopped; queries on this log may lag; rebuild with `veritrail reindex`");
@@ -184,6 +182,19 @@ impl Drop for Follower {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The threads that make index rows, below the ack path like the indexers
+/// (the global rayon pool serves the ack path).
+pub(crate) fn background() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("vt-idx-rows-{i}"))
+            .start_handler(|_| veritrail_store::priority::below_ack_path())
+            .build()
+            .expect("starting the index's threads")
+    })
 }
 
 fn follow(log: &LogReader, qi: &QueryIndex, stop: &AtomicBool, urgent: &Urgent) -> Result<()> {

@@ -80,9 +80,11 @@ pub(crate) fn row(entry: &[u8]) -> Row {
 }
 
 pub(crate) fn rows_of(entries: &[Vec<u8>]) -> Vec<Row> {
-    entries
-        .par_iter()
-        .with_min_len(256)
-        .map(|e| row(e))
-        .collect()
+    crate::follow::background().install(|| {
+        entries
+            .par_iter()
+            .with_min_len(256)
+            .map(|e| row(e))
+            .collect()
+    })
 }

@@ -74,10 +74,6 @@ pub trait Ownership: Send + Sync {
     fn stop(&self, service: &Service);
 }
 
-/// The drainer's nice value with `--durability local` (as the query
-/// indexer's, [`veritrail_service::index::follow::INDEX_NICE`]).
-pub const DRAIN_NICE: i32 = 10;
-
 /// The object-storage tier of a running server.
 pub struct ObjectStorage {
     /// Uploads every log.
@@ -172,15 +168,11 @@ impl ObjectStorage {
         // Below the ack path when acks do not wait for the bucket (it
         // catches up after a burst), like the query indexer; on it when
         // they do.
-        let nice = match durability {
-            Durability::Local => DRAIN_NICE,
-            Durability::Object => 0,
-        };
         let drainer = Drainer::start(
             bucket,
             scan,
             Box::new(move |log, notice| record(&weak, log, notice)),
-            nice,
+            durability == Durability::Local,
         );
         Arc::new(ObjectStorage {
             drainer,

@@ -36,6 +36,7 @@ pub mod lifecycle;
 pub mod log;
 #[cfg(any(test, feature = "testing"))]
 pub mod memfs;
+pub mod priority;
 pub mod publish;
 pub mod published;
 pub mod read;

@@ -436,6 +436,10 @@ fn object_settings(a: &ServeArgs, file: &FileConfig) -> anyhow::Result<Option<Ob
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // The shared rayon pool's threads take the priority of the thread that
+    // starts them: start them here, on the ack path's priority, before a
+    // background thread (which runs below it) can be the first to use it.
+    let _ = rayon::ThreadPoolBuilder::new().build_global();
     let s = settings(args)?;
     let data = s.data.as_path();
     let dd = if data.join("veritrail.data").exists() {
