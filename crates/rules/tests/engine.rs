@@ -54,6 +54,35 @@ fn leaf(i: u64) -> [u8; 32] {
     h
 }
 
+/// A small LCG from `x`: each call gives a number below its argument.
+fn lcg(mut x: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % n
+    }
+}
+
+/// What a restart makes of `e`: its saved state restored into a new
+/// engine, which replays the events of `before` (all of the log so far)
+/// from where `e` said its windows begin.
+fn restarted(e: &Engine, set: &Arc<RuleSet>, before: &[(i128, (u64, Vec<u8>))]) -> Engine {
+    let saved = e.save();
+    let from = e.rebuild_from("default");
+    let mut e2 = Engine::new(set.clone());
+    e2.restore(&saved);
+    for (_, (j, c)) in before.iter().filter(|(_, (j, _))| Some(*j) >= from) {
+        e2.replay(Observed {
+            log: "default",
+            index: *j,
+            leaf_hash: leaf(*j),
+            entry: c,
+        });
+    }
+    e2
+}
+
 const FAIL: &str =
     r#""action":"auth.login","outcome":"failure","actor":{"id":"root","ip":"192.0.2.9"}"#;
 const FAIL_OTHER_IP: &str =
@@ -688,14 +717,8 @@ cooldown = "0s""#,
         }
     };
     for seed in 1..=10u64 {
-        // A small LCG: the same traffic for every engine of a seed.
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut next = move |n: u64| {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 33) % n
-        };
+        // The same traffic for every engine of a seed.
+        let mut next = lcg(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut s = Script::new();
         let mut events = Vec::new();
         let mut at = T0;
@@ -730,19 +753,7 @@ cooldown = "0s""#,
                     }
                 }
                 if restart && halt {
-                    let saved = e.save();
-                    let from = e.rebuild_from("default");
-                    let mut e2 = Engine::new(set.clone());
-                    e2.restore(&saved);
-                    for (_, (j, c)) in events[..n].iter().filter(|(_, (j, _))| Some(*j) >= from) {
-                        e2.replay(Observed {
-                            log: "default",
-                            index: *j,
-                            leaf_hash: leaf(*j),
-                            entry: c,
-                        });
-                    }
-                    e = e2;
+                    e = restarted(&e, &set, &events[..n]);
                 }
                 out.extend(e.tick(*at, &h));
                 out.extend(e.observe(Observed {
@@ -831,13 +842,7 @@ steps = [{ match = { action = "auth.login", outcome = "failure" }, count = 2 }, 
 cooldown = "15m"
 "#,
     );
-    let mut x = 0x5EED_u64;
-    let mut next = move |n: u64| {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (x >> 33) % n
-    };
+    let mut next = lcg(0x5EED);
     let mut s = Script::new();
     let mut events = Vec::new();
     let mut at = T0;
@@ -864,19 +869,7 @@ cooldown = "15m"
         let mut out = Vec::new();
         for (n, (at, (i, b))) in events.iter().enumerate() {
             if restart && (n == events.len() / 3 || n == 2 * events.len() / 3) {
-                let saved = e.save();
-                let from = e.rebuild_from("default");
-                let mut e2 = Engine::new(set.clone());
-                e2.restore(&saved);
-                for (_, (j, c)) in events[..n].iter().filter(|(_, (j, _))| Some(*j) >= from) {
-                    e2.replay(Observed {
-                        log: "default",
-                        index: *j,
-                        leaf_hash: leaf(*j),
-                        entry: c,
-                    });
-                }
-                e = e2;
+                e = restarted(&e, &set, &events[..n]);
             }
             out.extend(e.observe(Observed {
                 log: "default",
