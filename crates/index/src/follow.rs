@@ -184,19 +184,6 @@ impl Drop for Follower {
     }
 }
 
-/// The threads that make index rows, below the ack path like the indexers
-/// (the global rayon pool serves the ack path).
-pub(crate) fn background() -> &'static rayon::ThreadPool {
-    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .thread_name(|i| format!("vt-idx-rows-{i}"))
-            .start_handler(|_| veritrail_store::priority::below_ack_path())
-            .build()
-            .expect("starting the index's threads")
-    })
-}
-
 fn follow(log: &LogReader, qi: &QueryIndex, stop: &AtomicBool, urgent: &Urgent) -> Result<()> {
     let mut sub = log.subscribe(position(log, qi)?).with_chunk(CHUNK);
     while !stop.load(Ordering::Acquire) {

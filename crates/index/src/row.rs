@@ -79,8 +79,21 @@ pub(crate) fn row(entry: &[u8]) -> Row {
     }
 }
 
+/// The threads that make index rows, below the ack path like the indexers
+/// (the global rayon pool serves the ack path).
+fn background() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("vt-idx-rows-{i}"))
+            .start_handler(|_| veritrail_store::priority::below_ack_path())
+            .build()
+            .expect("starting the index's threads")
+    })
+}
+
 pub(crate) fn rows_of(entries: &[Vec<u8>]) -> Vec<Row> {
-    crate::follow::background().install(|| {
+    background().install(|| {
         entries
             .par_iter()
             .with_min_len(256)
