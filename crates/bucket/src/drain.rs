@@ -378,6 +378,7 @@ impl Drainer {
             if s.closed {
                 return;
             }
+            veritrail_store::priority::keep_from_starving();
             let now = Instant::now();
             let mut next_wake = now + Duration::from_secs(1);
             let mut job = None;

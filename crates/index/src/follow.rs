@@ -190,6 +190,7 @@ fn follow(log: &LogReader, qi: &QueryIndex, stop: &AtomicBool, urgent: &Urgent) 
         if let Some(d) = sub.next(STOP_POLL)? {
             let mut at = d.first;
             for step in d.entries.chunks(STEP) {
+                veritrail_store::priority::keep_from_starving();
                 if urgent.active() && !stop.load(Ordering::Acquire) {
                     std::thread::sleep(PAUSE);
                 }

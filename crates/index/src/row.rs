@@ -97,7 +97,7 @@ pub(crate) fn rows_of(entries: &[Vec<u8>]) -> Vec<Row> {
         entries
             .par_iter()
             .with_min_len(256)
-            .map(|e| row(e))
+            .map_init(veritrail_store::priority::keep_from_starving, |_, e| row(e))
             .collect()
     })
 }
