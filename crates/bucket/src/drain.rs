@@ -378,7 +378,6 @@ impl Drainer {
             if s.closed {
                 return;
             }
-            veritrail_store::priority::keep_from_starving();
             let now = Instant::now();
             let mut next_wake = now + Duration::from_secs(1);
             let mut job = None;
@@ -418,6 +417,8 @@ impl Drainer {
                     let stored = l.stored.clone();
                     let dir = l.dir.clone();
                     drop(s);
+                    // Between uploads, not under the state lock.
+                    veritrail_store::priority::keep_from_starving();
                     let r = self.upload(&name, &dir, &reader, stored, &target);
                     s = self.state.lock().expect("drain state");
                     let notice = self.settle(&mut s, &name, r);

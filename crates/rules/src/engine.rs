@@ -544,13 +544,13 @@ struct Mark {
     at_ns: i128,
 }
 
-/// Marks group `g` as started afresh at `index` of `ev`'s log (the index
-/// after `ev` when `ev` completed its window, `ev`'s own when `ev` came too
-/// late for the old one), received at `at_ns`. The mark is updated in place
-/// when it names the same log (nearly always: no allocation).
-fn mark(marks: &mut HashMap<Key, Mark>, g: &[u8], ev: &Observed<'_>, index: u64, at_ns: i128) {
+/// Marks group `g` as started afresh at `index` of `log` (the index after
+/// the event that completed its window, the own index of an event that came
+/// too late for the old one), received at `at_ns`. The mark is updated in
+/// place when it names the same log (nearly always: no allocation).
+fn mark(marks: &mut HashMap<Key, Mark>, g: &[u8], log: &str, index: u64, at_ns: i128) {
     match marks.get_mut(g) {
-        Some(m) if *m.log == *ev.log => {
+        Some(m) if *m.log == *log => {
             m.index = index;
             m.at_ns = at_ns;
         }
@@ -558,7 +558,7 @@ fn mark(marks: &mut HashMap<Key, Mark>, g: &[u8], ev: &Observed<'_>, index: u64,
             marks.insert(
                 g.into(),
                 Mark {
-                    log: Arc::from(ev.log),
+                    log: Arc::from(log),
                     index,
                     at_ns,
                 },
@@ -1118,14 +1118,7 @@ impl Engine {
                                 return true;
                             }
                             if let Some(last) = s.hits.last() {
-                                completed.insert(
-                                    g.clone(),
-                                    Mark {
-                                        log: Arc::from(last.log.as_str()),
-                                        index: last.index + 1,
-                                        at_ns: last.at_ns,
-                                    },
-                                );
+                                mark(completed, g, &last.log, last.index + 1, last.at_ns);
                             }
                             false
                         });
@@ -1381,7 +1374,7 @@ fn advance(rule: &Rule, class: &mut ClassState, now: &Now<'_, '_>, key: &mut Key
             }
             if expired {
                 class.sequences.remove(g);
-                mark(&mut class.completed, g, now.ev, now.ev.index, at);
+                mark(&mut class.completed, g, now.ev.log, now.ev.index, at);
             }
             if answers.matches(step_ids[step_now], fields) {
                 let s = match class.sequences.get_mut(g) {
@@ -1403,7 +1396,7 @@ fn advance(rule: &Rule, class: &mut ClassState, now: &Now<'_, '_>, key: &mut Key
                     return nothing;
                 }
                 let done = class.sequences.remove(g).expect("present");
-                mark(&mut class.completed, g, now.ev, now.ev.index + 1, at);
+                mark(&mut class.completed, g, now.ev.log, now.ev.index + 1, at);
                 key.shared.completed[key.ids.class] = done.hits;
                 return Outcome::Completed;
             }
@@ -1539,7 +1532,7 @@ fn step(
                 return None;
             }
             let hits: Vec<Trigger> = state.windows.remove(g).expect("present").hits.into();
-            mark(&mut state.completed, g, now.ev, now.ev.index + 1, at);
+            mark(&mut state.completed, g, now.ev.log, now.ev.index + 1, at);
             if replay {
                 return None;
             }

@@ -63,31 +63,24 @@ pub fn keep_from_starving() {
 }
 
 fn idle() {
-    use thread_priority::{
-        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-        ThreadPriority, ThreadSchedulePolicy,
-    };
-    let ok = set_thread_priority_and_policy(
-        thread_native_id(),
-        ThreadPriority::Min,
-        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-    );
-    if ok.is_err() {
+    if !set_policy(thread_priority::NormalThreadSchedulePolicy::Idle) {
         raised();
     }
 }
 
 fn raised() {
-    use thread_priority::{
-        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-        ThreadPriority, ThreadSchedulePolicy,
-    };
-    let _ = set_thread_priority_and_policy(
-        thread_native_id(),
-        ThreadPriority::Min,
-        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
-    );
+    set_policy(thread_priority::NormalThreadSchedulePolicy::Other);
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), BACKGROUND_NICE);
+}
+
+/// Sets the calling thread's scheduling policy; whether it was allowed.
+fn set_policy(policy: thread_priority::NormalThreadSchedulePolicy) -> bool {
+    thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        thread_priority::ThreadPriority::Min,
+        thread_priority::ThreadSchedulePolicy::Normal(policy),
+    )
+    .is_ok()
 }
 
 /// How long the calling thread has waited to run, in all (ns; the second
@@ -204,8 +197,8 @@ mod tests {
 
     #[test]
     fn keep_from_starving_raises_a_starved_background_thread() {
-        // Two threads on SCHED_IDLE and a busy normal thread per core: the
-        // background threads wait to run, and their guards raise them.
+        // A thread on SCHED_IDLE beside a busy normal thread per core: it
+        // waits to run, and its guard raises it.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let busy: Vec<_> = (0..cores)
