@@ -53,6 +53,15 @@ def metric(addr, name):
             return float(l.rsplit(" ", 1)[1])
     return None
 
+def metrics(addr, names):
+    """Several metrics of log "default" from one /metrics request."""
+    s, out = req(addr, "GET", "/metrics", "")
+    got = {}
+    for l in out.decode().splitlines():
+        k, _, v = l.rpartition(" ")
+        got[k] = v
+    return [float(got[n + '{log="default"}']) if n + '{log="default"}' in got else None for n in names]
+
 random.seed(7)
 from alert_inputs import event, rules_file  # noqa: E402
 
@@ -68,8 +77,9 @@ class Hook(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-def ingest(addr, writer, secs, probe=False):
+def ingest(addr, writer, secs, probe=False, pid=None):
     stop = time.time() + secs
+    c0, g0 = (vtbench.cpu(pid, True), os.times()) if pid else (None, None)
     counts = [0] * 4
     def client(i):
         h, port = addr.rsplit(":", 1)
@@ -92,11 +102,14 @@ def ingest(addr, writer, secs, probe=False):
             n += 1
             time.sleep(0.05)
     lag = [0.0]
+    unsigned = [0.0]
     def sampler():
         while time.time() < stop:
-            v = metric(addr, 'veritrail_rules_lag_entries{log="default"}')
-            if v is not None:
-                lag[0] = max(lag[0], v)
+            m = metrics(addr, ["veritrail_rules_lag_entries", "veritrail_appended_entries_total", "veritrail_tree_size"])
+            if m[0] is not None:
+                lag[0] = max(lag[0], m[0])
+            if None not in m:
+                unsigned[0] = max(unsigned[0], m[1] - m[2])
             time.sleep(0.25)
     ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
     if probe:
@@ -104,7 +117,15 @@ def ingest(addr, writer, secs, probe=False):
     t0 = time.time()
     for t in ts: t.start()
     for t in ts: t.join()
-    rate = sum(counts) / (time.time() - t0)
+    wall = time.time() - t0
+    rate = sum(counts) / wall
+    if probe:
+        print(f"  most durable entries no checkpoint covered yet: {unsigned[0]:,.0f}", file=sys.stderr, flush=True)
+    if pid:
+        g1 = os.times()
+        gen = (g1.user + g1.system - g0.user - g0.system) / wall
+        print(f"  {rate:,.0f} events/s; cores: {vtbench.cores(c0, vtbench.cpu(pid, True), wall)}; load generator {gen:.2f}",
+              file=sys.stderr, flush=True)
     return rate, acks, lag[0]
 
 work = tempfile.mkdtemp(prefix="vt-alerts-", dir=os.path.join(os.path.dirname(__file__), ".."))
@@ -115,7 +136,7 @@ try:
         p, admin, addr = start(os.path.join(work, "a"), []); procs.append(p)
         w = token(addr, admin, "writer", ["default"])
         ingest(addr, w, 3)  # warm up
-        base, _, _ = ingest(addr, w, args.secs)
+        base, _, _ = ingest(addr, w, args.secs, pid=p.pid)
         p.terminate(); p.wait()
     # 2. With rules and the webhook.
     hs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
@@ -128,7 +149,7 @@ try:
         withr, acks, lag = 0, {}, 0
     else:
         ingest(addr, w, 3)
-        withr, acks, lag = ingest(addr, w, args.secs, probe=True)
+        withr, acks, lag = ingest(addr, w, args.secs, probe=True, pid=p.pid)
     # Let the rules catch up, then time probes alone, with 10,000 events/s
     # in the background.
     t_catch = time.time()

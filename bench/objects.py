@@ -105,22 +105,7 @@ try:
     if args.rounds:
         import shutil, statistics
 
-        tick = os.sysconf("SC_CLK_TCK")
-
-        def cpu(pid, threads=False):
-            """CPU seconds of a process (per thread name with threads=True)."""
-            out = {}
-            for t in (os.listdir(f"/proc/{pid}/task") if threads else [None]):
-                base = f"/proc/{pid}/task/{t}" if t else f"/proc/{pid}"
-                try:
-                    with open(f"{base}/stat") as f:
-                        st = f.read().rsplit(")", 1)[1].split()
-                    with open(f"{base}/comm") as f:
-                        name = f.read().strip() if t else "all"
-                except OSError:
-                    continue
-                out[name] = out.get(name, 0) + (int(st[11]) + int(st[12])) / tick
-            return out
+        cpu = vtbench.cpu
 
         def phase(name, tier, vt=VT):
             d = f"{work}/{name}"
@@ -134,14 +119,10 @@ try:
             rate, _ = ingest(addr, w, args.secs)
             wall = time.time() - t0
             c1, m1, g1 = cpu(p.pid, True), cpu(moto.pid)["all"], os.times()
-            by = {k: c1[k] - c0.get(k, 0) for k in c1}
-            groups = {}
-            for k, v in by.items():
-                g = k.rstrip("0123456789-") or k
-                groups[g] = groups.get(g, 0) + v
-            top = ", ".join(f"{k} {v / wall:.2f}" for k, v in sorted(groups.items(), key=lambda x: -x[1])[:6])
+            top = vtbench.cores(c0, c1, wall, 6)
+            total = sum(c1.values()) - sum(c0.get(k, 0) for k in c1)
             gen = (g1.user + g1.system - g0.user - g0.system) / wall
-            print(f"  {name}: {rate:,.0f} events/s; cores used: server {sum(by.values()) / wall:.2f} ({top}), "
+            print(f"  {name}: {rate:,.0f} events/s; cores used: server {total / wall:.2f} ({top}), "
                   f"moto {(m1 - m0) / wall:.2f}, load generator {gen:.2f}", file=sys.stderr, flush=True)
             p.terminate(); p.wait()
             subprocess.run(["chattr", "-R", "-a", "-i", d], stderr=subprocess.DEVNULL)

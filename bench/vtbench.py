@@ -42,6 +42,31 @@ def metric(addr, admin, name):
     return None
 
 
+def cpu(pid, threads=False):
+    """CPU seconds of a process (per thread name, digits and dashes at the
+    end dropped so that pools add up, with threads=True)."""
+    import os
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for t in (os.listdir(f"/proc/{pid}/task") if threads else [None]):
+        base = f"/proc/{pid}/task/{t}" if t else f"/proc/{pid}"
+        try:
+            with open(f"{base}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            with open(f"{base}/comm") as f:
+                name = (f.read().strip().rstrip("0123456789-") or "?") if t else "all"
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + (int(st[11]) + int(st[12])) / tick
+    return out
+
+
+def cores(before, after, wall, top=7):
+    """"name 0.42, …": cores each thread group used between two cpu() readings."""
+    by = {k: after[k] - before.get(k, 0) for k in after}
+    return ", ".join(f"{k} {v / wall:.2f}" for k, v in sorted(by.items(), key=lambda x: -x[1])[:top])
+
+
 def pct(xs, p):
     """The p-th percentile of xs (nearest rank)."""
     xs = sorted(xs)

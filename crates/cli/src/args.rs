@@ -379,6 +379,10 @@ pub struct ServeArgs {
     /// Longest delay before new entries are covered by a signed checkpoint, e.g. 1s, 250ms [default: 1s].
     #[arg(long, env = "VERITRAIL_CHECKPOINT_INTERVAL")]
     pub checkpoint_interval: Option<String>,
+    /// MiB of each log's newest entries kept in memory for the rules, live streams and the query
+    /// index to take without reading them back; 0 keeps none [default: 128].
+    #[arg(long, env = "VERITRAIL_RECENT_MIB")]
+    pub recent_mib: Option<usize>,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, env = "VERITRAIL_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,

@@ -71,7 +71,7 @@ fn catch_up_once(
         scope.spawn(move || {
             while sub.position() < size {
                 let r = match sub.next(Duration::ZERO) {
-                    Ok(Some(d)) => Ok((d.first, rows_of(&d.entries))),
+                    Ok(Some(d)) => Ok((d.first, rows_of(&d.entries().collect::<Vec<_>>()))),
                     Ok(None) => return,
                     Err(e) => Err(IndexError::from(e)),
                 };
@@ -189,7 +189,8 @@ fn follow(log: &LogReader, qi: &QueryIndex, stop: &AtomicBool, urgent: &Urgent) 
     while !stop.load(Ordering::Acquire) {
         if let Some(d) = sub.next(STOP_POLL)? {
             let mut at = d.first;
-            for step in d.entries.chunks(STEP) {
+            let entries: Vec<&[u8]> = d.entries().collect();
+            for step in entries.chunks(STEP) {
                 veritrail_store::priority::keep_from_starving();
                 if urgent.active() && !stop.load(Ordering::Acquire) {
                     std::thread::sleep(PAUSE);

@@ -92,12 +92,14 @@ fn background() -> &'static rayon::ThreadPool {
     })
 }
 
-pub(crate) fn rows_of(entries: &[Vec<u8>]) -> Vec<Row> {
+pub(crate) fn rows_of<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Vec<Row> {
     background().install(|| {
         entries
             .par_iter()
             .with_min_len(256)
-            .map_init(veritrail_store::priority::keep_from_starving, |_, e| row(e))
+            .map_init(veritrail_store::priority::keep_from_starving, |_, e| {
+                row(e.as_ref())
+            })
             .collect()
     })
 }

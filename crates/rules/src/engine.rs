@@ -640,21 +640,51 @@ pub struct Engine {
 }
 
 /// Which rules watch the log of the last event (events come in runs of
-/// one log).
+/// one log), and of those, the ones events are fed to, in rule order.
 #[derive(Debug, Default)]
 struct Watching {
     log: Option<Box<str>>,
-    rules: Vec<bool>,
     any: bool,
+    /// Compact, so that the per-event walk over the rules reads a few
+    /// bytes per rule instead of each rule's definition.
+    fed: Vec<Fed>,
+    /// A rule fed has time windows on the event's own `time`.
+    event_time: bool,
+}
+
+/// A rule events are fed to.
+#[derive(Clone, Copy, Debug)]
+struct Fed {
+    rule: usize,
+    class: usize,
+    matcher: usize,
+    /// Replayed events rebuild its state (thresholds and sequences).
+    replays: bool,
 }
 
 impl Watching {
-    fn of(set: &RuleSet, log: &str) -> Watching {
-        let rules: Vec<bool> = set.rules.iter().map(|r| r.watches(log)).collect();
+    fn of(set: &RuleSet, ids: &[RuleIds], log: &str) -> Watching {
+        let watches: Vec<bool> = set.rules.iter().map(|r| r.watches(log)).collect();
+        let fed: Vec<Fed> = set
+            .rules
+            .iter()
+            .zip(ids)
+            .enumerate()
+            .filter(|(k, (r, _))| watches[*k] && !matches!(r.kind, Kind::Integrity { .. }))
+            .map(|(rule, (r, ids))| Fed {
+                rule,
+                class: ids.class,
+                matcher: ids.matcher,
+                replays: matches!(r.kind, Kind::Threshold { .. } | Kind::Sequence { .. }),
+            })
+            .collect();
         Watching {
             log: Some(log.into()),
-            any: rules.iter().any(|w| *w),
-            rules,
+            any: watches.iter().any(|w| *w),
+            event_time: fed
+                .iter()
+                .any(|f: &Fed| set.rules[f.rule].windows_on_event_time),
+            fed,
         }
     }
 }
@@ -798,7 +828,7 @@ impl Engine {
     fn feed(&mut self, ev: Observed<'_>, replay: bool) -> Vec<Alert> {
         let mut out = Vec::new();
         if self.watching.log.as_deref() != Some(ev.log) {
-            self.watching = Watching::of(&self.set, ev.log);
+            self.watching = Watching::of(&self.set, &self.ids, ev.log);
         }
         if !self.watching.any {
             return out;
@@ -818,7 +848,12 @@ impl Engine {
             return out;
         };
         self.frontier_ns = self.frontier_ns.max(at);
-        let own_time = unix_ns(fields.get(self.read.time));
+        // The event's own `time` only for rules whose windows go by it.
+        let own_time = if self.watching.event_time {
+            unix_ns(fields.get(self.read.time))
+        } else {
+            None
+        };
         let set = Arc::clone(&self.set);
         let trigger = || Trigger {
             log: ev.log.to_owned(),
@@ -836,26 +871,18 @@ impl Engine {
             trigger: &trigger,
             replay,
         };
-        for (((rule, state), ids), watches) in set
-            .rules
-            .iter()
-            .zip(self.states.iter_mut())
-            .zip(&self.ids)
-            .zip(&self.watching.rules)
-        {
-            if !watches || matches!(rule.kind, Kind::Integrity { .. }) {
-                continue;
-            }
-            if replay && !matches!(rule.kind, Kind::Threshold { .. } | Kind::Sequence { .. }) {
+        for fed in &self.watching.fed {
+            if replay && !fed.replays {
                 continue;
             }
             // A class's state takes the event once, with its first rule.
             // Most rules have nothing to do with most events: a rule whose
             // class made nothing of it, or whose filter does not match it,
             // is passed by without more work.
-            if ids.class != NO_CLASS {
-                let c = ids.class;
+            if fed.class != NO_CLASS {
+                let c = fed.class;
                 if self.shared.outcomes[c] == Outcome::Unasked {
+                    let (rule, ids) = (&set.rules[fed.rule], &self.ids[fed.rule]);
                     let mut key = Keys {
                         shared: &mut self.shared,
                         ids,
@@ -868,9 +895,14 @@ impl Engine {
                 if self.shared.outcomes[c] == Outcome::Nothing {
                     continue;
                 }
-            } else if !self.shared.answers.matches(ids.matcher, &fields) {
+            } else if !self.shared.answers.matches(fed.matcher, &fields) {
                 continue;
             }
+            let (rule, state, ids) = (
+                &set.rules[fed.rule],
+                &mut self.states[fed.rule],
+                &self.ids[fed.rule],
+            );
             let mut key = Keys {
                 shared: &mut self.shared,
                 ids,

@@ -173,12 +173,11 @@ fn follow(
                 return;
             }
         };
-        for (k, e) in chunk.entries.iter().enumerate().skip(off) {
-            let index = chunk.first + k as u64;
+        for (index, e, leaf) in chunk.entries_from(off) {
             if filtered && !filter.matches(index, e) {
                 continue;
             }
-            let leaf = chunk.leaf_hashes[k].to_base64();
+            let leaf = leaf.to_base64();
             let mut data = String::with_capacity(e.len() + 80);
             data.push_str("{\"index\":");
             data.push_str(&index.to_string());

@@ -112,13 +112,13 @@ mod tests {
             // take one delivery of at most 50, save, stop.
             let mut sub = log.subscribe(cursor.load().unwrap()).with_chunk(50);
             let d = sub.next(Duration::from_secs(5)).unwrap().expect("entries");
-            seen.extend(d.entries);
+            seen.extend(d.entries().map(<[u8]>::to_vec));
             cursor.save(sub.position()).unwrap();
         }
         // Drain what is left.
         let mut sub = log.subscribe(cursor.load().unwrap());
         while let Some(d) = sub.next(Duration::from_millis(200)).unwrap() {
-            seen.extend(d.entries);
+            seen.extend(d.entries().map(<[u8]>::to_vec));
         }
         let want = log.entries(0, log.published().size).unwrap();
         assert_eq!(seen, want);

@@ -30,24 +30,39 @@ const LINGER: Duration = Duration::from_secs(5);
 pub struct Chunk {
     /// Index of the first entry.
     pub first: u64,
-    /// The entries as stored.
-    pub entries: Vec<Vec<u8>>,
-    /// Their leaf hashes.
-    pub leaf_hashes: Vec<Hash>,
+    delivery: veritrail_store::Delivery,
 }
 
 impl Chunk {
     fn new(d: veritrail_store::Delivery) -> Chunk {
         Chunk {
             first: d.first,
-            entries: d.entries,
-            leaf_hashes: d.leaf_hashes,
+            delivery: d,
         }
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.delivery.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.delivery.is_empty()
     }
 
     /// The index after the last entry.
     pub fn end(&self) -> u64 {
-        self.first + self.entries.len() as u64
+        self.delivery.end()
+    }
+
+    /// The entries as stored from the `off`-th on, with their indices and
+    /// leaf hashes.
+    pub fn entries_from(&self, off: usize) -> impl Iterator<Item = (u64, &[u8], &Hash)> + '_ {
+        self.delivery
+            .iter_from(off)
+            .enumerate()
+            .map(move |(k, (e, h))| (self.first + (off + k) as u64, e, h))
     }
 }
 
@@ -136,11 +151,11 @@ impl Tap {
                     let c = Arc::new(Chunk::new(d));
                     let mut w = self.window.lock().expect("tap lock");
                     w.end = c.end();
-                    w.held += c.entries.len();
+                    w.held += c.len();
                     w.chunks.push_back(c);
                     while w.held > self.window_entries && w.chunks.len() > 1 {
                         let old = w.chunks.pop_front().expect("not empty");
-                        w.held -= old.entries.len();
+                        w.held -= old.len();
                     }
                     drop(w);
                     self.cv.notify_all();
@@ -278,9 +293,7 @@ mod tests {
                     let mut got: Vec<(u64, Hash)> = Vec::new();
                     while r.position() < total {
                         if let Some((c, off)) = r.next(Duration::from_secs(5)).unwrap() {
-                            for k in off..c.entries.len() {
-                                got.push((c.first + k as u64, c.leaf_hashes[k]));
-                            }
+                            got.extend(c.entries_from(off).map(|(i, _, h)| (i, *h)));
                         }
                     }
                     got

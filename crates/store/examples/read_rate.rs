@@ -1,8 +1,11 @@
 //! How fast a follower reads a log back (entries checked against their
 //! leaf hashes), the page cache warm: `cargo run --release -p
-//! veritrail-store --example read_rate [ENTRIES] [CHUNK] [ROUNDS]`.
+//! veritrail-store --example read_rate [ENTRIES] [CHUNK] [ROUNDS]
+//! [RECENT_MIB]`.
 //! Writes a log of ENTRIES (default 2,000,000) 300-byte events in a
-//! temporary directory, then reads it through a subscription ROUNDS times.
+//! temporary directory, then reads it through a subscription ROUNDS times;
+//! with RECENT_MIB (default 0) of the newest entries kept in memory
+//! (`LogConfig::recent_bytes`), the rest read back.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,11 +16,13 @@ fn main() {
     let n: u64 = a.get(1).map_or(2_000_000, |x| x.parse().expect("ENTRIES"));
     let chunk: u64 = a.get(2).map_or(20_000, |x| x.parse().expect("CHUNK"));
     let rounds: usize = a.get(3).map_or(5, |x| x.parse().expect("ROUNDS"));
+    let recent: usize = a.get(4).map_or(0, |x| x.parse().expect("RECENT_MIB"));
     let tmp = tempfile::tempdir().expect("tempdir");
     let (dd, _) =
         DataDir::init(Arc::new(RealFs), &tmp.path().join("d"), Some("t.example")).expect("init");
     let config = LogConfig {
         checkpoint_interval: Duration::from_millis(20),
+        recent_bytes: recent << 20,
         ..LogConfig::default()
     };
     let log = dd.open_log("default", config).expect("open");
@@ -46,8 +51,8 @@ fn main() {
                 .next(Duration::from_secs(10))
                 .expect("read")
                 .expect("published");
-            got += d.entries.len() as u64;
-            bytes += d.entries.iter().map(Vec::len).sum::<usize>();
+            got += d.len() as u64;
+            bytes += d.entries().map(<[u8]>::len).sum::<usize>();
         }
         let s = t.elapsed().as_secs_f64();
         best = best.min(s);

@@ -28,12 +28,20 @@ pub struct LogConfig {
     /// durable per second with several in flight; acknowledgements stay in
     /// order either way.
     pub syncs_in_flight: usize,
+    /// How many bytes of the newest durable entries stay in memory for the
+    /// log's followers (the rules, live streams, the query indexer) to take
+    /// without reading them back ([`crate::subscribe`]); 0 keeps none.
+    pub recent_bytes: usize,
 }
 
 /// The default [`LogConfig::cache_keep`]: several seconds of single-event
 /// ingest at the highest rates measured, so the query indexer and readers of
 /// recent entries find them in memory.
 pub const DEFAULT_CACHE_KEEP: u64 = 64 << 20;
+
+/// The default [`LogConfig::recent_bytes`]: about a second of batched
+/// ingest at the highest rates measured on the reference machine.
+pub const DEFAULT_RECENT_BYTES: usize = 128 << 20;
 
 /// The default [`LogConfig::syncs_in_flight`].
 pub const DEFAULT_SYNCS_IN_FLIGHT: usize = 4;
@@ -48,6 +56,7 @@ impl Default for LogConfig {
             group_wait: Duration::from_micros(150),
             cache_keep: Some(DEFAULT_CACHE_KEEP),
             syncs_in_flight: DEFAULT_SYNCS_IN_FLIGHT,
+            recent_bytes: DEFAULT_RECENT_BYTES,
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod priority;
 pub mod publish;
 pub mod published;
 pub mod read;
+pub(crate) mod recent;
 pub(crate) mod recovery;
 pub mod segment;
 pub(crate) mod sequencer;
@@ -52,7 +53,7 @@ pub mod vfs;
 pub mod wal;
 
 pub use clock::{now_nanos, Clock, SystemClock};
-pub use config::{LogConfig, DEFAULT_CACHE_KEEP, DEFAULT_SYNCS_IN_FLIGHT};
+pub use config::{LogConfig, DEFAULT_CACHE_KEEP, DEFAULT_RECENT_BYTES, DEFAULT_SYNCS_IN_FLIGHT};
 pub use datadir::DataDir;
 pub use error::{Result, StoreError};
 pub use log::Log;

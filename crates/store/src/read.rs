@@ -23,9 +23,10 @@ use veritrail_core::compact::CompactRange;
 use veritrail_core::note::Verifier;
 
 use crate::error::{Result, StoreError};
+use crate::recent::{Block, Part};
 use crate::segment::HEADER_LEN;
 use crate::state::{Published, Shared};
-use crate::wal::Scanner;
+use crate::wal::{frame, Bad, Span, MAX_PAYLOAD, RECORD_OVERHEAD};
 
 /// Reads any complete node from the stored tile levels: a node of level `l`
 /// is the root of `2^(l mod 8)` consecutive hashes of level stream `l / 8`.
@@ -88,70 +89,149 @@ fn tree_err(e: TreeError<StoreError>) -> StoreError {
 /// [`StoreError::EntryMismatch`] for an entry whose bytes do not hash to its
 /// leaf (counted in the log's stats); `Corrupted`; I/O errors.
 pub(crate) fn read_entries(shared: &Shared, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
-    read_entries_hashed(shared, first, count).map(|(entries, _)| entries)
+    let parts = read_blocks(shared, first, count)?;
+    Ok(parts
+        .iter()
+        .flat_map(|p| (p.from..p.to).map(|k| p.block.entry(k).to_vec()))
+        .collect())
 }
 
-/// Entries `first .. first + count`, each checked against its stored leaf
-/// hash; with those leaf hashes.
-fn read_entries_hashed(
-    shared: &Shared,
-    first: u64,
-    count: u64,
-) -> Result<(Vec<Vec<u8>>, Vec<Hash>)> {
-    let entries = read_entries_unchecked(shared, first, count)?;
+/// The first read of a range takes this many bytes of the WAL; each next
+/// one twice as many, up to [`MAX_WINDOW`].
+const FIRST_WINDOW: usize = 64 << 10;
+const MAX_WINDOW: usize = 4 << 20;
+
+/// Entries `first .. first + count` read back from the WAL in blocks (one
+/// buffer per read), each entry checked against its stored leaf hash. The
+/// leaf hash covers an entry's bytes, so records are framed without their
+/// checksums; only an entry that fails its leaf hash has its checksum
+/// looked at, to tell a damaged record (`Corrupted`) from a changed one
+/// (`EntryMismatch`).
+///
+/// # Errors
+/// As [`read_entries`].
+pub(crate) fn read_blocks(shared: &Shared, first: u64, count: u64) -> Result<Vec<Part>> {
+    let mut parts = Vec::new();
     if count == 0 {
-        return Ok((entries, Vec::new()));
+        return Ok(parts);
     }
     let l0 = shared
         .level_stream(0)
         .ok_or_else(|| StoreError::OutOfRange("hash level 0 does not exist yet".into()))?;
     let stored = l0.read_records(first, count, 32)?;
-    let mut leaves = vec![Hash::default(); entries.len()];
-    veritrail_core::hash::leaf_hashes_to(&entries, &mut leaves);
-    if let Some(k) = (0..entries.len()).find(|&k| stored[k * 32..k * 32 + 32] != leaves[k].0) {
-        let index = first + k as u64;
-        shared
-            .stats
-            .integrity_errors
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::error!(log = %shared.name, index, "an entry read back does not match its leaf hash: its stored bytes were changed");
-        return Err(StoreError::EntryMismatch {
-            log: shared.name.clone(),
-            index,
-        });
-    }
-    Ok((entries, leaves))
-}
-
-fn read_entries_unchecked(shared: &Shared, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::with_capacity(count as usize);
-    if count == 0 {
-        return Ok(out);
-    }
     let k = first / 256;
     let rec = shared.index.read_records(k, 1, 8)?;
     let mut off = u64::from_le_bytes(rec[..8].try_into().expect("8"));
     let mut index = k * 256;
+    let mut got: u64 = 0;
     let segs = shared.wal.segments();
     let mut si = segs
         .partition_point(|s| s.header.start <= index)
         .saturating_sub(1);
-    while (out.len() as u64) < count {
+    let mut window = FIRST_WINDOW;
+    let mut spans = Vec::new();
+    while got < count {
         let seg = segs.get(si).ok_or_else(|| {
             StoreError::OutOfRange(format!("entry {index} is past the end of the WAL"))
         })?;
-        let mut sc = Scanner::new(seg, off, seg.valid_end());
-        while (out.len() as u64) < count {
-            let Some(r) = sc.next_strict()? else { break };
-            if index >= first {
-                out.push(r.payload);
+        let end = seg.valid_end();
+        let mut pos = off;
+        while got < count && pos < end {
+            let want = (window as u64).min(end - pos) as usize;
+            let mut buf = vec![0u8; want];
+            seg.read_at(&mut buf, pos)?;
+            spans.clear();
+            let (used, bad) = frame(&buf, &mut spans);
+            if spans.is_empty() {
+                let bad = match bad {
+                    Some(b) => b,
+                    None if want as u64 == end - pos => Bad::Truncated,
+                    // A record longer than the window: read it whole.
+                    None => {
+                        window = RECORD_OVERHEAD + MAX_PAYLOAD;
+                        continue;
+                    }
+                };
+                return Err(StoreError::corrupted(
+                    &seg.path,
+                    pos + used as u64,
+                    bad.reason(),
+                ));
             }
-            index += 1;
+            window = (window * 2).min(MAX_WINDOW);
+            let mut block = Block::default();
+            for sp in &spans {
+                if got == count {
+                    break;
+                }
+                if index >= first {
+                    block.starts.push(sp.at as u32);
+                    got += 1;
+                }
+                index += 1;
+            }
+            block.records = buf;
+            if block.len() > 0 {
+                let at = index - first - block.len() as u64;
+                check_leaves(
+                    shared,
+                    &seg.path,
+                    pos,
+                    first + at,
+                    &mut block,
+                    &stored[at as usize * 32..],
+                )?;
+                parts.push(Part::whole(block));
+            }
+            pos += used as u64;
         }
         si += 1;
         off = HEADER_LEN;
     }
-    Ok(out)
+    Ok(parts)
+}
+
+/// Hashes the entries of `block` (the first is entry `index`; the block
+/// was read from `file` at `offset`) into its leaves and compares them
+/// with `stored`.
+fn check_leaves(
+    shared: &Shared,
+    file: &Path,
+    offset: u64,
+    index: u64,
+    block: &mut Block,
+    stored: &[u8],
+) -> Result<()> {
+    let entries: Vec<&[u8]> = (0..block.len()).map(|k| block.entry(k)).collect();
+    let mut leaves = vec![Hash::default(); entries.len()];
+    veritrail_core::hash::leaf_hashes_to(&entries, &mut leaves);
+    let Some(k) = (0..leaves.len()).find(|&k| stored[k * 32..k * 32 + 32] != leaves[k].0) else {
+        block.leaves = leaves;
+        return Ok(());
+    };
+    let at = block.starts[k] as usize;
+    let span = Span {
+        at,
+        len: entries[k].len(),
+        end_of_batch: false,
+    };
+    if !span.crc_ok(&block.records) {
+        return Err(StoreError::corrupted(
+            file,
+            offset + at as u64,
+            Bad::BadChecksum.reason(),
+        ));
+    }
+    let index = index + k as u64;
+    shared
+        .stats
+        .integrity_errors
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::error!(log = %shared.name, index, "an entry read back does not match its leaf hash: its stored bytes were changed");
+    Err(StoreError::EntryMismatch {
+        log: shared.name.clone(),
+        index,
+    })
 }
 
 /// Reads a log's published entries, tiles, proofs and checkpoints.
@@ -240,14 +320,14 @@ impl LogReader {
         read_entries(&self.shared, first, count)
     }
 
-    /// The same, with each entry's leaf hash (each was checked against it).
-    pub(crate) fn entries_hashed(
-        &self,
-        first: u64,
-        count: u64,
-    ) -> Result<(Vec<Vec<u8>>, Vec<Hash>)> {
+    /// The same, in blocks with each entry's leaf hash: from the newest
+    /// entries kept in memory when it can, else read back and checked.
+    pub(crate) fn blocks(&self, first: u64, count: u64) -> Result<Vec<Part>> {
         self.bound(first.saturating_add(count), "entry range")?;
-        read_entries_hashed(&self.shared, first, count)
+        if let Some(parts) = self.shared.recent.take(first, count) {
+            return Ok(parts);
+        }
+        read_blocks(&self.shared, first, count)
     }
 
     /// The bytes of a C2SP tile (hash tile or entry bundle). A partial tile

@@ -277,6 +277,11 @@ impl Shared {
         lifecycle: Option<Stream>,
     ) -> Shared {
         let signed_at = o.env.now_nanos();
+        let recent = crate::recent::Recent::new(if lifecycle.is_some() {
+            o.config.recent_bytes
+        } else {
+            0
+        });
         Shared {
             name: o.name,
             dir: o.dir,
@@ -308,6 +313,7 @@ impl Shared {
             publisher: crate::publish::Publisher::default(),
             closed: AtomicBool::new(lifecycle.is_none()),
             lifecycle,
+            recent,
         }
     }
 }

@@ -433,8 +433,17 @@ fn settle(shared: &Shared, groups: Vec<Written>, synced: std::time::Duration) ->
     shared.pending_cv.notify_all();
     let mut index = groups[0].first;
     for g in groups {
-        for j in g.jobs {
+        for mut j in g.jobs {
             let n = j.batch.len() as u64;
+            // The bytes written stay in memory a while for the followers.
+            shared.recent.push(
+                index,
+                crate::recent::Block {
+                    records: std::mem::take(&mut j.batch.records),
+                    starts: std::mem::take(&mut j.batch.starts),
+                    leaves: j.batch.leaf_hashes.clone(),
+                },
+            );
             let r = Appended {
                 first_index: index,
                 leaf_hashes: j.batch.leaf_hashes,

@@ -111,6 +111,8 @@ pub(crate) struct Shared {
     pub lifecycle: Option<Stream>,
     /// A clean close was recorded (or the log is read-only).
     pub closed: AtomicBool,
+    /// The newest durable entries, for followers.
+    pub recent: crate::recent::Recent,
 }
 
 impl Shared {

@@ -4,10 +4,11 @@
 //! The query indexer is one consumer; live streams, alert rules, witnesses
 //! and uploaders follow logs the same way.
 //!
-//! It is pulled, not pushed: entries are read back from the log (checked
-//! against their leaf hashes, as every read is) when the consumer asks, so a
-//! slow consumer falls behind on its own and never slows ingest or the
-//! other consumers. Its position is [`Subscription::position`]; a consumer
+//! It is pulled, not pushed: the consumer takes entries when it asks — from
+//! the newest ones the log keeps in memory ([`crate::recent`]) while it is
+//! close behind, else read back from the log (checked against their leaf
+//! hashes, as every read is) — so a slow consumer falls behind on its own
+//! and never slows ingest or the other consumers. Its position is [`Subscription::position`]; a consumer
 //! that persists it (with what it made of the entries, ideally in one
 //! transaction) resumes after a restart with [`crate::LogReader::subscribe`]
 //! from there, and sees nothing twice and nothing missed.
@@ -18,6 +19,7 @@ use crate::error::{Result, StoreError};
 use veritrail_core::Hash;
 
 use crate::read::LogReader;
+use crate::recent::Part;
 use crate::state::Published;
 
 /// Entries per delivery unless [`Subscription::with_chunk`] says otherwise.
@@ -28,24 +30,64 @@ pub const DEFAULT_CHUNK: u64 = 20_000;
 pub struct Delivery {
     /// Index of the first entry.
     pub first: u64,
-    /// The entries exactly as stored (canonical event bytes), in order.
-    pub entries: Vec<Vec<u8>>,
-    /// Their leaf hashes (each entry was checked against its own).
-    pub leaf_hashes: Vec<Hash>,
     /// The newest checkpoint when the entries were read; it covers them.
     pub checkpoint: Published,
+    parts: Vec<Part>,
+    len: usize,
 }
 
 impl Delivery {
+    fn new(first: u64, checkpoint: Published, parts: Vec<Part>) -> Delivery {
+        let len = parts.iter().map(Part::len).sum();
+        Delivery {
+            first,
+            checkpoint,
+            parts,
+            len,
+        }
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The index after the last entry: the subscription's next position.
     pub fn end(&self) -> u64 {
-        self.first + self.entries.len() as u64
+        self.first + self.len as u64
     }
 
     /// Whether this delivery ends at its checkpoint's size (the consumer
     /// has seen everything the checkpoint covers).
     pub fn reaches_checkpoint(&self) -> bool {
         self.end() == self.checkpoint.size
+    }
+
+    /// The entries exactly as stored (canonical event bytes), in order,
+    /// with their leaf hashes (each entry hashes to its own).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Hash)> + '_ {
+        self.parts
+            .iter()
+            .flat_map(|p| (p.from..p.to).map(move |k| (p.block.entry(k), &p.block.leaves[k])))
+    }
+
+    /// The entries from the `skip`-th on, with their leaf hashes.
+    pub fn iter_from(&self, mut skip: usize) -> impl Iterator<Item = (&[u8], &Hash)> + '_ {
+        self.parts.iter().flat_map(move |p| {
+            let from = p.from + skip.min(p.len());
+            skip -= skip.min(p.len());
+            (from..p.to).map(move |k| (p.block.entry(k), &p.block.leaves[k]))
+        })
+    }
+
+    /// The entries alone.
+    pub fn entries(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.iter().map(|(e, _)| e)
     }
 }
 
@@ -106,13 +148,8 @@ impl Subscription {
             Err(e) => return Err(e),
         };
         let n = (checkpoint.size - self.next).min(self.chunk);
-        let (entries, leaf_hashes) = self.reader.entries_hashed(self.next, n)?;
-        let d = Delivery {
-            first: self.next,
-            entries,
-            leaf_hashes,
-            checkpoint,
-        };
+        let parts = self.reader.blocks(self.next, n)?;
+        let d = Delivery::new(self.next, checkpoint, parts);
         self.next = d.end();
         Ok(Some(d))
     }

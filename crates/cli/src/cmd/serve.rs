@@ -25,6 +25,7 @@ struct FileConfig {
     listen: Option<String>,
     private_checkpoints: Option<bool>,
     checkpoint_interval: Option<String>,
+    recent_mib: Option<usize>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     client_ca: Option<PathBuf>,
@@ -79,6 +80,8 @@ pub struct Settings {
     pub listen: String,
     pub private_checkpoints: bool,
     pub checkpoint_interval: Duration,
+    /// Bytes of each log's newest entries kept for its followers.
+    pub recent_bytes: usize,
     pub tls: Option<TlsFiles>,
     pub limits: veritrail_server::listen::Limits,
     pub syslog: veritrail_server::syslog::SyslogConfig,
@@ -131,6 +134,12 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             ))
         })?,
         None => Duration::from_secs(1),
+    };
+    let recent_bytes = match a.recent_mib.or(file.recent_mib) {
+        Some(m) => m
+            .checked_mul(1 << 20)
+            .ok_or_else(|| Exit::usage(format!("recent_mib {m}: too large")))?,
+        None => veritrail_service::store::DEFAULT_RECENT_BYTES,
     };
     let defaults = veritrail_server::listen::Limits::default();
     let duration = |name: &str, v: Option<String>, default: Duration| match v {
@@ -228,6 +237,7 @@ pub fn settings(a: ServeArgs) -> anyhow::Result<Settings> {
             .or(file.private_checkpoints)
             .unwrap_or(false),
         checkpoint_interval,
+        recent_bytes,
         tls,
         limits,
         syslog,
@@ -481,6 +491,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         limits: s.limits,
         log: LogConfig {
             checkpoint_interval: s.checkpoint_interval,
+            recent_bytes: s.recent_bytes,
             ..LogConfig::default()
         },
         ..ServerConfig::default()
@@ -868,7 +879,7 @@ mod tests {
     fn flags_beat_the_file_which_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("v.toml");
-        std::fs::write(&cfg, "listen = \"127.0.0.1:9000\"\nprivate_checkpoints = true\ncheckpoint_interval = \"250ms\"\n").unwrap();
+        std::fs::write(&cfg, "listen = \"127.0.0.1:9000\"\nprivate_checkpoints = true\ncheckpoint_interval = \"250ms\"\nrecent_mib = 16\n").unwrap();
         let s = settings(ServeArgs {
             config: Some(cfg.clone()),
             ..ServeArgs::default()
@@ -877,16 +888,19 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:9000");
         assert!(s.private_checkpoints);
         assert_eq!(s.checkpoint_interval, Duration::from_millis(250));
+        assert_eq!(s.recent_bytes, 16 << 20);
         assert_eq!(s.data, PathBuf::from("./veritrail-data"));
         let s = settings(ServeArgs {
             config: Some(cfg.clone()),
             listen: Some("127.0.0.1:9001".into()),
             private_checkpoints: Some(false),
+            recent_mib: Some(0),
             ..ServeArgs::default()
         })
         .unwrap();
         assert_eq!(s.listen, "127.0.0.1:9001");
         assert!(!s.private_checkpoints);
+        assert_eq!(s.recent_bytes, 0);
         std::fs::write(&cfg, "lisen = \"x\"\n").unwrap();
         assert!(
             settings(ServeArgs {

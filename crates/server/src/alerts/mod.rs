@@ -386,7 +386,7 @@ fn replay(engine: &mut Engine, name: &str, log: &Log, from: u64, to: u64) {
     while sub.position() < to {
         match sub.next(Duration::from_secs(1)) {
             Ok(Some(d)) => {
-                for (k, (e, leaf)) in d.entries.iter().zip(&d.leaf_hashes).enumerate() {
+                for (k, (e, leaf)) in d.iter().enumerate() {
                     let index = d.first + k as u64;
                     if index >= to {
                         break;
@@ -498,7 +498,7 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
                 let mut ev = inner.eval.lock().expect("eval lock");
                 let mut alerts = Vec::new();
                 if ev.engine.watches(name) {
-                    for (k, (e, leaf)) in d.entries.iter().zip(&d.leaf_hashes).enumerate() {
+                    for (k, (e, leaf)) in d.iter().enumerate() {
                         let index = d.first + k as u64;
                         alerts.extend(ev.engine.observe(Observed {
                             log: name,
@@ -511,7 +511,7 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
                 inner
                     .stats
                     .evaluated
-                    .fetch_add(d.entries.len() as u64, Ordering::Relaxed);
+                    .fetch_add(d.len() as u64, Ordering::Relaxed);
                 emit(inner, &mut ev, alerts);
                 ev.positions.insert(name.to_owned(), d.end());
                 ev.dirty = true;
