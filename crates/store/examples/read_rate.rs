@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 
 use veritrail_store::{DataDir, LogConfig, RealFs};
 
+// The server's allocator: what a read costs depends on how freed buffers
+// are reused.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     let n: u64 = a.get(1).map_or(2_000_000, |x| x.parse().expect("ENTRIES"));

@@ -5,7 +5,7 @@
 //! and uploaders follow logs the same way.
 //!
 //! It is pulled, not pushed: the consumer takes entries when it asks — from
-//! the newest ones the log keeps in memory ([`crate::recent`]) while it is
+//! the newest ones the log keeps in memory (`LogConfig::recent_bytes`) while it is
 //! close behind, else read back from the log (checked against their leaf
 //! hashes, as every read is) — so a slow consumer falls behind on its own
 //! and never slows ingest or the other consumers. Its position is [`Subscription::position`]; a consumer
