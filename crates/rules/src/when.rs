@@ -28,25 +28,21 @@ impl Window {
     /// wraps past midnight, the weekday is the day the instant falls on.)
     pub fn contains(&self, unix_nanos: i128) -> bool {
         // 1970-01-01 was a Thursday (4). Nanoseconds fit 64 bits until
-        // 2262, and 128-bit division is a library call (this runs per
-        // event and rule).
-        let (minute, weekday) = match i64::try_from(unix_nanos) {
-            Ok(n) => {
-                let local = n.div_euclid(MINUTE as i64) + i64::from(self.offset_minutes);
-                let days = DAY_MINUTES as i64;
-                (
-                    local.rem_euclid(days) as u16,
-                    (local.div_euclid(days) + 4).rem_euclid(7) as u8,
-                )
-            }
-            Err(_) => {
-                let local = unix_nanos.div_euclid(MINUTE) + i128::from(self.offset_minutes);
-                (
-                    local.rem_euclid(DAY_MINUTES) as u16,
-                    (local.div_euclid(DAY_MINUTES) + 4).rem_euclid(7) as u8,
-                )
-            }
+        // 2262, minutes always (RFC 3339 stops at year 9999), and 128-bit
+        // division is a library call (this runs per event and rule).
+        let minutes = match i64::try_from(unix_nanos) {
+            Ok(n) => n.div_euclid(MINUTE as i64),
+            // Beyond any RFC 3339 time: saturated, on the right side.
+            Err(_) => i64::try_from(unix_nanos.div_euclid(MINUTE)).unwrap_or(if unix_nanos < 0 {
+                i64::MIN / 2
+            } else {
+                i64::MAX / 2
+            }),
         };
+        let local = minutes + i64::from(self.offset_minutes);
+        let days = DAY_MINUTES as i64;
+        let minute = local.rem_euclid(days) as u16;
+        let weekday = (local.div_euclid(days) + 4).rem_euclid(7) as u8;
         let in_hours = match self.hours {
             None => true,
             Some((s, e)) if s < e => minute >= s && minute < e,

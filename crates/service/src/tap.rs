@@ -25,20 +25,20 @@ pub const WINDOW_ENTRIES: usize = 65_536;
 /// How long the thread outlives its last reader.
 const LINGER: Duration = Duration::from_secs(5);
 
-/// Entries `first ..` of the log with their leaf hashes.
+/// Entries of the log with their leaf hashes.
 #[derive(Debug)]
 pub struct Chunk {
-    /// Index of the first entry.
-    pub first: u64,
     delivery: veritrail_store::Delivery,
 }
 
 impl Chunk {
-    fn new(d: veritrail_store::Delivery) -> Chunk {
-        Chunk {
-            first: d.first,
-            delivery: d,
-        }
+    fn new(delivery: veritrail_store::Delivery) -> Chunk {
+        Chunk { delivery }
+    }
+
+    /// Index of the first entry.
+    pub fn first(&self) -> u64 {
+        self.delivery.first
     }
 
     /// How many entries it holds.
@@ -59,10 +59,7 @@ impl Chunk {
     /// The entries as stored from the `off`-th on, with their indices and
     /// leaf hashes.
     pub fn entries_from(&self, off: usize) -> impl Iterator<Item = (u64, &[u8], &Hash)> + '_ {
-        self.delivery
-            .iter_from(off)
-            .enumerate()
-            .map(move |(k, (e, h))| (self.first + (off + k) as u64, e, h))
+        self.delivery.iter_from(off)
     }
 }
 
@@ -211,7 +208,7 @@ impl TapReader {
                     reason: e.clone(),
                 });
             }
-            let oldest = w.chunks.front().map_or(w.end, |c| c.first);
+            let oldest = w.chunks.front().map_or(w.end, |c| c.first());
             if self.next < oldest {
                 // Before the window: read the log itself.
                 drop(w);
@@ -231,10 +228,10 @@ impl TapReader {
             if let Some(c) = w
                 .chunks
                 .iter()
-                .find(|c| c.first <= self.next && self.next < c.end())
+                .find(|c| c.first() <= self.next && self.next < c.end())
             {
                 let c = c.clone();
-                let off = (self.next - c.first) as usize;
+                let off = (self.next - c.first()) as usize;
                 self.next = c.end();
                 return Ok(Some((c, off)));
             }

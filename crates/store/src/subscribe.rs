@@ -5,10 +5,11 @@
 //! and uploaders follow logs the same way.
 //!
 //! It is pulled, not pushed: the consumer takes entries when it asks — from
-//! the newest ones the log keeps in memory (`LogConfig::recent_bytes`) while it is
-//! close behind, else read back from the log (checked against their leaf
-//! hashes, as every read is) — so a slow consumer falls behind on its own
-//! and never slows ingest or the other consumers. Its position is [`Subscription::position`]; a consumer
+//! the newest ones the log keeps in memory (`LogConfig::recent_bytes`)
+//! while it is close behind, else read back from the log (checked against
+//! their leaf hashes, as every read is) — so a slow consumer falls behind
+//! on its own and never slows ingest or the other consumers. Its position
+//! is [`Subscription::position`]; a consumer
 //! that persists it (with what it made of the entries, ideally in one
 //! transaction) resumes after a restart with [`crate::LogReader::subscribe`]
 //! from there, and sees nothing twice and nothing missed.
@@ -69,25 +70,27 @@ impl Delivery {
     }
 
     /// The entries exactly as stored (canonical event bytes), in order,
-    /// with their leaf hashes (each entry hashes to its own).
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Hash)> + '_ {
-        self.parts
-            .iter()
-            .flat_map(|p| (p.from..p.to).map(move |k| (p.block.entry(k), &p.block.leaves[k])))
+    /// with their indices and leaf hashes (each entry hashes to its own).
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8], &Hash)> + '_ {
+        self.iter_from(0)
     }
 
-    /// The entries from the `skip`-th on, with their leaf hashes.
-    pub fn iter_from(&self, mut skip: usize) -> impl Iterator<Item = (&[u8], &Hash)> + '_ {
+    /// The same from the `skip`-th entry on.
+    pub fn iter_from(&self, mut skip: usize) -> impl Iterator<Item = (u64, &[u8], &Hash)> + '_ {
+        let mut index = self.first;
         self.parts.iter().flat_map(move |p| {
             let from = p.from + skip.min(p.len());
             skip -= skip.min(p.len());
-            (from..p.to).map(move |k| (p.block.entry(k), &p.block.leaves[k]))
+            let at = index + (from - p.from) as u64;
+            index += p.len() as u64;
+            (from..p.to)
+                .map(move |k| (at + (k - from) as u64, p.block.entry(k), &p.block.leaves[k]))
         })
     }
 
     /// The entries alone.
     pub fn entries(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.iter().map(|(e, _)| e)
+        self.iter().map(|(_, e, _)| e)
     }
 }
 

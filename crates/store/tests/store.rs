@@ -1000,7 +1000,7 @@ fn a_checkpoint_asked_for_ahead_covers_the_next_entries_and_deliveries_carry_lea
         .unwrap()
         .expect("checkpointed at once");
     assert_eq!((d.first, d.len()), (0, 2));
-    for (e, h) in d.iter() {
+    for (_, e, h) in d.iter() {
         assert_eq!(*h, leaf_hash(e));
     }
     // Not asked: the next entry waits for the (hour-long) interval.
@@ -1008,7 +1008,7 @@ fn a_checkpoint_asked_for_ahead_covers_the_next_entries_and_deliveries_carry_lea
     assert!(sub.next(Duration::from_millis(300)).unwrap().is_none());
     log.ask_for_checkpoint();
     let d = sub.next(Duration::from_secs(10)).unwrap().expect("asked");
-    let leaves: Vec<Hash> = d.iter().map(|(_, h)| *h).collect();
+    let leaves: Vec<Hash> = d.iter().map(|(_, _, h)| *h).collect();
     assert_eq!((d.first, leaves), (2, vec![leaf_hash(&entry(2))]));
     log.close();
 }
@@ -1024,11 +1024,7 @@ fn follow_all(log: &veritrail_store::Log, from: u64, chunk: u64) -> Vec<(u64, Ve
             .unwrap()
             .expect("published");
         assert_eq!(d.first + d.len() as u64, d.end());
-        out.extend(
-            d.iter()
-                .enumerate()
-                .map(|(k, (e, h))| (d.first + k as u64, e.to_vec(), *h)),
-        );
+        out.extend(d.iter().map(|(i, e, h)| (i, e.to_vec(), *h)));
     }
     out
 }

@@ -386,8 +386,7 @@ fn replay(engine: &mut Engine, name: &str, log: &Log, from: u64, to: u64) {
     while sub.position() < to {
         match sub.next(Duration::from_secs(1)) {
             Ok(Some(d)) => {
-                for (k, (e, leaf)) in d.iter().enumerate() {
-                    let index = d.first + k as u64;
+                for (index, e, leaf) in d.iter() {
                     if index >= to {
                         break;
                     }
@@ -498,8 +497,7 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
                 let mut ev = inner.eval.lock().expect("eval lock");
                 let mut alerts = Vec::new();
                 if ev.engine.watches(name) {
-                    for (k, (e, leaf)) in d.iter().enumerate() {
-                        let index = d.first + k as u64;
+                    for (index, e, leaf) in d.iter() {
                         alerts.extend(ev.engine.observe(Observed {
                             log: name,
                             index,

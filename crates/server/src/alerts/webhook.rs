@@ -174,8 +174,7 @@ pub fn run(inner: Arc<Inner>, name: String, rx: Receiver<(u64, Vec<u8>)>, start_
                 let Ok(Some(d)) = sub.next(Duration::from_secs(1)) else {
                     break;
                 };
-                for (k, (e, leaf)) in d.iter().enumerate() {
-                    let index = d.first + k as u64;
+                for (index, e, leaf) in d.iter() {
                     if index >= start_end {
                         break;
                     }
