@@ -30,7 +30,7 @@ use veritrail_core::Timestamp;
 
 use crate::duration::display;
 use crate::file::{Action, Check, Kind, Rule, RuleSet, Severity};
-use crate::matcher::{Fields, Matcher, PathId, Paths, Reader};
+use crate::matcher::{Fields, Matcher, PathId, Paths, Reader, Spans};
 
 /// Most triggering events an alert lists (it says how many there were).
 pub const MAX_TRIGGERS: usize = 1000;
@@ -637,6 +637,10 @@ pub struct Engine {
     /// The latest `received_at` observed: the rules' clock (see
     /// [`Engine::forget_idle`]).
     frontier_ns: i128,
+    /// The last `received_at` parsed, as written and parsed.
+    received: Option<(Box<str>, i128)>,
+    /// Where the reader puts an event's values.
+    spans: Spans,
 }
 
 /// Which rules watch the log of the last event (events come in runs of
@@ -650,7 +654,17 @@ struct Watching {
     fed: Vec<Fed>,
     /// A rule fed has time windows on the event's own `time`.
     event_time: bool,
+    /// Per `action` value met: the rules of `fed` (positions, in order)
+    /// whose filters may pass an event with it — most rules name an
+    /// action, so most events are walked past most rules at once.
+    by_action: HashMap<Box<str>, Box<[u32]>>,
+    /// The same for events without an `action`.
+    no_action: Option<Box<[u32]>>,
 }
+
+/// Most `action` values [`Watching::by_action`] keeps (actions are few;
+/// past this, an event with a new one is walked past every rule).
+const MAX_ACTIONS: usize = 4096;
 
 /// A rule events are fed to.
 #[derive(Clone, Copy, Debug)]
@@ -685,6 +699,53 @@ impl Watching {
                 .iter()
                 .any(|f: &Fed| set.rules[f.rule].windows_on_event_time),
             fed,
+            by_action: HashMap::default(),
+            no_action: None,
+        }
+    }
+
+    /// Works out (once per value) the rules whose filters may pass an
+    /// event whose `action` (path `path`) is `value`; see
+    /// [`Watching::admitting`].
+    fn admit(&mut self, set: &RuleSet, path: Option<PathId>, value: Option<&str>) {
+        let known = match value {
+            Some(v) => self.by_action.contains_key(v),
+            None => self.no_action.is_some(),
+        };
+        if !known {
+            if value.is_some() && self.by_action.len() >= MAX_ACTIONS {
+                return;
+            }
+            let list: Box<[u32]> = (0..self.fed.len())
+                .filter(|&k| {
+                    let Some(p) = path else { return true };
+                    let rule = &set.rules[self.fed[k].rule];
+                    rule.matcher.admits(p, value)
+                        && match &rule.kind {
+                            Kind::Sequence { steps, .. } => {
+                                steps.iter().any(|(m, _)| m.admits(p, value))
+                            }
+                            _ => true,
+                        }
+                })
+                .map(|k| u32::try_from(k).expect("fewer than 2^32 rules"))
+                .collect();
+            match value {
+                Some(v) => {
+                    self.by_action.insert(v.into(), list);
+                }
+                None => self.no_action = Some(list),
+            }
+        }
+    }
+
+    /// The positions in `fed` of the rules whose filters may pass an event
+    /// whose `action` is `value` (once [`Watching::admit`] worked them
+    /// out); `None`: not known, every rule is to be walked.
+    fn admitting(&self, value: Option<&str>) -> Option<&[u32]> {
+        match value {
+            Some(v) => self.by_action.get(v).map(|l| &**l),
+            None => self.no_action.as_deref(),
         }
     }
 }
@@ -697,6 +758,8 @@ struct EntryReader {
     reader: Reader,
     received: PathId,
     time: PathId,
+    /// `action`, when a rule reads it.
+    action: Option<PathId>,
 }
 
 impl EntryReader {
@@ -705,6 +768,7 @@ impl EntryReader {
         let received = paths.intern("received_at");
         let time = paths.intern("time");
         EntryReader {
+            action: set.paths.find("action"),
             reader: Reader::new(&paths),
             paths,
             received,
@@ -751,6 +815,8 @@ impl Engine {
             watching: Watching::default(),
             ticks: 0,
             frontier_ns: i128::MIN,
+            received: None,
+            spans: Spans::default(),
         }
     }
 
@@ -834,7 +900,7 @@ impl Engine {
             return out;
         }
         let parsed;
-        let fields = match self.read.reader.read(ev.entry) {
+        let fields = match self.read.reader.read(ev.entry, &mut self.spans) {
             Some(f) => f,
             None => {
                 let Ok(json) = Json::parse(ev.entry) else {
@@ -844,8 +910,19 @@ impl Engine {
                 self.read.paths.read(&parsed)
             }
         };
-        let Some(at) = unix_ns(fields.get(self.read.received)) else {
+        // The events of one batch share their `received_at`: parsed once.
+        let Some(at_text) = fields.get(self.read.received) else {
             return out;
+        };
+        let at = match &self.received {
+            Some((text, at)) if **text == *at_text => *at,
+            _ => {
+                let Some(at) = unix_ns(Some(at_text)) else {
+                    return out;
+                };
+                self.received = Some((at_text.into(), at));
+                at
+            }
         };
         self.frontier_ns = self.frontier_ns.max(at);
         // The event's own `time` only for rules whose windows go by it.
@@ -871,7 +948,18 @@ impl Engine {
             trigger: &trigger,
             replay,
         };
-        for fed in &self.watching.fed {
+        let action = self.read.action.and_then(|p| fields.get(p));
+        self.watching.admit(&set, self.read.action, action);
+        let watching = &self.watching;
+        let every: Vec<u32>;
+        let order = match watching.admitting(action) {
+            Some(o) => o,
+            None => {
+                every = (0..watching.fed.len() as u32).collect();
+                &every
+            }
+        };
+        for fed in order.iter().map(|&k| &watching.fed[k as usize]) {
             if replay && !fed.replays {
                 continue;
             }
@@ -978,7 +1066,9 @@ impl Engine {
                                 show_group(&gt)
                             )
                         };
-                        if let Some(a) = fire(&set, rule, state, &g, now_ns, summary, triggers, 0) {
+                        if let Some(a) =
+                            fire(&set, rule, state, &g, now_ns, summary, || triggers, 0)
+                        {
                             out.push(a);
                         }
                     }
@@ -1088,7 +1178,7 @@ impl Engine {
                                 let summary = format!("{}: {}: {why}", rule.name, g[0]);
                                 let summary = || summary;
                                 if let Some(mut a) =
-                                    fire(&set, rule, state, &k, now_ns, summary, Vec::new(), 0)
+                                    fire(&set, rule, state, &k, now_ns, summary, Vec::new, 0)
                                 {
                                     a.group = gt;
                                     out.push(a);
@@ -1513,7 +1603,7 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
+            fire(set, rule, state, g, at, summary, || vec![trigger()], 1)
         }
         Kind::Threshold {
             count,
@@ -1568,47 +1658,41 @@ fn step(
             if replay {
                 return None;
             }
-            let gt = group_text(set, rule, g);
-            let what = match distinct {
-                None => format!("{} matching events", hits.len()),
-                Some(d) => format!(
-                    "{reached} distinct {} in {} events",
-                    set.paths.name(*d),
-                    hits.len()
-                ),
-            };
+            let n = hits.len() as u64;
             let summary = || {
+                let what = match distinct {
+                    None => format!("{n} matching events"),
+                    Some(d) => format!("{reached} distinct {} in {n} events", set.paths.name(*d),),
+                };
                 format!(
                     "{}: {what} within {}{}",
                     rule.name,
                     display(*window_ns),
-                    show_group(&gt)
+                    show_group(&group_text(set, rule, g))
                 )
             };
-            let n = hits.len() as u64;
-            fire(set, rule, state, g, at, summary, hits, n)
+            fire(set, rule, state, g, at, summary, || hits, n)
         }
         Kind::Sequence { steps, within_ns } => {
             if key.outcome() != Outcome::Completed {
                 return None;
             }
-            let hits = key.shared.completed[key.ids.class].clone();
             if replay {
                 return None;
             }
             let g = key.shared.keys.get(key.ids.group, fields)?;
-            let gt = group_text(set, rule, g);
+            let hits = &key.shared.completed[key.ids.class];
             let summary = || {
                 format!(
                     "{}: {} steps in order within {}{}",
                     rule.name,
                     steps.len(),
                     display(*within_ns),
-                    show_group(&gt)
+                    show_group(&group_text(set, rule, g))
                 )
             };
             let n = hits.len() as u64;
-            fire(set, rule, state, g, at, summary, hits, n)
+            fire(set, rule, state, g, at, summary, || hits.clone(), n)
         }
         Kind::NewValue {
             field,
@@ -1631,7 +1715,7 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(set, rule, state, g, at, summary, vec![trigger()], 1)
+            fire(set, rule, state, g, at, summary, || vec![trigger()], 1)
         }
         // The class took the event; silences alert in `tick`.
         Kind::Absence { .. } => None,
@@ -1664,7 +1748,7 @@ fn fire(
     g: &[u8],
     at: i128,
     summary: impl FnOnce() -> String,
-    mut triggers: Vec<Trigger>,
+    triggers: impl FnOnce() -> Vec<Trigger>,
     count: u64,
 ) -> Option<Alert> {
     let cool = match state.cool.get_mut(g) {
@@ -1677,6 +1761,8 @@ fn fire(
     }
     let suppressed = std::mem::take(&mut cool.suppressed);
     cool.until_ns = at + i128::from(rule.cooldown_ns);
+    // Made only now: most firings in a busy group are kept quiet.
+    let mut triggers = triggers();
     let trigger_count = count.max(triggers.len() as u64);
     if triggers.len() > MAX_TRIGGERS {
         triggers.drain(..triggers.len() - MAX_TRIGGERS);

@@ -84,9 +84,9 @@ impl Paths {
 
     /// Reads every interned path of `event`.
     pub fn read<'e>(&self, event: &'e Json<'e>) -> Fields<'e> {
-        Fields {
-            values: self.paths.iter().map(|p| lookup(event, p)).collect(),
-        }
+        Fields(Of::Values(
+            self.paths.iter().map(|p| lookup(event, p)).collect(),
+        ))
     }
 }
 
@@ -120,11 +120,11 @@ fn lookup<'e>(event: &'e Json<'e>, path: &[String]) -> Option<Cow<'e, str>> {
 /// Reads the interned paths straight from an entry's bytes, without
 /// building the whole JSON value: keys that lead to no path are skipped.
 /// Made for entries as stored (canonical JSON: no escapes in most strings,
-/// integers written plainly); whatever it is not sure of — an escaped key
-/// or value it needs, a number that is not a plain integer, a path met
-/// twice, anything malformed — makes [`Reader::read`] answer `None`, and the
-/// caller parses the entry fully ([`Paths::read`]), so both give the same
-/// values.
+/// integers written plainly, no whitespace); whatever it is not sure of —
+/// an escaped key or value it needs, a number that is not a plain integer,
+/// a path met twice, a control character, anything malformed — makes
+/// [`Reader::read`] answer `None`, and the caller parses the entry fully
+/// ([`Paths::read`]), so both give the same values.
 #[derive(Clone, Debug, Default)]
 pub struct Reader {
     root: Trie,
@@ -135,7 +135,20 @@ pub struct Reader {
 struct Trie {
     kids: Vec<(String, Trie)>,
     leaf: Option<PathId>,
+    /// The `id` kid's leaf: `actor.id` of `"actor": "alice"`.
+    bare: Option<PathId>,
 }
+
+/// Where a value is in an entry (byte offsets); `NO_SPAN` when absent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span(u32, u32);
+
+const NO_SPAN: Span = Span(u32::MAX, u32::MAX);
+
+/// Where [`Reader::read`] writes an event's values: kept by the caller
+/// from one event to the next, so reading allocates nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Spans(Vec<Span>);
 
 impl Reader {
     /// A reader of every path of `paths`.
@@ -155,42 +168,85 @@ impl Reader {
             }
             node.leaf = Some(PathId(id));
         }
+        fn bare(node: &mut Trie) {
+            node.bare = node
+                .kids
+                .iter()
+                .find(|(k, _)| k == "id")
+                .and_then(|(_, t)| t.leaf);
+            for (_, kid) in &mut node.kids {
+                bare(kid);
+            }
+        }
+        bare(&mut root);
         Reader {
             root,
             n: paths.paths.len(),
         }
     }
 
-    /// The values of `entry`, or `None` when it must be parsed fully.
-    pub fn read<'e>(&self, entry: &'e [u8]) -> Option<Fields<'e>> {
-        let mut values = vec![None; self.n];
+    /// The values of `entry` (kept in `spans`), or `None` when it must be
+    /// parsed fully.
+    pub fn read<'e>(&self, entry: &'e [u8], spans: &'e mut Spans) -> Option<Fields<'e>> {
+        // Checked once for the whole entry: no control character (stored
+        // entries have none: canonical JSON escapes them inside strings
+        // and has no whitespace between tokens; an entry with some is
+        // parsed fully), and UTF-8 throughout — so a string is its bytes
+        // between two quotes, no escape among them.
+        if u32::try_from(entry.len()).is_err()
+            || entry.iter().fold(false, |any, &c| any | (c < 0x20))
+        {
+            return None;
+        }
+        let text = std::str::from_utf8(entry).ok()?;
+        let out = &mut spans.0;
+        out.clear();
+        out.resize(self.n, NO_SPAN);
         let mut w = Walk { b: entry, i: 0 };
         w.ws();
-        w.object(&self.root, &mut values)?;
+        w.object(&self.root, out)?;
         w.ws();
-        (w.i == entry.len()).then_some(Fields { values })
+        (w.i == entry.len()).then_some(Fields(Of::Spans { text, spans: out }))
     }
 }
 
 struct Walk<'e> {
+    /// The entry, known to be UTF-8 without control characters.
     b: &'e [u8],
     i: usize,
 }
 
-type Values<'e> = [Option<Cow<'e, str>>];
-
-fn set<'e>(out: &mut Values<'e>, id: PathId, v: Cow<'e, str>) -> Option<()> {
+fn set(out: &mut [Span], id: PathId, v: Span) -> Option<()> {
     let slot = &mut out[id.0];
-    if slot.is_some() {
+    if *slot != NO_SPAN {
         return None;
     }
-    *slot = Some(v);
+    *slot = v;
     Some(())
 }
 
-impl<'e> Walk<'e> {
+/// Whether `text` is an integer as the full parser writes one: no sign but
+/// `-`, no leading zero, no `-0`, within JSON's exact range.
+fn plain_integer(text: &[u8]) -> bool {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let plain = match digits {
+        [] => false,
+        [b'0'] => digits.len() == text.len(),
+        [b'0', ..] => false,
+        _ => digits.iter().all(u8::is_ascii_digit),
+    };
+    plain
+        && std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|n| {
+                n.unsigned_abs() <= veritrail_core::json::MAX_SAFE_INTEGER.unsigned_abs()
+            })
+}
+
+impl Walk<'_> {
     fn ws(&mut self) {
-        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while self.b.get(self.i) == Some(&b' ') {
             self.i += 1;
         }
     }
@@ -199,38 +255,33 @@ impl<'e> Walk<'e> {
         self.b.get(self.i).copied()
     }
 
-    /// The bytes of a string with no escapes (at its opening quote).
-    fn plain_bytes(&mut self) -> Option<&'e [u8]> {
+    /// The string at its opening quote, when it has no escapes: its
+    /// contents' span (its ends are quotes, so it is UTF-8 as the whole
+    /// entry is).
+    fn plain(&mut self) -> Option<Span> {
         if self.peek()? != b'"' {
             return None;
         }
         let start = self.i + 1;
-        let len = self.b[start..]
-            .iter()
-            .position(|c| matches!(c, b'"' | b'\\') || *c < 0x20)?;
+        let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
         if self.b[start + len] != b'"' {
             return None;
         }
         self.i = start + len + 1;
-        Some(&self.b[start..start + len])
-    }
-
-    /// A string with no escapes (at its opening quote).
-    fn plain_string(&mut self) -> Option<&'e str> {
-        std::str::from_utf8(self.plain_bytes()?).ok()
+        // Entries are under 4 GiB (checked in `read`).
+        Some(Span(start as u32, (start + len) as u32))
     }
 
     fn skip_string(&mut self) -> Option<()> {
         self.i += 1;
         loop {
-            match *self.b.get(self.i)? {
-                b'"' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                b'\\' => self.i += 2,
-                _ => self.i += 1,
+            let k = memchr::memchr2(b'"', b'\\', &self.b[self.i..])?;
+            self.i += k;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Some(());
             }
+            self.i += 2;
         }
     }
 
@@ -262,7 +313,7 @@ impl<'e> Walk<'e> {
             _ => {
                 let start = self.i;
                 while let Some(c) = self.peek() {
-                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    if matches!(c, b',' | b'}' | b']' | b' ') {
                         break;
                     }
                     self.i += 1;
@@ -272,7 +323,7 @@ impl<'e> Walk<'e> {
         }
     }
 
-    fn object(&mut self, node: &Trie, out: &mut Values<'e>) -> Option<()> {
+    fn object(&mut self, node: &Trie, out: &mut [Span]) -> Option<()> {
         if self.peek()? != b'{' {
             return None;
         }
@@ -284,16 +335,21 @@ impl<'e> Walk<'e> {
         }
         loop {
             self.ws();
-            // Keys are compared as bytes; only values kept are checked
-            // for UTF-8.
-            let key = self.plain_bytes()?;
+            // Keys are compared as bytes.
+            let Span(a, z) = self.plain()?;
+            let key = &self.b[a as usize..z as usize];
             self.ws();
             if self.peek()? != b':' {
                 return None;
             }
             self.i += 1;
             self.ws();
-            match node.kids.iter().find(|(k, _)| k.as_bytes() == key) {
+            // The length and first byte tell most keys apart before their
+            // bytes are compared.
+            match node.kids.iter().find(|(k, _)| {
+                let k = k.as_bytes();
+                k.len() == key.len() && k.first() == key.first() && k == key
+            }) {
                 Some((_, kid)) => self.value(kid, out)?,
                 None => self.skip()?,
             }
@@ -309,48 +365,40 @@ impl<'e> Walk<'e> {
         }
     }
 
-    fn value(&mut self, node: &Trie, out: &mut Values<'e>) -> Option<()> {
+    fn value(&mut self, node: &Trie, out: &mut [Span]) -> Option<()> {
         match self.peek()? {
             b'{' if !node.kids.is_empty() => self.object(node, out),
             b'"' => {
-                let s = self.plain_string()?;
+                let s = self.plain()?;
                 if let Some(id) = node.leaf {
-                    set(out, id, Cow::Borrowed(s))?;
+                    set(out, id, s)?;
                 }
                 // `actor.id` of `"actor": "alice"` (as [`lookup`] reads it).
-                if let Some(id) = node
-                    .kids
-                    .iter()
-                    .find(|(k, _)| k == "id")
-                    .and_then(|(_, t)| t.leaf)
-                {
-                    set(out, id, Cow::Borrowed(s))?;
+                if let Some(id) = node.bare {
+                    set(out, id, s)?;
                 }
                 Some(())
             }
             b't' | b'f' if node.leaf.is_some() => {
-                let word = if self.b[self.i..].starts_with(b"true") {
-                    "true"
+                let len = if self.b[self.i..].starts_with(b"true") {
+                    4
                 } else if self.b[self.i..].starts_with(b"false") {
-                    "false"
+                    5
                 } else {
                     return None;
                 };
-                self.i += word.len();
-                set(out, node.leaf?, Cow::Borrowed(word))
+                let start = self.i;
+                self.i += len;
+                set(out, node.leaf?, Span(start as u32, self.i as u32))
             }
             b'-' | b'0'..=b'9' if node.leaf.is_some() => {
                 let start = self.i;
                 self.skip()?;
-                let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
                 // Only an integer written as the full parser would write it.
-                let n: i64 = text.parse().ok()?;
-                if n.unsigned_abs() > veritrail_core::json::MAX_SAFE_INTEGER.unsigned_abs()
-                    || n.to_string() != text
-                {
+                if !plain_integer(&self.b[start..self.i]) {
                     return None;
                 }
-                set(out, node.leaf?, Cow::Borrowed(text))
+                set(out, node.leaf?, Span(start as u32, self.i as u32))
             }
             _ => self.skip(),
         }
@@ -358,15 +406,42 @@ impl<'e> Walk<'e> {
 }
 
 /// One event's values of the interned paths.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Fields<'e> {
-    values: Vec<Option<Cow<'e, str>>>,
+#[derive(Debug)]
+pub struct Fields<'e>(Of<'e>);
+
+#[derive(Debug)]
+enum Of<'e> {
+    /// Read by a [`Reader`]: where each value is in the entry.
+    Spans { text: &'e str, spans: &'e [Span] },
+    /// Read from the parsed entry ([`Paths::read`]).
+    Values(Vec<Option<Cow<'e, str>>>),
 }
 
 impl Fields<'_> {
     /// The value at `id`.
     pub fn get(&self, id: PathId) -> Option<&str> {
-        self.values.get(id.0).and_then(|v| v.as_deref())
+        match &self.0 {
+            Of::Spans { text, spans } => match spans.get(id.0)? {
+                &NO_SPAN => None,
+                Span(a, z) => text.get(*a as usize..*z as usize),
+            },
+            Of::Values(values) => values.get(id.0).and_then(|v| v.as_deref()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.0 {
+            Of::Spans { spans, .. } => spans.len(),
+            Of::Values(values) => values.len(),
+        }
+    }
+}
+
+impl PartialEq for Fields<'_> {
+    /// The same values of the same paths, however read.
+    fn eq(&self, other: &Fields<'_>) -> bool {
+        self.len() == other.len()
+            && (0..self.len()).all(|k| self.get(PathId(k)) == other.get(PathId(k)))
     }
 }
 
@@ -380,6 +455,15 @@ pub struct Matcher {
 }
 
 impl Matcher {
+    /// Whether an event whose field `path` has `value` may pass: `false`
+    /// when one of the `all` entries on `path` refuses the value,
+    /// whatever the event's other fields are.
+    pub fn admits(&self, path: PathId, value: Option<&str>) -> bool {
+        self.all
+            .iter()
+            .all(|(p, pat)| *p != path || pat.matches(value))
+    }
+
     /// Whether the event with `fields` passes.
     pub fn matches(&self, fields: &Fields<'_>) -> bool {
         self.all.iter().all(|(p, pat)| pat.matches(fields.get(*p)))

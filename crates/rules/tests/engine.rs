@@ -923,3 +923,89 @@ cooldown = "15m"
         }
     }
 }
+
+/// Rules are walked per event by the event's `action` (the rules whose
+/// filters may pass it); whatever the action — one of thousands, none, or
+/// one a rule names only in a sequence step — the same rules fire as when
+/// each filter is asked in turn.
+#[test]
+fn rules_walked_by_action_fire_as_if_each_were_asked() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "any-x"
+kind = "match"
+match = { action = "x.*" }
+group_by = ["action"]
+cooldown = "0s"
+
+[[rule]]
+name = "everything"
+kind = "match"
+match = { "actor.id" = "*" }
+group_by = ["action"]
+cooldown = "0s"
+
+[[rule]]
+name = "not-x"
+kind = "match"
+match = { action = ["y", "z.*"] }
+except = { "actor.id" = "root" }
+cooldown = "0s"
+
+[[rule]]
+name = "x-then-done"
+kind = "sequence"
+group_by = ["actor.id"]
+within = "1h"
+steps = [{ match = { action = "x.9" } }, { match = { action = "done" } }]
+cooldown = "0s"
+"#,
+    );
+    let mut e = Engine::new(set);
+    let mut s = Script::new();
+    let fired = |e: &mut Engine, s: &mut Script, fields: &str| -> Vec<String> {
+        let mut r: Vec<String> = s.feed(e, T0, fields).into_iter().map(|a| a.rule).collect();
+        r.sort();
+        r
+    };
+    // More actions than the walk keeps lists for (4,096).
+    for k in 0..5000 {
+        let got = fired(&mut e, &mut s, &format!(r#""action":"x.{k}","actor":"a""#));
+        assert_eq!(got, ["any-x", "everything"], "x.{k}");
+    }
+    assert_eq!(
+        fired(&mut e, &mut s, r#""action":"y","actor":"a""#),
+        ["everything", "not-x"]
+    );
+    assert_eq!(
+        fired(&mut e, &mut s, r#""action":"z.1","actor":"root""#),
+        ["everything"]
+    );
+    assert_eq!(
+        fired(&mut e, &mut s, r#""actor":"a""#),
+        Vec::<String>::new(),
+        "no action: no group"
+    );
+    assert_eq!(
+        fired(&mut e, &mut s, r#""action":"x.9","actor":"b""#),
+        ["any-x", "everything"]
+    );
+    assert_eq!(
+        fired(&mut e, &mut s, r#""action":"done","actor":"b""#),
+        ["everything", "x-then-done"]
+    );
+    // And the same again, the lists now known.
+    assert_eq!(
+        fired(&mut e, &mut s, r#""action":"x.9","actor":"b""#),
+        ["any-x", "everything"]
+    );
+    assert_eq!(
+        fired(&mut e, &mut s, r#""action":"done","actor":"b""#),
+        ["everything", "x-then-done"]
+    );
+    assert_eq!(
+        fired(&mut e, &mut s, r#""action":"x.12","actor":"a""#),
+        ["any-x", "everything"]
+    );
+}

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use veritrail_core::json::Json;
-use veritrail_rules::matcher::{Paths, Reader};
+use veritrail_rules::matcher::{Paths, Reader, Spans};
 
 const KEYS: &[&str] = &[
     "action",
@@ -88,7 +88,8 @@ proptest! {
         let p = paths();
         let reader = Reader::new(&p);
         if let Ok(json) = Json::parse(t.as_bytes()) {
-            if let Some(fast) = reader.read(t.as_bytes()) {
+            let mut spans = Spans::default();
+            if let Some(fast) = reader.read(t.as_bytes(), &mut spans) {
                 prop_assert_eq!(fast, p.read(&json), "{}", t);
             }
         }
@@ -99,13 +100,14 @@ proptest! {
 fn reads_stored_events_itself() {
     let p = paths();
     let reader = Reader::new(&p);
+    let mut spans = Spans::default();
     for entry in [
         r#"{"action":"auth.login","actor":{"id":"alice","ip":"192.0.2.1"},"n":-12,"received_at":"2026-12-01T08:00:00.000000000Z","source":{"app":"sshd","host":"web-1"},"target":{"id":"/etc/x","type":"file"}}"#,
         r#"{"action":"privilege.sudo","actor":"bob","metadata":{"a":[1,{"b":"}"}],"q":"\"x\""},"received_at":"2026-12-01T08:00:00Z","x":{"id":true,"n":false}}"#,
         r#"{"action":"é","received_at":"2026-12-01T08:00:00Z","time":null}"#,
     ] {
         let json = Json::parse(entry.as_bytes()).unwrap();
-        let fast = reader.read(entry.as_bytes());
+        let fast = reader.read(entry.as_bytes(), &mut spans);
         assert!(fast.is_some(), "{entry}");
         assert_eq!(fast.unwrap(), p.read(&json), "{entry}");
     }
@@ -117,7 +119,15 @@ fn reads_stored_events_itself() {
         r#"{"action":"x","action":"y"}"#,
         r#"{"action":"x"} x"#,
         r#"{"action":"x""#,
+        "{\"action\":\n\"x\"}",
+        "{\"x\":\"\u{1}\",\"action\":\"x\"}",
     ] {
-        assert!(reader.read(entry.as_bytes()).is_none(), "{entry}");
+        assert!(
+            reader.read(entry.as_bytes(), &mut spans).is_none(),
+            "{entry}"
+        );
     }
+    // Not UTF-8, even in a value it would skip.
+    let bad = b"{\"x\":\"\xff\",\"action\":\"x\"}";
+    assert!(reader.read(bad, &mut spans).is_none());
 }

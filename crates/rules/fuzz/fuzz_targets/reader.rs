@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use veritrail_core::json::Json;
-use veritrail_rules::matcher::{Paths, Reader};
+use veritrail_rules::matcher::{Paths, Reader, Spans};
 
 fuzz_target!(|data: &[u8]| {
     let mut paths = Paths::default();
@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
         paths.intern(p);
     }
     let reader = Reader::new(&paths);
-    let fast = reader.read(data);
+    let mut spans = Spans::default();
+    let fast = reader.read(data, &mut spans);
     if let (Some(fast), Ok(json)) = (fast, Json::parse(data)) {
         assert_eq!(fast, paths.read(&json), "the reader and the parser disagree");
     }
