@@ -4,6 +4,7 @@
 Markdown table.
 
   bench/alerts.py [--secs 20] [--rules 50] [--subscribers 100] [--rate 10000]
+  bench/alerts.py --load-only --rounds 6   # the ingest drop and lag, six pairs
 
 1. Ingest: 4 clients post 1,000-event NDJSON batches as fast as the server
    acknowledges them, for SECS, without rules and then with RULES rules
@@ -27,6 +28,7 @@ ap.add_argument("--subscribers", type=int, default=100)
 ap.add_argument("--rate", type=int, default=10000)
 ap.add_argument("--load-only", action="store_true", help="only the loaded runs: ingest without and with rules, the rules' lag and catch-up")
 ap.add_argument("--light-only", action="store_true", help="only the ack -> webhook latency with ~10,000 events/s in the background")
+ap.add_argument("--rounds", type=int, default=1, help="with --load-only: pairs of runs (without / with rules), the order alternating, and their medians")
 ap.add_argument("--extra", action="append", default=[], help="another `serve` argument for the server with rules (repeatable)")
 ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "veritrail"))
 args = ap.parse_args()
@@ -121,16 +123,51 @@ def ingest(addr, writer, secs, probe=False, pid=None):
     rate = sum(counts) / wall
     if probe:
         print(f"  most durable entries no checkpoint covered yet: {unsigned[0]:,.0f}", file=sys.stderr, flush=True)
+    runner = None
     if pid:
         g1 = os.times()
         gen = (g1.user + g1.system - g0.user - g0.system) / wall
-        print(f"  {rate:,.0f} events/s; cores: {vtbench.cores(c0, vtbench.cpu(pid, True), wall)}; load generator {gen:.2f}",
+        c1 = vtbench.cpu(pid, True)
+        if "rules-default" in c1:
+            # The rules runner's CPU per event evaluated.
+            runner = (c1["rules-default"] - c0.get("rules-default", 0)) / wall / rate * 1e6
+        print(f"  {rate:,.0f} events/s; cores: {vtbench.cores(c0, c1, wall)}; load generator {gen:.2f}",
               file=sys.stderr, flush=True)
+    ingest.runner_us = runner
     return rate, acks, lag[0]
 
 work = tempfile.mkdtemp(prefix="vt-alerts-", dir=os.path.join(os.path.dirname(__file__), ".."))
 procs = []
+
+def load_pair(k, with_first):
+    """One round of --rounds: a fresh server without rules and one with,
+    in the order given; (without, with, worst lag s, runner µs/event)."""
+    hs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hs.serve_forever, daemon=True).start()
+    rf = os.path.join(work, "rules.toml")
+    rules_file(rf, args.rules, f"http://127.0.0.1:{hs.server_address[1]}/hook")
+    got = {}
+    for rules in ([True, False] if with_first else [False, True]):
+        p, admin, addr = start(os.path.join(work, f"r{k}-{int(rules)}"), ["--rules", rf, *args.extra] if rules else []); procs.append(p)
+        w = token(addr, admin, "writer", ["default"])
+        ingest(addr, w, 3)
+        rate, _, lag = ingest(addr, w, args.secs, probe=rules, pid=p.pid)
+        got[rules] = (rate, lag / rate, ingest.runner_us)
+        p.terminate(); p.wait()
+    hs.shutdown()
+    return got[False][0], got[True][0], got[True][1], got[True][2]
+
 try:
+    if args.load_only and args.rounds > 1:
+        rows = []
+        for k in range(args.rounds):
+            base, withr, lag, us = load_pair(k, k % 2 == 1)
+            rows.append((1 - withr / base, lag, us))
+            print(f"| round {k + 1} ({'with rules first' if k % 2 else 'without first'}) | {base:,.0f} / {withr:,.0f} events/s ({(1 - withr / base) * 100:.1f} % less); worst lag {lag:.2f} s; runner {us:.2f} µs/event |", flush=True)
+        med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
+        drops = [r[0] * 100 for r in rows]; lags = [r[1] for r in rows]; uss = [r[2] for r in rows]
+        print(f"| {args.rounds} rounds, median (range) | {med(drops):.1f} % less ({min(drops):.1f} to {max(drops):.1f}); worst lag {med(lags):.2f} s ({min(lags):.2f} to {max(lags):.2f}); runner {med(uss):.2f} µs/event |")
+        sys.exit(0)
     # 1. Without rules.
     if not args.light_only:
         p, admin, addr = start(os.path.join(work, "a"), []); procs.append(p)

@@ -65,6 +65,35 @@ pub struct Trigger {
     pub value: Option<String>,
 }
 
+/// An event a threshold window or a sequence holds: a [`Trigger`] once
+/// it alerts (most never do, so the text of one is made only then).
+#[derive(Clone, Debug)]
+struct Hit {
+    log: Arc<str>,
+    index: u64,
+    leaf_hash: [u8; 32],
+    /// Its `received_at`, Unix nanoseconds.
+    at_ns: i128,
+    /// The value a `distinct` threshold counts.
+    value: Option<Box<str>>,
+}
+
+impl Hit {
+    fn trigger(&self) -> Trigger {
+        Trigger {
+            log: self.log.to_string(),
+            index: self.index,
+            leaf_hash: b64_of(&self.leaf_hash),
+            at_ns: self.at_ns,
+            value: self.value.as_ref().map(|v| v.to_string()),
+        }
+    }
+}
+
+fn triggers(hits: &[Hit]) -> Vec<Trigger> {
+    hits.iter().map(Hit::trigger).collect()
+}
+
 /// A rule fired.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Alert {
@@ -258,7 +287,7 @@ struct Shared {
     /// Per class: what its state made of the event, and a completed
     /// sequence's events.
     outcomes: Vec<Outcome>,
-    completed: Vec<Vec<Trigger>>,
+    completed: Vec<Vec<Hit>>,
     /// The classes asked about the event (only they need a reset).
     asked: Vec<usize>,
 }
@@ -344,7 +373,7 @@ struct SeqState {
     step: usize,
     in_step: u32,
     start_ns: i128,
-    hits: Vec<Trigger>,
+    hits: Vec<Hit>,
 }
 
 /// One group's silence, as an `absence` class times it. `seen` counts the
@@ -470,7 +499,7 @@ struct Cool {
 /// how many of them carry each value.
 #[derive(Clone, Debug, Default)]
 struct Window {
-    hits: VecDeque<Trigger>,
+    hits: VecDeque<Hit>,
     distinct: HashMap<String, u32>,
 }
 
@@ -647,7 +676,7 @@ pub struct Engine {
 /// one log), and of those, the ones events are fed to, in rule order.
 #[derive(Debug, Default)]
 struct Watching {
-    log: Option<Box<str>>,
+    log: Option<Arc<str>>,
     any: bool,
     /// Compact, so that the per-event walk over the rules reads a few
     /// bytes per rule instead of each rule's definition.
@@ -657,10 +686,12 @@ struct Watching {
     /// Per `action` value met: the rules of `fed` (positions, in order)
     /// whose filters may pass an event with it — most rules name an
     /// action, so most events are walked past most rules at once.
-    by_action: HashMap<Box<str>, Box<[u32]>>,
+    by_action: ByAction,
     /// The same for events without an `action`.
     no_action: Option<Box<[u32]>>,
 }
+
+type ByAction = hashbrown::HashMap<Box<str>, Box<[u32]>, rustc_hash::FxBuildHasher>;
 
 /// Most `action` values [`Watching::by_action`] keeps (actions are few;
 /// past this, an event with a new one is walked past every rule).
@@ -699,54 +730,44 @@ impl Watching {
                 .iter()
                 .any(|f: &Fed| set.rules[f.rule].windows_on_event_time),
             fed,
-            by_action: HashMap::default(),
+            by_action: ByAction::default(),
             no_action: None,
         }
     }
+}
 
-    /// Works out (once per value) the rules whose filters may pass an
-    /// event whose `action` (path `path`) is `value`; see
-    /// [`Watching::admitting`].
-    fn admit(&mut self, set: &RuleSet, path: Option<PathId>, value: Option<&str>) {
-        let known = match value {
-            Some(v) => self.by_action.contains_key(v),
-            None => self.no_action.is_some(),
-        };
-        if !known {
-            if value.is_some() && self.by_action.len() >= MAX_ACTIONS {
-                return;
-            }
-            let list: Box<[u32]> = (0..self.fed.len())
-                .filter(|&k| {
-                    let Some(p) = path else { return true };
-                    let rule = &set.rules[self.fed[k].rule];
-                    rule.matcher.admits(p, value)
-                        && match &rule.kind {
-                            Kind::Sequence { steps, .. } => {
-                                steps.iter().any(|(m, _)| m.admits(p, value))
-                            }
-                            _ => true,
+/// The positions in `fed` of the rules whose filters may pass an event
+/// whose `action` (path `path`) is `value`, worked out once per value;
+/// `None` when there are too many values to keep one more (then every
+/// rule is walked).
+fn admitting<'w>(
+    by_action: &'w mut ByAction,
+    no_action: &'w mut Option<Box<[u32]>>,
+    fed: &[Fed],
+    set: &RuleSet,
+    path: Option<PathId>,
+    value: Option<&str>,
+) -> Option<&'w [u32]> {
+    let list = || -> Box<[u32]> {
+        (0..fed.len())
+            .filter(|&k| {
+                let Some(p) = path else { return true };
+                let rule = &set.rules[fed[k].rule];
+                rule.matcher.admits(p, value)
+                    && match &rule.kind {
+                        Kind::Sequence { steps, .. } => {
+                            steps.iter().any(|(m, _)| m.admits(p, value))
                         }
-                })
-                .map(|k| u32::try_from(k).expect("fewer than 2^32 rules"))
-                .collect();
-            match value {
-                Some(v) => {
-                    self.by_action.insert(v.into(), list);
-                }
-                None => self.no_action = Some(list),
-            }
-        }
-    }
-
-    /// The positions in `fed` of the rules whose filters may pass an event
-    /// whose `action` is `value` (once [`Watching::admit`] worked them
-    /// out); `None`: not known, every rule is to be walked.
-    fn admitting(&self, value: Option<&str>) -> Option<&[u32]> {
-        match value {
-            Some(v) => self.by_action.get(v).map(|l| &**l),
-            None => self.no_action.as_deref(),
-        }
+                        _ => true,
+                    }
+            })
+            .map(|k| u32::try_from(k).expect("fewer than 2^32 rules"))
+            .collect()
+    };
+    match value {
+        None => Some(no_action.get_or_insert_with(list)),
+        Some(v) if by_action.len() >= MAX_ACTIONS => by_action.get(v).map(|l| &**l),
+        Some(v) => Some(by_action.entry_ref(v).or_insert_with(list)),
     }
 }
 
@@ -932,10 +953,11 @@ impl Engine {
             None
         };
         let set = Arc::clone(&self.set);
-        let trigger = || Trigger {
-            log: ev.log.to_owned(),
+        let log = self.watching.log.clone().expect("set for this event's log");
+        let trigger = || Hit {
+            log: Arc::clone(&log),
             index: ev.index,
-            leaf_hash: b64_of(&ev.leaf_hash),
+            leaf_hash: ev.leaf_hash,
             at_ns: at,
             value: None,
         };
@@ -949,10 +971,16 @@ impl Engine {
             replay,
         };
         let action = self.read.action.and_then(|p| fields.get(p));
-        self.watching.admit(&set, self.read.action, action);
-        let watching = &self.watching;
+        let watching = &mut self.watching;
         let every: Vec<u32>;
-        let order = match watching.admitting(action) {
+        let order = match admitting(
+            &mut watching.by_action,
+            &mut watching.no_action,
+            &watching.fed,
+            &set,
+            self.read.action,
+            action,
+        ) {
             Some(o) => o,
             None => {
                 every = (0..watching.fed.len() as u32).collect();
@@ -1282,8 +1310,8 @@ impl Engine {
         let windows = self.states.iter().flat_map(|s| s.windows.values());
         let sequences = self.classes.iter().flat_map(|c| c.sequences.values());
         windows
-            .filter_map(|w| w.hits.iter().find(|t| t.log == log))
-            .chain(sequences.filter_map(|q| q.hits.iter().find(|t| t.log == log)))
+            .filter_map(|w| w.hits.iter().find(|t| *t.log == *log))
+            .chain(sequences.filter_map(|q| q.hits.iter().find(|t| *t.log == *log)))
             .map(|t| t.index)
             .min()
     }
@@ -1426,7 +1454,7 @@ struct Now<'a, 'e> {
     ev: &'a Observed<'a>,
     at: i128,
     own_time: Option<i128>,
-    trigger: &'a dyn Fn() -> Trigger,
+    trigger: &'a dyn Fn() -> Hit,
     replay: bool,
 }
 
@@ -1603,7 +1631,16 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(set, rule, state, g, at, summary, || vec![trigger()], 1)
+            fire(
+                set,
+                rule,
+                state,
+                g,
+                at,
+                summary,
+                || vec![trigger().trigger()],
+                1,
+            )
         }
         Kind::Threshold {
             count,
@@ -1619,14 +1656,24 @@ fn step(
             }
             let mut t = trigger();
             if let Some(d) = distinct {
-                t.value = Some(fields.get(*d)?.to_owned());
+                t.value = Some(fields.get(*d)?.into());
             }
             let w = match state.windows.get_mut(g) {
                 Some(w) => w,
-                None => state.windows.entry(g.into()).or_default(),
+                None => state.windows.entry(g.into()).or_insert_with(|| Window {
+                    // Room for what completes it (it grows past that only
+                    // with `distinct`).
+                    hits: VecDeque::with_capacity((*count as usize).min(1024)),
+                    distinct: HashMap::default(),
+                }),
             };
             if let Some(v) = &t.value {
-                *w.distinct.entry(v.clone()).or_insert(0) += 1;
+                match w.distinct.get_mut(&**v) {
+                    Some(n) => *n += 1,
+                    None => {
+                        w.distinct.insert(v.to_string(), 1);
+                    }
+                }
             }
             w.hits.push_back(t);
             // A sliding window on rule time; received_at never goes back
@@ -1638,10 +1685,10 @@ fn step(
             {
                 let old = w.hits.pop_front().expect("not empty");
                 if let Some(v) = old.value {
-                    if let Some(n) = w.distinct.get_mut(&v) {
+                    if let Some(n) = w.distinct.get_mut(&*v) {
                         *n -= 1;
                         if *n == 0 {
-                            w.distinct.remove(&v);
+                            w.distinct.remove(&*v);
                         }
                     }
                 }
@@ -1653,7 +1700,7 @@ fn step(
             if reached < *count as usize {
                 return None;
             }
-            let hits: Vec<Trigger> = state.windows.remove(g).expect("present").hits.into();
+            let hits: Vec<Hit> = state.windows.remove(g).expect("present").hits.into();
             mark(&mut state.completed, g, now.ev.log, now.ev.index + 1, at);
             if replay {
                 return None;
@@ -1671,7 +1718,7 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(set, rule, state, g, at, summary, || hits, n)
+            fire(set, rule, state, g, at, summary, || triggers(&hits), n)
         }
         Kind::Sequence { steps, within_ns } => {
             if key.outcome() != Outcome::Completed {
@@ -1692,7 +1739,7 @@ fn step(
                 )
             };
             let n = hits.len() as u64;
-            fire(set, rule, state, g, at, summary, || hits.clone(), n)
+            fire(set, rule, state, g, at, summary, || triggers(hits), n)
         }
         Kind::NewValue {
             field,
@@ -1715,7 +1762,16 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(set, rule, state, g, at, summary, || vec![trigger()], 1)
+            fire(
+                set,
+                rule,
+                state,
+                g,
+                at,
+                summary,
+                || vec![trigger().trigger()],
+                1,
+            )
         }
         // The class took the event; silences alert in `tick`.
         Kind::Absence { .. } => None,
