@@ -954,7 +954,7 @@ impl Engine {
         };
         let set = Arc::clone(&self.set);
         let log = self.watching.log.clone().expect("set for this event's log");
-        let trigger = || Hit {
+        let hit = || Hit {
             log: Arc::clone(&log),
             index: ev.index,
             leaf_hash: ev.leaf_hash,
@@ -967,7 +967,7 @@ impl Engine {
             ev: &ev,
             at,
             own_time,
-            trigger: &trigger,
+            hit: &hit,
             replay,
         };
         let action = self.read.action.and_then(|p| fields.get(p));
@@ -1454,7 +1454,8 @@ struct Now<'a, 'e> {
     ev: &'a Observed<'a>,
     at: i128,
     own_time: Option<i128>,
-    trigger: &'a dyn Fn() -> Hit,
+    /// The event as a window or sequence holds it.
+    hit: &'a dyn Fn() -> Hit,
     replay: bool,
 }
 
@@ -1493,7 +1494,7 @@ fn in_windows(rule: &Rule, now: &Now<'_, '_>) -> bool {
 /// Takes the event into the state `rule`'s class shares (any rule of the
 /// class gives the same answer) and says what it made of it.
 fn advance(rule: &Rule, class: &mut ClassState, now: &Now<'_, '_>, key: &mut Keys<'_>) -> Outcome {
-    let (fields, at, trigger) = (now.fields, now.at, now.trigger);
+    let (fields, at, hit) = (now.fields, now.at, now.hit);
     let nothing = Outcome::Nothing;
     match &rule.kind {
         Kind::Sequence { steps, within_ns } => {
@@ -1536,7 +1537,7 @@ fn advance(rule: &Rule, class: &mut ClassState, now: &Now<'_, '_>, key: &mut Key
                         hits: Vec::new(),
                     }),
                 };
-                s.hits.push(trigger());
+                s.hits.push(hit());
                 s.in_step += 1;
                 if s.in_step >= steps[s.step].1 {
                     s.step += 1;
@@ -1553,7 +1554,7 @@ fn advance(rule: &Rule, class: &mut ClassState, now: &Now<'_, '_>, key: &mut Key
             if step_now > 0 && answers.matches(step_ids[step_now - 1], fields) {
                 // More of the step already done: part of the sequence.
                 if let Some(s) = class.sequences.get_mut(g) {
-                    s.hits.push(trigger());
+                    s.hits.push(hit());
                 }
             }
             nothing
@@ -1616,7 +1617,7 @@ fn step(
     now: &Now<'_, '_>,
     key: &mut Keys<'_>,
 ) -> Option<Alert> {
-    let (fields, at, trigger, replay) = (now.fields, now.at, now.trigger, now.replay);
+    let (fields, at, hit, replay) = (now.fields, now.at, now.hit, now.replay);
     match &rule.kind {
         Kind::Match => {
             if !key.matches(fields) || !in_windows(rule, now) {
@@ -1638,7 +1639,7 @@ fn step(
                 g,
                 at,
                 summary,
-                || vec![trigger().trigger()],
+                || vec![hit().trigger()],
                 1,
             )
         }
@@ -1654,7 +1655,7 @@ fn step(
             if replay && state.completed.get(g).is_some_and(|m| m.covers(now.ev, at)) {
                 return None;
             }
-            let mut t = trigger();
+            let mut t = hit();
             if let Some(d) = distinct {
                 t.value = Some(fields.get(*d)?.into());
             }
@@ -1709,7 +1710,9 @@ fn step(
             let summary = || {
                 let what = match distinct {
                     None => format!("{n} matching events"),
-                    Some(d) => format!("{reached} distinct {} in {n} events", set.paths.name(*d),),
+                    Some(d) => {
+                        format!("{reached} distinct {} in {n} events", set.paths.name(*d))
+                    }
                 };
                 format!(
                     "{}: {what} within {}{}",
@@ -1769,7 +1772,7 @@ fn step(
                 g,
                 at,
                 summary,
-                || vec![trigger().trigger()],
+                || vec![hit().trigger()],
                 1,
             )
         }

@@ -179,7 +179,8 @@ impl Reader {
             }
             node.leaf = Some(PathId(id));
         }
-        fn bare(node: &mut Trie) {
+        // What each node keeps of its kids for the walk.
+        fn finish(node: &mut Trie) {
             node.names = node
                 .kids
                 .iter()
@@ -191,10 +192,10 @@ impl Reader {
                 .find(|(k, _)| k == "id")
                 .and_then(|(_, t)| t.leaf);
             for (_, kid) in &mut node.kids {
-                bare(kid);
+                finish(kid);
             }
         }
-        bare(&mut root);
+        finish(&mut root);
         Reader {
             root,
             n: paths.paths.len(),
