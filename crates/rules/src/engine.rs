@@ -1095,7 +1095,7 @@ impl Engine {
                             )
                         };
                         if let Some(a) =
-                            fire(&set, rule, state, &g, now_ns, summary, || triggers, 0)
+                            fire(&set, rule, state, &g, now_ns, summary, || (triggers, 0))
                         {
                             out.push(a);
                         }
@@ -1206,7 +1206,7 @@ impl Engine {
                                 let summary = format!("{}: {}: {why}", rule.name, g[0]);
                                 let summary = || summary;
                                 if let Some(mut a) =
-                                    fire(&set, rule, state, &k, now_ns, summary, Vec::new, 0)
+                                    fire(&set, rule, state, &k, now_ns, summary, || (Vec::new(), 0))
                                 {
                                     a.group = gt;
                                     out.push(a);
@@ -1632,16 +1632,9 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(
-                set,
-                rule,
-                state,
-                g,
-                at,
-                summary,
-                || vec![hit().trigger()],
-                1,
-            )
+            fire(set, rule, state, g, at, summary, || {
+                (vec![hit().trigger()], 1)
+            })
         }
         Kind::Threshold {
             count,
@@ -1721,7 +1714,7 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(set, rule, state, g, at, summary, || triggers(&hits), n)
+            fire(set, rule, state, g, at, summary, || (triggers(&hits), n))
         }
         Kind::Sequence { steps, within_ns } => {
             if key.outcome() != Outcome::Completed {
@@ -1742,7 +1735,7 @@ fn step(
                 )
             };
             let n = hits.len() as u64;
-            fire(set, rule, state, g, at, summary, || triggers(hits), n)
+            fire(set, rule, state, g, at, summary, || (triggers(hits), n))
         }
         Kind::NewValue {
             field,
@@ -1765,16 +1758,9 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(
-                set,
-                rule,
-                state,
-                g,
-                at,
-                summary,
-                || vec![hit().trigger()],
-                1,
-            )
+            fire(set, rule, state, g, at, summary, || {
+                (vec![hit().trigger()], 1)
+            })
         }
         // The class took the event; silences alert in `tick`.
         Kind::Absence { .. } => None,
@@ -1799,7 +1785,10 @@ fn fields_summary(set: &RuleSet, fields: &Fields<'_>) -> String {
     parts.join(" ")
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `rule` fires for group `g` at `at`, unless its cool-down keeps it quiet
+/// (then it is counted). `summary` and `triggers` (the events that made
+/// it, and how many there were, at least as many) are asked only when the
+/// alert is let out.
 fn fire(
     set: &RuleSet,
     rule: &Rule,
@@ -1807,8 +1796,7 @@ fn fire(
     g: &[u8],
     at: i128,
     summary: impl FnOnce() -> String,
-    triggers: impl FnOnce() -> Vec<Trigger>,
-    count: u64,
+    triggers: impl FnOnce() -> (Vec<Trigger>, u64),
 ) -> Option<Alert> {
     let cool = match state.cool.get_mut(g) {
         Some(c) => c,
@@ -1821,7 +1809,7 @@ fn fire(
     let suppressed = std::mem::take(&mut cool.suppressed);
     cool.until_ns = at + i128::from(rule.cooldown_ns);
     // Made only now: most firings in a busy group are kept quiet.
-    let mut triggers = triggers();
+    let (mut triggers, count) = triggers();
     let trigger_count = count.max(triggers.len() as u64);
     if triggers.len() > MAX_TRIGGERS {
         triggers.drain(..triggers.len() - MAX_TRIGGERS);
