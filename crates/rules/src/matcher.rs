@@ -295,7 +295,10 @@ impl Walk<'_> {
     fn skip_string(&mut self) -> Option<()> {
         self.i += 1;
         loop {
-            let k = self.b[self.i..]
+            // An escape at the very end leaves `i` past it: no string.
+            let k = self
+                .b
+                .get(self.i..)?
                 .iter()
                 .position(|&c| c == b'"' || c == b'\\')?;
             self.i += k;

@@ -127,6 +127,11 @@ fn reads_stored_events_itself() {
             "{entry}"
         );
     }
+    // A skipped string that ends in an escape, at the very end (found by
+    // the fuzz target): no panic, no values.
+    let cut = br#"{ "actiotadata":{n":0}] }"metadata{"n":-0}in","actor":{"id "a\"#;
+    assert!(reader.read(cut, &mut spans).is_none());
+    assert!(reader.read(br#"{"x":"\"#, &mut spans).is_none());
     // Not UTF-8, even in a value it would skip.
     let bad = b"{\"x\":\"\xff\",\"action\":\"x\"}";
     assert!(reader.read(bad, &mut spans).is_none());
