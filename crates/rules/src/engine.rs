@@ -69,9 +69,7 @@ pub struct Trigger {
 /// it alerts (most never do, so the text of one is made only then).
 #[derive(Clone, Debug)]
 struct Hit {
-    log: Arc<str>,
-    index: u64,
-    leaf_hash: [u8; 32],
+    event: SeenAt,
     /// Its `received_at`, Unix nanoseconds.
     at_ns: i128,
     /// The value a `distinct` threshold counts.
@@ -80,18 +78,16 @@ struct Hit {
 
 impl Hit {
     fn trigger(&self) -> Trigger {
-        Trigger {
-            log: self.log.to_string(),
-            index: self.index,
-            leaf_hash: b64_of(&self.leaf_hash),
-            at_ns: self.at_ns,
-            value: self.value.as_ref().map(|v| v.to_string()),
-        }
+        self.event
+            .trigger(self.at_ns, self.value.as_ref().map(|v| v.to_string()))
     }
 }
 
-fn triggers(hits: &[Hit]) -> Vec<Trigger> {
-    hits.iter().map(Hit::trigger).collect()
+/// The triggers of an alert `hits` made: the newest [`MAX_TRIGGERS`]
+/// (only those are listed), and how many there were.
+fn triggers(hits: &[Hit]) -> (Vec<Trigger>, u64) {
+    let listed = &hits[hits.len().saturating_sub(MAX_TRIGGERS)..];
+    (listed.iter().map(Hit::trigger).collect(), hits.len() as u64)
 }
 
 /// A rule fired.
@@ -386,8 +382,9 @@ struct Silence {
     seen: u64,
 }
 
-/// The last event seen of a silence, kept as it comes (it changes with
-/// nearly every event; [`LastSeen`] is made only when saved or alerted).
+/// An event as the engine keeps it: a silence's last one (it changes with
+/// nearly every event; [`LastSeen`] is made only when saved or alerted),
+/// and the events a window or sequence holds ([`Hit`]).
 #[derive(Clone, Debug)]
 struct SeenAt {
     log: Arc<str>,
@@ -396,6 +393,17 @@ struct SeenAt {
 }
 
 impl SeenAt {
+    /// As an alert lists it, received at `at_ns`.
+    fn trigger(&self, at_ns: i128, value: Option<String>) -> Trigger {
+        Trigger {
+            log: self.log.to_string(),
+            index: self.index,
+            leaf_hash: b64_of(&self.leaf_hash),
+            at_ns,
+            value,
+        }
+    }
+
     fn saved(&self) -> (String, u64, String) {
         (self.log.to_string(), self.index, b64_of(&self.leaf_hash))
     }
@@ -689,6 +697,8 @@ struct Watching {
     by_action: ByAction,
     /// The same for events without an `action`.
     no_action: Option<Box<[u32]>>,
+    /// Every rule of `fed`: the walk past [`MAX_ACTIONS`].
+    every: Box<[u32]>,
 }
 
 type ByAction = hashbrown::HashMap<Box<str>, Box<[u32]>, rustc_hash::FxBuildHasher>;
@@ -729,6 +739,9 @@ impl Watching {
             event_time: fed
                 .iter()
                 .any(|f: &Fed| set.rules[f.rule].windows_on_event_time),
+            every: (0..fed.len())
+                .map(|k| u32::try_from(k).expect("fewer than 2^32 rules"))
+                .collect(),
             fed,
             by_action: ByAction::default(),
             no_action: None,
@@ -953,15 +966,28 @@ impl Engine {
             None
         };
         let set = Arc::clone(&self.set);
-        let log = self.watching.log.clone().expect("set for this event's log");
+        self.shared.reset();
+        let action = self.read.action.and_then(|p| fields.get(p));
+        let watching = &mut self.watching;
+        let order = admitting(
+            &mut watching.by_action,
+            &mut watching.no_action,
+            &watching.fed,
+            &set,
+            self.read.action,
+            action,
+        )
+        .unwrap_or(&watching.every);
+        let log = watching.log.as_ref().expect("set for this event's log");
         let hit = || Hit {
-            log: Arc::clone(&log),
-            index: ev.index,
-            leaf_hash: ev.leaf_hash,
+            event: SeenAt {
+                log: Arc::clone(log),
+                index: ev.index,
+                leaf_hash: ev.leaf_hash,
+            },
             at_ns: at,
             value: None,
         };
-        self.shared.reset();
         let now = Now {
             fields: &fields,
             ev: &ev,
@@ -969,23 +995,6 @@ impl Engine {
             own_time,
             hit: &hit,
             replay,
-        };
-        let action = self.read.action.and_then(|p| fields.get(p));
-        let watching = &mut self.watching;
-        let every: Vec<u32>;
-        let order = match admitting(
-            &mut watching.by_action,
-            &mut watching.no_action,
-            &watching.fed,
-            &set,
-            self.read.action,
-            action,
-        ) {
-            Some(o) => o,
-            None => {
-                every = (0..watching.fed.len() as u32).collect();
-                &every
-            }
         };
         for fed in order.iter().map(|&k| &watching.fed[k as usize]) {
             if replay && !fed.replays {
@@ -1071,20 +1080,8 @@ impl Engine {
                     for g in due {
                         let s = &class.silences[&g];
                         state.fired.insert(g.clone(), s.seen);
-                        let triggers: Vec<Trigger> = s
-                            .last
-                            .iter()
-                            .map(|l| {
-                                let (log, index, leaf_hash) = l.saved();
-                                Trigger {
-                                    log,
-                                    index,
-                                    leaf_hash,
-                                    at_ns: s.last_ns,
-                                    value: None,
-                                }
-                            })
-                            .collect();
+                        let triggers: Vec<Trigger> =
+                            s.last.iter().map(|l| l.trigger(s.last_ns, None)).collect();
                         let gt = group_text(&set, rule, &g);
                         let quiet = display((now_ns - s.last_ns).min(i128::from(i64::MAX)) as i64);
                         let summary = || {
@@ -1268,7 +1265,13 @@ impl Engine {
                                 return true;
                             }
                             if let Some(last) = s.hits.last() {
-                                mark(completed, g, &last.log, last.index + 1, last.at_ns);
+                                mark(
+                                    completed,
+                                    g,
+                                    &last.event.log,
+                                    last.event.index + 1,
+                                    last.at_ns,
+                                );
                             }
                             false
                         });
@@ -1310,9 +1313,9 @@ impl Engine {
         let windows = self.states.iter().flat_map(|s| s.windows.values());
         let sequences = self.classes.iter().flat_map(|c| c.sequences.values());
         windows
-            .filter_map(|w| w.hits.iter().find(|t| *t.log == *log))
-            .chain(sequences.filter_map(|q| q.hits.iter().find(|t| *t.log == *log)))
-            .map(|t| t.index)
+            .filter_map(|w| w.hits.iter().find(|t| *t.event.log == *log))
+            .chain(sequences.filter_map(|q| q.hits.iter().find(|t| *t.event.log == *log)))
+            .map(|t| t.event.index)
             .min()
     }
 
@@ -1595,13 +1598,7 @@ fn advance(rule: &Rule, class: &mut ClassState, now: &Now<'_, '_>, key: &mut Key
                         l.index = ev.index;
                         l.leaf_hash = ev.leaf_hash;
                     }
-                    last => {
-                        *last = Some(SeenAt {
-                            log: Arc::from(ev.log),
-                            index: ev.index,
-                            leaf_hash: ev.leaf_hash,
-                        });
-                    }
+                    last => *last = Some((now.hit)().event),
                 }
             }
             nothing
@@ -1714,7 +1711,7 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            fire(set, rule, state, g, at, summary, || (triggers(&hits), n))
+            fire(set, rule, state, g, at, summary, || triggers(&hits))
         }
         Kind::Sequence { steps, within_ns } => {
             if key.outcome() != Outcome::Completed {
@@ -1734,8 +1731,7 @@ fn step(
                     show_group(&group_text(set, rule, g))
                 )
             };
-            let n = hits.len() as u64;
-            fire(set, rule, state, g, at, summary, || (triggers(hits), n))
+            fire(set, rule, state, g, at, summary, || triggers(hits))
         }
         Kind::NewValue {
             field,

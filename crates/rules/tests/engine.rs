@@ -997,3 +997,37 @@ cooldown = "0s"
         }
     }
 }
+
+/// An alert made by more events than it lists names the newest
+/// [`MAX_TRIGGERS`](veritrail_rules::engine::MAX_TRIGGERS) of them, and
+/// counts them all.
+#[test]
+fn an_alert_lists_its_newest_triggers_and_counts_them_all() {
+    let set = rules(
+        r#"
+[[rule]]
+name = "many"
+kind = "threshold"
+match = { action = "auth.login", outcome = "failure" }
+group_by = ["actor.ip"]
+count = 1200
+window = "1h"
+"#,
+    );
+    let mut e = Engine::new(set);
+    let mut s = Script::new();
+    let mut fired = Vec::new();
+    for k in 0..1200 {
+        fired.extend(s.feed(&mut e, T0 + k * S / 10, FAIL));
+    }
+    assert_eq!(fired.len(), 1);
+    let a = &fired[0];
+    assert_eq!(a.trigger_count, 1200);
+    let max = veritrail_rules::engine::MAX_TRIGGERS as u64;
+    let idx: Vec<u64> = a.triggers.iter().map(|t| t.index).collect();
+    assert_eq!(idx, (1200 - max..1200).collect::<Vec<u64>>());
+    assert_eq!(
+        a.triggers[0].leaf_hash,
+        veritrail_core::Hash(leaf(1200 - max)).to_base64()
+    );
+}

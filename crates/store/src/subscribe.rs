@@ -9,10 +9,10 @@
 //! while it is close behind, else read back from the log (checked against
 //! their leaf hashes, as every read is) — so a slow consumer falls behind
 //! on its own and never slows ingest or the other consumers. Its position
-//! is [`Subscription::position`]; a consumer
-//! that persists it (with what it made of the entries, ideally in one
-//! transaction) resumes after a restart with [`crate::LogReader::subscribe`]
-//! from there, and sees nothing twice and nothing missed.
+//! is [`Subscription::position`]; a consumer that persists it (with what
+//! it made of the entries, ideally in one transaction) resumes after a
+//! restart with [`crate::LogReader::subscribe`] from there, and sees
+//! nothing twice and nothing missed.
 
 use std::time::Duration;
 
