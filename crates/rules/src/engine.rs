@@ -57,12 +57,6 @@ pub struct Trigger {
     pub index: u64,
     /// Its leaf hash, base64 (as the API writes leaf hashes).
     pub leaf_hash: String,
-    /// Its `received_at`, Unix nanoseconds.
-    #[serde(skip)]
-    pub at_ns: i128,
-    /// The value a `distinct` threshold counts.
-    #[serde(skip)]
-    pub value: Option<String>,
 }
 
 /// An event a threshold window or a sequence holds: a [`Trigger`] once
@@ -76,18 +70,14 @@ struct Hit {
     value: Option<Box<str>>,
 }
 
-impl Hit {
-    fn trigger(&self) -> Trigger {
-        self.event
-            .trigger(self.at_ns, self.value.as_ref().map(|v| v.to_string()))
-    }
-}
-
 /// The triggers of an alert `hits` made: the newest [`MAX_TRIGGERS`]
 /// (only those are listed), and how many there were.
 fn triggers(hits: &[Hit]) -> (Vec<Trigger>, u64) {
     let listed = &hits[hits.len().saturating_sub(MAX_TRIGGERS)..];
-    (listed.iter().map(Hit::trigger).collect(), hits.len() as u64)
+    (
+        listed.iter().map(|h| h.event.trigger()).collect(),
+        hits.len() as u64,
+    )
 }
 
 /// A rule fired.
@@ -393,14 +383,12 @@ struct SeenAt {
 }
 
 impl SeenAt {
-    /// As an alert lists it, received at `at_ns`.
-    fn trigger(&self, at_ns: i128, value: Option<String>) -> Trigger {
+    /// As an alert lists it.
+    fn trigger(&self) -> Trigger {
         Trigger {
             log: self.log.to_string(),
             index: self.index,
             leaf_hash: b64_of(&self.leaf_hash),
-            at_ns,
-            value,
         }
     }
 
@@ -1080,8 +1068,7 @@ impl Engine {
                     for g in due {
                         let s = &class.silences[&g];
                         state.fired.insert(g.clone(), s.seen);
-                        let triggers: Vec<Trigger> =
-                            s.last.iter().map(|l| l.trigger(s.last_ns, None)).collect();
+                        let triggers: Vec<Trigger> = s.last.iter().map(SeenAt::trigger).collect();
                         let gt = group_text(&set, rule, &g);
                         let quiet = display((now_ns - s.last_ns).min(i128::from(i64::MAX)) as i64);
                         let summary = || {
@@ -1630,7 +1617,7 @@ fn step(
                 )
             };
             fire(set, rule, state, g, at, summary, || {
-                (vec![hit().trigger()], 1)
+                (vec![hit().event.trigger()], 1)
             })
         }
         Kind::Threshold {
@@ -1755,7 +1742,7 @@ fn step(
                 )
             };
             fire(set, rule, state, g, at, summary, || {
-                (vec![hit().trigger()], 1)
+                (vec![hit().event.trigger()], 1)
             })
         }
         // The class took the event; silences alert in `tick`.
