@@ -15,9 +15,10 @@ Markdown table.
 2. Latency: during the loaded run, a probe event every 50 ms fires a rule
    whose webhook goes to a receiver here; latency = the webhook's arrival
    minus the probe's 201. p50 and p99.
-3. Streams: SUBSCRIBERS SSE clients on /v1/logs/default/stream while a
-   writer posts RATE events/s (batches of 100); each client must receive
-   every index once, in order (counted: ids seen == last - first + 1).
+3. Streams: SUBSCRIBERS SSE clients on /v1/logs/default/stream (in four
+   worker processes) while eight writers post RATE events/s in total
+   (batches of 100); each client must receive every index once, in order
+   (counted: ids seen == last - first + 1).
 """
 import argparse, http.client, http.server, json, os, random, re, socket, subprocess, sys, tempfile, threading, time
 
@@ -28,6 +29,7 @@ ap.add_argument("--subscribers", type=int, default=100)
 ap.add_argument("--rate", type=int, default=10000)
 ap.add_argument("--load-only", action="store_true", help="only the loaded runs: ingest without and with rules, the rules' lag and catch-up")
 ap.add_argument("--light-only", action="store_true", help="only the ack -> webhook latency with ~10,000 events/s in the background")
+ap.add_argument("--streams-only", action="store_true", help="only the SSE subscribers")
 ap.add_argument("--rounds", type=int, default=1, help="with --load-only: pairs of runs (without / with rules), the order alternating, and their medians")
 ap.add_argument("--extra", action="append", default=[], help="another `serve` argument for the server with rules (repeatable)")
 ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "veritrail"))
@@ -147,26 +149,125 @@ def load_pair(k, with_first):
     rf = os.path.join(work, "rules.toml")
     rules_file(rf, args.rules, f"http://127.0.0.1:{hs.server_address[1]}/hook")
     got = {}
+    lat = []
     for rules in ([True, False] if with_first else [False, True]):
         p, admin, addr = start(os.path.join(work, f"r{k}-{int(rules)}"), ["--rules", rf, *args.extra] if rules else []); procs.append(p)
         w = token(addr, admin, "writer", ["default"])
         ingest(addr, w, 3)
-        rate, _, lag = ingest(addr, w, args.secs, probe=rules, pid=p.pid)
+        arrivals.clear()
+        rate, acks, lag = ingest(addr, w, args.secs, probe=rules, pid=p.pid)
         got[rules] = (rate, lag / rate, ingest.runner_us)
+        if rules:
+            t = time.time()
+            while len([a for a in acks if a in arrivals]) < len(acks) and time.time() - t < 5:
+                time.sleep(0.1)
+            lat = [(arrivals[a] - t) * 1000 for a, t in acks.items() if a in arrivals]
+            load_pair.missing = len(acks) - len(lat)
         p.terminate(); p.wait()
     hs.shutdown()
+    load_pair.lat = lat
     return got[False][0], got[True][0], got[True][1], got[True][2]
 
+def subscriber(addr, r, want, ready, out, i):
+    """One SSE client (in a worker process): counts the ids it receives
+    and the last one; `out` gets (i, seen, last, cut)."""
+    h, port = addr.rsplit(":", 1)
+    sk = socket.create_connection((h, int(port)))
+    sk.sendall(f"GET /v1/logs/default/stream?from=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {r}\r\n\r\n".encode())
+    ready.put(i)
+    buf = b""; seen = 0; last = -1; cut = False
+    sk.settimeout(30)
+    while last < want - 1:
+        try:
+            d = sk.recv(1 << 20)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+        cut |= b"event: cut" in buf
+        seen += buf.count(b"\nid: ") + (1 if buf.startswith(b"id: ") else 0)
+        j = buf.rfind(b"\nid: ")
+        if j >= 0:
+            e = buf.find(b"\n", j + 1)
+            if e > 0:
+                last = int(buf[j + 5:e])
+                buf = buf[e:]
+            else:
+                buf = buf[j:]
+                seen -= 1
+        else:
+            buf = buf[-16:]
+    sk.close()
+    out.put((i, seen, last, cut))
+
+def subscribers(addr, r, want, ids, ready, out):
+    """A worker process holding the subscribers `ids`, one thread each."""
+    ts = [threading.Thread(target=subscriber, args=(addr, r, want, ready, out, i)) for i in ids]
+    for t in ts: t.start()
+    for t in ts: t.join()
+
+def stream_test():
+    """SUBSCRIBERS SSE clients (spread over worker processes, so that
+    Python's lock does not throttle them or the writer) while this process
+    posts RATE events/s in batches of 100 (eight writers); the table row."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    p, admin, addr = start(os.path.join(work, "c"), []); procs.append(p)
+    w = token(addr, admin, "writer", ["default"]); r = token(addr, admin, "reader", ["default"])
+    per_batch = 100
+    n_batches = int(args.rate * args.secs / per_batch)
+    want = n_batches * per_batch
+    ready, out = ctx.Queue(), ctx.Queue()
+    workers = min(args.subscribers, 4)
+    ws = [ctx.Process(target=subscribers, args=(addr, r, want, list(range(k, args.subscribers, workers)), ready, out)) for k in range(workers)]
+    for x in ws: x.start()
+    for _ in range(args.subscribers):
+        ready.get(timeout=60)
+    time.sleep(0.5)
+    bodies = ["\n".join(json.dumps({"action": "stream.test", "actor": f"a{b}-{k}"}) for k in range(per_batch)) for b in range(n_batches)]
+    # Eight writers, each posting every eighth batch on its own schedule:
+    # one alone waits for each batch's fsync before the next, and a disk
+    # flush here takes longer than a batch's share of the second.
+    h, port = addr.rsplit(":", 1)
+    def writer(k):
+        c = http.client.HTTPConnection(h, int(port), timeout=60)
+        for b in range(k, n_batches, 8):
+            delay = t0 + b * per_batch / args.rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            c.request("POST", "/v1/logs/default/events", body=bodies[b],
+                      headers={"Authorization": f"Bearer {w}", "Content-Type": "application/x-ndjson"})
+            resp = c.getresponse(); text = resp.read()
+            assert resp.status == 201, text
+    t0 = time.time()
+    wt = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for x in wt: x.start()
+    for x in wt: x.join()
+    offered = want / (time.time() - t0)
+    results = [out.get(timeout=120) for _ in range(args.subscribers)]
+    for x in ws: x.join()
+    complete = sum(1 for (_, seen, last, _) in results if seen == want and last == want - 1)
+    cuts = sum(1 for x in results if x[3])
+    p.terminate(); p.wait()
+    return f"| {args.subscribers} SSE subscribers, {offered:,.0f} events/s offered for {args.secs:.0f} s | {complete} of {args.subscribers} received all {want:,} in order ({cuts} cut off) | all |"
+
 try:
+    if args.streams_only:
+        print(stream_test())
+        sys.exit(0)
     if args.load_only and args.rounds > 1:
         rows = []
         for k in range(args.rounds):
             base, withr, lag, us = load_pair(k, k % 2 == 1)
             rows.append((1 - withr / base, lag, us))
-            print(f"| round {k + 1} ({'with rules first' if k % 2 else 'without first'}) | {base:,.0f} / {withr:,.0f} events/s ({(1 - withr / base) * 100:.1f} % less); worst lag {lag:.2f} s; runner {us:.2f} µs/event |", flush=True)
+            lat = load_pair.lat
+            rows[-1] += (pct(lat, 50), pct(lat, 99))
+            print(f"| round {k + 1} ({'with rules first' if k % 2 else 'without first'}) | {base:,.0f} / {withr:,.0f} events/s ({(1 - withr / base) * 100:.1f} % less); worst lag {lag:.2f} s; runner {us:.2f} µs/event; ack → webhook p50 {pct(lat, 50):.0f} / p99 {pct(lat, 99):.0f} ms ({len(lat)} probes, {load_pair.missing} not delivered) |", flush=True)
         med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
         drops = [r[0] * 100 for r in rows]; lags = [r[1] for r in rows]; uss = [r[2] for r in rows]
-        print(f"| {args.rounds} rounds, median (range) | {med(drops):.1f} % less ({min(drops):.1f} to {max(drops):.1f}); worst lag {med(lags):.2f} s ({min(lags):.2f} to {max(lags):.2f}); runner {med(uss):.2f} µs/event |")
+        p50s = [r[3] for r in rows]; p99s = [r[4] for r in rows]
+        print(f"| {args.rounds} rounds, median (range) | {med(drops):.1f} % less ({min(drops):.1f} to {max(drops):.1f}); worst lag {med(lags):.2f} s ({min(lags):.2f} to {max(lags):.2f}); runner {med(uss):.2f} µs/event; ack → webhook under load p50 {med(p50s):.0f} ms ({min(p50s):.0f} to {max(p50s):.0f}), p99 {med(p99s):.0f} ms ({min(p99s):.0f} to {max(p99s):.0f}) |")
         sys.exit(0)
     # 1. Without rules.
     if not args.light_only:
@@ -234,65 +335,7 @@ try:
         print(f"| ack → webhook, {len(lat_light)} probes, light load | p50 {pct(lat_light, 50):.0f} ms, p99 {pct(lat_light, 99):.0f} ms, max {max(lat_light):.0f} ms |")
         sys.exit(0)
     # 3. Streams.
-    p, admin, addr = start(os.path.join(work, "c"), []); procs.append(p)
-    w = token(addr, admin, "writer", ["default"]); r = token(addr, admin, "reader", ["default"])
-    s, cp = req(addr, "GET", "/v1/logs/default/checkpoint", r)
-    total_secs = args.secs
-    per_batch = 100
-    n_batches = int(args.rate * total_secs / per_batch)
-    want = n_batches * per_batch
-    results = [None] * args.subscribers
-    ready = threading.Barrier(args.subscribers + 1)
-    def sub(i):
-        h, port = addr.rsplit(":", 1)
-        sk = socket.create_connection((h, int(port)))
-        sk.sendall(f"GET /v1/logs/default/stream?from=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {r}\r\n\r\n".encode())
-        ready.wait()
-        buf = b""; seen = 0; last = -1; first = None; cut = False
-        sk.settimeout(30)
-        while last < want - 1:
-            try:
-                d = sk.recv(1 << 20)
-            except socket.timeout:
-                break
-            if not d:
-                break
-            buf += d
-            cut |= b"event: cut" in buf
-            seen += buf.count(b"\nid: ") + (1 if buf.startswith(b"id: ") else 0)
-            j = buf.rfind(b"\nid: ")
-            if j >= 0:
-                e = buf.find(b"\n", j + 1)
-                if e > 0:
-                    v = int(buf[j + 5:e])
-                    last = v
-                    if first is None:
-                        first = 0
-                    buf = buf[e:]
-                else:
-                    buf = buf[j:]
-                    seen -= 1
-            else:
-                buf = buf[-16:]
-        results[i] = (seen, last, cut)
-        sk.close()
-    subs = [threading.Thread(target=sub, args=(i,)) for i in range(args.subscribers)]
-    for t in subs: t.start()
-    ready.wait()
-    time.sleep(0.5)
-    t0 = time.time()
-    body = lambda b: "\n".join(json.dumps({"action": "stream.test", "actor": f"a{b}-{k}"}) for k in range(per_batch))
-    for b in range(n_batches):
-        s, out = req(addr, "POST", "/v1/logs/default/events", w, body(b), "application/x-ndjson")
-        assert s == 201, out
-        delay = t0 + (b + 1) * per_batch / args.rate - time.time()
-        if delay > 0:
-            time.sleep(delay)
-    offered = want / (time.time() - t0)
-    for t in subs: t.join()
-    complete = sum(1 for x in results if x and x[0] == want and x[1] == want - 1)
-    cuts = sum(1 for x in results if x and x[2])
-    p.terminate(); p.wait()
+    streams = stream_test()
     print("| measure | result | target |")
     print("| --- | ---: | --- |")
     print(f"| HTTP NDJSON ingest, 4 clients × 1,000-event batches, no rules | {base:,.0f} events/s | — |")
@@ -304,6 +347,6 @@ try:
         print(f"| ack → webhook, {len(lat)} probes during that load | p50 {pct(lat, 50):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms ({missing} not delivered before the server stopped) | p50 ≤ 50 ms, p99 ≤ 250 ms |")
     if lat_light:
         print(f"| ack → webhook, {len(lat_light)} probes with ~100 events/10 ms in the background | p50 {pct(lat_light, 50):.0f} ms, p99 {pct(lat_light, 99):.0f} ms, max {max(lat_light):.0f} ms | p50 ≤ 50 ms, p99 ≤ 250 ms |")
-    print(f"| {args.subscribers} SSE subscribers, {offered:,.0f} events/s offered for {total_secs:.0f} s | {complete} of {args.subscribers} received all {want:,} in order ({cuts} cut off) | all |")
+    print(streams)
 finally:
     cleanup(procs, work)

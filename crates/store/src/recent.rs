@@ -13,7 +13,9 @@
 //! buffer per read instead of one allocation per entry.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 use veritrail_core::Hash;
 
@@ -78,7 +80,19 @@ impl Part {
 /// a memory limit.
 pub(crate) struct Recent {
     ring: Mutex<Ring>,
+    /// Signalled when a block comes (and when the log stops).
+    grown: Condvar,
     limit: usize,
+}
+
+/// What [`Recent::take_from`] found.
+pub(crate) enum Taken {
+    /// Entries from the index asked for on.
+    Parts(Vec<Part>),
+    /// Memory no longer holds (or never held) that index: read it back.
+    NotHeld,
+    /// Nothing past that index came in time.
+    TimedOut,
 }
 
 #[derive(Default)]
@@ -95,8 +109,21 @@ impl Recent {
     pub fn new(limit: usize) -> Recent {
         Recent {
             ring: Mutex::new(Ring::default()),
+            grown: Condvar::new(),
             limit,
         }
+    }
+
+    /// Whether it keeps anything at all.
+    pub fn enabled(&self) -> bool {
+        self.limit > 0
+    }
+
+    /// Wakes the followers waiting in [`Recent::take_from`] (the log
+    /// stopped).
+    pub fn wake(&self) {
+        let _r = self.ring.lock().expect("recent lock");
+        self.grown.notify_all();
     }
 
     /// Adds the durable block of entries `first ..`, dropping the oldest
@@ -119,11 +146,59 @@ impl Recent {
             let (_, old) = r.blocks.pop_front().expect("more than one block");
             r.bytes -= old.bytes();
         }
+        drop(r);
+        self.grown.notify_all();
+    }
+
+    /// Up to `max` entries from `from` on, as many as it holds, waiting
+    /// until `deadline` for the first of them to come (unless `stop` is
+    /// set: the log stopped). Entries it does not hold but `published`
+    /// (the size the latest checkpoint covers) says exist are `NotHeld`.
+    pub fn take_from(
+        &self,
+        from: u64,
+        max: u64,
+        deadline: Instant,
+        stop: &AtomicBool,
+        published: impl Fn() -> u64,
+    ) -> Taken {
+        let mut r = self.ring.lock().expect("recent lock");
+        loop {
+            if stop.load(Ordering::Acquire) {
+                return Taken::TimedOut;
+            }
+            match r.blocks.front() {
+                Some((oldest, _)) if from < *oldest => return Taken::NotHeld,
+                Some(_) if from < r.end => {
+                    let count = (r.end - from).min(max);
+                    return r.parts(from, count).map_or(Taken::NotHeld, Taken::Parts);
+                }
+                // Published before memory held it (recovered at open).
+                _ if published() > from => return Taken::NotHeld,
+                // Nothing past `from` yet: wait for it.
+                _ => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Taken::TimedOut;
+            }
+            r = self
+                .grown
+                .wait_timeout(r, deadline - now)
+                .expect("recent lock")
+                .0;
+        }
     }
 
     /// Entries `from .. from + count` if every one is still held.
     pub fn take(&self, from: u64, count: u64) -> Option<Vec<Part>> {
-        let r = self.ring.lock().expect("recent lock");
+        self.ring.lock().expect("recent lock").parts(from, count)
+    }
+}
+
+impl Ring {
+    fn parts(&self, from: u64, count: u64) -> Option<Vec<Part>> {
+        let r = self;
         let to = from.checked_add(count)?;
         let oldest = r.blocks.front()?.0;
         if from < oldest || to > r.end || count == 0 {

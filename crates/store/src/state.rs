@@ -129,6 +129,7 @@ impl Shared {
         // Wake everyone so that waiters fail instead of hanging.
         self.pending_cv.notify_all();
         self.published_cv.notify_all();
+        self.recent.wake();
     }
 
     /// The error to fail work with once the log is stopped.

@@ -13,6 +13,13 @@
 //! it made of the entries, ideally in one transaction) resumes after a
 //! restart with [`crate::LogReader::subscribe`] from there, and sees
 //! nothing twice and nothing missed.
+//!
+//! A subscription waits for a checkpoint over its entries, so what it
+//! delivers can be proved at once. One made [`Subscription::durable`]
+//! takes entries as soon as they are durable (acknowledged) and memory
+//! holds them, without waiting for the checkpoint interval: for consumers
+//! that act on events (the alert rules) rather than prove them. Entries
+//! that memory no longer holds it reads back once a checkpoint covers them.
 
 use std::time::Duration;
 
@@ -20,18 +27,20 @@ use crate::error::{Result, StoreError};
 use veritrail_core::Hash;
 
 use crate::read::LogReader;
-use crate::recent::Part;
+use crate::recent::{Part, Taken};
 use crate::state::Published;
 
 /// Entries per delivery unless [`Subscription::with_chunk`] says otherwise.
 pub const DEFAULT_CHUNK: u64 = 20_000;
 
-/// Entries `first ..` of the log, all covered by `checkpoint`.
+/// Entries `first ..` of the log, with the newest checkpoint.
 #[derive(Clone, Debug)]
 pub struct Delivery {
     /// Index of the first entry.
     pub first: u64,
-    /// The newest checkpoint when the entries were read; it covers them.
+    /// The newest checkpoint when the entries were read. It covers them,
+    /// unless the subscription is [`Subscription::durable`] (then entries
+    /// may lie past it).
     pub checkpoint: Published,
     parts: Vec<Part>,
     len: usize,
@@ -101,6 +110,7 @@ impl LogReader {
             reader: self.clone(),
             next: from,
             chunk: DEFAULT_CHUNK,
+            durable: false,
         }
     }
 }
@@ -110,6 +120,7 @@ pub struct Subscription {
     reader: LogReader,
     next: u64,
     chunk: u64,
+    durable: bool,
 }
 
 impl Subscription {
@@ -120,13 +131,23 @@ impl Subscription {
         self
     }
 
+    /// Delivers entries once durable, before a checkpoint covers them, as
+    /// long as the log still holds them in memory
+    /// (`LogConfig::recent_bytes`; with none, this changes nothing).
+    #[must_use]
+    pub fn durable(mut self) -> Subscription {
+        self.durable = true;
+        self
+    }
+
     /// The index of the next entry this subscription delivers.
     pub fn position(&self) -> u64 {
         self.next
     }
 
-    /// The next entries, once published: waits up to `timeout` for a
-    /// checkpoint past the position (`Ok(None)` if none came).
+    /// The next entries, once published (or, for a durable subscription,
+    /// once durable): waits up to `timeout` for them (`Ok(None)` if none
+    /// came).
     ///
     /// # Errors
     /// `OutOfRange` when the position is beyond every entry the log holds
@@ -145,7 +166,28 @@ impl Subscription {
                 shared.name, self.next
             )));
         }
-        let checkpoint = match self.reader.wait_published(self.next + 1, timeout) {
+        let deadline = std::time::Instant::now() + timeout;
+        if self.durable && shared.recent.enabled() {
+            match shared
+                .recent
+                .take_from(self.next, self.chunk, deadline, &shared.poisoned, || {
+                    shared.published().size
+                }) {
+                Taken::Parts(parts) => {
+                    let d = Delivery::new(self.next, shared.published(), parts);
+                    self.next = d.end();
+                    return Ok(Some(d));
+                }
+                Taken::TimedOut => {
+                    shared.check_poison()?;
+                    return Ok(None);
+                }
+                // Read back below, once a checkpoint covers it.
+                Taken::NotHeld => {}
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let checkpoint = match self.reader.wait_published(self.next + 1, left) {
             Ok(p) => p,
             Err(StoreError::OutOfRange(_)) => return Ok(None),
             Err(e) => return Err(e),

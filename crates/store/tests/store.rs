@@ -1013,6 +1013,79 @@ fn a_checkpoint_asked_for_ahead_covers_the_next_entries_and_deliveries_carry_lea
     log.close();
 }
 
+/// A durable subscription takes entries once they are acknowledged, before
+/// any checkpoint covers them; without memory to take them from, or for
+/// entries memory no longer holds, it waits for the checkpoint as any
+/// subscription does; entries recovered at open come at once.
+#[test]
+fn a_durable_subscription_does_not_wait_for_the_checkpoint() {
+    let hour = |recent_bytes| LogConfig {
+        checkpoint_interval: Duration::from_secs(3600),
+        min_checkpoint_interval: Duration::from_millis(1),
+        recent_bytes,
+        ..LogConfig::default()
+    };
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    let log = dd.open_log("default", hour(64 << 20)).unwrap();
+    let mut live = log.reader().subscribe(0).durable();
+    let mut proved = log.reader().subscribe(0);
+    log.append(&[entry(0), entry(1)]).unwrap();
+    let d = live
+        .next(Duration::from_secs(10))
+        .unwrap()
+        .expect("durable, not yet checkpointed");
+    assert_eq!((d.first, d.len(), d.checkpoint.size), (0, 2, 0));
+    let got: Vec<(u64, Vec<u8>, Hash)> = d.iter().map(|(i, e, h)| (i, e.to_vec(), *h)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, entry(0), leaf_hash(&entry(0))),
+            (1, entry(1), leaf_hash(&entry(1)))
+        ]
+    );
+    // Nothing more: it waits (and times out) without delivering twice.
+    assert!(live.next(Duration::from_millis(100)).unwrap().is_none());
+    // The ordinary subscription still waits for the checkpoint.
+    assert!(proved.next(Duration::from_millis(100)).unwrap().is_none());
+    // A writer while it waits wakes it.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            log.append(&[entry(2)]).unwrap();
+        });
+        let d = live.next(Duration::from_secs(10)).unwrap().expect("woken");
+        assert_eq!((d.first, d.len()), (2, 1));
+    });
+    log.close();
+
+    // Reopened: recovery checkpointed all three; a durable subscription
+    // from 0 reads them back at once.
+    let dd = reopen(&fs);
+    let log = dd.open_log("default", hour(64 << 20)).unwrap();
+    let mut again = log.reader().subscribe(0).durable();
+    let d = again
+        .next(Duration::from_secs(10))
+        .unwrap()
+        .expect("recovered");
+    assert_eq!((d.first, d.len()), (0, 3));
+    log.close();
+
+    // No memory kept: a durable subscription is an ordinary one.
+    let dd = reopen(&fs);
+    let log = dd.open_log("default", hour(0)).unwrap();
+    let mut none = log.reader().subscribe(3).durable();
+    log.append(&[entry(3)]).unwrap();
+    assert!(none.next(Duration::from_millis(100)).unwrap().is_none());
+    log.ask_for_checkpoint();
+    let d = none
+        .next(Duration::from_secs(10))
+        .unwrap()
+        .expect("checkpointed");
+    assert_eq!((d.first, d.len()), (3, 1));
+    log.close();
+}
+
 /// Everything a subscription delivered, as (index, entry, leaf hash).
 fn follow_all(log: &veritrail_store::Log, from: u64, chunk: u64) -> Vec<(u64, Vec<u8>, Hash)> {
     let size = log.published().size;

@@ -1,15 +1,14 @@
 //! Alert rules in the server (docs/ALERTS.md): the rules file's engine
 //! ([`veritrail_rules`]) fed by one runner thread per log, which follows
-//! the log through its subscription, asks for checkpoints soon while it
-//! waits (so an alert is not a checkpoint interval late), records every
+//! the log through a durable subscription (entries as soon as they are
+//! acknowledged, not a checkpoint interval later), records every
 //! alert in `_system` as an `alert.fired` event before it moves on, and
 //! hands it to its actions (standard error, [`webhook`]s). A ticker runs
 //! the time-driven rules (`absence`, `integrity`) once a second, saves the
 //! engine's state, and reloads the file when it changed (as SIGHUP does).
 //!
 //! Everything stays off the ack path: runners read what is already
-//! durable and published, and a runner that falls behind only delays
-//! alerts.
+//! durable, and a runner that falls behind only delays alerts.
 //!
 //! Restart: `<data>/rules/state.json` holds each log's evaluated position,
 //! where its windows begin, the `_system` size when it was saved, and the
@@ -481,17 +480,15 @@ fn runner(inner: &Arc<Inner>, name: &str, log: &Arc<Log>) {
         .get(name)
         .copied()
         .unwrap_or(0);
-    let mut sub = log.subscribe(from).with_chunk(20_000);
+    // Durable, not published: an alert need not wait for the checkpoint
+    // interval (its record names the triggers' indices and leaf hashes; a
+    // checkpoint covers them soon after, and proofs come from that).
+    let mut sub = log.subscribe(from).with_chunk(20_000).durable();
     // Alerts are more urgent than queries: while this runner is more than
     // a chunk behind, the query indexers step aside (see
     // `veritrail_service::index::Urgent`), until it is nearly caught up.
     let mut urgent: Option<veritrail_service::index::UrgentGuard> = None;
     while !inner.stop.load(Ordering::Acquire) {
-        if inner.eval.lock().expect("eval lock").engine.watches(name) {
-            // A checkpoint as soon as allowed over what is waiting or comes
-            // next, so alerts are not a checkpoint interval late.
-            log.ask_for_checkpoint();
-        }
         match sub.next(Duration::from_millis(100)) {
             Ok(Some(d)) => {
                 let mut ev = inner.eval.lock().expect("eval lock");
