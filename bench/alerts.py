@@ -151,7 +151,8 @@ def load_pair(k, with_first):
     got = {}
     lat = []
     for rules in ([True, False] if with_first else [False, True]):
-        p, admin, addr = start(os.path.join(work, f"r{k}-{int(rules)}"), ["--rules", rf, *args.extra] if rules else []); procs.append(p)
+        data = os.path.join(work, f"r{k}-{int(rules)}")
+        p, admin, addr = start(data, ["--rules", rf, *args.extra] if rules else []); procs.append(p)
         w = token(addr, admin, "writer", ["default"])
         ingest(addr, w, 3)
         arrivals.clear()
@@ -164,6 +165,8 @@ def load_pair(k, with_first):
             lat = [(arrivals[a] - t) * 1000 for a, t in acks.items() if a in arrivals]
             load_pair.missing = len(acks) - len(lat)
         p.terminate(); p.wait()
+        # A run writes a few GB: rounds would fill the disk.
+        cleanup([], data)
     hs.shutdown()
     load_pair.lat = lat
     return got[False][0], got[True][0], got[True][1], got[True][2]
