@@ -4,7 +4,8 @@
 Markdown table.
 
   bench/alerts.py [--secs 20] [--rules 50] [--subscribers 100] [--rate 10000]
-  bench/alerts.py --load-only --rounds 6   # the ingest drop and lag, six pairs
+  bench/alerts.py --load-only --rounds 6   # the ingest drop, lag and loaded latency, six pairs
+  bench/alerts.py --streams-only           # only the SSE subscribers
 
 1. Ingest: 4 clients post 1,000-event NDJSON batches as fast as the server
    acknowledges them, for SECS, without rules and then with RULES rules
