@@ -160,8 +160,8 @@ def load_pair(k, with_first):
         rate, acks, lag = ingest(addr, w, args.secs, probe=rules, pid=p.pid)
         got[rules] = (rate, lag / rate, ingest.runner_us)
         if rules:
-            t = time.time()
-            while len([a for a in acks if a in arrivals]) < len(acks) and time.time() - t < 5:
+            waited = time.time()
+            while len([a for a in acks if a in arrivals]) < len(acks) and time.time() - waited < 5:
                 time.sleep(0.1)
             lat = [(arrivals[a] - t) * 1000 for a, t in acks.items() if a in arrivals]
             load_pair.missing = len(acks) - len(lat)

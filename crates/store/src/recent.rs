@@ -198,18 +198,17 @@ impl Recent {
 
 impl Ring {
     fn parts(&self, from: u64, count: u64) -> Option<Vec<Part>> {
-        let r = self;
         let to = from.checked_add(count)?;
-        let oldest = r.blocks.front()?.0;
-        if from < oldest || to > r.end || count == 0 {
+        let oldest = self.blocks.front()?.0;
+        if from < oldest || to > self.end || count == 0 {
             return None;
         }
         // The block holding `from`: the last starting at or before it.
-        let mut i = r.blocks.partition_point(|(f, _)| *f <= from) - 1;
+        let mut i = self.blocks.partition_point(|(f, _)| *f <= from) - 1;
         let mut at = from;
         let mut parts = Vec::new();
         while at < to {
-            let (first, b) = &r.blocks[i];
+            let (first, b) = &self.blocks[i];
             let lo = (at - first) as usize;
             let hi = ((to - first) as usize).min(b.len());
             parts.push(Part {
