@@ -845,10 +845,31 @@ async fn call_with(
     key: &str,
     body: &str,
 ) -> (StatusCode, Option<String>, Vec<u8>) {
+    call_typed(st, uri, token, key, "application/json", body).await
+}
+
+async fn call_ndjson(
+    st: &Arc<AppState>,
+    uri: &str,
+    token: &str,
+    key: &str,
+    body: &str,
+) -> (StatusCode, Option<String>, Vec<u8>) {
+    call_typed(st, uri, token, key, "application/x-ndjson", body).await
+}
+
+async fn call_typed(
+    st: &Arc<AppState>,
+    uri: &str,
+    token: &str,
+    key: &str,
+    media_type: &str,
+    body: &str,
+) -> (StatusCode, Option<String>, Vec<u8>) {
     let r = Req::new("POST", uri)
         .token(token)
         .header("Idempotency-Key", key)
-        .body(Some("application/json"), body.as_bytes().to_vec())
+        .body(Some(media_type), body.as_bytes().to_vec())
         .send(st)
         .await;
     let replayed = r
@@ -879,6 +900,17 @@ async fn idempotency_key_replays_and_appends_nothing() {
         "{}",
         String::from_utf8_lossy(&b)
     );
+    assert_eq!(durable(&f.st, "default"), size);
+    // A batch, remembered as the range of entries it names and answered
+    // again from them: the same bytes, nothing appended.
+    let batch = "{\"action\":\"user.login\",\"actor\":\"a\"}\n{\"action\":\"user.login\",\"actor\":\"b\"}\n{\"action\":\"user.logout\",\"actor\":\"a\"}\n";
+    let (s, r, first) = call_ndjson(&f.st, uri, &f.writer, "batch-7", batch).await;
+    assert_eq!((s, r), (StatusCode::CREATED, None));
+    assert_eq!(json_of(&first)["entries"].as_array().unwrap().len(), 3);
+    let size = durable(&f.st, "default");
+    let (s, r, again) = call_ndjson(&f.st, uri, &f.writer, "batch-7", batch).await;
+    assert_eq!((s, r.as_deref()), (StatusCode::CREATED, Some("true")));
+    assert_eq!(again, first);
     assert_eq!(durable(&f.st, "default"), size);
     // Keys are per token.
     let (w2, _) =

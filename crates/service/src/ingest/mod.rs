@@ -329,7 +329,8 @@ impl crate::Service {
                 if stored.request != request {
                     return Err(IngestError::IdempotencyKeyReused);
                 }
-                return Ok(Outcome::Replayed(stored.body));
+                let body = self.answer_again(&log, stored.body).await?;
+                return Ok(Outcome::Replayed(body));
             }
             claimed = Some((guard, request));
         }
@@ -401,7 +402,7 @@ impl crate::Service {
                 self.idempotency.clone(),
                 k.scope.clone(),
                 k.key.clone(),
-                outcome.body(),
+                remembered(&outcome),
             );
             crate::error::blocking(move || {
                 store
@@ -412,11 +413,80 @@ impl crate::Service {
         }
         Ok(outcome)
     }
+
+    /// The answer to give again for a remembered one: as remembered, or,
+    /// for a range (see [`remembered`]), made again from the entries the
+    /// log holds — the same bytes as the first time.
+    async fn answer_again(
+        &self,
+        log: &std::sync::Arc<veritrail_store::Log>,
+        stored: String,
+    ) -> Result<String, IngestError> {
+        let Some((first_index, count)) = range_of(&stored) else {
+            return Ok(stored);
+        };
+        let (log, timeout) = (log.clone(), self.config.receipt_timeout);
+        crate::error::blocking(move || {
+            // Entries are read back once a checkpoint covers them (a retry
+            // comes after the first answer, so they are durable).
+            log.wait_for_checkpoint(first_index + count, timeout)?;
+            let entries = log.reader().entries(first_index, count)?;
+            let receipt = Receipt {
+                first_index,
+                leaf_hashes: entries
+                    .iter()
+                    .map(|e| veritrail_core::hash::leaf_hash(e))
+                    .collect(),
+                proofs: None,
+                verifier_key: String::new(),
+            };
+            Ok::<_, ServiceError>(Outcome::Appended(receipt).body())
+        })
+        .await
+        .map_err(IngestError::from)
+    }
+}
+
+/// What the idempotency store keeps of an answer: one without proofs as
+/// the range of entries it names, `@<first index>+<count>` (the log holds
+/// their hashes; kept whole, a batch of 10,000 would be ~700 KB a day for
+/// every request), any other whole.
+fn remembered(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Appended(r) if r.proofs.is_none() => {
+            format!("@{}+{}", r.first_index, r.leaf_hashes.len())
+        }
+        o => o.body(),
+    }
+}
+
+/// The range a remembered answer names (see [`remembered`]), or `None`
+/// for an answer kept whole (JSON).
+fn range_of(stored: &str) -> Option<(u64, u64)> {
+    let (first, count) = stored.strip_prefix('@')?.split_once('+')?;
+    Some((first.parse().ok()?, count.parse().ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_without_proofs_is_remembered_as_its_range() {
+        let r = Receipt {
+            first_index: 41,
+            leaf_hashes: vec![Hash([1; 32]), Hash([2; 32])],
+            proofs: None,
+            verifier_key: "k".into(),
+        };
+        let kept = remembered(&Outcome::Appended(r));
+        assert_eq!(kept, "@41+2");
+        assert_eq!(range_of(&kept), Some((41, 2)));
+        // An answer kept whole (JSON, as older servers kept every one)
+        // is given as it is.
+        assert_eq!(range_of("{\"entries\":[]}"), None);
+        assert_eq!(range_of("@x+1"), None);
+    }
 
     #[test]
     fn the_direct_answer_is_the_json_answer_byte_for_byte() {
