@@ -44,6 +44,21 @@ fn flatten(v: &Json<'_>, out: &mut String) {
     }
 }
 
+/// Whether `part` occurs in `text` between word boundaries (the text's
+/// start or end, or an ASCII byte that is no letter or digit on each side),
+/// so that the words of `part` are words of `text`, in the same order.
+fn words_inside(text: &str, part: &str) -> bool {
+    if part.is_empty() {
+        return true;
+    }
+    let separator = |b: Option<&u8>| b.is_none_or(|b| b.is_ascii() && !b.is_ascii_alphanumeric());
+    text.match_indices(part).any(|(at, _)| {
+        let bytes = text.as_bytes();
+        separator(at.checked_sub(1).and_then(|i| bytes.get(i)))
+            && separator(bytes.get(at + part.len()))
+    })
+}
+
 pub(crate) fn row(entry: &[u8]) -> Row {
     let Ok(v) = Json::parse(entry) else {
         return Row::default();
@@ -55,7 +70,18 @@ pub(crate) fn row(entry: &[u8]) -> Row {
     };
     let mut text = String::new();
     if let Some(m) = v.get("message") {
-        flatten(m, &mut text);
+        // A collector's message is also inside the raw line it keeps
+        // (`metadata.syslog.raw`), whose words are taken below: once is
+        // enough to find them, the same words in the same order.
+        let raw = v
+            .get("metadata")
+            .and_then(|m| m.get("syslog"))
+            .and_then(|s| s.get("raw"))
+            .and_then(Json::as_str);
+        let inside_raw = matches!((m, raw), (Json::Str(msg), Some(raw)) if words_inside(raw, msg));
+        if !inside_raw {
+            flatten(m, &mut text);
+        }
     }
     if let Some(m) = v.get("metadata") {
         flatten(m, &mut text);
@@ -102,4 +128,32 @@ pub(crate) fn rows_of<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Vec<Row> {
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_inside_its_raw_line_is_indexed_once() {
+        let with_raw = br#"{"action":"auth.login","actor":"alice","message":"Failed password for alice","metadata":{"syslog":{"raw":"Dec  2 10:00:01 h sshd[1]: Failed password for alice"}}}"#;
+        let r = row(with_raw);
+        assert_eq!(
+            r.text.matches("Failed password for alice").count(),
+            1,
+            "{}",
+            r.text
+        );
+        // Not inside between word boundaries: both kept.
+        let glued = br#"{"action":"a.b","actor":"x","message":"word","metadata":{"syslog":{"raw":"swordfish"}}}"#;
+        assert!(row(glued).text.starts_with("word "), "{}", row(glued).text);
+        let other =
+            br#"{"action":"a.b","actor":"x","message":"hello there","metadata":{"note":"no raw"}}"#;
+        assert!(row(other).text.starts_with("hello there "));
+        assert!(words_inside("a: b c", "b c"));
+        assert!(words_inside("b c", "b c"));
+        assert!(!words_inside("ab c", "b c"));
+        assert!(!words_inside("b cd", "b c"));
+        assert!(words_inside("xb c b c", "b c"));
+    }
 }
