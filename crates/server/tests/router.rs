@@ -848,15 +848,7 @@ async fn call_with(
     call_typed(st, uri, token, key, "application/json", body).await
 }
 
-async fn call_ndjson(
-    st: &Arc<AppState>,
-    uri: &str,
-    token: &str,
-    key: &str,
-    body: &str,
-) -> (StatusCode, Option<String>, Vec<u8>) {
-    call_typed(st, uri, token, key, "application/x-ndjson", body).await
-}
+const NDJSON: &str = "application/x-ndjson";
 
 async fn call_typed(
     st: &Arc<AppState>,
@@ -904,11 +896,11 @@ async fn idempotency_key_replays_and_appends_nothing() {
     // A batch, remembered as the range of entries it names and answered
     // again from them: the same bytes, nothing appended.
     let batch = "{\"action\":\"user.login\",\"actor\":\"a\"}\n{\"action\":\"user.login\",\"actor\":\"b\"}\n{\"action\":\"user.logout\",\"actor\":\"a\"}\n";
-    let (s, r, first) = call_ndjson(&f.st, uri, &f.writer, "batch-7", batch).await;
+    let (s, r, first) = call_typed(&f.st, uri, &f.writer, "batch-7", NDJSON, batch).await;
     assert_eq!((s, r), (StatusCode::CREATED, None));
     assert_eq!(json_of(&first)["entries"].as_array().unwrap().len(), 3);
     let size = durable(&f.st, "default");
-    let (s, r, again) = call_ndjson(&f.st, uri, &f.writer, "batch-7", batch).await;
+    let (s, r, again) = call_typed(&f.st, uri, &f.writer, "batch-7", NDJSON, batch).await;
     assert_eq!((s, r.as_deref()), (StatusCode::CREATED, Some("true")));
     assert_eq!(again, first);
     assert_eq!(durable(&f.st, "default"), size);
