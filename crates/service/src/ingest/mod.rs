@@ -449,8 +449,8 @@ impl crate::Service {
 
 /// What the idempotency store keeps of an answer: one without proofs as
 /// the range of entries it names, `@<first index>+<count>` (the log holds
-/// their hashes; kept whole, a batch of 10,000 would be ~700 KB a day for
-/// every request), any other whole.
+/// their hashes; kept whole, the answer to a batch of 10,000 would occupy
+/// ~720 KB for the 24 hours answers are kept), any other whole.
 fn remembered(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Appended(r) if r.proofs.is_none() => {
