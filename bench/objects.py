@@ -23,6 +23,7 @@ import argparse, http.client, json, os, subprocess, sys, tempfile, threading, ti
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vtbench import cleanup, free_port, metric, pct, req, start as _start, start_moto  # noqa: E402
+import vtbench  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)

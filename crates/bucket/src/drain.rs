@@ -13,6 +13,13 @@
 //!    earlier whose answer it never got (a timeout or a cut connection
 //!    after the store had committed it): that one is adopted.
 //!
+//! A backlog (uploads slower than ingest for a while, or a restart far
+//! behind) goes up in rounds of about [`ROUND_ENTRIES`] entries, each
+//! ending with a swap to a checkpoint the log published on the way (kept
+//! as a waypoint), and read from the log a chunk of objects at a time: the
+//! bucket's checkpoint keeps advancing, and what a round reads and holds
+//! stays small however far behind the bucket is.
+//!
 //! On its first upload for a log the drainer reads the bucket's checkpoint
 //! and checks that it is this log's (its key), no larger than what this
 //! node holds, and the same tree (root at that size): anything else means
@@ -27,7 +34,7 @@
 //! log's prefix and reports delete markers and rewritten write-once objects
 //! ([`crate::worm::tampering`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -116,6 +123,9 @@ struct LogDrain {
     /// Where in the bucket: `PREFIX/<dir>/`.
     dir: String,
     pending: Option<Published>,
+    /// Checkpoints published since the bucket's, about [`ROUND_ENTRIES`] entries
+    /// apart (oldest first): a backlog is uploaded one of them at a time.
+    waypoints: VecDeque<Published>,
     /// Size and version of the bucket's checkpoint, once read.
     stored: Option<Stored>,
     problem: Option<Problem>,
@@ -149,6 +159,15 @@ pub struct Drainer {
 
 /// How many unsettled checkpoint swaps are remembered per log.
 const UNSURE_KEPT: usize = 32;
+
+/// A backlog is uploaded in rounds of about this many entries (256 entry
+/// bundles and their hash tiles), each ending with a checkpoint swap: the
+/// bucket's checkpoint advances every round, and a round reads only what
+/// it uploads, however far behind the bucket is.
+pub const ROUND_ENTRIES: u64 = 1 << 16;
+
+/// Objects read from the log and uploaded at once within a round.
+const CHUNK: usize = 256;
 
 /// Size and version of the checkpoint the bucket holds.
 type Stored = (u64, Option<Version>);
@@ -232,6 +251,7 @@ impl Drainer {
             reader,
             dir: dir.to_owned(),
             pending: None,
+            waypoints: VecDeque::new(),
             stored: None,
             problem: None,
             retry_at: None,
@@ -365,6 +385,15 @@ impl Drainer {
         let mut s = self.state.lock().expect("drain state");
         if let Some(l) = s.logs.get_mut(log) {
             if l.pending.as_ref().is_none_or(|q| q.size < p.size) {
+                let last = l
+                    .waypoints
+                    .back()
+                    .map(|w| w.size)
+                    .or(l.stored.as_ref().map(|x| x.0))
+                    .unwrap_or(0);
+                if p.size >= last.saturating_add(ROUND_ENTRIES) {
+                    l.waypoints.push_back(p.clone());
+                }
                 l.pending = Some(p.clone());
             }
         }
@@ -409,11 +438,20 @@ impl Drainer {
                 s = self.cv.wait_timeout(s, wait).expect("drain state").0;
                 continue;
             };
-            let l = s.logs.get(&name).expect("present");
+            let l = s.logs.get_mut(&name).expect("present");
             let reader = l.reader.clone();
             match job {
                 Job::Upload => {
-                    let target = l.pending.clone().expect("behind");
+                    // The oldest waypoint past the bucket's checkpoint, or
+                    // the newest checkpoint.
+                    let from = l.stored.as_ref().map_or(0, |x| x.0);
+                    while l.waypoints.front().is_some_and(|w| w.size <= from) {
+                        l.waypoints.pop_front();
+                    }
+                    let target = match l.waypoints.front() {
+                        Some(w) => w.clone(),
+                        None => l.pending.clone().expect("behind"),
+                    };
                     let stored = l.stored.clone();
                     let dir = l.dir.clone();
                     drop(s);
@@ -570,23 +608,29 @@ impl Drainer {
         }
         let fail = |f: Failure| (opened.clone(), f);
         let dir = self.bucket.location().log(dir_name);
-        let mut objects = Vec::new();
-        for t in tiles_added(TreeSize(from), TreeSize(target.size)) {
-            let bytes = reader.tile(&t).map_err(|e| {
-                fail(Failure::Transient(format!(
-                    "reading tile {}: {e}",
-                    t.path()
-                )))
-            })?;
-            objects.push((dir.key(&t.path()), Bytes::from(bytes)));
+        // A chunk at a time: a round holds at most CHUNK objects in memory.
+        for chunk in tiles_added(TreeSize(from), TreeSize(target.size)).chunks(CHUNK) {
+            if !self.allowed(name) {
+                return Err(fail(Failure::Fenced));
+            }
+            let mut objects = Vec::with_capacity(chunk.len());
+            for t in chunk {
+                let bytes = reader.tile(t).map_err(|e| {
+                    fail(Failure::Transient(format!(
+                        "reading tile {}: {e}",
+                        t.path()
+                    )))
+                })?;
+                objects.push((dir.key(&t.path()), Bytes::from(bytes)));
+            }
+            let total: u64 = objects.iter().map(|o| o.1.len() as u64).sum();
+            let new = self
+                .bucket
+                .create_all(objects)
+                .map_err(|e| fail(e.into()))?;
+            self.stats.objects.fetch_add(new as u64, Ordering::Relaxed);
+            self.stats.bytes.fetch_add(total, Ordering::Relaxed);
         }
-        let total: u64 = objects.iter().map(|o| o.1.len() as u64).sum();
-        let new = self
-            .bucket
-            .create_all(objects)
-            .map_err(|e| fail(e.into()))?;
-        self.stats.objects.fetch_add(new as u64, Ordering::Relaxed);
-        self.stats.bytes.fetch_add(total, Ordering::Relaxed);
         let key = dir.key("checkpoint");
         let body = Bytes::copy_from_slice(target.checkpoint.as_bytes());
         // The fence: only while this node holds the log's lease.

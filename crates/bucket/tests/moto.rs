@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use veritrail_bucket::drain::ROUND_ENTRIES;
 use veritrail_bucket::testing::Moto;
 use veritrail_bucket::{Bucket, Drainer, Location, Notice, Problem};
 use veritrail_core::tile::tiles_added;
@@ -130,6 +131,57 @@ fn a_drained_log_is_a_tlog_tiles_tree_in_a_locked_bucket_and_deletion_is_caught(
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!d.status()[0].tampered.is_empty());
+    d.close(Duration::from_secs(5));
+}
+
+#[test]
+fn a_backlog_goes_up_in_rounds_each_ending_with_a_published_checkpoint() {
+    let m = Moto::start();
+    m.locked_bucket("rounds", 1);
+    let fs = MemFs::new();
+    let (dd, _) = DataDir::init(
+        Arc::new(fs.clone()),
+        Path::new("/data"),
+        Some("rounds.test"),
+    )
+    .unwrap();
+    let log = dd.open_log("default", cfg()).unwrap();
+    let (d, _) = drainer(&m, "s3://rounds", None);
+    attach(&d, &log, "default");
+    // Several rounds' worth, appended faster than moto stores objects.
+    let size = append_in(&log, "r", 4 * ROUND_ENTRIES + 1234, 1000);
+    d.wait_uploaded("default", size, Duration::from_secs(180))
+        .unwrap();
+    let b = d.bucket();
+    let mut sizes = Vec::new();
+    for v in b.versions("default/checkpoint").unwrap() {
+        let body = b
+            .get_version("default/checkpoint", &v.version_id)
+            .unwrap()
+            .unwrap();
+        let c = veritrail_core::open_checkpoint(&body, log.reader().verifier(), &[]).unwrap();
+        assert_eq!(
+            c.checkpoint.root,
+            log.reader().root_at(c.checkpoint.size.0).unwrap()
+        );
+        sizes.push(c.checkpoint.size.0);
+    }
+    sizes.sort_unstable();
+    assert_eq!(sizes.last(), Some(&size), "{sizes:?}");
+    // Each swap moved the bucket by about a round: the round's entries and
+    // what the one checkpoint crossing its end added (a few batches here).
+    for w in sizes.windows(2) {
+        assert!(w[1] - w[0] <= ROUND_ENTRIES + 16_384, "{sizes:?}");
+    }
+    // Every object of the final tree is there.
+    let keys: Vec<String> = tiles_added(TreeSize(0), TreeSize(size))
+        .iter()
+        .map(|t| format!("default/{}", t.path()))
+        .collect();
+    let got = b.get_all(&keys).unwrap();
+    for (k, g) in keys.iter().zip(&got) {
+        assert!(g.is_some(), "{k} missing");
+    }
     d.close(Duration::from_secs(5));
 }
 
