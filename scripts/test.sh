@@ -87,6 +87,10 @@ interop/go/run.sh
 step "benchmark smoke run (bench/run.sh --quick; no thresholds asserted)"
 BENCH_RESULTS_DIR=$(mktemp -d) bench/run.sh --quick
 
+step "object-storage benchmark smoke run (bench/drain_cost.py, bench/objects.py --rounds 1; no thresholds asserted)"
+python3 bench/drain_cost.py --secs 2 --catch-up 2
+python3 bench/objects.py --rounds 1 --secs 2
+
 step "fuzz smoke run"
 scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-10}"
 
