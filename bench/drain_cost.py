@@ -15,7 +15,7 @@ Objects are counted from /metrics (`veritrail_object_puts_total`, new objects
 only), which moves as each chunk of uploads completes: over a short window the
 count is approximate.
 """
-import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
+import argparse, json, os, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vtbench  # noqa: E402
@@ -31,27 +31,6 @@ VT = os.path.abspath(args.bin)
 S3CTL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "s3ctl.py")
 ENV = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
 BODY = "\n".join(json.dumps({"action": "bench.o", "actor": f"a{k}", "outcome": "success"}) for k in range(1000)).encode()
-
-
-def ingest(addr, token, secs):
-    stop = time.time() + secs
-    counts = [0] * 4
-
-    def client(i):
-        h, port = addr.rsplit(":", 1)
-        c = http.client.HTTPConnection(h, int(port), timeout=120)
-        while time.time() < stop:
-            c.request("POST", "/v1/logs/default/events", body=BODY,
-                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
-            r = c.getresponse(); r.read()
-            assert r.status == 201, r.status
-            counts[i] += 1000
-
-    ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-    t0 = time.time()
-    for t in ts: t.start()
-    for t in ts: t.join()
-    return sum(counts) / (time.time() - t0)
 
 
 def peak_mib(pid):
@@ -73,13 +52,13 @@ try:
     procs.append(p)
     s, out = req(addr, "POST", "/v1/tokens", admin, json.dumps({"role": "writer", "logs": ["default"]}))
     w = json.loads(out)["token"]
-    ingest(addr, w, 3)
+    vtbench.post_batches(addr, w, 3, BODY)
 
     def window(secs, load):
         c0, m0 = vtbench.cpu(p.pid, True), vtbench.cpu(moto.pid)["all"]
         n0 = metric(addr, admin, "veritrail_object_puts_total") or 0
         t0 = time.time()
-        rate = ingest(addr, w, secs) if load else (time.sleep(secs) or 0)
+        rate = vtbench.post_batches(addr, w, secs, BODY) if load else (time.sleep(secs) or 0)
         wall = time.time() - t0
         c1, m1 = vtbench.cpu(p.pid, True), vtbench.cpu(moto.pid)["all"]
         n = (metric(addr, admin, "veritrail_object_puts_total") or 0) - n0

@@ -19,7 +19,7 @@ moto is a Python server on the same 2 cores as everything else (run with
 `nice` so that it takes what the server leaves); a real S3 endpoint is
 another machine. The upload rate is moto's, not S3's.
 """
-import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
+import argparse, json, os, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vtbench import cleanup, free_port, metric, pct, req, start as _start, start_moto  # noqa: E402
@@ -62,21 +62,9 @@ BODY = "\n".join(json.dumps({"action": "bench.o", "actor": f"a{k}", "outcome": "
 
 
 def ingest(addr, token, secs, probe=False):
-    stop = time.time() + secs
-    counts = [0] * 4
     lat = []
 
-    def client(i):
-        h, port = addr.rsplit(":", 1)
-        c = http.client.HTTPConnection(h, int(port), timeout=120)
-        while time.time() < stop:
-            c.request("POST", "/v1/logs/default/events", body=BODY,
-                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
-            r = c.getresponse(); r.read()
-            assert r.status == 201, r.status
-            counts[i] += 1000
-
-    def prober():
+    def prober(stop):
         n = 0
         while time.time() < stop - 2 and n < args.probes:
             t = time.time()
@@ -86,13 +74,7 @@ def ingest(addr, token, secs, probe=False):
             n += 1
             time.sleep(0.1)
 
-    ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-    if probe:
-        ts.append(threading.Thread(target=prober))
-    t0 = time.time()
-    for t in ts: t.start()
-    for t in ts: t.join()
-    return sum(counts) / (time.time() - t0), lat
+    return vtbench.post_batches(addr, token, secs, BODY, beside=[prober] if probe else []), lat
 
 
 work = tempfile.mkdtemp(prefix="vt-objects-", dir=os.path.join(os.path.dirname(__file__), ".."))

@@ -83,6 +83,34 @@ def free_port():
     return p
 
 
+def post_batches(addr, token, secs, body, clients=4, beside=()):
+    """Posts the NDJSON batch `body` to log `default` over `clients`
+    connections, each as fast as the server acknowledges, for `secs`, while
+    the functions in `beside` run on threads of their own (each is given the
+    deadline); events acknowledged per second."""
+    import time
+    per = body.count(b"\n") + 1
+    stop = time.time() + secs
+    counts = [0] * clients
+
+    def client(i):
+        h, port = addr.rsplit(":", 1)
+        c = http.client.HTTPConnection(h, int(port), timeout=120)
+        while time.time() < stop:
+            c.request("POST", "/v1/logs/default/events", body=body,
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+            r = c.getresponse(); r.read()
+            assert r.status == 201, r.status
+            counts[i] += per
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    ts += [threading.Thread(target=f, args=(stop,)) for f in beside]
+    t0 = time.time()
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return sum(counts) / (time.time() - t0)
+
+
 def start_moto(nice=10, cpu=None, idle=False):
     """moto_server (PyPI moto[server]) at `nice` on a free loopback port;
     (process, endpoint URL) once it answers. With `cpu` (a fraction of one

@@ -11,10 +11,11 @@ witness` servers and a `veritrail serve` asking them (quorum 2).
    holding a receipt whose checkpoint two witnesses cosigned. Also the round
    trip of a plain POST (ack after fdatasync) for comparison.
 """
-import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
+import argparse, json, os, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vtbench import cleanup, pct, req, start  # noqa: E402
+import vtbench  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=float, default=20)
@@ -29,19 +30,8 @@ def run(cmd):
 BODY = "\n".join(json.dumps({"action": "bench.w", "actor": f"a{k}", "outcome": "success"}) for k in range(1000)).encode()
 
 def ingest(addr, token, secs, probe=False):
-    stop = time.time() + secs
-    counts = [0] * 4
-    def client(i):
-        h, port = addr.rsplit(":", 1)
-        c = http.client.HTTPConnection(h, int(port), timeout=60)
-        while time.time() < stop:
-            c.request("POST", "/v1/logs/default/events", body=BODY,
-                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
-            r = c.getresponse(); r.read()
-            assert r.status == 201, r.status
-            counts[i] += 1000
     witnessed, plain = [], []
-    def prober():
+    def prober(stop):
         n = 0
         while time.time() < stop - 2 and n < args.probes:
             t = time.time()
@@ -53,13 +43,8 @@ def ingest(addr, token, secs, probe=False):
             plain.append((time.time() - t) * 1000)
             n += 1
             time.sleep(0.1)
-    ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-    if probe:
-        ts.append(threading.Thread(target=prober))
-    t0 = time.time()
-    for t in ts: t.start()
-    for t in ts: t.join()
-    return sum(counts) / (time.time() - t0), witnessed, plain
+    rate = vtbench.post_batches(addr, token, secs, BODY, beside=[prober] if probe else [])
+    return rate, witnessed, plain
 
 work = tempfile.mkdtemp(prefix="vt-witness-", dir=os.path.join(os.path.dirname(__file__), ".."))
 procs = []
