@@ -13,12 +13,14 @@
 //!    earlier whose answer it never got (a timeout or a cut connection
 //!    after the store had committed it): that one is adopted.
 //!
-//! A backlog (uploads slower than ingest for a while, or a restart far
-//! behind) goes up in rounds of about [`ROUND_ENTRIES`] entries, each
+//! A backlog built up while the drainer runs (uploads slower than ingest
+//! for a while) goes up in rounds of about [`ROUND_ENTRIES`] entries, each
 //! ending with a swap to a checkpoint the log published on the way (kept
-//! as a waypoint), and read from the log a chunk of objects at a time: the
-//! bucket's checkpoint keeps advancing, and what a round reads and holds
-//! stays small however far behind the bucket is.
+//! as a waypoint), so the bucket's checkpoint keeps advancing. Every round
+//! is read from the log a chunk of objects at a time, so what it holds
+//! stays small however far behind the bucket is (after a restart far
+//! behind, the first round goes to the latest checkpoint: the only one
+//! offered).
 //!
 //! On its first upload for a log the drainer reads the bucket's checkpoint
 //! and checks that it is this log's (its key), no larger than what this
