@@ -13,14 +13,14 @@
 //!    earlier whose answer it never got (a timeout or a cut connection
 //!    after the store had committed it): that one is adopted.
 //!
-//! A backlog built up while the drainer runs (uploads slower than ingest
-//! for a while) goes up in rounds of about [`ROUND_ENTRIES`] entries, each
+//! A backlog (uploads slower than ingest for a while, or a restart far
+//! behind) goes up in rounds of about [`ROUND_ENTRIES`] entries, each
 //! ending with a swap to a checkpoint the log published on the way (kept
-//! as a waypoint), so the bucket's checkpoint keeps advancing. Every round
-//! is read from the log a chunk of objects at a time, so what it holds
-//! stays small however far behind the bucket is (after a restart far
-//! behind, the first round goes to the latest checkpoint: the only one
-//! offered).
+//! as a waypoint when offered, or found in the log's checkpoint history
+//! when the way to the next one is longer than two rounds), so the
+//! bucket's checkpoint keeps advancing. Every round is read from the log a
+//! chunk of objects at a time: what it holds stays small however far
+//! behind the bucket is.
 //!
 //! On its first upload for a log the drainer reads the bucket's checkpoint
 //! and checks that it is this log's (its key), no larger than what this
@@ -127,7 +127,7 @@ struct LogDrain {
     pending: Option<Published>,
     /// Checkpoints published since the bucket's, about [`ROUND_ENTRIES`] entries
     /// apart (oldest first): a backlog is uploaded one of them at a time.
-    waypoints: VecDeque<Published>,
+    waypoints: VecDeque<Waypoint>,
     /// Size and version of the bucket's checkpoint, once read.
     stored: Option<Stored>,
     problem: Option<Problem>,
@@ -170,6 +170,22 @@ pub const ROUND_ENTRIES: u64 = 1 << 16;
 
 /// Objects read from the log and uploaded at once within a round.
 const CHUNK: usize = 256;
+
+/// A signed checkpoint to upload up to.
+#[derive(Clone)]
+struct Waypoint {
+    size: u64,
+    checkpoint: Arc<str>,
+}
+
+impl From<&Published> for Waypoint {
+    fn from(p: &Published) -> Waypoint {
+        Waypoint {
+            size: p.size,
+            checkpoint: p.checkpoint.clone(),
+        }
+    }
+}
 
 /// Size and version of the checkpoint the bucket holds.
 type Stored = (u64, Option<Version>);
@@ -387,14 +403,15 @@ impl Drainer {
         let mut s = self.state.lock().expect("drain state");
         if let Some(l) = s.logs.get_mut(log) {
             if l.pending.as_ref().is_none_or(|q| q.size < p.size) {
+                // Until the bucket's checkpoint is known, the first round
+                // goes to `pending` (cut up from the history if far).
                 let last = l
                     .waypoints
                     .back()
                     .map(|w| w.size)
-                    .or(l.stored.as_ref().map(|x| x.0))
-                    .unwrap_or(0);
-                if p.size >= last.saturating_add(ROUND_ENTRIES) {
-                    l.waypoints.push_back(p.clone());
+                    .or(l.stored.as_ref().map(|x| x.0));
+                if last.is_some_and(|last| p.size >= last.saturating_add(ROUND_ENTRIES)) {
+                    l.waypoints.push_back(Waypoint::from(p));
                 }
                 l.pending = Some(p.clone());
             }
@@ -452,15 +469,23 @@ impl Drainer {
                     }
                     let target = match l.waypoints.front() {
                         Some(w) => w.clone(),
-                        None => l.pending.clone().expect("behind"),
+                        None => Waypoint::from(l.pending.as_ref().expect("behind")),
                     };
                     let stored = l.stored.clone();
                     let dir = l.dir.clone();
                     drop(s);
                     // Between uploads, not under the state lock.
                     veritrail_store::priority::keep_from_starving();
-                    let r = self.upload(&name, &dir, &reader, stored, &target);
+                    let (r, later) = self.round(&name, &dir, &reader, stored, target);
                     s = self.state.lock().expect("drain state");
+                    if !later.is_empty() {
+                        let l = s.logs.get_mut(&name).expect("present");
+                        let mut all: Vec<Waypoint> =
+                            later.into_iter().chain(l.waypoints.drain(..)).collect();
+                        all.sort_by_key(|w| w.size);
+                        all.dedup_by_key(|w| w.size);
+                        l.waypoints = all.into();
+                    }
                     let notice = self.settle(&mut s, &name, r);
                     drop(s);
                     self.cv.notify_all();
@@ -590,20 +615,65 @@ impl Drainer {
         Ok((size, Some(version)))
     }
 
-    /// Uploads what `target` adds to what the bucket holds, then swaps the
-    /// checkpoint. On failure, also returns what the bucket was found to hold.
-    fn upload(
+    /// One round: reads the bucket's checkpoint if not known yet, then
+    /// uploads up to `target` — or, when that is more than two rounds away,
+    /// up to the first of the checkpoints about a round apart in the log's
+    /// history, which it also returns (the later ones) for the next rounds.
+    /// Offered checkpoints are kept as waypoints only once the bucket's is
+    /// known, so this is what cuts the first catch-up after a restart (and
+    /// what was published during it) into rounds.
+    fn round(
         &self,
         name: &str,
         dir_name: &str,
         reader: &LogReader,
         stored: Option<Stored>,
-        target: &Published,
-    ) -> Outcome {
-        let (from, version) = match stored {
+        target: Waypoint,
+    ) -> (Outcome, Vec<Waypoint>) {
+        let stored = match stored {
             Some(s) => s,
-            None => self.open(dir_name, reader).map_err(|f| (None, f))?,
+            None => match self.open(dir_name, reader) {
+                Ok(s) => s,
+                Err(f) => return (Err((None, f)), Vec::new()),
+            },
         };
+        let mut later = Vec::new();
+        let mut target = target;
+        if target.size.saturating_sub(stored.0) > 2 * ROUND_ENTRIES {
+            match reader.checkpoints_every(stored.0, ROUND_ENTRIES) {
+                Ok(found) => {
+                    later = found
+                        .into_iter()
+                        .filter(|(size, _)| *size < target.size)
+                        .map(|(size, note)| Waypoint {
+                            size,
+                            checkpoint: note.into(),
+                        })
+                        .collect();
+                    if !later.is_empty() {
+                        target = later.remove(0);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(log = name, error = %e, "reading the checkpoint history failed; catching up in one round");
+                }
+            }
+        }
+        (self.upload(name, dir_name, reader, stored, &target), later)
+    }
+
+    /// Uploads what `target` adds to what the bucket holds (`stored`), then
+    /// swaps the checkpoint. On failure, also returns what the bucket was
+    /// found to hold.
+    fn upload(
+        &self,
+        name: &str,
+        dir_name: &str,
+        reader: &LogReader,
+        stored: Stored,
+        target: &Waypoint,
+    ) -> Outcome {
+        let (from, version) = stored;
         let opened = Some((from, version.clone()));
         if from >= target.size {
             return Ok((from, version));

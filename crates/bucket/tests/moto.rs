@@ -134,25 +134,9 @@ fn a_drained_log_is_a_tlog_tiles_tree_in_a_locked_bucket_and_deletion_is_caught(
     d.close(Duration::from_secs(5));
 }
 
-#[test]
-fn a_backlog_goes_up_in_rounds_each_ending_with_a_published_checkpoint() {
-    let m = Moto::start();
-    m.locked_bucket("rounds", 1);
-    let fs = MemFs::new();
-    let (dd, _) = DataDir::init(
-        Arc::new(fs.clone()),
-        Path::new("/data"),
-        Some("rounds.test"),
-    )
-    .unwrap();
-    let log = dd.open_log("default", cfg()).unwrap();
-    let (d, _) = drainer(&m, "s3://rounds", None);
-    attach(&d, &log, "default");
-    // Several rounds' worth, appended faster than moto stores objects.
-    let size = append_in(&log, "r", 4 * ROUND_ENTRIES + 1234, 1000);
-    d.wait_uploaded("default", size, Duration::from_secs(180))
-        .unwrap();
-    let b = d.bucket();
+/// The sizes of every checkpoint version the bucket kept of `log`, each
+/// checked to be on the log's chain, smallest first.
+fn checkpoint_versions(b: &Bucket, log: &Log) -> Vec<u64> {
     let mut sizes = Vec::new();
     for v in b.versions("default/checkpoint").unwrap() {
         let body = b
@@ -167,22 +151,71 @@ fn a_backlog_goes_up_in_rounds_each_ending_with_a_published_checkpoint() {
         sizes.push(c.checkpoint.size.0);
     }
     sizes.sort_unstable();
-    assert_eq!(sizes.last(), Some(&size), "{sizes:?}");
-    // Each swap moved the bucket by about a round: the round's entries and
-    // what the one checkpoint crossing its end added (a few batches here).
-    for w in sizes.windows(2) {
-        assert!(w[1] - w[0] <= ROUND_ENTRIES + 16_384, "{sizes:?}");
+    sizes
+}
+
+/// Uploads a backlog of several rounds, the drainer attached before
+/// (`live`: it sees the checkpoints as they are published) or after the
+/// entries were appended (as after a restart: only the latest is offered);
+/// checks that each checkpoint swap moved the bucket by about a round and
+/// that every object of the final tree is there.
+fn backlog_in_rounds(bucket: &str, live: bool) {
+    let m = Moto::start();
+    m.locked_bucket(bucket, 1);
+    let fs = MemFs::new();
+    let (dd, _) = DataDir::init(
+        Arc::new(fs.clone()),
+        Path::new("/data"),
+        Some("rounds.test"),
+    )
+    .unwrap();
+    let log = dd.open_log("default", cfg()).unwrap();
+    let (d, _) = drainer(&m, &format!("s3://{bucket}"), None);
+    if live {
+        attach(&d, &log, "default");
     }
-    // Every object of the final tree is there.
+    // Several rounds' worth, appended faster than moto stores objects,
+    // with a checkpoint at least every 8,192 entries (a round can only end
+    // at one).
+    let mut size = 0;
+    for n in [8192; 32].into_iter().chain([1234]) {
+        size = append_in(&log, "r", n, 1000);
+    }
+    assert_eq!(size, 4 * ROUND_ENTRIES + 1234);
+    if !live {
+        attach(&d, &log, "default");
+    }
+    d.wait_uploaded("default", size, Duration::from_secs(180))
+        .unwrap();
+    let sizes = checkpoint_versions(d.bucket(), &log);
+    assert_eq!(sizes.last(), Some(&size), "{sizes:?}");
+    // Each swap moved the bucket by a round or so: a waypoint is the first
+    // checkpoint a round past the one before, and the way to one is cut
+    // again when longer than two rounds.
+    assert!(sizes[0] <= 2 * ROUND_ENTRIES, "{sizes:?}");
+    for w in sizes.windows(2) {
+        assert!(w[1] - w[0] <= 2 * ROUND_ENTRIES, "{sizes:?}");
+    }
+    assert!(sizes.len() >= 4, "{sizes:?}");
     let keys: Vec<String> = tiles_added(TreeSize(0), TreeSize(size))
         .iter()
         .map(|t| format!("default/{}", t.path()))
         .collect();
-    let got = b.get_all(&keys).unwrap();
+    let got = d.bucket().get_all(&keys).unwrap();
     for (k, g) in keys.iter().zip(&got) {
         assert!(g.is_some(), "{k} missing");
     }
     d.close(Duration::from_secs(5));
+}
+
+#[test]
+fn a_backlog_goes_up_in_rounds_each_ending_with_a_published_checkpoint() {
+    backlog_in_rounds("rounds", true);
+}
+
+#[test]
+fn after_a_restart_far_behind_the_history_cuts_the_catch_up_into_rounds() {
+    backlog_in_rounds("restart", false);
 }
 
 #[test]

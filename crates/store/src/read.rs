@@ -455,6 +455,35 @@ impl LogReader {
         Ok(out)
     }
 
+    /// Signed checkpoints past `after`, about `step` entries apart, oldest
+    /// first: the first whose size is at least `after + step`, then each
+    /// next at least `step` past the one before, up to the latest published
+    /// checkpoint. One pass over the history from `after` on.
+    ///
+    /// # Errors
+    /// I/O errors, `Corrupted`.
+    pub fn checkpoints_every(&self, after: u64, step: u64) -> Result<Vec<(u64, String)>> {
+        let top = self.shared.published().size;
+        let mut out = Vec::new();
+        let mut last = after;
+        for seg in self.checkpoint_segments_from(after)? {
+            let (recs, _) = crate::checkpoints::scan_segment(&seg, seg.valid_end(), true)?;
+            for r in &recs {
+                let Some(s) = note_size(&r.note) else {
+                    continue;
+                };
+                if s > top {
+                    return Ok(out);
+                }
+                if s >= last.saturating_add(step) {
+                    out.push((s, String::from_utf8_lossy(&r.note).into_owned()));
+                    last = s;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The checkpoint segments from the last one whose first checkpoint is
     /// at or below `size` (sizes never decrease along the history).
     fn checkpoint_segments_from(

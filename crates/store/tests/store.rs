@@ -1242,3 +1242,33 @@ fn a_changed_entry_read_back_is_corrupted_or_mismatched() {
             .unwrap_err()
     }
 }
+
+#[test]
+fn checkpoints_every_step_come_from_the_history_in_order() {
+    let fs = MemFs::new();
+    let dd = init(&fs);
+    let log = dd.open_log("default", cfg()).unwrap();
+    // A checkpoint at every 100 entries, 100 … 3,000.
+    for b in 0..30u64 {
+        let batch: Vec<Vec<u8>> = (0..100).map(|k| entry(b * 100 + k)).collect();
+        log.append(&batch).unwrap();
+        log.wait_for_checkpoint((b + 1) * 100, Duration::from_secs(10))
+            .unwrap();
+    }
+    let r = log.reader();
+    let sizes = |after, step| -> Vec<u64> {
+        r.checkpoints_every(after, step)
+            .unwrap()
+            .iter()
+            .map(|(s, note)| {
+                // The note is the log's own checkpoint of that size.
+                assert_eq!(r.checkpoint_at(*s).unwrap().as_deref(), Some(&note[..]));
+                *s
+            })
+            .collect()
+    };
+    assert_eq!(sizes(250, 1000), vec![1300, 2300]);
+    assert_eq!(sizes(0, 1), (1..=30).map(|k| k * 100).collect::<Vec<_>>());
+    assert_eq!(sizes(0, 5000), Vec::<u64>::new());
+    assert_eq!(sizes(3000, 1), Vec::<u64>::new());
+}
