@@ -436,22 +436,16 @@ impl LogReader {
     /// # Errors
     /// I/O errors, `Corrupted`.
     pub fn checkpoint_sizes(&self, after: u64, limit: usize) -> Result<Vec<u64>> {
-        let top = self.shared.published().size;
         let mut out: Vec<u64> = Vec::new();
-        for seg in self.checkpoint_segments_from(after)? {
-            let (recs, _) = crate::checkpoints::scan_segment(&seg, seg.valid_end(), true)?;
-            for r in &recs {
-                let Some(s) = note_size(&r.note) else {
-                    continue;
-                };
-                if s > top || out.len() >= limit {
-                    return Ok(out);
-                }
-                if s > after && out.last() != Some(&s) {
-                    out.push(s);
-                }
+        self.walk_history(after, |s, _| {
+            if out.len() >= limit {
+                return false;
             }
-        }
+            if s > after && out.last() != Some(&s) {
+                out.push(s);
+            }
+            true
+        })?;
         Ok(out)
     }
 
@@ -463,25 +457,35 @@ impl LogReader {
     /// # Errors
     /// I/O errors, `Corrupted`.
     pub fn checkpoints_every(&self, after: u64, step: u64) -> Result<Vec<(u64, String)>> {
-        let top = self.shared.published().size;
         let mut out = Vec::new();
         let mut last = after;
+        self.walk_history(after, |s, note| {
+            if s >= last.saturating_add(step) {
+                out.push((s, String::from_utf8_lossy(note).into_owned()));
+                last = s;
+            }
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with the size and note of each checkpoint in the history,
+    /// oldest first, from the segment holding `after` on, up to the latest
+    /// published checkpoint or until `f` says stop (`false`).
+    fn walk_history(&self, after: u64, mut f: impl FnMut(u64, &[u8]) -> bool) -> Result<()> {
+        let top = self.shared.published().size;
         for seg in self.checkpoint_segments_from(after)? {
             let (recs, _) = crate::checkpoints::scan_segment(&seg, seg.valid_end(), true)?;
             for r in &recs {
                 let Some(s) = note_size(&r.note) else {
                     continue;
                 };
-                if s > top {
-                    return Ok(out);
-                }
-                if s >= last.saturating_add(step) {
-                    out.push((s, String::from_utf8_lossy(&r.note).into_owned()));
-                    last = s;
+                if s > top || !f(s, &r.note) {
+                    return Ok(());
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The checkpoint segments from the last one whose first checkpoint is
